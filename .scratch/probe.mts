@@ -1,0 +1,10 @@
+import { ModelProto, TensorProto, GraphProto } from '../src/onnx/schema.ts';
+import protobuf from 'protobufjs';
+const t = TensorProto.encode({ name: 'w', dims: [2, 0], data_type: 1, float_data: [1.5, 2], raw_data: new Uint8Array(0) }).finish();
+console.log(Buffer.from(t).toString('hex'));
+const d: any = TensorProto.decode(new Uint8Array(t));
+console.log(d, Object.keys(d), d.hasOwnProperty('raw_data'), d.hasOwnProperty('data_location'), d.dims, d.constructor.name);
+const g: any = GraphProto.decode(GraphProto.encode({ input: [{ name: 'x', type: { tensor_type: { elem_type: 1, shape: { dim: [{ dim_value: 0 }, { dim_param: 'B' }, {}] } } } }] }).finish());
+console.log(JSON.stringify(g.input[0].type.tensor_type.shape.dim.map((x: any) => [x.value, x.dim_value, x.dim_param])), g.input[0].type.value);
+const big = protobuf.util.Long;
+console.log(!!big);

@@ -1,0 +1,1 @@
+export { grad, GradError } from './grad.ts';

@@ -1,0 +1,34 @@
+// Every op Retort has, by name. The engines never look ops up here (a tensor carries its op);
+// this table exists so tests can check that each op has cases and docs can list them.
+import type { OpDef } from './op.ts';
+import { binaryOps, castOp, compareOps, logicalNotOp, unaryOps, whereOp } from './ops/elementwise.ts';
+import { matmulOp } from './ops/matmul.ts';
+import { crossEntropyOp, gatherOp, geluOp, layerNormOp, logSoftmaxOp, oneHotOp, rmsNormOp, scatterAddRowsOp, softmaxOp } from './ops/nn.ts';
+import { reduceOps } from './ops/reduce.ts';
+import { concatOp, expandOp, padOp, reshapeOp, sliceOp, transposeOp } from './ops/shape-ops.ts';
+
+export const allOps: Record<string, OpDef> = {
+  ...unaryOps,
+  ...binaryOps,
+  ...compareOps,
+  where: whereOp,
+  logicalNot: logicalNotOp,
+  cast: castOp,
+  matmul: matmulOp,
+  ...reduceOps,
+  reshape: reshapeOp,
+  transpose: transposeOp,
+  slice: sliceOp,
+  pad: padOp,
+  concat: concatOp,
+  expand: expandOp,
+  softmax: softmaxOp,
+  logSoftmax: logSoftmaxOp,
+  layerNorm: layerNormOp,
+  rmsNorm: rmsNormOp,
+  gelu: geluOp,
+  gather: gatherOp,
+  scatterAddRows: scatterAddRowsOp,
+  oneHot: oneHotOp,
+  crossEntropy: crossEntropyOp,
+};

@@ -1,0 +1,5 @@
+export { hostTensor, toNumbers, type HostArray, type HostTensor } from './host.ts';
+export { completeFeeds, type CompileOptions, type Executor, type Program, type RunOptions } from './program.ts';
+export { ReferenceExecutor } from './reference.ts';
+export { defaultThreads, OrtExecutor, OrtProgram, type OrtCompileOptions } from './ort.ts';
+export { mulberry32, randomFeed } from './random.ts';
