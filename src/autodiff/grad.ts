@@ -1,7 +1,8 @@
 // Reverse-mode autodiff over the traced graph: a topological order and a reversed walk
 // (micrograd's backward()), where each op's rule in its OpDef builds the gradient nodes.
 // Only nodes on a path from a wrt tensor to the loss get gradients, so unused branches cost nothing.
-import { add, expand, isFloat, scalar, topoSort, type Tensor } from '../graph/index.ts';
+import { expand, isFloat, scalar, topoSort, type Tensor } from '../graph/index.ts';
+import { sumContributions } from './accumulate.ts';
 
 export class GradError extends Error {
   override name = 'GradError';
@@ -24,17 +25,24 @@ export function grad(output: Tensor, wrt: readonly Tensor[], seed?: Tensor): Ten
     if (wanted.has(t.id) || t.inputs.some((i) => onPath.has(i.id))) onPath.add(t.id);
   }
 
-  const grads = new Map<number, Tensor>();
+  // Contributions are summed only when the tensor's gradient is needed, so the sum can be built
+  // with knowledge of all of them (see accumulate.ts).
+  const parts = new Map<number, Tensor[]>();
   const accumulate = (t: Tensor, g: Tensor) => {
-    const prev = grads.get(t.id);
-    grads.set(t.id, prev ? add(prev, g) : g);
+    const list = parts.get(t.id);
+    if (list) list.push(g);
+    else parts.set(t.id, [g]);
+  };
+  const gradOf = (t: Tensor): Tensor | undefined => {
+    const list = parts.get(t.id);
+    return list ? sumContributions(list) : undefined;
   };
   accumulate(output, seed ?? expand(scalar(1, output.dtype), output.shape));
 
   for (let k = order.length - 1; k >= 0; k--) {
     const t = order[k]!;
-    const g = grads.get(t.id);
-    if (!g || !t.def || !onPath.has(t.id)) continue;
+    if (!t.def || !onPath.has(t.id) || !parts.has(t.id)) continue;
+    const g = gradOf(t)!;
     const needed = t.inputs.map((i) => onPath.has(i.id) && isFloat(i.dtype));
     if (!needed.some(Boolean)) continue;
     if (!t.def.grad) {
@@ -50,5 +58,5 @@ export function grad(output: Tensor, wrt: readonly Tensor[], seed?: Tensor): Ten
       accumulate(input, gi);
     });
   }
-  return wrt.map((w) => grads.get(w.id) ?? expand(scalar(0, w.dtype), w.shape));
+  return wrt.map((w) => gradOf(w) ?? expand(scalar(0, w.dtype), w.shape));
 }

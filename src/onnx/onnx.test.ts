@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
+import protobuf from 'protobufjs';
 import {
   decodeModel, encodeModel, OnnxDataType, tensorToTypedArray, typedArrayToTensor,
-  type OnnxGraph, type OnnxModel,
+  type OnnxGraph, type OnnxModel, type OnnxTypedArray,
 } from './index.ts';
-import { ModelProto } from './schema.ts';
 
 const OPSET = [{ domain: '', version: 17 }];
+const MS_OPSET = { domain: 'com.microsoft', version: 1 };
 
 // X (B, 3) @ W (3, 4) + B (4), then Relu / LeakyRelu / ReduceMax / Concat, plus a ConstantOfShape
-// whose value is a tensor attribute. Every attribute differs from the op's default, so one that is
+// whose value is a tensor attribute, and com.microsoft's FusedMatMul (alpha * X @ W), which only
+// resolves if the node's domain arrives. Every attribute differs from the op's default, so one that is
 // lost or mis-typed on the wire changes an output. (ReduceMax still takes `axes` as an attribute in opset 17.)
 const W = [0.5, -1, 2, 0, 1, 0.25, -0.5, 3, -2, 1, 1, -1]; // (3, 4) row-major
 const B = [0.1, -0.2, 0.3, -4];
@@ -18,7 +20,7 @@ const B = [0.1, -0.2, 0.3, -4];
 function mlpModel(): OnnxModel {
   return {
     irVersion: 8,
-    opsetImports: OPSET,
+    opsetImports: [...OPSET, MS_OPSET],
     producerName: 'retort-test',
     graph: {
       name: 'mlp',
@@ -38,6 +40,10 @@ function mlpModel(): OnnxModel {
         },
         { opType: 'Concat', inputs: ['Y', 'L'], outputs: ['K'], attributes: [{ name: 'axis', type: 'int', value: 1 }] },
         {
+          opType: 'FusedMatMul', domain: 'com.microsoft', inputs: ['X', 'W'], outputs: ['F'],
+          attributes: [{ name: 'alpha', type: 'float', value: 2 }],
+        },
+        {
           opType: 'ConstantOfShape', inputs: ['fill_shape'], outputs: ['C'],
           attributes: [{ name: 'value', type: 'tensor', value: typedArrayToTensor('', [1], new Float32Array([7.5])) }],
         },
@@ -49,6 +55,7 @@ function mlpModel(): OnnxModel {
         { name: 'M', elemType: OnnxDataType.FLOAT, shape: ['batch'] },
         { name: 'K', elemType: OnnxDataType.FLOAT, shape: ['batch', 8] },
         { name: 'C', elemType: OnnxDataType.FLOAT, shape: [2, 3] },
+        { name: 'F', elemType: OnnxDataType.FLOAT, shape: ['batch', 4] },
       ],
     },
   };
@@ -70,6 +77,8 @@ test('an encoded model runs in onnxruntime and matches a hand computation', asyn
   assert.ok(z.flat().some((v) => v < 0) && z.flat().some((v) => v > 0), 'inputs should exercise both Relu branches');
 
   const session = await ort.InferenceSession.create(encodeModel(mlpModel()));
+  // ORT's view of the declared input checks elem_type, dim_param and dim_value on the wire.
+  assert.deepEqual(session.inputMetadata, [{ name: 'X', isTensor: true, type: 'float32', shape: ['batch', 3] }]);
   const out = await session.run({ X: new ort.Tensor('float32', new Float32Array(X), [2, 3]) });
 
   assertClose(out.Y!.data as Float32Array, y.flat(), 'Y');
@@ -79,6 +88,7 @@ test('an encoded model runs in onnxruntime and matches a hand computation', asyn
   assertClose(out.K!.data as Float32Array, [0, 1].flatMap((b) => [...y[b]!, ...l[b]!]), 'K');
   assert.deepEqual(out.C!.dims, [2, 3]);
   assertClose(out.C!.data as Float32Array, Array(6).fill(7.5), 'C');
+  assertClose(out.F!.data as Float32Array, z.flat().map((v, i) => 2 * (v - B[i % 4]!)), 'F');
 });
 
 test('decode(encode(m)) gives back m, every attribute kind included', () => {
@@ -92,7 +102,6 @@ test('decode(encode(m)) gives back m, every attribute kind included', () => {
   const m = mlpModel();
   m.producerVersion = '0.1.0';
   m.metadata = { student: 'tiny', 'teacher.layers': '24' };
-  m.opsetImports = [...OPSET, { domain: 'com.microsoft', version: 1 }];
   m.graph.valueInfo = [{ name: 'Z', elemType: OnnxDataType.FLOAT, shape: [null, 4] }];
   m.graph.outputs.push({ name: 'nothing_known', elemType: OnnxDataType.INT64, shape: null });
   m.graph.initializers.push(
@@ -119,10 +128,10 @@ test('decode(encode(m)) gives back m, every attribute kind included', () => {
 });
 
 test('truncated or garbage bytes are refused as not a valid ONNX model', () => {
-  const bytes = encodeModel(mlpModel());
-  const cuts = new Set([0, 1, 2, bytes.length - 1]);
-  for (let n = 3; n < bytes.length; n += 7) cuts.add(n);
-  for (const n of cuts) {
+  const m = mlpModel();
+  m.metadata = { a: '1', b: '2' }; // trailing fields a cut could silently drop, if written after the graph
+  const bytes = encodeModel(m);
+  for (let n = 0; n < bytes.length; n++) {
     assert.throws(() => decodeModel(bytes.subarray(0, n)), /not a valid ONNX model/, `cut at ${n} of ${bytes.length}`);
   }
   let seed = 12345; // deterministic garbage
@@ -131,41 +140,160 @@ test('truncated or garbage bytes are refused as not a valid ONNX model', () => {
   assert.throws(() => decodeModel(new TextEncoder().encode('{"not": "onnx"}')), /not a valid ONNX model/);
 });
 
-// A model written the way PyTorch and the onnx helpers sometimes do: typed fields instead of raw_data.
-function handEncoded(initializer: object): Uint8Array {
-  return ModelProto.encode({
-    ir_version: 8,
-    opset_import: [{ domain: '', version: 17 }],
-    graph: { name: 'g', initializer: [initializer], output: [] },
-  }).finish();
+// Models written the way PyTorch and the onnx helpers sometimes do, with typed data fields instead of
+// raw_data. The bytes are put together from onnx.proto's field numbers by hand, not through schema.ts,
+// so a wrong field number there fails here (the other tests only check schema.ts against itself or ORT,
+// and ORT never sees these fields from us).
+type Build = (w: protobuf.Writer) => void;
+const LEN = 2;
+const message = (build: Build): Uint8Array => { const w = protobuf.Writer.create(); build(w); return w.finish(); };
+const sub = (w: protobuf.Writer, field: number, build: Build) => w.uint32((field << 3) | LEN).bytes(message(build));
+const str = (w: protobuf.Writer, field: number, s: string) => w.uint32((field << 3) | LEN).string(s);
+const varint = (w: protobuf.Writer, field: number, v: number) => w.uint32(field << 3).int64(v);
+const packed = (w: protobuf.Writer, field: number, write: (w: protobuf.Writer) => void) => {
+  w.uint32((field << 3) | LEN).fork();
+  write(w);
+  w.ldelim();
+};
+
+/** ModelProto{ir_version=1, opset_import=8, graph=7{name=2, initializer=5{dims=1, data_type=2, name=8, ...}}} */
+function handEncoded(name: string, dataType: number, dims: number[], data: Build): Uint8Array {
+  return message((m) => {
+    varint(m, 1, 8);
+    sub(m, 8, (o) => { str(o, 1, ''); varint(o, 2, 17); });
+    sub(m, 7, (g) => {
+      str(g, 2, 'g');
+      sub(g, 5, (t) => {
+        for (const d of dims) varint(t, 1, d);
+        varint(t, 2, dataType);
+        str(t, 8, name);
+        data(t);
+      });
+    });
+  });
 }
 
-test('initializers stored in float_data / int32_data / int64_data / double_data decode to the same values', () => {
-  const cases = [
-    { tensor: { name: 'f', data_type: OnnxDataType.FLOAT, dims: [2, 2], float_data: [1.5, -2, 0.1, 3e38] }, want: new Float32Array([1.5, -2, 0.1, 3e38]) },
-    { tensor: { name: 'd', data_type: OnnxDataType.DOUBLE, dims: [2], double_data: [0.1, -1e300] }, want: new Float64Array([0.1, -1e300]) },
-    { tensor: { name: 'i', data_type: OnnxDataType.INT64, dims: [3], int64_data: [1, -2, 2 ** 40] }, want: new BigInt64Array([1n, -2n, 2n ** 40n]) },
-    { tensor: { name: 'h', data_type: OnnxDataType.FLOAT16, dims: [2], int32_data: [0x3c00, 0xc000] }, want: new Uint16Array([0x3c00, 0xc000]) },
-    { tensor: { name: 'b', data_type: OnnxDataType.INT8, dims: [2], int32_data: [-128, 127] }, want: new Int8Array([-128, 127]) },
+test('initializers stored in float_data / int32_data / int64_data / double_data / uint64_data decode to the same values', () => {
+  const cases: { name: string; dataType: number; dims: number[]; data: Build; want: OnnxTypedArray }[] = [
+    {
+      name: 'f', dataType: OnnxDataType.FLOAT, dims: [2, 2], want: new Float32Array([1.5, -2, 0.1, 3e38]),
+      data: (t) => packed(t, 4, (w) => [1.5, -2, 0.1, 3e38].forEach((v) => w.float(v))),
+    },
+    {
+      name: 'd', dataType: OnnxDataType.DOUBLE, dims: [2], want: new Float64Array([0.1, -1e300]),
+      data: (t) => packed(t, 10, (w) => [0.1, -1e300].forEach((v) => w.double(v))),
+    },
+    {
+      name: 'i', dataType: OnnxDataType.INT64, dims: [3], want: new BigInt64Array([1n, -2n, 2n ** 40n]),
+      data: (t) => packed(t, 7, (w) => [1, -2, 2 ** 40].forEach((v) => w.int64(v))),
+    },
+    { // unpacked repeated fields are legal too, and older writers produce them
+      name: 'i_unpacked', dataType: OnnxDataType.INT64, dims: [2], want: new BigInt64Array([5n, -6n]),
+      data: (t) => [5, -6].forEach((v) => varint(t, 7, v)),
+    },
+    {
+      name: 'h', dataType: OnnxDataType.FLOAT16, dims: [2], want: new Uint16Array([0x3c00, 0xc000]),
+      data: (t) => packed(t, 5, (w) => [0x3c00, 0xc000].forEach((v) => w.int32(v))),
+    },
+    {
+      name: 'b', dataType: OnnxDataType.INT8, dims: [2], want: new Int8Array([-128, 127]),
+      data: (t) => packed(t, 5, (w) => [-128, 127].forEach((v) => w.int32(v))),
+    },
+    {
+      name: 'u', dataType: OnnxDataType.UINT32, dims: [2], want: new Uint32Array([0xffffffff, 7]),
+      data: (t) => packed(t, 11, (w) => [0xffffffff, 7].forEach((v) => w.uint64(v))),
+    },
+    {
+      name: 'r', dataType: OnnxDataType.FLOAT, dims: [1], want: new Float32Array([-0.5]),
+      data: (t) => t.uint32((9 << 3) | LEN).bytes(new Uint8Array(new Float32Array([-0.5]).buffer)),
+    },
   ];
-  for (const { tensor, want } of cases) {
-    const [decoded] = decodeModel(handEncoded(tensor)).graph.initializers;
-    assert.ok(decoded, tensor.name);
-    assert.deepEqual(decoded.dims, tensor.dims);
-    assert.deepStrictEqual(tensorToTypedArray(decoded), want, tensor.name);
+  for (const { name, dataType, dims, data, want } of cases) {
+    const [decoded] = decodeModel(handEncoded(name, dataType, dims, data)).graph.initializers;
+    assert.ok(decoded, name);
+    assert.deepEqual([decoded.name, decoded.dataType, decoded.dims], [name, dataType, dims]);
+    assert.deepStrictEqual(tensorToTypedArray(decoded), want, name);
   }
   assert.throws(
-    () => decodeModel(handEncoded({ name: 'f', data_type: OnnxDataType.FLOAT, dims: [3], float_data: [1, 2] })),
+    () => decodeModel(handEncoded('f', OnnxDataType.FLOAT, [3], (t) => packed(t, 4, (w) => w.float(1).float(2)))),
     /not a valid ONNX model: tensor 'f' holds 8 bytes .* need 12/,
   );
 });
 
 test('external data is refused by tensor name', () => {
-  const bytes = handEncoded({
-    name: 'model.embed.weight', data_type: OnnxDataType.FLOAT, dims: [4],
-    data_location: 1, external_data: [{ key: 'location', value: 'model.onnx.data' }],
+  const bytes = handEncoded('model.embed.weight', OnnxDataType.FLOAT, [4], (t) => {
+    sub(t, 13, (e) => { str(e, 1, 'location'); str(e, 2, 'model.onnx.data'); });
+    varint(t, 14, 1); // data_location = EXTERNAL
   });
   assert.throws(() => decodeModel(bytes), /tensor 'model\.embed\.weight'.*'model\.onnx\.data'.*external data is not supported/);
+  const flagOnly = handEncoded('w2', OnnxDataType.FLOAT, [4], (t) => varint(t, 14, 1));
+  assert.throws(() => decodeModel(flagOnly), /tensor 'w2'.*external data is not supported/);
+});
+
+test('a whole model hand-written from onnx.proto field numbers decodes field by field', () => {
+  const FIXED32 = 5;
+  const valueInfo = (w: protobuf.Writer, field: number, name: string, elemType: number, dims: (number | string)[]) =>
+    sub(w, field, (v) => {
+      str(v, 1, name);
+      sub(v, 2, (type) => sub(type, 1, (tt) => {
+        varint(tt, 1, elemType);
+        sub(tt, 2, (shape) => dims.forEach((d) => sub(shape, 1, (dim) => (typeof d === 'number' ? varint(dim, 1, d) : str(dim, 2, d)))));
+      }));
+    });
+  const attr = (w: protobuf.Writer, name: string, type: number, value: Build) =>
+    sub(w, 5, (a) => { str(a, 1, name); varint(a, 20, type); value(a); });
+  const bytes = message((m) => {
+    varint(m, 1, 9);
+    str(m, 2, 'torch');
+    str(m, 3, '2.4');
+    sub(m, 8, (o) => { str(o, 1, 'com.microsoft'); varint(o, 2, 1); });
+    sub(m, 14, (e) => { str(e, 1, 'author'); str(e, 2, 'me'); });
+    sub(m, 7, (g) => {
+      sub(g, 1, (n) => {
+        str(n, 1, 'a'); str(n, 1, ''); str(n, 2, 'b'); str(n, 3, 'n0'); str(n, 4, 'Op'); str(n, 7, 'com.microsoft');
+        attr(n, 'f', 1, (a) => a.uint32((2 << 3) | FIXED32).float(0.5));
+        attr(n, 'i', 2, (a) => varint(a, 3, -3));
+        attr(n, 's', 3, (a) => a.uint32((4 << 3) | LEN).bytes(new TextEncoder().encode('hi')));
+        attr(n, 't', 4, (a) => sub(a, 5, (t) => { varint(t, 1, 1); varint(t, 2, OnnxDataType.INT32); packed(t, 5, (w) => w.int32(-9)); }));
+        attr(n, 'g', 5, (a) => sub(a, 6, (sg) => str(sg, 2, 'inner')));
+        attr(n, 'fs', 6, (a) => [1.5, -1].forEach((v) => a.uint32((7 << 3) | FIXED32).float(v)));
+        attr(n, 'is', 7, (a) => [4, 5].forEach((v) => varint(a, 8, v)));
+        attr(n, 'ss', 8, (a) => ['x', 'y'].forEach((v) => a.uint32((9 << 3) | LEN).bytes(new TextEncoder().encode(v))));
+      });
+      str(g, 2, 'main');
+      valueInfo(g, 11, 'a', OnnxDataType.FLOAT, ['n', 2]);
+      valueInfo(g, 12, 'b', OnnxDataType.INT64, []);
+      valueInfo(g, 13, 'mid', OnnxDataType.DOUBLE, [3]);
+      str(g, 10, 'doc strings are skipped'); // GraphProto.doc_string, not in our schema
+    });
+  });
+  assert.deepStrictEqual(decodeModel(bytes), {
+    irVersion: 9,
+    producerName: 'torch',
+    producerVersion: '2.4',
+    opsetImports: [MS_OPSET],
+    metadata: { author: 'me' },
+    graph: {
+      name: 'main',
+      nodes: [{
+        opType: 'Op', name: 'n0', domain: 'com.microsoft', inputs: ['a', ''], outputs: ['b'],
+        attributes: [
+          { name: 'f', type: 'float', value: 0.5 },
+          { name: 'i', type: 'int', value: -3 },
+          { name: 's', type: 'string', value: 'hi' },
+          { name: 't', type: 'tensor', value: typedArrayToTensor('', [1], new Int32Array([-9])) },
+          { name: 'g', type: 'graph', value: { name: 'inner', nodes: [], initializers: [], inputs: [], outputs: [] } },
+          { name: 'fs', type: 'floats', value: [1.5, -1] },
+          { name: 'is', type: 'ints', value: [4, 5] },
+          { name: 'ss', type: 'strings', value: ['x', 'y'] },
+        ],
+      }],
+      initializers: [],
+      inputs: [{ name: 'a', elemType: OnnxDataType.FLOAT, shape: ['n', 2] }],
+      outputs: [{ name: 'b', elemType: OnnxDataType.INT64, shape: [] }],
+      valueInfo: [{ name: 'mid', elemType: OnnxDataType.DOUBLE, shape: [3] }],
+    },
+  });
 });
 
 test('large initializers encode with one copy and decode as views', () => {

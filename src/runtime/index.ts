@@ -3,3 +3,4 @@ export { completeFeeds, type CompileOptions, type Executor, type Program, type R
 export { ReferenceExecutor } from './reference.ts';
 export { defaultThreads, OrtExecutor, OrtProgram, type OrtCompileOptions } from './ort.ts';
 export { mulberry32, randomFeed } from './random.ts';
+export { initialValue, ParamStore } from './params.ts';

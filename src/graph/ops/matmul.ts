@@ -1,6 +1,7 @@
 // Batched matrix multiply with optional transposes of the last two axes. Backward passes are
 // matmuls with flipped transpose flags, so no Transpose node is ever materialized for them
-// (lowered to com.microsoft FusedMatMul where contrib ops are allowed, else Transpose+MatMul).
+// (2-D ones lower to Gemm with its transpose flags; batched ones to com.microsoft FusedMatMul
+// where contrib ops are allowed, else Transpose+MatMul).
 import { isFloat } from '../dtype.ts';
 import { ndarray, sizeOf, stridesOf, type NDArray } from '../ndarray.ts';
 import type { OpDef } from '../op.ts';
@@ -76,6 +77,10 @@ export const matmulOp: OpDef<MatmulAttrs> = {
   },
   lower(ctx, [a, b], { transA, transB }, out) {
     if (!transA && !transB) return ctx.op('MatMul', [a!, b!]);
+    const [ta, tb] = [out.inputs[0]!, out.inputs[1]!];
+    // Gemm reads transposed operands in place (MLAS packs either layout), so 2-D backward
+    // matmuls need no copy; it is also far faster than FusedMatMul's transposed paths.
+    if (ta.rank === 2 && tb.rank === 2) return ctx.op('Gemm', [a!, b!], { transA: { int: transA ? 1 : 0 }, transB: { int: transB ? 1 : 0 } });
     if (ctx.contribOps) {
       return ctx.op('FusedMatMul', [a!, b!], { transA: { int: transA ? 1 : 0 }, transB: { int: transB ? 1 : 0 }, alpha: { float: 1 } }, 'com.microsoft');
     }
@@ -84,7 +89,6 @@ export const matmulOp: OpDef<MatmulAttrs> = {
       [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1]!, perm[rank - 2]!];
       return ctx.op('Transpose', [name], { perm: { ints: perm } });
     };
-    const [ta, tb] = [out.inputs[0]!, out.inputs[1]!];
     return ctx.op('MatMul', [transA ? swapLast(a!, ta.rank) : a!, transB ? swapLast(b!, tb.rank) : b!]);
   },
 };

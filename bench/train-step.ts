@@ -1,0 +1,64 @@
+// Benchmark: one training step (forward, backward, AdamW with clipping) of a GPT-style causal LM,
+// Retort on onnxruntime vs PyTorch 1.13 on the same model, same batch, same threads, same run.
+//   npm run bench            (4 layers, d 256, 4 heads, vocab 256, ctx 128, batch 16, 2 threads)
+//   npm run bench -- --steps 20 --threads 2
+import { parseArgs } from 'node:util';
+import * as g from '../src/graph/index.ts';
+import { Gpt2 } from '../src/models/gpt2/model.ts';
+import { defaultAdamW, TrainStep } from '../src/optim/index.ts';
+import { hostTensor, mulberry32 } from '../src/runtime/index.ts';
+import { runPeer } from './peer.ts';
+import { mean, median, peakRssMb, timeSteps } from './stats.ts';
+
+const { values: a } = parseArgs({
+  options: {
+    layers: { type: 'string', default: '4' }, 'd-model': { type: 'string', default: '256' }, heads: { type: 'string', default: '4' },
+    vocab: { type: 'string', default: '256' }, ctx: { type: 'string', default: '128' }, batch: { type: 'string', default: '16' },
+    steps: { type: 'string', default: '10' }, threads: { type: 'string', default: '2' }, 'no-peer': { type: 'boolean', default: false },
+  },
+});
+const n = (k: keyof typeof a) => Number(a[k]);
+const [B, T, V, threads, steps] = [n('batch'), n('ctx'), n('vocab'), n('threads'), n('steps')];
+
+const model = new Gpt2({ vocabSize: V, maxPositions: T, dModel: n('d-model'), nLayers: n('layers'), nHeads: n('heads'), gelu: 'none' });
+const ids = g.input('input_ids', [B, T], 'int64');
+const labels = g.input('labels', [B, T], 'int64');
+const loss = g.crossEntropy(model.forward(ids).logits, labels);
+const t0 = performance.now();
+const step = await TrainStep.create({ loss, optimizer: defaultAdamW({ betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 }), clipNorm: 1, threads, seed: 0 });
+const compileS = (performance.now() - t0) / 1000;
+
+const rng = mulberry32(1234);
+const batch = () => {
+  const x = Array.from({ length: B * (T + 1) }, () => Math.floor(rng() * V));
+  const inp: number[] = [], tgt: number[] = [];
+  for (let b = 0; b < B; b++) {
+    inp.push(...x.slice(b * (T + 1), b * (T + 1) + T));
+    tgt.push(...x.slice(b * (T + 1) + 1, (b + 1) * (T + 1)));
+  }
+  return { input_ids: hostTensor('int64', [B, T], inp), labels: hostTensor('int64', [B, T], tgt) };
+};
+const fixed = batch();
+let first = NaN, last = NaN;
+for (let i = 0; i < 3; i++) first = (await step.run(fixed, 3e-4)).loss;
+const times = await timeSteps(steps, async () => (last = (await step.run(fixed, 3e-4)).loss));
+const retort = {
+  step_s_median: median(times), step_s_mean: mean(times), tokens_per_s: (B * T) / median(times),
+  peak_rss_mb: peakRssMb(), params: model.paramCount(), compile_s: compileS, loss_first: first, loss_last: last,
+};
+
+const fmt = (x: number, d = 3) => x.toFixed(d);
+console.log(`model: GPT ${n('layers')}L d${n('d-model')} h${n('heads')} V${V} T${T} B${B}, ${retort.params.toLocaleString()} params, AdamW + clip, fp32, ${threads} threads`);
+console.log(`retort  (onnxruntime): ${fmt(retort.step_s_median)} s/step median, ${fmt(retort.step_s_mean)} mean, ${retort.tokens_per_s.toFixed(0)} tokens/s, peak RSS ${retort.peak_rss_mb.toFixed(0)} MB, compile ${fmt(compileS, 1)} s, loss ${fmt(first)} → ${fmt(last)}`);
+
+if (!a['no-peer']) {
+  const args = ['--layers', String(n('layers')), '--d-model', String(n('d-model')), '--heads', String(n('heads')), '--vocab', String(V), '--ctx', String(T), '--batch', String(B), '--steps', String(steps), '--threads', String(threads)];
+  const peer = runPeer(new URL('./torch_train_step.py', import.meta.url).pathname, args, threads);
+  if (!peer.ok) console.log(`pytorch: skipped: ${peer.reason}`);
+  else {
+    const p = peer.figures as Record<string, number>;
+    console.log(`pytorch ${p.torch}: ${fmt(p.step_s_median!)} s/step median, ${p.tokens_per_s!.toFixed(0)} tokens/s, peak RSS ${p.peak_rss_mb!.toFixed(0)} MB${p.variant ? ` (${p.variant})` : ''}`);
+    console.log(`ratio: retort/pytorch tokens/s = ${(retort.tokens_per_s / p.tokens_per_s!).toFixed(2)}x, peak RSS ratio = ${(retort.peak_rss_mb / p.peak_rss_mb!).toFixed(2)}`);
+  }
+}
+console.log(JSON.stringify({ retort }));
