@@ -56,3 +56,22 @@ test('same seed, same numbers', async () => {
   };
   assert.deepEqual(await run(), await run());
 });
+
+test('optimizer state restored into a fresh step continues the run exactly', async () => {
+  const a = await TrainStep.create({ loss: xorModel().loss, optimizer: defaultAdamW(), clipNorm: 1, seed: 2 });
+  for (let i = 0; i < 4; i++) await a.run(xorBatch, 0.02);
+  const snapshot = a.state();
+  const copy = {
+    step: snapshot.step,
+    params: new (a.params.constructor as typeof import('../runtime/index.ts').ParamStore)(),
+    opt: new Map([...snapshot.opt].map(([k, v]) => [k, { ...v, data: v.data.slice() }])),
+  };
+  for (const [k, v] of snapshot.params.values) copy.params.set(k, { ...v, data: v.data.slice() });
+  const b = await TrainStep.create({ loss: xorModel().loss, optimizer: defaultAdamW(), clipNorm: 1, seed: 99 });
+  b.restore(copy);
+  for (let i = 0; i < 3; i++) {
+    const ra = await a.run(xorBatch, 0.02), rb = await b.run(xorBatch, 0.02);
+    assert.equal(ra.step, rb.step);
+    assert.equal(ra.loss, rb.loss);
+  }
+});
