@@ -2,7 +2,7 @@
 // optimizer update, compiled once and run once per step. Parameters and optimizer state stay
 // in typed arrays between steps: each step's outputs are the next step's feeds, uncopied.
 import { grad } from '../autodiff/index.ts';
-import { input, topoSort, type Tensor } from '../graph/index.ts';
+import { add, input, mul, topoSort, type Tensor } from '../graph/index.ts';
 import { OrtExecutor, ParamStore, hostTensor, type Executor, type HostTensor, type Program } from '../runtime/index.ts';
 import { clipByGlobalNorm, globalNorm } from './clip.ts';
 import { ruleFor, type OptimizerConfig } from './optimizers.ts';
@@ -44,6 +44,9 @@ export interface TrainState {
 const scalarOf = (t: HostTensor): number => Number(t.data[0]);
 
 export class TrainStep {
+  /** Buffers the next run writes into (the state two steps back); empty until the first run. */
+  private spare: Record<string, HostTensor> = {};
+
   private constructor(
     private readonly program: Program,
     readonly params: ParamStore,
@@ -55,6 +58,7 @@ export class TrainStep {
     readonly batchInputs: readonly Tensor[],
     private readonly seed: number,
     public stepCount: number,
+    private readonly source: AccumulationSource,
   ) {}
 
   static async create(o: TrainStepOptions): Promise<TrainStep> {
@@ -77,23 +81,18 @@ export class TrainStep {
     }
 
     const grads0 = grad(o.loss, trainable);
-    const { grads, norm } = o.clipNorm ? clipByGlobalNorm(grads0, o.clipNorm) : { grads: grads0, norm: globalNorm(grads0) };
-    const scalars = Object.fromEntries(rule.scalarNames.map((n) => [n, input(`opt.${n}`, [], 'float32')]));
     const decay = o.decay ?? ((_n: string, p: Tensor) => p.rank >= 2);
-    const outputs: Record<string, Tensor> = { loss: o.loss, grad_norm: norm };
+    const outputs: Record<string, Tensor> = { loss: o.loss, ...updateOutputs(trainable, grads0, o.optimizer, o.clipNorm, decay) };
     const opt = new Map<string, HostTensor>();
-    trainable.forEach((p, i) => {
-      const state = Object.fromEntries(rule.slots.map((s) => [s, input(`opt.${s}.${p.name}`, p.shape, p.dtype)]));
+    for (const p of trainable) {
       for (const s of rule.slots) opt.set(`${s}.${p.name}`, hostTensor(p.dtype, p.shape, new (p.dtype === 'float64' ? Float64Array : Float32Array)(p.size)));
-      const next = rule.update({ config: o.optimizer, param: p, grad: grads[i]!, state, scalars, decay: decay(p.name!, p) });
-      outputs[`next.${p.name}`] = next.param;
-      for (const s of rule.slots) outputs[`next.opt.${s}.${p.name}`] = next.state[s]!;
-    });
+    }
     for (const [k, t] of Object.entries(o.metrics ?? {})) outputs[`metric.${k}`] = t;
 
     const executor = o.executor ?? new OrtExecutor();
     const program = await executor.compile(outputs, { name: 'train_step', threads: o.threads });
-    return new TrainStep(program, params, opt, trainable.map((p) => p.name!), o.optimizer, rule.slots, Object.keys(o.metrics ?? {}), batchInputs, seed, 0);
+    const source: AccumulationSource = { loss: o.loss, metrics: o.metrics ?? {}, trainable, grads: grads0, decay, clipNorm: o.clipNorm, executor, threads: o.threads };
+    return new TrainStep(program, params, opt, trainable.map((p) => p.name!), o.optimizer, rule.slots, Object.keys(o.metrics ?? {}), batchInputs, seed, 0, source);
   }
 
   /** Runs one step on a batch (feeds for the model's inputs) at learning rate `lr`. */
@@ -106,17 +105,25 @@ export class TrainStep {
     const feedNames = new Set(this.program.inputs.map((s) => s.name));
     for (const k of Object.keys(feeds)) if (!feedNames.has(k)) delete feeds[k];
 
-    const out = await this.program.run(feeds, { seed: this.seed, step: this.stepCount });
+    const out = await this.program.run(feeds, { seed: this.seed, step: this.stepCount, into: this.spare });
     const loss = scalarOf(out.loss!);
     const gradNorm = scalarOf(out.grad_norm!);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) {
       // Keep the last good parameters: the caller decides whether to stop or skip.
       throw new NonFiniteLossError(this.stepCount, loss, gradNorm);
     }
+    // Swap buffers: this step's outputs become the live state, the old state the next outputs.
+    const spare: Record<string, HostTensor> = {};
     for (const name of this.trainableNames) {
+      spare[`next.${name}`] = this.params.get(name);
       this.params.set(name, out[`next.${name}`]!);
-      for (const s of this.slots) this.opt.set(`${s}.${name}`, out[`next.opt.${s}.${name}`]!);
+      for (const s of this.slots) {
+        const key = `${s}.${name}`;
+        spare[`next.opt.${key}`] = this.opt.get(key)!;
+        this.opt.set(key, out[`next.opt.${key}`]!);
+      }
     }
+    this.spare = spare;
     const metrics: Record<string, number> = {};
     for (const k of this.metricNames) {
       const m = out[`metric.${k}`]!;
@@ -125,12 +132,70 @@ export class TrainStep {
     return { step: this.stepCount++, loss, gradNorm, lr, metrics };
   }
 
+  /**
+   * One optimizer step on the mean gradient of several micro-batches (gradient accumulation).
+   * Two more programs, compiled on first use: `grads` (forward and backward of one micro-batch, adding
+   * its gradients into running sums that are fed back in) and `apply` (mean, clipping and the update).
+   * Memory stays that of one micro-batch and the graphs do not grow with the count, which may change
+   * between calls without recompiling. The loss and metrics reported are the micro-batch means.
+   */
+  async runAccumulated(batches: readonly Record<string, HostTensor>[], lr: number): Promise<StepResult> {
+    if (batches.length === 0) throw new Error('runAccumulated: no micro-batch given; pass at least one batch of feeds');
+    const { grads, apply, zeros } = await (this.accumulation ??= compileAccumulation(this.source, this.optimizer));
+    let acc = zeros;
+    let lossSum = 0;
+    const metricSums: Record<string, number> = {};
+    for (const [i, batch] of batches.entries()) {
+      const feeds: Record<string, HostTensor> = { ...batch };
+      for (const [name, v] of this.params.values) feeds[name] = v;
+      for (const [name, v] of acc) feeds[`acc.${name}`] = v;
+      const out = await grads.run(onlyInputs(grads, feeds), { seed: this.seed, step: this.stepCount * batches.length + i });
+      lossSum += scalarOf(out.loss!);
+      acc = new Map(this.trainableNames.map((n) => [n, out[`acc.next.${n}`]!]));
+      for (const k of this.metricNames) {
+        const m = out[`metric.${k}`]!;
+        if (m.data.length === 1) metricSums[k] = (metricSums[k] ?? 0) + scalarOf(m);
+      }
+    }
+    const loss = lossSum / batches.length;
+    const rule = ruleFor(this.optimizer);
+    const feeds: Record<string, HostTensor> = { 'accum.scale': hostTensor('float32', [], [1 / batches.length]) };
+    for (const [name, v] of this.params.values) feeds[name] = v;
+    for (const [name, v] of acc) feeds[`acc.${name}`] = v;
+    for (const [key, v] of this.opt) feeds[`opt.${key}`] = v;
+    for (const [n, v] of Object.entries(rule.scalars(this.optimizer, this.stepCount, lr))) feeds[`opt.${n}`] = hostTensor('float32', [], [v]);
+    const out = await apply.run(onlyInputs(apply, feeds));
+    const gradNorm = scalarOf(out.grad_norm!);
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) throw new NonFiniteLossError(this.stepCount, loss, gradNorm);
+    // Swap buffers: this step's outputs become the live state, the old state the next outputs.
+    const spare: Record<string, HostTensor> = {};
+    for (const name of this.trainableNames) {
+      spare[`next.${name}`] = this.params.get(name);
+      this.params.set(name, out[`next.${name}`]!);
+      for (const s of this.slots) {
+        const key = `${s}.${name}`;
+        spare[`next.opt.${key}`] = this.opt.get(key)!;
+        this.opt.set(key, out[`next.opt.${key}`]!);
+      }
+    }
+    this.spare = spare;
+    const metrics = Object.fromEntries(Object.entries(metricSums).map(([k, v]) => [k, v / batches.length]));
+    return { step: this.stepCount++, loss, gradNorm, lr, metrics };
+  }
+
+  private accumulation?: Promise<AccumulationPrograms>;
+
   /** Raw metric tensors of the last run are not kept; use `evaluate` programs for full outputs. */
   state(): TrainState {
     return { step: this.stepCount, params: this.params, opt: this.opt };
   }
 
+  /**
+   * Parameter and optimizer arrays are live buffers reused every other step: copy what must be
+   * kept (checkpoints serialize at once, so they need no copy).
+   */
   restore(state: TrainState): void {
+    this.spare = {};
     for (const [k, v] of state.params.values) this.params.set(k, v);
     for (const [k, v] of state.opt) {
       if (!this.opt.has(k)) throw new Error(`restore: optimizer state '${k}' does not belong to this model/optimizer`);
@@ -138,6 +203,73 @@ export class TrainStep {
     }
     this.stepCount = state.step;
   }
+}
+
+/** What `runAccumulated` needs to build its two programs from the traced loss. */
+interface AccumulationSource {
+  loss: Tensor;
+  metrics: Record<string, Tensor>;
+  trainable: readonly Tensor[];
+  /** Unclipped gradients of `loss`, one per trainable parameter. */
+  grads: readonly Tensor[];
+  decay: (name: string, p: Tensor) => boolean;
+  clipNorm?: number;
+  executor: Executor;
+  threads?: number;
+}
+
+interface AccumulationPrograms {
+  grads: Program;
+  apply: Program;
+  /** Zero running sums for the first micro-batch (inputs are never written, so one set serves every step). */
+  zeros: Map<string, HostTensor>;
+}
+
+/** Clipping and the optimizer update of each trainable parameter: outputs grad_norm, next.{p}, next.opt.{slot}.{p}. */
+function updateOutputs(
+  trainable: readonly Tensor[],
+  grads0: readonly Tensor[],
+  optimizer: OptimizerConfig,
+  clipNorm: number | undefined,
+  decay: (name: string, p: Tensor) => boolean,
+): Record<string, Tensor> {
+  const rule = ruleFor(optimizer);
+  const { grads, norm } = clipNorm ? clipByGlobalNorm(grads0, clipNorm) : { grads: grads0, norm: globalNorm(grads0) };
+  const scalars = Object.fromEntries(rule.scalarNames.map((n) => [n, input(`opt.${n}`, [], 'float32')]));
+  const outputs: Record<string, Tensor> = { grad_norm: norm };
+  trainable.forEach((p, i) => {
+    const state = Object.fromEntries(rule.slots.map((s) => [s, input(`opt.${s}.${p.name}`, p.shape, p.dtype)]));
+    const next = rule.update({ config: optimizer, param: p, grad: grads[i]!, state, scalars, decay: decay(p.name!, p) });
+    outputs[`next.${p.name}`] = next.param;
+    for (const s of rule.slots) outputs[`next.opt.${s}.${p.name}`] = next.state[s]!;
+  });
+  return outputs;
+}
+
+async function compileAccumulation(src: AccumulationSource, optimizer: OptimizerConfig): Promise<AccumulationPrograms> {
+  const gradOutputs: Record<string, Tensor> = { loss: src.loss };
+  const means: Tensor[] = [];
+  const scale = input('accum.scale', [], 'float32');
+  const zeros = new Map<string, HostTensor>();
+  src.trainable.forEach((p, i) => {
+    gradOutputs[`acc.next.${p.name}`] = add(input(`acc.${p.name}`, p.shape, p.dtype), src.grads[i]!);
+    means.push(mul(input(`acc.${p.name}`, p.shape, p.dtype), scale));
+    zeros.set(p.name!, hostTensor(p.dtype, p.shape, new (p.dtype === 'float64' ? Float64Array : Float32Array)(p.size)));
+  });
+  for (const [k, t] of Object.entries(src.metrics)) gradOutputs[`metric.${k}`] = t;
+  const applyOutputs = updateOutputs(src.trainable, means, optimizer, src.clipNorm, src.decay);
+  const [grads, apply] = await Promise.all([
+    src.executor.compile(gradOutputs, { name: 'train_grads', threads: src.threads }),
+    src.executor.compile(applyOutputs, { name: 'train_apply', threads: src.threads }),
+  ]);
+  return { grads, apply, zeros };
+}
+
+/** The feeds a program reads (extra ones, e.g. weights a graph does not use, are dropped). */
+function onlyInputs(program: Program, feeds: Record<string, HostTensor>): Record<string, HostTensor> {
+  const out: Record<string, HostTensor> = {};
+  for (const spec of program.inputs) if (spec.name in feeds) out[spec.name] = feeds[spec.name]!;
+  return out;
 }
 
 export class NonFiniteLossError extends Error {

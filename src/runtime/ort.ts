@@ -33,11 +33,18 @@ export class OrtProgram implements Program {
       const f = all[spec.name]!;
       ortFeeds[spec.name] = new ort.Tensor(ORT_TYPE[f.dtype], f.data as never, f.shape);
     }
-    const res = await this.session.run(ortFeeds);
+    const into = opts?.into;
+    const fetches: Record<string, ort.Tensor | null> = {};
+    for (const spec of this.outputs) {
+      const buf = into?.[spec.name];
+      fetches[spec.name] = buf ? new ort.Tensor(ORT_TYPE[buf.dtype], buf.data as never, buf.shape) : null;
+    }
+    const res = await this.session.run(ortFeeds, fetches as ort.InferenceSession.FetchesType);
     const out: Record<string, HostTensor> = {};
     for (const spec of this.outputs) {
+      const buf = into?.[spec.name];
       const t = res[spec.name]!;
-      out[spec.name] = { dtype: spec.dtype, shape: [...t.dims], data: t.data as HostTensor['data'] };
+      out[spec.name] = buf ?? { dtype: spec.dtype, shape: [...t.dims], data: t.data as HostTensor['data'] };
     }
     return out;
   }
@@ -59,7 +66,7 @@ export class OrtExecutor implements Executor {
         executionMode: 'sequential',
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
-        enableCpuMemArena: true,
+        enableCpuMemArena: process.env.RETORT_ARENA !== '0',
         enableMemPattern: true,
       });
       this.sessions.set(key, session);

@@ -9,6 +9,11 @@ export interface RunOptions {
   /** Seed and step for `random` leaves; both default to 0. */
   seed?: number;
   step?: number;
+  /**
+   * Preallocated buffers to write outputs into, by output name (double-buffering state between
+   * steps keeps memory flat: no new arrays per step for the garbage collector to chase).
+   */
+  into?: Record<string, HostTensor>;
 }
 
 export interface Program {

@@ -39,7 +39,10 @@ export class ReferenceExecutor implements Executor {
         const result: Record<string, HostTensor> = {};
         for (const [name, t] of Object.entries(outputs)) {
           const v = values.get(t.id)!;
-          result[name] = hostTensor(t.dtype, t.shape, hostArray(t.dtype, v.data));
+          const fresh = hostArray(t.dtype, v.data);
+          const buf = opts?.into?.[name];
+          if (buf) buf.data.set(fresh as never);
+          result[name] = buf ?? hostTensor(t.dtype, t.shape, fresh);
         }
         return result;
       },

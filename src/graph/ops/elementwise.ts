@@ -27,7 +27,7 @@ interface UnaryRow {
   f: (v: number) => number;
   /** ONNX lowering as a function of the input's name. */
   lower: (ctx: Parameters<OpDef['lower']>[0], x: string, dtype: DType) => string;
-  grad: ((a: GradArgs<undefined>) => Tensor) | null;
+  grad: ((a: GradArgs<undefined>) => Tensor | null) | null;
   /** Only floats (exp, log, ...) vs any numeric (neg, abs). */
   floatOnly: boolean;
 }
@@ -68,7 +68,9 @@ const sigmoidRef = (v: number): number => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Mat
 const unaryRows = {
   neg: { f: (v) => -v, lower: (c, x) => c.op('Neg', [x]), grad: ({ g }) => neg(g), floatOnly: false },
   abs: { f: Math.abs, lower: (c, x) => c.op('Abs', [x]), grad: ({ g, inputs }) => mul(g, sign(inputs[0]!)), floatOnly: false },
-  sign: { f: Math.sign, lower: (c, x) => c.op('Sign', [x]), grad: null, floatOnly: false },
+  // Zero almost everywhere, as PyTorch and JAX define it: no gradient flows (null), but an
+  // expression through sign (abs's gradient) stays differentiable.
+  sign: { f: Math.sign, lower: (c, x) => c.op('Sign', [x]), grad: () => null, floatOnly: false },
   exp: { f: Math.exp, lower: (c, x) => c.op('Exp', [x]), grad: ({ g, out }) => mul(g, out), floatOnly: true },
   log: { f: Math.log, lower: (c, x) => c.op('Log', [x]), grad: ({ g, inputs }) => div(g, inputs[0]!), floatOnly: true },
   sqrt: { f: Math.sqrt, lower: (c, x) => c.op('Sqrt', [x]), grad: ({ g, out }) => div(mul(g, 0.5), out), floatOnly: true },

@@ -228,8 +228,14 @@ export const oneHotOp: OpDef<{ depth: number; dtype: 'float32' | 'float64' }> = 
     return res;
   },
   grad: null,
-  lower: (ctx, [ids], { depth, dtype }) =>
-    ctx.op('OneHot', [ids!, ctx.scalar(depth, 'int64'), ctx.op('Cast', [ctx.int64s([0, 1])], { to: { int: ctx.onnxType(dtype) } })], { axis: { int: -1 } }),
+  // onnxruntime's OneHot kernels take int64 indices with an int64 depth only into float32 (no int32
+  // indices, no float64 values), so other dtypes go through casts.
+  lower(ctx, [ids], { depth, dtype }, out) {
+    const idx64 = out.inputs[0]!.dtype === 'int64' ? ids! : ctx.op('Cast', [ids!], { to: { int: ctx.onnxType('int64') } });
+    const values = ctx.op('Cast', [ctx.int64s([0, 1])], { to: { int: ctx.onnxType('float32') } });
+    const hot = ctx.op('OneHot', [idx64, ctx.scalar(depth, 'int64'), values], { axis: { int: -1 } });
+    return dtype === 'float32' ? hot : ctx.op('Cast', [hot], { to: { int: ctx.onnxType(dtype) } });
+  },
 };
 
 export const oneHot = (ids: Tensor, depth: number, dtype: 'float32' | 'float64' = 'float32'): Tensor => apply(oneHotOp, [ids], { depth, dtype });
@@ -280,6 +286,10 @@ export const crossEntropyOp: OpDef<CrossEntropyAttrs> = {
 export function crossEntropy(logits: Tensor, labels: Tensor, ignoreIndex = -100): Tensor {
   const c = logits.shape[logits.rank - 1]!;
   if (labels.dtype !== 'int64') throw new ShapeError('crossEntropy', `labels must be int64, got ${labels.dtype}`);
+  // Checked here, before flattening, so the message shows the shapes the caller passed.
+  if (logits.rank < 1 || labels.rank !== logits.rank - 1 || labels.shape.some((d, i) => d !== logits.shape[i])) {
+    throw new ShapeError('crossEntropy', `labels ${fmt(labels.shape)} must have the shape of logits ${fmt(logits.shape)} without its last (class) axis`);
+  }
   return apply(crossEntropyOp, [reshape(logits, [-1, c]), reshape(labels, [-1])], { ignoreIndex });
 }
 

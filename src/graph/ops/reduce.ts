@@ -1,11 +1,11 @@
 // Reductions over a set of axes, and `sumToShape`, which undoes broadcasting in gradient rules.
 // Axes are known at trace time, so every reduction's axes are constants in the ONNX graph.
 import { isFloat } from '../dtype.ts';
-import { ndarray, sizeOf, stridesOf, type NDArray } from '../ndarray.ts';
+import { castValue, ndarray, sizeOf, stridesOf, type NDArray } from '../ndarray.ts';
 import type { GradArgs, OpDef } from '../op.ts';
 import { normalizeAxes, ShapeError } from '../shape.ts';
 import { apply, type Tensor } from '../tensor.ts';
-import { div, equal, mul, where } from './elementwise.ts';
+import { cast, div, equal, mul } from './elementwise.ts';
 import { expand, reshape } from './shape-ops.ts';
 
 export interface ReduceAttrs {
@@ -39,7 +39,8 @@ function reduceRef(x: NDArray, attrs: ReduceAttrs, init: number, step: (acc: num
   }
   const count = attrs.axes.reduce((p, a) => p * x.shape[a]!, 1);
   const out = ndarray(reducedShape(x.shape, attrs), x.dtype);
-  for (let i = 0; i < n; i++) out.data[i] = finish(acc[i]!, count);
+  // Stored as the dtype would hold it: an int64 mean truncates, as onnxruntime's does.
+  for (let i = 0; i < n; i++) out.data[i] = castValue(finish(acc[i]!, count), x.dtype);
   return out;
 }
 
@@ -58,7 +59,9 @@ function reduceDef(name: string, onnx: string, ref: (x: NDArray, a: ReduceAttrs)
     },
     ref: ([x], attrs) => ref(x!, attrs),
     grad: (args) => [isFloat(args.inputs[0]!.dtype) ? grad(args) : null],
-    lower: (ctx, [x], { axes, keepDims }) => ctx.op(onnx, [x!, ctx.int64s(axes)], { keepdims: { int: keepDims ? 1 : 0 } }),
+    // ONNX reads an empty axes list as "all axes" unless noop_with_empty_axes is set; here it means none.
+    lower: (ctx, [x], { axes, keepDims }) =>
+      ctx.op(onnx, [x!, ctx.int64s(axes)], { keepdims: { int: keepDims ? 1 : 0 }, ...(axes.length === 0 ? { noop_with_empty_axes: { int: 1 } } : {}) }),
   };
 }
 
@@ -76,7 +79,8 @@ export const reduceOps = {
     (x, a) => reduceRef(x, a, -Infinity, Math.max, (s) => s),
     ({ g, inputs: [x], out, attrs }) => {
       // Ties share the gradient equally, as the subgradient that keeps sums exact.
-      const hit = where(equal(x!, spread(out, x!, attrs)), 1, 0);
+      // cast, not where(…, 1, 0): two plain numbers would lift to float32 whatever x's dtype.
+      const hit = cast(equal(x!, spread(out, x!, attrs)), x!.dtype);
       const count = spread(reduceSum(hit, attrs.axes, true), x!, { ...attrs, keepDims: true });
       return mul(spread(g, x!, attrs), div(hit, count));
     },

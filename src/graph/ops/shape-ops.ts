@@ -23,10 +23,13 @@ function gatherBy(x: NDArray, shape: number[], srcIndex: (outIdx: number[]) => n
 
 const floatGrad = (x: Tensor, g: Tensor | null): Tensor | null => (isFloat(x.dtype) ? g : null);
 
+const validDims = (shape: readonly number[]): boolean => shape.every((d) => Number.isInteger(d) && d >= 0);
+
 // ---------------------------------------------------------------- reshape
 export const reshapeOp: OpDef<{ shape: number[] }> = {
   name: 'reshape',
   infer([x], { shape }) {
+    if (!validDims(shape)) throw new ShapeError('reshape', `target shape ${fmt(shape)} must hold non-negative integers (one -1 at most, to be inferred)`);
     if (sizeOf(shape) !== x!.size) throw new ShapeError('reshape', `cannot reshape ${fmt(x!.shape)} (${x!.size} elements) to ${fmt(shape)} (${sizeOf(shape)} elements)`);
     return { shape: [...shape], dtype: x!.dtype };
   },
@@ -218,6 +221,7 @@ export function split(x: Tensor, axis: number, sizes: number | readonly number[]
 export const expandOp: OpDef<{ shape: number[] }> = {
   name: 'expand',
   infer([x], { shape }) {
+    if (!validDims(shape)) throw new ShapeError('expand', `target shape ${fmt(shape)} must hold non-negative integers`);
     const out = broadcastShapes('expand', x!.shape, shape);
     if (out.length !== shape.length || out.some((d, i) => d !== shape[i])) throw new ShapeError('expand', `cannot expand ${fmt(x!.shape)} to ${fmt(shape)}`);
     return { shape: out, dtype: x!.dtype };
@@ -239,6 +243,9 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 
 /** Inserts a size-1 axis. */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
+  if (!Number.isInteger(axis) || axis < -(x.rank + 1) || axis > x.rank) {
+    throw new ShapeError('unsqueeze', `axis ${axis} is out of range for inserting into ${fmt(x.shape)} (use -${x.rank + 1}..${x.rank})`);
+  }
   const a = axis < 0 ? axis + x.rank + 1 : axis;
   const shape = [...x.shape];
   shape.splice(a, 0, 1);
