@@ -134,6 +134,31 @@ class GPT(nn.Module):
         return loss
 
 
+def _openblas():
+    """ctypes handle to the OpenBLAS torch actually loaded, or None.
+
+    Debian's torch is built with BLAS_INFO=generic: it calls plain
+    libblas.so.3 (update-alternatives -> OpenBLAS pthread variant) and does
+    NOT forward torch.set_num_threads to OpenBLAS, which runs its own
+    pthread pool sized to all cores. That pool plus torch's OpenMP pool
+    oversubscribes the cores, so we size it explicitly.
+    """
+    import ctypes
+    try:
+        paths = sorted({l.split()[-1] for l in open("/proc/self/maps") if "openblas" in l and ".so" in l})
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_get_num_threads
+            lib.openblas_get_config.restype = ctypes.c_char_p
+            return lib
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
 def peak_rss_mb():
     # Linux reports ru_maxrss in KiB (macOS in bytes).
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -153,12 +178,18 @@ def main():
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--blas-threads", type=int, default=None,
+                   help="OpenBLAS pthread pool size (default: same as --threads; 0 = leave OpenBLAS's own default)")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--sdpa", action="store_true",
                    help="use F.scaled_dot_product_attention (torch>=2.0); falls back to the manual path if absent")
     args = p.parse_args()
 
     torch.set_num_threads(args.threads)
+    blas = _openblas()
+    blas_threads = args.threads if args.blas_threads is None else args.blas_threads
+    if blas is not None and blas_threads > 0:
+        blas.openblas_set_num_threads(blas_threads)
     torch.manual_seed(args.seed)
 
     use_sdpa = bool(args.sdpa and HAS_SDPA)
@@ -199,6 +230,8 @@ def main():
         "peer": "pytorch",
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
+        "blas": blas.openblas_get_config().decode() if blas is not None else "unknown",
+        "blas_threads": blas.openblas_get_num_threads() if blas is not None else None,
         "attn": "sdpa" if use_sdpa else "manual",
         "sdpa_requested": bool(args.sdpa),
         "sdpa_available": HAS_SDPA,

@@ -66,8 +66,11 @@ export class OrtExecutor implements Executor {
         executionMode: 'sequential',
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
-        enableCpuMemArena: process.env.RETORT_ARENA !== '0',
-        enableMemPattern: true,
+        enableCpuMemArena: true,
+        // The memory pattern is planned after the first run and allocated beside the arena chunks
+        // that run already holds, doubling peak memory for training graphs; the arena alone
+        // reuses its chunks run after run at the same speed.
+        enableMemPattern: false,
       });
       this.sessions.set(key, session);
       session.catch(() => this.sessions.delete(key));

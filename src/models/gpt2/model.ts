@@ -13,11 +13,11 @@ class Gpt2Attention extends Module {
     this.cAttn = this.addChild(new Linear(`${prefix}.c_attn`, c.dModel, 3 * c.dModel, { layout: 'in_out' }));
     this.cProj = this.addChild(new Linear(`${prefix}.c_proj`, c.dModel, c.dModel, { layout: 'in_out', std: 0.02 / Math.sqrt(2 * c.nLayers) }));
   }
-  forward(x: Tensor, past?: KvPair) {
+  forward(x: Tensor, past?: KvPair, keep?: Tensor) {
     const [q, k, v] = split(this.cAttn.forward(x), -1, 3).map((t) => splitHeads(t, this.c.nHeads)) as [Tensor, Tensor, Tensor]; // (B, H, T, hs)
     const key = past ? concat([past.key, k], 2) : k; // (B, H, S, hs)
     const value = past ? concat([past.value, v], 2) : v;
-    const { out, probs } = attention(q, key, value, { causal: true });
+    const { out, probs } = attention(q, key, value, { causal: true, keep });
     return { y: this.cProj.forward(mergeHeads(out)), probs, present: { key, value } };
   }
 }
@@ -34,8 +34,8 @@ class Gpt2Block extends Module {
     this.ln2 = this.addChild(new LayerNorm(`${prefix}.ln_2`, c.dModel, c.layerNormEps));
     this.mlp = this.addChild(new GeluMlp(`${prefix}.mlp`, c.dModel, Math.round(c.mlpRatio * c.dModel), c.gelu, { projStd: 0.02 / Math.sqrt(2 * c.nLayers) }));
   }
-  forward(x: Tensor, past: KvPair | undefined, train: boolean) {
-    const a = this.attn.forward(this.ln1.forward(x), past);
+  forward(x: Tensor, past: KvPair | undefined, train: boolean, keep?: Tensor) {
+    const a = this.attn.forward(this.ln1.forward(x), past, keep);
     const p = train ? this.c.dropout : 0;
     const h = add(x, dropout(a.y, p, `h${this.index}.attn`));
     const out = add(h, dropout(this.mlp.forward(this.ln2.forward(h)), p, `h${this.index}.mlp`));
@@ -76,7 +76,7 @@ export class Gpt2 extends Module {
     const attentions: Tensor[] = [];
     const present: KvPair[] = [];
     this.blocks.forEach((blk, i) => {
-      const r = blk.forward(x, past?.[i], o.train ?? false);
+      const r = blk.forward(x, past?.[i], o.train ?? false, o.keep);
       x = r.out;
       hidden.push(x);
       attentions.push(r.probs);
