@@ -3,7 +3,7 @@
 // in typed arrays between steps: each step's outputs are the next step's feeds, uncopied.
 import { grad } from '../autodiff/index.ts';
 import { add, input, mul, topoSort, type Tensor } from '../graph/index.ts';
-import { OrtExecutor, ParamStore, hostTensor, type Executor, type HostTensor, type Program } from '../runtime/index.ts';
+import { defaultExecutor, ParamStore, hostTensor, type Executor, type HostTensor, type Program } from '../runtime/index.ts';
 import { clipByGlobalNorm, globalNorm } from './clip.ts';
 import { ruleFor, type OptimizerConfig } from './optimizers.ts';
 
@@ -89,7 +89,7 @@ export class TrainStep {
     }
     for (const [k, t] of Object.entries(o.metrics ?? {})) outputs[`metric.${k}`] = t;
 
-    const executor = o.executor ?? new OrtExecutor();
+    const executor = o.executor ?? (await defaultExecutor());
     const program = await executor.compile(outputs, { name: 'train_step', threads: o.threads });
     const source: AccumulationSource = { loss: o.loss, metrics: o.metrics ?? {}, trainable, grads: grads0, decay, clipNorm: o.clipNorm, executor, threads: o.threads };
     return new TrainStep(program, params, opt, trainable.map((p) => p.name!), o.optimizer, rule.slots, Object.keys(o.metrics ?? {}), batchInputs, seed, 0, source);

@@ -4,3 +4,4 @@ export { ReferenceExecutor } from './reference.ts';
 export { defaultThreads, OrtExecutor, OrtProgram, type OrtCompileOptions } from './ort.ts';
 export { mulberry32, randomFeed } from './random.ts';
 export { initialValue, ParamStore } from './params.ts';
+export { defaultExecutor } from './default.ts';
