@@ -14,7 +14,7 @@ import { grad, GradError } from './grad.ts';
 import { checkGrads, GradCheckError, type GradCheckInput } from './gradcheck.ts';
 
 /** Ops whose grad is null by design: boolean or integer outputs, or piecewise constant. */
-const NON_DIFFERENTIABLE = ['equal', 'greater', 'greaterEqual', 'less', 'lessEqual', 'logicalNot', 'oneHot'];
+const NON_DIFFERENTIABLE = ['equal', 'greater', 'greaterEqual', 'less', 'lessEqual', 'logicalNot', 'oneHot', 'topKIndices', 'topKValues'];
 
 const reference = new ReferenceExecutor();
 async function evaluate(outputs: Record<string, Tensor>, feeds: Record<string, number[]>): Promise<Record<string, number[]>> {

@@ -15,3 +15,4 @@ export {
   causalMask, crossEntropy, dropout, gather, gelu, layerNorm, logSoftmax, oneHot, rmsNorm, scatterAddRows, softmax,
   type GeluApprox,
 } from './ops/nn.ts';
+export { topK } from './ops/topk.ts';

@@ -5,6 +5,7 @@ import { binaryOps, castOp, compareOps, logicalNotOp, unaryOps, whereOp } from '
 import { matmulOp } from './ops/matmul.ts';
 import { crossEntropyOp, gatherOp, geluOp, layerNormOp, logSoftmaxOp, oneHotOp, rmsNormOp, scatterAddRowsOp, softmaxOp } from './ops/nn.ts';
 import { reduceOps } from './ops/reduce.ts';
+import { topKIndicesOp, topKValuesOp } from './ops/topk.ts';
 import { concatOp, expandOp, padOp, reshapeOp, sliceOp, transposeOp } from './ops/shape-ops.ts';
 
 export const allOps: Record<string, OpDef> = {
@@ -31,4 +32,6 @@ export const allOps: Record<string, OpDef> = {
   scatterAddRows: scatterAddRowsOp,
   oneHot: oneHotOp,
   crossEntropy: crossEntropyOp,
+  topKValues: topKValuesOp,
+  topKIndices: topKIndicesOp,
 };

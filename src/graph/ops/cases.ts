@@ -16,6 +16,7 @@ import {
 import { matmul } from './matmul.ts';
 import { causalMask, crossEntropy, dropout, gather, gelu, layerNorm, logSoftmax, oneHot, rmsNorm, scatterAddRows, softmax } from './nn.ts';
 import { reduceMax, reduceMean, reduceSum } from './reduce.ts';
+import { topK } from './topk.ts';
 import { concat, expand, pad, reshape, slice, split, swapAxes, transpose } from './shape-ops.ts';
 
 /**
@@ -287,6 +288,10 @@ const nnCases: OpCase[] = [
   { op: 'crossEntropy', name: '[2,3,4] logits, no ignored', inputs: [f(2, 3, 4), ids(4, 2, 3)], build: (x, y) => crossEntropy(x!, y!) },
   { op: 'crossEntropy', name: 'custom ignore index', inputs: [f(6, 3), ids(3, 6)], build: (x, y) => crossEntropy(x!, y!, 2) },
   { op: 'crossEntropy', name: 'large logits, ignored labels', inputs: [f(8, 3), labels(3, 8)], build: (x, y) => crossEntropy(mul(x!, 6), y!) },
+  { op: 'topKValues', name: 'k 3 of 7', inputs: [f(2, 4, 7)], build: (x) => topK(x, 3).values },
+  { op: 'topKValues', name: 'k = n', inputs: [f(3, 5)], build: (x) => topK(x, 5).values },
+  { op: 'topKIndices', name: 'k 3 of 7', inputs: [f(2, 4, 7)], build: (x) => topK(x, 3).indices },
+  { op: 'topKIndices', name: 'k 1 (argmax)', inputs: [f(6, 9)], build: (x) => topK(x, 1).indices },
 ];
 
 export const opCases: readonly OpCase[] = [
