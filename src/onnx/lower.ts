@@ -110,11 +110,29 @@ export function lowerGraph(outputs: Record<string, Tensor>, opts: LowerOptions =
     }
   }
 
+  // Graph outputs take over the name of the value that computes them, so no Identity copies a
+  // training step's parameters and optimizer state on the way out. Leaves, constants and a value
+  // exported under two names still go through Identity.
   const outSpecs: IoSpec[] = [];
+  const renames = new Map<string, string>();
+  const renamedIds = new Set<number>();
   for (const [name, t] of Object.entries(outputs)) {
     claim(name, t);
-    nodes.push({ opType: 'Identity', domain: '', name: fresh('n_out'), inputs: [names.get(t.id)!], outputs: [name], attributes: [] });
+    const current = names.get(t.id)!;
+    if (!t.leaf && !renamedIds.has(t.id)) {
+      renamedIds.add(t.id);
+      renames.set(current, name);
+    } else {
+      nodes.push({ opType: 'Identity', domain: '', name: fresh('n_out'), inputs: [renames.get(current) ?? current], outputs: [name], attributes: [] });
+    }
     outSpecs.push({ name, shape: [...t.shape], dtype: t.dtype, kind: 'output' });
+  }
+  if (renames.size > 0) {
+    const rename = (n: string) => renames.get(n) ?? n;
+    for (const node of nodes) {
+      node.inputs = node.inputs.map(rename);
+      node.outputs = node.outputs.map(rename);
+    }
   }
 
   const valueInfo = (s: IoSpec): OnnxValueInfo => ({

@@ -43,31 +43,31 @@ export interface OptimizerRule<C> {
 
 const adamw: OptimizerRule<AdamWConfig> = {
   slots: ['m', 'v'],
-  scalarNames: ['lr', 'bc1', 'bc2', 'lrwd'],
-  // Bias corrections 1/(1-β^t) for step t = step+1 (Kingma & Ba 2015, Alg. 1).
+  // Scalars are folded in JS so the update makes as few passes over each parameter as possible:
+  // bias corrections 1/(1-β^t) for step t = step+1 (Kingma & Ba 2015, Alg. 1) join the learning rate.
+  scalarNames: ['stepSize', 'bc2', 'keep'],
   scalars: ({ betas: [b1, b2], weightDecay }, step, lr) => ({
-    lr,
-    bc1: 1 / (1 - b1 ** (step + 1)),
+    stepSize: lr / (1 - b1 ** (step + 1)),
     bc2: 1 / (1 - b2 ** (step + 1)),
-    lrwd: lr * weightDecay,
+    keep: 1 - lr * weightDecay,
   }),
   update({ config: { betas: [b1, b2], eps }, param, grad, state, scalars, decay }) {
     const m = add(mul(state.m!, b1), mul(grad, 1 - b1));
     const v = add(mul(state.v!, b2), mul(mul(grad, grad), 1 - b2));
-    const stepDir = div(mul(m, scalars.bc1!), add(sqrt(mul(v, scalars.bc2!)), eps));
-    const decayed = decay ? sub(param, mul(param, scalars.lrwd!)) : param;
-    return { param: sub(decayed, mul(stepDir, scalars.lr!)), state: { m, v } };
+    const stepDir = div(mul(m, scalars.stepSize!), add(sqrt(mul(v, scalars.bc2!)), eps));
+    const decayed = decay ? mul(param, scalars.keep!) : param;
+    return { param: sub(decayed, stepDir), state: { m, v } };
   },
 };
 
 const sgd: OptimizerRule<SgdConfig> = {
   slots: ['buf'],
-  scalarNames: ['lr', 'lrwd'],
-  scalars: ({ weightDecay }, _step, lr) => ({ lr, lrwd: lr * weightDecay }),
+  scalarNames: ['lr', 'keep'],
+  scalars: ({ weightDecay }, _step, lr) => ({ lr, keep: 1 - lr * weightDecay }),
   update({ config: { momentum, nesterov }, param, grad, state, scalars, decay }) {
     const buf = add(mul(state.buf!, momentum), grad);
     const dir = nesterov ? add(grad, mul(buf, momentum)) : buf;
-    const decayed = decay ? sub(param, mul(param, scalars.lrwd!)) : param;
+    const decayed = decay ? mul(param, scalars.keep!) : param;
     return { param: sub(decayed, mul(dir, scalars.lr!)), state: { buf } };
   },
 };

@@ -294,12 +294,16 @@ export function crossEntropy(logits: Tensor, labels: Tensor, ignoreIndex = -100)
 }
 
 // ---------------------------------------------------------------- composites
-/** Keeps scores where key position ≤ query position (aligned to the end), fills the rest with -1e9. */
+/**
+ * Keeps scores where key position ≤ query position (aligned to the end), pushes the rest to -1e9.
+ * An additive bias rather than a select: its gradient is the incoming one unchanged, so the
+ * backward pass spends nothing on the mask.
+ */
 export function causalMask(scores: Tensor): Tensor {
   const t = scores.shape[scores.rank - 2]!, s = scores.shape[scores.rank - 1]!;
-  const keep = ndarray([t, s], 'bool');
-  for (let i = 0; i < t; i++) for (let j = 0; j <= i + s - t && j < s; j++) keep.data[i * s + j] = 1;
-  return where(constant(keep), scores, -1e9);
+  const bias = ndarray([t, s], scores.dtype);
+  for (let i = 0; i < t; i++) for (let j = Math.max(0, i + s - t + 1); j < s; j++) bias.data[i * s + j] = -1e9;
+  return add(scores, constant(bias));
 }
 
 /** Inverted dropout with noise from the executor's seeded generator; `key` names the site. */
