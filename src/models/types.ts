@@ -28,3 +28,21 @@ export interface DecoderOutput {
   /** The final normalized hidden state (B, T, C), the input of the LM head. */
   final: Tensor;
 }
+
+/** What every decoder family's model offers; generation, teachers and distillation see only this. */
+export interface DecoderModel {
+  readonly config: {
+    vocabSize: number;
+    dModel: number;
+    nLayers: number;
+    nHeads: number;
+    /** Longest sequence the model supports (learned position tables); absent means unbounded. */
+    maxPositions?: number;
+    eosTokenId?: number;
+    tieWordEmbeddings?: boolean;
+  };
+  /** Parameters by Hugging Face name. */
+  readonly params: Map<string, Tensor>;
+  forward(ids: Tensor, o?: ForwardOptions): DecoderOutput;
+  paramCount(): number;
+}

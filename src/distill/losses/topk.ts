@@ -1,0 +1,98 @@
+// Distillation from sparse teacher targets: the teacher's top-k token ids and their log-probs per
+// position (what a cached logit store or an OpenAI-compatible API's top_logprobs returns).
+//
+// Both sides become distributions over k + 1 outcomes: the k ids, plus one 'rest' bucket holding
+// all other tokens' mass, so the targets stay normalized without knowing the tail.
+//   teacher: p_i = exp(logprob_i),          rest_p = max(1 − Σ p_i, ε)
+//   student: q_i = softmax(z_s/T)[id_i],    rest_q = max(1 − Σ q_i, ε)
+// log q_i is read straight from logSoftmax (exact); only the rest bucket goes through 1 − Σ, floored
+// at ε (`restEps`) so its log stays finite when the top-k covers nearly all mass.
+//
+// Temperature. The student is tempered exactly: softmax over its full vocabulary at T. The teacher's
+// log-probs are given at T = 1 over a vocabulary we do not see, so its tempered distribution
+// cannot be rebuilt exactly. We temper within the top-k and keep the tail's mass as it was at T = 1:
+//   p_i^T = (1 − rest_p)·softmax_k(logprob/T)_i,   rest_p^T = rest_p.
+// At T = 1 this is the given distribution; with k = V (rest_p = 0) it is exactly softmax(z_t/T),
+// so the loss equals the dense logit KD at any T.
+import { add, concat, div, exp, fmt, log, logSoftmax, maximum, reduceSum, slice, sub, type Tensor } from '../../graph/index.ts';
+import { z } from 'zod';
+import { takeAlongLastAxis } from './gather.ts';
+import { kdFields, kdObjective, type KdOptions } from './kd-objective.ts';
+import { need, type DistillBatch, type DistillLoss, type LossOutput, type SparseTargets } from './types.ts';
+import { commonVocab } from './vocab.ts';
+
+const topkFields = {
+  ...kdFields,
+  /** Floor ε of both rest buckets: bounds log(rest) and the rest term's gradient (≤ p_rest/ε). */
+  restEps: z.number().positive().max(1e-2).default(1e-6),
+};
+export const topkKdSchema = z.object({ kind: z.literal('topk'), ...topkFields });
+export type TopkKdConfig = z.output<typeof topkKdSchema>;
+export type TopkOptions = KdOptions & { restEps: number };
+
+/** log of the rest bucket 1 − Σ exp(logp), floored at eps: (…, k) → (…, 1). */
+function logRest(logp: Tensor, eps: number): Tensor {
+  return log(maximum(sub(1, reduceSum(exp(logp), -1, true)), eps));
+}
+
+/** Teacher log-probs over the k + 1 buckets at temperature T (see the header). (…, k) → (…, k + 1) */
+export function teacherBuckets(logprobs: Tensor, temperature: number, eps: number): Tensor {
+  const rest = logRest(logprobs, eps); // (…, 1)
+  if (temperature === 1) return concat([logprobs, rest], -1);
+  const within = logSoftmax(div(logprobs, temperature), -1); // (…, k), sums to 1 over the top-k
+  const topMass = log(sub(1, exp(rest))); // (…, 1): log(1 − rest_p)
+  return concat([add(within, topMass), rest], -1);
+}
+
+/** Student log-probs over the k + 1 buckets: logSoftmax(z/T) at the ids, and the rest. (…, V) → (…, k + 1) */
+export function studentBuckets(logits: Tensor, ids: Tensor, temperature: number, eps: number): Tensor {
+  const ls = logSoftmax(temperature === 1 ? logits : div(logits, temperature), -1); // (…, V)
+  const atIds = takeAlongLastAxis(ls, ids); // (…, k)
+  return concat([atIds, logRest(atIds, eps)], -1);
+}
+
+export interface TopkKdInputs {
+  /** (…, V) */
+  student: Tensor;
+  teacher: SparseTargets;
+  labels?: Tensor;
+  mask?: Tensor;
+}
+
+/** α·T²·mean D(teacher buckets ‖ student buckets) + (1−α)·CE(student, labels). */
+export function topkKdLoss(x: TopkKdInputs, o: TopkOptions): LossOutput {
+  const { ids, logprobs } = x.teacher;
+  const lead = x.student.shape.slice(0, -1);
+  const fits = (t: Tensor) => t.rank === x.student.rank && lead.every((d, i) => d === t.shape[i]);
+  if (!fits(ids) || !fits(logprobs) || ids.shape[ids.rank - 1] !== logprobs.shape[logprobs.rank - 1]) {
+    throw new Error(`top-k KD: teacher ids ${fmt(ids.shape)} and logprobs ${fmt(logprobs.shape)} must both be (…, k) with the student logits' leading shape ${fmt(lead)}`);
+  }
+  // The teacher's width is unknown here; only an explicit realVocab cuts the student's pad rows.
+  const v = commonVocab(x.student.shape[x.student.rank - 1]!, undefined, o.realVocab);
+  const student = slice(x.student, -1, 0, v);
+  return kdObjective(
+    {
+      teacherLogp: teacherBuckets(logprobs, o.temperature, o.restEps),
+      studentLogp: studentBuckets(student, ids, o.temperature, o.restEps),
+      studentLogits: student,
+      labels: x.labels,
+      mask: x.mask,
+    },
+    o,
+    'top-k KD',
+  );
+}
+
+export function createTopkKd(c: TopkKdConfig): DistillLoss {
+  return {
+    kind: 'topk',
+    params: new Map(),
+    forward: (b: DistillBatch) =>
+      topkKdLoss({
+        student: need(b.student.logits, 'top-k KD', 'student.logits', "pass the student's logits (B, T, V); fromDecoder(out) fills them"),
+        teacher: need(b.teacher.topk, 'top-k KD', 'teacher.topk', "give the teacher's top-k { ids, logprobs } (B, T, k), or use kind 'logits' with dense teacher logits"),
+        labels: b.labels,
+        mask: b.mask,
+      }, c),
+  };
+}

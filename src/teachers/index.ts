@@ -1,0 +1,2 @@
+export { fingerprintWeights, LocalTeacher } from './local.ts';
+export { checkRequest, TeacherError, type ScoreRequest, type ScoreResult, type Teacher, type TeacherInfo, type TopK } from './teacher.ts';

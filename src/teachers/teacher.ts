@@ -1,0 +1,72 @@
+// The one interface distillation sees, whatever the teacher is: a Retort model in this process,
+// an ONNX file, an LLM behind an OpenAI-compatible API, or an ensemble of those.
+import type { Tokenizer } from '../models/tokenizers/tokenizer.ts';
+import type { DecoderModel } from '../models/types.ts';
+import type { HostTensor, ParamStore } from '../runtime/index.ts';
+
+export interface ScoreRequest {
+  /** (B, T) int64 token ids in the teacher's vocabulary. */
+  ids: HostTensor;
+  /** Return dense logits (B, T, V). */
+  logits?: boolean;
+  /** Return the k most likely next tokens per position with their log-probabilities (temperature 1). */
+  topK?: number;
+  /** Hidden states to return, by index into the model's hidden list (0 = embedding output). */
+  hidden?: readonly number[];
+  /** Attention probabilities to return, by layer. */
+  attentions?: readonly number[];
+}
+
+export interface TopK {
+  ids: HostTensor; // (B, T, k) int64, most likely first
+  logprobs: HostTensor; // (B, T, k) float32
+}
+
+export interface ScoreResult {
+  logits?: HostTensor; // (B, T, V)
+  topk?: TopK;
+  hidden?: HostTensor[]; // each (B, T, C)
+  attentions?: HostTensor[]; // each (B, H, T, T)
+}
+
+export interface TeacherInfo {
+  vocabSize: number;
+  /** Number of transformer blocks and residual width, where known (hidden-state distillation needs them). */
+  nLayers?: number;
+  dModel?: number;
+  nHeads?: number;
+}
+
+export interface Teacher {
+  readonly kind: 'retort' | 'onnx' | 'http' | 'ensemble';
+  readonly name: string;
+  /** Identifies weights and tokenizer: an offline store refuses outputs of a different fingerprint. */
+  readonly fingerprint: string;
+  readonly info: TeacherInfo;
+  readonly tokenizer?: Tokenizer;
+  readonly capabilities: { logits: boolean; topK: boolean; hidden: boolean; attentions: boolean };
+  score(req: ScoreRequest): Promise<ScoreResult>;
+  /**
+   * Present when the teacher is a Retort model in this process: distillation can then trace the
+   * teacher's forward pass into the student's training graph with frozen weights (one run per step).
+   */
+  readonly local?: { model: DecoderModel; params: ParamStore };
+}
+
+export class TeacherError extends Error {
+  override name = 'TeacherError';
+}
+
+/** Checks that a request asks only for what the teacher can give, with a message naming the gap. */
+export function checkRequest(t: Teacher, req: ScoreRequest): void {
+  const want = (cond: boolean, what: keyof Teacher['capabilities'], hint: string) => {
+    if (cond && !t.capabilities[what]) throw new TeacherError(`teacher '${t.name}' (${t.kind}) cannot return ${what}; ${hint}`);
+  };
+  want(!!req.logits, 'logits', 'use top-k targets (topK) instead');
+  want(req.topK !== undefined, 'topK', 'request dense logits instead');
+  want((req.hidden?.length ?? 0) > 0, 'hidden', 'hidden-state distillation needs a Retort or ONNX teacher');
+  want((req.attentions?.length ?? 0) > 0, 'attentions', 'attention distillation needs a Retort teacher or an ONNX teacher exposing attention outputs');
+  if (req.ids.dtype !== 'int64' || req.ids.shape.length !== 2) {
+    throw new TeacherError(`teacher '${t.name}': ids must be int64 (B, T), got ${req.ids.dtype}[${req.ids.shape.join(', ')}]`);
+  }
+}
