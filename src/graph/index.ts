@@ -4,7 +4,7 @@ export { isFloat, isInt } from './dtype.ts';
 export { ndarray, sizeOf, type NDArray } from './ndarray.ts';
 export type { GradRule, LowerCtx, LoweredAttr, OpDef, TypeInfo } from './op.ts';
 export { ShapeError } from './shape.ts';
-export { apply, constant, input, param, random, Tensor, topoSort, type LeafKind, type ParamInit } from './tensor.ts';
+export { apply, constant, input, param, random, Tensor, topoSort, withParamPrefix, type LeafKind, type ParamInit } from './tensor.ts';
 export { allOps } from './registry.ts';
 export { constantValue, lift, scalar, type TensorLike } from './ops/scalar.ts';
 export * from './ops/elementwise.ts';

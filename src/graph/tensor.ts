@@ -75,9 +75,25 @@ export function input(name: string, shape: readonly number[], dtype: DType = 'fl
   return new Tensor(null, [], undefined, [...shape], dtype, 'input', name);
 }
 
+let paramPrefix = '';
+
+/**
+ * Runs `build` with every parameter it creates named `${prefix}${name}`, so two models with the
+ * same Hugging Face names (a teacher and its student) can live in one graph.
+ */
+export function withParamPrefix<T>(prefix: string, build: () => T): T {
+  const saved = paramPrefix;
+  paramPrefix = saved + prefix;
+  try {
+    return build();
+  } finally {
+    paramPrefix = saved;
+  }
+}
+
 export function param(name: string, shape: readonly number[], init: ParamInit = { kind: 'normal', std: 0.02 }, dtype: DType = 'float32'): Tensor {
   checkShape(`param '${name}'`, shape);
-  return new Tensor(null, [], undefined, [...shape], dtype, 'param', name, undefined, init);
+  return new Tensor(null, [], undefined, [...shape], dtype, 'param', paramPrefix + name, undefined, init);
 }
 
 export function constant(value: NDArray): Tensor {

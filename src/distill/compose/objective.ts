@@ -1,0 +1,152 @@
+// Builds the distillation objective as one graph: the student's forward pass, each teacher's
+// outputs (traced in-graph or fed), the configured loss terms and their weights. The result is
+// what a TrainStep (or the Trainer) compiles into one program.
+import * as g from '../../graph/index.ts';
+import type { DecoderModel } from '../../models/types.ts';
+import type { HostTensor, ParamStore } from '../../runtime/index.ts';
+import {
+  combineLosses, createLoss, distillLossSchema, fromDecoder, layerPairs, lossWeightInputs,
+  type DistillLoss, type DistillLossConfigInput, type LayerMapInput, type LossDims, type ModelDims,
+} from '../losses/index.ts';
+import { combineTeacherLogits, type MultiTeacherMode } from './multi-teacher.ts';
+import { addFrozen, traceTeacher, type TeacherNeeds, type TeacherSlot, type TracedTeacher } from './teachers.ts';
+
+export interface LossTerm {
+  /** Names the term in metrics and weights (`loss.weight.{name}`). */
+  name: string;
+  config: DistillLossConfigInput;
+  /** Which teacher this term reads; default every teacher (see multiTeacher). */
+  teacher?: string;
+  /** For 'topk' terms: how many of the teacher's most likely tokens are kept (default 20). */
+  topK?: number;
+}
+
+export interface DistillObjectiveSpec {
+  student: DecoderModel;
+  teachers: readonly TeacherSlot[];
+  terms: readonly LossTerm[];
+  /**
+   * How a term without a named teacher uses several teachers: 'weighted' / 'confidence' mix the
+   * teachers' distributions into one target (logit KD); 'per-teacher' makes one term per teacher.
+   * Top-k, hidden and attention terms are always per teacher.
+   */
+  multiTeacher?: { mode: MultiTeacherMode; weights?: number[] };
+  batch: number;
+  seq: number;
+  /** Training-mode dropout in the student. */
+  train?: boolean;
+}
+
+export interface DistillObjective {
+  ids: g.Tensor; // (B, T) int64 input
+  labels: g.Tensor; // (B, T) int64 input, −100 where ignored
+  total: g.Tensor;
+  /** Unweighted terms, for metrics and the LossBalancer. */
+  terms: Record<string, g.Tensor>;
+  /** Parameters the losses own (projections): they train with the student. */
+  lossParams: Map<string, g.Tensor>;
+  traced: TracedTeacher[];
+  /** Student and loss parameter names are trainable; teachers' are frozen. */
+  trainable: (name: string) => boolean;
+  /** Puts in-graph teachers' weights into the store the training step feeds from. */
+  attachTeachers(store: ParamStore): void;
+  /** The fed teachers' inputs for one batch of ids. */
+  teacherFeeds(ids: HostTensor): Promise<Record<string, HostTensor>>;
+}
+
+const PER_TEACHER_KINDS = new Set(['topk', 'hidden', 'attention', 'valueRelation']);
+
+/** The teacher outputs a term reads: for layer losses, only the teacher layers its map pairs. */
+function needsOf(term: LossTerm, dims: { student: ModelDims; teacher: ModelDims }): TeacherNeeds {
+  const config = distillLossSchema.parse(term.config);
+  const teacherLayers = (map: LayerMapInput, allowEmbeddings: boolean) => layerPairs(map, dims.student.layers, dims.teacher.layers, allowEmbeddings).map(([, t]) => t);
+  switch (config.kind) {
+    case 'logits': return { logits: true };
+    case 'topk': return { topK: term.topK ?? 20 };
+    case 'hidden': return { hidden: teacherLayers(config.layers, true) };
+    // Block numbers count from 1; attentions[i − 1] and values[i − 1] belong to block i.
+    case 'attention': return { attentions: teacherLayers(config.layers, false).map((l) => l - 1) };
+    case 'valueRelation': return { values: teacherLayers(config.layers, false).map((l) => l - 1) };
+  }
+}
+
+function merge(a: TeacherNeeds, b: TeacherNeeds): TeacherNeeds {
+  const union = (x?: number[], y?: number[]) => (x || y ? [...new Set([...(x ?? []), ...(y ?? [])])].sort((p, q) => p - q) : undefined);
+  return {
+    logits: a.logits || b.logits,
+    topK: Math.max(a.topK ?? 0, b.topK ?? 0) || undefined,
+    hidden: union(a.hidden, b.hidden),
+    attentions: union(a.attentions, b.attentions),
+    values: union(a.values, b.values),
+  };
+}
+
+export function buildDistillObjective(spec: DistillObjectiveSpec): DistillObjective {
+  const names = new Set<string>();
+  for (const t of spec.teachers) {
+    if (names.has(t.name)) throw new Error(`distill: two teachers are named '${t.name}'; give each a unique name`);
+    names.add(t.name);
+  }
+  const studentDims: ModelDims = { layers: spec.student.config.nLayers, hidden: spec.student.config.dModel };
+  const teacherDims = (slot: TeacherSlot): ModelDims => ({ layers: slot.teacher.info.nLayers ?? 0, hidden: slot.teacher.info.dModel ?? 0 });
+  const slotOf = (name: string) => {
+    const s = spec.teachers.find((t) => t.name === name);
+    if (!s) throw new Error(`distill: a loss term names teacher '${name}', but the teachers are: ${[...names].join(', ') || '(none)'}`);
+    return s;
+  };
+
+  // Which terms read which teachers, and what each teacher must provide.
+  const mode = spec.multiTeacher?.mode ?? 'per-teacher';
+  const plan = spec.terms.flatMap((term) => {
+    const targets = term.teacher ? [slotOf(term.teacher)] : [...spec.teachers];
+    const split = targets.length > 1 && (mode === 'per-teacher' || PER_TEACHER_KINDS.has(term.config.kind));
+    return split ? targets.map((t) => ({ term, teachers: [t], name: `${term.name}.${t.name}` })) : [{ term, teachers: targets, name: term.name }];
+  });
+  const needs = new Map<string, TeacherNeeds>();
+  for (const p of plan) {
+    for (const t of p.teachers) needs.set(t.name, merge(needs.get(t.name) ?? {}, needsOf(p.term, { student: studentDims, teacher: teacherDims(t) })));
+  }
+
+  const [b, t] = [spec.batch, spec.seq];
+  const ids = g.input('input_ids', [b, t], 'int64');
+  const labels = g.input('labels', [b, t], 'int64');
+  const student = fromDecoder(spec.student.forward(ids, { train: spec.train }));
+  const traced = new Map<string, TracedTeacher>();
+  for (const slot of spec.teachers) if (needs.has(slot.name)) traced.set(slot.name, traceTeacher(slot, ids, needs.get(slot.name)!));
+
+  const terms: Record<string, g.Tensor> = {};
+  const lossParams = new Map<string, g.Tensor>();
+  for (const p of plan) {
+    const dims: LossDims = { student: studentDims, teacher: p.teachers[0] ? teacherDims(p.teachers[0]) : studentDims };
+    const loss: DistillLoss = g.withParamPrefix(`loss.${p.name}.`, () => createLoss(p.term.config, dims));
+    for (const [k, v] of loss.params) lossParams.set(k, v);
+    const outs = p.teachers.map((s) => traced.get(s.name)!.outputs);
+    const teacher = outs.length <= 1
+      ? outs[0] ?? {}
+      : { logits: combineTeacherLogits(outs.map((o) => o.logits!), mode === 'confidence' ? 'confidence' : 'weighted', spec.multiTeacher?.weights) };
+    const out = loss.forward({ student, teacher, labels });
+    terms[p.name] = out.loss;
+    for (const [part, v] of Object.entries(out.parts)) terms[`${p.name}/${part}`] = v;
+  }
+  const weighted = Object.fromEntries(plan.map((p) => [p.name, terms[p.name]!]));
+  const combined = combineLosses(weighted, lossWeightInputs(Object.keys(weighted)));
+
+  const tracedList = [...traced.values()];
+  const frozen = new Set(tracedList.flatMap((tt) => [...tt.frozen.keys()]));
+  return {
+    ids,
+    labels,
+    total: combined.total,
+    terms,
+    lossParams,
+    traced: tracedList,
+    trainable: (name) => !frozen.has(name),
+    attachTeachers: (store) => addFrozen(store, tracedList),
+    async teacherFeeds(idsValue) {
+      const feeds: Record<string, HostTensor> = {};
+      for (const tt of tracedList) if (tt.feed) Object.assign(feeds, await tt.feed(idsValue));
+      return feeds;
+    },
+  };
+}
+
