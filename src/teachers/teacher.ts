@@ -38,7 +38,7 @@ export interface TeacherInfo {
 }
 
 export interface Teacher {
-  readonly kind: 'retort' | 'onnx' | 'http' | 'ensemble';
+  readonly kind: 'retort' | 'onnx' | 'http' | 'ensemble' | 'store';
   readonly name: string;
   /** Identifies weights and tokenizer: an offline store refuses outputs of a different fingerprint. */
   readonly fingerprint: string;
