@@ -1,0 +1,6 @@
+export {
+  createModel, families, familyOf, familyOfModelType,
+  type DecoderModel, type Family, type FamilyConfig, type FamilyConfigInput, type FamilyModel, type FamilyName,
+} from './families.ts';
+export { loadHfModel, readHfConfig, type HfTask, type LoadedHfModel, type LoadHfOptions } from './load.ts';
+export { hfConfigOf, saveHfModel, type SaveHfOptions } from './save.ts';
