@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  abs, add, allOps, apply, constant, exp, greater, input, isFloat, layerNorm, matmul, mul, ndarray, reduceSum, sign, softmax, tanh,
+  abs, add, allOps, apply, stopGradient, constant, exp, greater, input, isFloat, layerNorm, matmul, mul, ndarray, reduceSum, sign, softmax, tanh,
   topoSort, where, type OpDef, type Tensor,
 } from '../graph/index.ts';
 import { opCases, sampleInput } from '../graph/ops/cases.ts';
@@ -35,15 +35,18 @@ test('ops without a gradient rule are exactly the non-differentiable set', () =>
   assert.deepEqual(none, NON_DIFFERENTIABLE);
 });
 
+/** Ops whose gradient differs from the function's derivative on purpose; tested on their own below. */
+const NOT_A_DERIVATIVE = ['stopGradient'];
+
 /** Cases with a float input and a float output, whose op has a rule: the ones finite differences apply to. */
 const gradCases = opCases.filter((c) => {
-  if (allOps[c.op]!.grad === null || !c.inputs.some((s) => isFloat(s.dtype))) return false;
+  if (allOps[c.op]!.grad === null || NOT_A_DERIVATIVE.includes(c.op) || !c.inputs.some((s) => isFloat(s.dtype))) return false;
   return isFloat(c.build(...c.inputs.map((s, i) => input(`x${i}`, s.shape, isFloat(s.dtype) ? 'float64' : s.dtype))).dtype);
 });
 
 test('every differentiable op has a finite-difference case', () => {
   const checked = new Set(gradCases.map((c) => c.op));
-  const missing = Object.keys(allOps).filter((k) => !NON_DIFFERENTIABLE.includes(k) && !checked.has(k));
+  const missing = Object.keys(allOps).filter((k) => !NON_DIFFERENTIABLE.includes(k) && !NOT_A_DERIVATIVE.includes(k) && !checked.has(k));
   assert.deepEqual(missing, [], `differentiable ops with no case that has a float input: ${missing.join(', ')}`);
 });
 
@@ -202,4 +205,13 @@ test('a rule returning a gradient of the wrong shape is an error naming the op',
   };
   const x = input('x', [2, 2], 'float64');
   assert.throws(() => grad(reduceSum(apply(bad, [x], undefined)), [x]), /rule of 'badRule' returned a gradient of shape \[\] for input 0 of shape \[2, 2\]/);
+});
+
+test('stopGradient passes the value and blocks the gradient', async () => {
+  const x = input('x', [3], 'float64');
+  const y = add(mul(x, x), stopGradient(mul(x, 3))); // value x² + 3x, gradient 2x
+  const [dx] = grad(reduceSum(y), [x]);
+  const res = await evaluate({ y, dx: dx! }, { x: [1, -2, 0.5] });
+  close(res.y!, [4, -2, 1.75], 'y');
+  close(res.dx!, [2, -4, 1], 'dx');
 });

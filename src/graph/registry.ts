@@ -1,7 +1,7 @@
 // Every op Retort has, by name. The engines never look ops up here (a tensor carries its op);
 // this table exists so tests can check that each op has cases and docs can list them.
 import type { OpDef } from './op.ts';
-import { binaryOps, castOp, compareOps, logicalNotOp, unaryOps, whereOp } from './ops/elementwise.ts';
+import { binaryOps, castOp, compareOps, logicalNotOp, stopGradientOp, unaryOps, whereOp } from './ops/elementwise.ts';
 import { matmulOp } from './ops/matmul.ts';
 import { crossEntropyOp, gatherOp, geluOp, layerNormOp, logSoftmaxOp, oneHotOp, rmsNormOp, scatterAddRowsOp, softmaxOp } from './ops/nn.ts';
 import { reduceOps } from './ops/reduce.ts';
@@ -15,6 +15,7 @@ export const allOps: Record<string, OpDef> = {
   where: whereOp,
   logicalNot: logicalNotOp,
   cast: castOp,
+  stopGradient: stopGradientOp,
   matmul: matmulOp,
   ...reduceOps,
   reshape: reshapeOp,

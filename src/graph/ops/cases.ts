@@ -11,7 +11,7 @@ import { ndarray } from '../ndarray.ts';
 import { constant, type Tensor } from '../tensor.ts';
 import {
   abs, add, cast, div, equal, erf, exp, greater, greaterEqual, less, lessEqual, log, logicalNot, maximum, minimum, mul, neg,
-  pow, reciprocal, relu, rsqrt, sigmoid, sign, silu, sqrt, sub, tanh, where,
+  pow, reciprocal, relu, rsqrt, sigmoid, sign, silu, sqrt, stopGradient, sub, tanh, where,
 } from './elementwise.ts';
 import { matmul } from './matmul.ts';
 import { causalMask, crossEntropy, dropout, gather, gelu, layerNorm, logSoftmax, oneHot, rmsNorm, scatterAddRows, softmax } from './nn.ts';
@@ -288,6 +288,7 @@ const nnCases: OpCase[] = [
   { op: 'crossEntropy', name: '[2,3,4] logits, no ignored', inputs: [f(2, 3, 4), ids(4, 2, 3)], build: (x, y) => crossEntropy(x!, y!) },
   { op: 'crossEntropy', name: 'custom ignore index', inputs: [f(6, 3), ids(3, 6)], build: (x, y) => crossEntropy(x!, y!, 2) },
   { op: 'crossEntropy', name: 'large logits, ignored labels', inputs: [f(8, 3), labels(3, 8)], build: (x, y) => crossEntropy(mul(x!, 6), y!) },
+  { op: 'stopGradient', name: 'blocks one path of two', inputs: [f(3, 4)], build: (x) => add(mul(x, x), stopGradient(mul(x, 3))) },
   { op: 'topKValues', name: 'k 3 of 7', inputs: [f(2, 4, 7)], build: (x) => topK(x, 3).values },
   { op: 'topKValues', name: 'k = n', inputs: [f(3, 5)], build: (x) => topK(x, 5).values },
   { op: 'topKIndices', name: 'k 3 of 7', inputs: [f(2, 4, 7)], build: (x) => topK(x, 3).indices },

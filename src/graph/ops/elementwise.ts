@@ -284,6 +284,17 @@ export const logicalNotOp: OpDef<undefined> = {
 };
 export const logicalNot = (x: Tensor): Tensor => apply(logicalNotOp, [x], undefined);
 
+export const stopGradientOp: OpDef<undefined> = {
+  name: 'stopGradient',
+  infer: ([x]) => ({ shape: [...x!.shape], dtype: x!.dtype }),
+  ref: ([x]) => ({ shape: [...x!.shape], dtype: x!.dtype, data: x!.data.slice() }),
+  // The point of the op: the value passes, the gradient does not (a target held fixed).
+  grad: () => [null],
+  lower: (ctx, [x]) => ctx.op('Identity', [x!]),
+};
+/** x as a constant for autodiff: mutual learning and self-distillation hold their targets fixed. */
+export const stopGradient = (x: Tensor): Tensor => apply(stopGradientOp, [x], undefined);
+
 export const castOp: OpDef<{ to: DType }> = {
   name: 'cast',
   infer: ([x], { to }) => ({ shape: [...x!.shape], dtype: to }),

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+import { loadRunConfig, optimizerOf, parseRunConfig, scheduleOf } from './load.ts';
+
+const base = {
+  model: { family: 'gpt2', config: { dModel: 32, nLayers: 2, nHeads: 4, maxPositions: 64 } },
+  data: { dataset: 'sotu' },
+  optimizer: { kind: 'adamw', lr: 3e-4 },
+  steps: 100,
+  checkpoint: { dir: 'runs/tiny' },
+};
+
+/** The error's lines for a config that differs from `base` by `over`. */
+function errorsOf(over: Record<string, unknown>): string[] {
+  try {
+    parseRunConfig({ ...base, ...over }, 'train.yaml');
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
+    return e.message.split('\n');
+  }
+  assert.fail('the config was accepted');
+}
+
+test('the example from the issue: a negative learning rate', () => {
+  const [line] = errorsOf({ optimizer: { kind: 'adamw', lr: -1 } });
+  assert.equal(line, 'train.yaml: optimizer.lr: expected a positive number, got -1; fix: set optimizer.lr to a positive number, e.g. 0.0003 (peak learning rate, reached at the end of warmup)');
+});
+
+test('each error names file, field path, expectation, value and a fix', () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ steps: 1.5 }, /^train\.yaml: steps: expected an integer, got 1\.5; fix: write steps as an integer, e.g\. 1000/],
+    [{ steps: undefined }, /^train\.yaml: steps: expected an integer, got nothing; fix: add steps, e.g\. 1000/],
+    [{ optimizer: { kind: 'adam', lr: 1 } }, /^train\.yaml: optimizer\.kind: expected one of "adamw", "sgd", got "adam"; fix: did you mean "adamw"\?$/],
+    [{ stepz: 10 }, /^train\.yaml: stepz: unknown field; fix: did you mean "steps"\?$/],
+    [{ schedule: { decay: 'cosin' } }, /^train\.yaml: schedule\.decay: expected one of "cosine", "linear", "constant", got "cosin"; fix: did you mean "cosine"\?/],
+    [{ data: { dataset: 'sotu', seqLen: '128' } }, /^train\.yaml: data\.seqLen: expected an integer, got "128"; fix: write data\.seqLen as an integer, e.g\. 128/],
+    [{ data: { dataset: 'sotu', tokenizer: { kind: 'bpe', vocabSize: 100 } } }, /^train\.yaml: data\.tokenizer\.vocabSize: expected an integer ≥ 257, got 100/],
+    [{ model: { family: 'gpt2', config: { dModel: 32, nLayers: 2, nHeads: 4, maxPositions: 64, dropout: 2 } } }, /^train\.yaml: model\.config\.dropout: expected a number ≤ 0\.99, got 2/],
+    [{ model: { family: 'gpt2' } }, /^train\.yaml: model\.config: expected config \(a fresh model\) or hfDir \(a Hugging Face folder\); fix: add one of them$/],
+    [{ eval: { monitor: 'ppl' } }, /^train\.yaml: eval\.monitor: expected loss, accuracy, perplexity or term\.\{name\} \(a loss term\), got "ppl"/],
+    [{ data: { dataset: 'no-such-file.txt' } }, /^train\.yaml: data\.dataset: expected 'sotu', 'spam', or the path of a text file, got "no-such-file\.txt"; fix: no file at /],
+  ];
+  for (const [over, want] of cases) {
+    const lines = errorsOf(over);
+    assert.ok(lines.some((l) => want.test(l)), `for ${JSON.stringify(over)}:\n${lines.join('\n')}\ndoes not match ${want}`);
+  }
+});
+
+test('all problems are reported at once, one line each, with structured issues', () => {
+  try {
+    parseRunConfig({ ...base, steps: -5, seed: 'x' }, 'run.json');
+    assert.fail('accepted');
+  } catch (e) {
+    const err = e as ConfigError;
+    assert.deepEqual(err.issues.map((i) => i.path).sort(), ['seed', 'steps']);
+    assert.equal(err.issues.find((i) => i.path === 'steps')!.received, '-5');
+    assert.equal(err.file, 'run.json');
+  }
+});
+
+test('defaults fill what the file leaves out; paths resolve against its folder', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'retort-config-'));
+  writeFileSync(join(dir, 'corpus.txt'), 'hello');
+  const file = join(dir, 'train.json');
+  writeFileSync(file, JSON.stringify({ ...base, data: { dataset: 'corpus.txt' } }));
+  const c = loadRunConfig(file);
+  assert.equal(c.data.dataset, join(dir, 'corpus.txt'));
+  assert.equal(c.checkpoint.dir, join(dir, 'runs/tiny'));
+  assert.deepEqual(c.data.tokenizer, { kind: 'char' });
+  assert.equal(c.accumulate, 1);
+  assert.deepEqual(c.optimizer, { kind: 'adamw', lr: 3e-4, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 });
+  assert.deepEqual(optimizerOf(c), { kind: 'adamw', betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 });
+  assert.deepEqual(scheduleOf(c), { lr: 3e-4, totalSteps: 100, warmupSteps: 0, decay: 'cosine', minLrRatio: 0.1 });
+});
+
+test('YAML files load, and their syntax errors give the line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'retort-config-'));
+  const good = join(dir, 'train.yaml');
+  writeFileSync(good, [
+    '# a tiny run',
+    'model: {family: gpt2, config: {dModel: 32, nLayers: 2, nHeads: 4, maxPositions: 64}}',
+    'data:',
+    '  dataset: sotu',
+    '  validation: {afterYear: 1990}',
+    'optimizer: {kind: sgd, lr: 0.1}',
+    'steps: 50',
+    'checkpoint: {dir: out}',
+  ].join('\n'));
+  const c = loadRunConfig(good);
+  assert.equal(c.optimizer.kind, 'sgd');
+  assert.equal(c.data.validation.afterYear, 1990);
+  assert.equal(c.checkpoint.dir, join(dir, 'out'));
+
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'steps: 10\nmodel: {family: gpt2\n');
+  assert.throws(() => loadRunConfig(bad), /^ConfigError: bad\.yaml: line \d+, column \d+: not valid YAML/);
+  const badLr = join(dir, 'lr.yaml');
+  writeFileSync(badLr, 'model: {family: gpt2, hfDir: m}\ndata: {dataset: sotu}\noptimizer: {kind: adamw, lr: -1}\nsteps: 10\ncheckpoint: {dir: out}\n');
+  assert.throws(() => loadRunConfig(badLr), /^ConfigError: lr\.yaml: optimizer\.lr: expected a positive number, got -1/);
+});
+
+test('JSON syntax errors give line and column', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'retort-config-'));
+  const file = join(dir, 'train.json');
+  writeFileSync(file, '{\n  "steps": 10,\n}\n');
+  assert.throws(() => loadRunConfig(file), /train\.json: line 3, column 1: not valid JSON/);
+});
+
+test('the distill section passes through, or is checked by the schema the distillation engine supplies', () => {
+  const passthrough = parseRunConfig({ ...base, distill: { anything: 1 } }, 'train.yaml');
+  assert.deepEqual(passthrough.distill, { anything: 1 });
+  const distill = z.object({ temperature: z.number().positive().meta({ description: 'Softmax temperature', example: 2 }) }).strict();
+  assert.deepEqual(parseRunConfig({ ...base, distill: { temperature: 2 } }, 'train.yaml', { distill }).distill, { temperature: 2 });
+  assert.throws(
+    () => parseRunConfig({ ...base, distill: { temperature: -2 } }, 'train.yaml', { distill }),
+    /^ConfigError: train\.yaml: distill\.temperature: expected a positive number, got -2; fix: set distill\.temperature to a positive number, e\.g\. 2 \(softmax temperature\)$/,
+  );
+});

@@ -1,0 +1,6 @@
+export { ConfigError, configError, type ConfigIssue } from './errors.ts';
+export { BUILTIN_DATASETS, loadRunConfig, optimizerOf, parseRunConfig, readConfigFile, scheduleOf, type LoadedRunConfig, type ParseOptions } from './load.ts';
+export {
+  checkpointSchema, dataSchema, evalSchema, modelFamilies, modelSchema, optimizerSchema, runConfigSchema, scheduleSchema, tokenizerSchema,
+  type ModelFamily, type RunConfig, type RunConfigInput,
+} from './schema.ts';

@@ -1,0 +1,158 @@
+// The training run configuration file (JSON or YAML), one zod schema. Every field carries its
+// description and an example in its metadata: they are the field comments, and they are what an
+// error message quotes when a value is wrong. Objects are strict, so a misspelled field is an error
+// (with a "did you mean") instead of a silently ignored setting.
+import { z } from 'zod';
+import { gpt2ConfigSchema } from '../../models/gpt2/config.ts';
+
+/** Attaches the field comment and an example value (used in error messages). */
+const doc = <T extends z.ZodType>(schema: T, description: string, example?: unknown): T => schema.meta({ description, ...(example !== undefined && { example }) });
+
+const posInt = () => z.number().int().positive();
+const nonNegInt = () => z.number().int().nonnegative();
+
+// ------------------------------------------------------------------ model
+/** Model families the trainer can build, each with the schema of its config (Retort's field names). */
+export const modelFamilies = {
+  gpt2: gpt2ConfigSchema,
+} as const;
+export type ModelFamily = keyof typeof modelFamilies;
+
+export const modelSchema = z
+  .object({
+    family: doc(z.enum(Object.keys(modelFamilies) as [ModelFamily, ...ModelFamily[]]), 'Architecture of the model being trained', 'gpt2'),
+    config: doc(
+      z.record(z.string(), z.unknown()).optional(),
+      "The family's config in Retort's names (e.g. dModel, nLayers, nHeads, maxPositions); vocabSize defaults to the tokenizer's",
+      { dModel: 64, nLayers: 2, nHeads: 4, maxPositions: 128 },
+    ),
+    hfDir: doc(z.string().min(1).optional(), 'A Hugging Face model folder (config.json, model.safetensors) to start from instead of a fresh config', 'models/gpt2-small'),
+  })
+  .strict()
+  .superRefine((m, ctx) => {
+    if ((m.config === undefined) === (m.hfDir === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: m.config ? ['hfDir'] : ['config'],
+        message: m.config ? 'give either config or hfDir, not both; fix: remove one of them' : 'expected config (a fresh model) or hfDir (a Hugging Face folder); fix: add one of them',
+      });
+      return;
+    }
+    if (m.config) {
+      // vocabSize may come from the tokenizer; check the rest against the family's own schema now.
+      const r = modelFamilies[m.family].safeParse({ vocabSize: 1, ...m.config }, { reportInput: true });
+      if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ ...issue, path: ['config', ...issue.path] } as never);
+    }
+  });
+
+// ------------------------------------------------------------------ data
+export const tokenizerSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: doc(z.literal('char'), 'One token per character of the training text') }).strict(),
+  z
+    .object({
+      kind: doc(z.literal('bpe'), 'A byte-level BPE vocabulary learned from the training text'),
+      vocabSize: doc(z.number().int().min(257), 'Vocabulary size: the 256 bytes plus the merges learned', 512),
+    })
+    .strict(),
+  z.object({ kind: doc(z.literal('hf'), "A Hugging Face tokenizer (the teacher's, usually)"), path: doc(z.string().min(1), 'Folder with tokenizer.json', 'models/gpt2') }).strict(),
+]);
+
+export const dataSchema = z
+  .object({
+    dataset: doc(z.string().min(1), "'sotu' (State of the Union addresses), 'spam' (SpamAssassin email text), or the path of a UTF-8 text file", 'sotu'),
+    tokenizer: doc(tokenizerSchema.default({ kind: 'char' }), 'How text becomes token ids', { kind: 'char' }),
+    seqLen: doc(posInt().default(128), 'Tokens per training row (context length); at most the model’s maxPositions', 128),
+    batchSize: doc(posInt().default(8), 'Rows per micro-batch', 8),
+    validation: doc(
+      z
+        .object({
+          fraction: doc(z.number().gt(0).lt(1).default(0.1), 'Share of the text held out for evaluation (its end, so no window overlaps training)', 0.1),
+          afterYear: doc(z.number().int().optional(), "sotu only: hold out the addresses after this year instead (a split in time)", 1990),
+        })
+        .strict()
+        .default({ fraction: 0.1 }),
+      'The held-out part of the dataset',
+    ),
+  })
+  .strict();
+
+// ------------------------------------------------------------------ optimizer, schedule
+const lr = doc(z.number().positive(), 'Peak learning rate, reached at the end of warmup', 3e-4);
+const weightDecay = (d: number) => doc(z.number().nonnegative().default(d), 'Decoupled weight decay on matrices and embeddings', d);
+
+export const optimizerSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: doc(z.literal('adamw'), 'AdamW (Loshchilov & Hutter 2019)'),
+      lr,
+      betas: doc(z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).default([0.9, 0.95]), 'Decay rates of the first and second moment estimates', [0.9, 0.95]),
+      eps: doc(z.number().positive().default(1e-8), 'Added to the denominator for stability', 1e-8),
+      weightDecay: weightDecay(0.1),
+    })
+    .strict(),
+  z
+    .object({
+      kind: doc(z.literal('sgd'), 'Stochastic gradient descent with momentum'),
+      lr,
+      momentum: doc(z.number().min(0).lt(1).default(0.9), 'Momentum coefficient; 0 for plain SGD', 0.9),
+      nesterov: doc(z.boolean().default(false), 'Nesterov momentum (Sutskever et al. 2013)', false),
+      weightDecay: weightDecay(0),
+    })
+    .strict(),
+]);
+
+export const scheduleSchema = z
+  .object({
+    warmupSteps: doc(nonNegInt().default(0), 'Steps of linear warmup from 0 to lr', 100),
+    decay: doc(z.enum(['cosine', 'linear', 'constant']).default('cosine'), 'Shape of the decay after warmup, until the last step', 'cosine'),
+    minLrRatio: doc(z.number().min(0).max(1).default(0.1), 'Final learning rate as a fraction of lr', 0.1),
+  })
+  .strict();
+
+// ------------------------------------------------------------------ eval, checkpoints
+export const evalSchema = z
+  .object({
+    every: doc(nonNegInt().default(100), 'Evaluate every this many steps (and at the end); 0: only at the end', 100),
+    batches: doc(posInt().default(20), 'Held-out batches per evaluation (at most)', 20),
+    monitor: doc(
+      z.string().regex(/^(loss|accuracy|perplexity|term\.[\w.-]+)$/, { error: 'loss, accuracy, perplexity or term.{name} (a loss term)' }).default('loss'),
+      'The evaluation metric that picks the best checkpoint',
+      'loss',
+    ),
+    mode: doc(z.enum(['min', 'max']).optional(), 'Whether lower or higher is better; default max for accuracy, min otherwise', 'min'),
+    patience: doc(posInt().optional(), 'Stop after this many evaluations without improvement; absent: never stop early', 5),
+    minDelta: doc(z.number().nonnegative().default(0), 'Smallest change that counts as an improvement', 0.001),
+  })
+  .strict();
+
+export const checkpointSchema = z
+  .object({
+    dir: doc(z.string().min(1), 'Run folder: checkpoints ckpt-{step}/, the latest and best pointers, metrics.jsonl', 'runs/tiny'),
+    every: doc(nonNegInt().default(500), 'Save every this many steps (and at the end and at each new best); 0: only those', 500),
+    keep: doc(nonNegInt().default(3), 'Keep the last this many checkpoints plus the best; 0 keeps all', 3),
+  })
+  .strict();
+
+// ------------------------------------------------------------------ the run
+export const runConfigSchema = z
+  .object({
+    model: doc(modelSchema, 'The model being trained (the student, when distilling)'),
+    data: doc(dataSchema, 'Training and held-out text'),
+    optimizer: doc(optimizerSchema, 'Optimizer and its learning rate', { kind: 'adamw', lr: 3e-4 }),
+    schedule: doc(scheduleSchema.default({ warmupSteps: 0, decay: 'cosine', minLrRatio: 0.1 }), 'Learning-rate schedule'),
+    steps: doc(posInt(), 'Optimizer steps of the whole run', 1000),
+    accumulate: doc(posInt().default(1), 'Micro-batches per optimizer step (gradient accumulation)', 1),
+    clipNorm: doc(z.number().nonnegative().default(1), 'Clip the global gradient norm to this; 0 turns clipping off', 1),
+    eval: doc(evalSchema.default({ every: 100, batches: 20, monitor: 'loss', minDelta: 0 }), 'Periodic evaluation on the held-out data, best checkpoint and early stopping'),
+    checkpoint: doc(checkpointSchema, 'Where and how often to save'),
+    seed: doc(z.number().int().nonnegative().default(0), 'Seeds initialization, data order and dropout: the same seed gives the same run', 0),
+    threads: doc(posInt().optional(), 'onnxruntime threads per op; default min(cores, 8)', 4),
+    distill: doc(
+      z.record(z.string(), z.unknown()).optional(),
+      "Distillation: teacher and loss terms. Checked by the distillation engine's own schema (loadRunConfig's `distill` option); absent: train on the data alone",
+    ),
+  })
+  .strict();
+
+export type RunConfig = z.output<typeof runConfigSchema>;
+export type RunConfigInput = z.input<typeof runConfigSchema>;
