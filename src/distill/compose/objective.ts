@@ -35,6 +35,8 @@ export interface DistillObjectiveSpec {
   seq: number;
   /** Training-mode dropout in the student. */
   train?: boolean;
+  /** The symbolic batch inputs to trace on (a Trainer passes its own); default fresh `input_ids`/`labels`. */
+  inputs?: { ids: g.Tensor; labels: g.Tensor };
 }
 
 export interface DistillObjective {
@@ -108,8 +110,8 @@ export function buildDistillObjective(spec: DistillObjectiveSpec): DistillObject
   }
 
   const [b, t] = [spec.batch, spec.seq];
-  const ids = g.input('input_ids', [b, t], 'int64');
-  const labels = g.input('labels', [b, t], 'int64');
+  const ids = spec.inputs?.ids ?? g.input('input_ids', [b, t], 'int64');
+  const labels = spec.inputs?.labels ?? g.input('labels', [b, t], 'int64');
   const student = fromDecoder(spec.student.forward(ids, { train: spec.train }));
   const traced = new Map<string, TracedTeacher>();
   for (const slot of spec.teachers) if (needs.has(slot.name)) traced.set(slot.name, traceTeacher(slot, ids, needs.get(slot.name)!));
