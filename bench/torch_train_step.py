@@ -22,6 +22,11 @@ clipping at 1.0 (clip before step).
 Init: normal(0, 0.02) for Linear/Embedding weights, zero biases, LayerNorm
 weight=1 bias=0.
 
+Threading: torch.set_num_threads(--threads); OpenBLAS pool sized to
+--blas-threads (default = --threads) via openblas_set_num_threads, because
+Debian's torch doesn't forward its thread count to OpenBLAS; OMP_WAIT_POLICY
+defaults to PASSIVE (see below; --omp-spin to keep libgomp's default).
+
 Prints exactly one JSON line on stdout. With --sdpa on a torch that lacks
 F.scaled_dot_product_attention (torch < 2.0, e.g. Debian's 1.13), it falls
 back to the explicit path and reports "attn":"manual" plus
@@ -31,10 +36,20 @@ back to the explicit path and reports "attn":"manual" plus
 import argparse
 import json
 import math
+import os
 import resource
 import statistics
 import sys
 import time
+
+# libgomp reads OMP_WAIT_POLICY once, when torch loads it, so decide before
+# importing torch. Default here is PASSIVE: with torch's OpenMP pool plus
+# OpenBLAS's own pthread pool on a small, shared box, spinning OpenMP workers
+# steal the cores OpenBLAS needs (measured on the 2-vCPU dev box: median
+# 3.5-6 s/step spinning vs 0.8-1.6 s passive under load). --omp-spin restores
+# libgomp's default. An explicit OMP_WAIT_POLICY in the environment wins.
+if "--omp-spin" not in sys.argv:
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch
 import torch.nn as nn
@@ -180,6 +195,8 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--blas-threads", type=int, default=None,
                    help="OpenBLAS pthread pool size (default: same as --threads; 0 = leave OpenBLAS's own default)")
+    p.add_argument("--omp-spin", action="store_true",
+                   help="do not default OMP_WAIT_POLICY to PASSIVE (libgomp's default spinning)")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--sdpa", action="store_true",
                    help="use F.scaled_dot_product_attention (torch>=2.0); falls back to the manual path if absent")
@@ -232,6 +249,7 @@ def main():
         "threads": torch.get_num_threads(),
         "blas": blas.openblas_get_config().decode() if blas is not None else "unknown",
         "blas_threads": blas.openblas_get_num_threads() if blas is not None else None,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
         "attn": "sdpa" if use_sdpa else "manual",
         "sdpa_requested": bool(args.sdpa),
         "sdpa_available": HAS_SDPA,

@@ -38,7 +38,8 @@ export interface DecoderModel {
     nHeads: number;
     /** Longest sequence the model supports (learned position tables); absent means unbounded. */
     maxPositions?: number;
-    eosTokenId?: number;
+    /** One id, or several (Llama 3 ends turns with more than one). */
+    eosTokenId?: number | number[];
     tieWordEmbeddings?: boolean;
   };
   /** Parameters by Hugging Face name. */

@@ -6,16 +6,9 @@ import { gpt2ConfigFromHf, gpt2ConfigToHf, type Gpt2Config, type Gpt2ConfigInput
 import { Gpt2 } from '../gpt2/model.ts';
 import { llamaConfigFromHf, llamaConfigToHf, type LlamaConfig, type LlamaConfigInput } from '../llama/config.ts';
 import { Llama } from '../llama/model.ts';
-import type { DecoderOutput, ForwardOptions } from '../types.ts';
+import type { DecoderModel } from '../types.ts';
 
-/** What every decoder family's model offers. */
-export interface DecoderModel {
-  readonly config: { vocabSize: number; dModel: number; nLayers: number; tieWordEmbeddings: boolean };
-  /** Parameters by Hugging Face name. */
-  readonly params: Map<string, Tensor>;
-  forward(ids: Tensor, o?: ForwardOptions): DecoderOutput;
-  paramCount(): number;
-}
+export type { DecoderModel } from '../types.ts';
 
 interface FamilyTypes {
   gpt2: { config: Gpt2Config; input: Gpt2ConfigInput; model: Gpt2 };
