@@ -2,6 +2,6 @@ export { hostTensor, toNumbers, type HostArray, type HostTensor } from './host.t
 export { completeFeeds, type CompileOptions, type Executor, type Program, type RunOptions } from './program.ts';
 export { ReferenceExecutor } from './reference.ts';
 export { defaultThreads, OrtExecutor, OrtProgram, type OrtCompileOptions } from './ort.ts';
-export { mulberry32, randomFeed } from './random.ts';
+export { mulberry32, randomFeed, rng32, type Rng } from './random.ts';
 export { initialValue, ParamStore } from './params.ts';
 export { defaultExecutor } from './default.ts';
