@@ -1,0 +1,175 @@
+// Benchmark: greedy generation with a small GPT-2, Retort (onnxruntime, fixed-capacity KV cache)
+// vs PyTorch 1.13 (same weights, same prompts, concatenating cache) in the same run.
+//   npx tsx bench/generate.ts                    (4 layers, d 256, 4 heads, vocab 2048, prompt 16, 128 new tokens, 2 threads)
+//   npx tsx bench/generate.ts -- --vocab 256 --new-tokens 64 --no-peer
+// Figures: tokens/s at batch 1 and 8 (prefill included), per-token latency with and without the
+// cache, the first call's compile time, and the exported model (one file, symbolic dims, plain
+// onnxruntime with a cache that grows by concatenation) for comparison.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { exportDecoderOnnx } from '../src/export/index.ts';
+import { Generator, type GenerateOptions } from '../src/generate/index.ts';
+import { Gpt2 } from '../src/models/gpt2/model.ts';
+import { mulberry32, ParamStore } from '../src/runtime/index.ts';
+import { runPeer } from './peer.ts';
+import { median, peakRssMb } from './stats.ts';
+
+const { values: a } = parseArgs({
+  options: {
+    layers: { type: 'string', default: '4' }, 'd-model': { type: 'string', default: '256' }, heads: { type: 'string', default: '4' },
+    vocab: { type: 'string', default: '2048' }, 'prompt-len': { type: 'string', default: '16' }, 'new-tokens': { type: 'string', default: '128' },
+    threads: { type: 'string', default: '2' }, repeats: { type: 'string', default: '2' }, 'no-peer': { type: 'boolean', default: false },
+  },
+  allowPositionals: true,
+});
+const n = (k: keyof typeof a) => Number(a[k]);
+const [V, P, N, threads, repeats] = [n('vocab'), n('prompt-len'), n('new-tokens'), n('threads'), n('repeats')];
+const BATCHES = [1, 8];
+
+const config = { vocabSize: V, maxPositions: Math.max(256, P + N), dModel: n('d-model'), nLayers: n('layers'), nHeads: n('heads'), gelu: 'tanh' as const };
+const model = new Gpt2(config);
+const params = ParamStore.init(model.params.values(), 0);
+const rng = mulberry32(42);
+const prompts = Array.from({ length: Math.max(...BATCHES) }, () => Array.from({ length: P }, () => Math.floor(rng() * V)));
+const gen = new Generator(model, params, { threads });
+const greedy: GenerateOptions = { maxNewTokens: N, eosTokenId: [] };
+
+interface Timing {
+  total: number;
+  first: number;
+  /** Seconds between consecutive steps (one token per row each). */
+  steps: number[];
+  tokens: number[][];
+}
+
+async function timed(batch: number[][], o: GenerateOptions): Promise<Timing> {
+  const t0 = performance.now();
+  let last = t0, first = 0;
+  const steps: number[] = [];
+  const tokens: number[][] = batch.map(() => []);
+  for await (const e of gen.stream(batch, o)) {
+    tokens[e.row]!.push(e.token);
+    if (e.row !== 0) continue;
+    const now = performance.now();
+    if (tokens[0]!.length === 1) first = now - t0;
+    else steps.push((now - last) / 1000);
+    last = now;
+  }
+  return { total: (performance.now() - t0) / 1000, first: first / 1000, steps, tokens };
+}
+
+const best = async (batch: number[][], o: GenerateOptions) => {
+  const runs: Timing[] = [];
+  for (let i = 0; i < repeats; i++) runs.push(await timed(batch, o));
+  return runs.reduce((x, y) => (y.total < x.total ? y : x));
+};
+
+const ms = (s: number) => (s * 1e3).toFixed(2);
+console.log(`model: GPT-2 ${config.nLayers}L d${config.dModel} h${config.nHeads} V${V}, ${model.paramCount().toLocaleString()} params, prompt ${P}, ${N} new tokens, greedy, fp32, ${threads} threads`);
+
+// Compile: the first call builds the prefill and decode programs (sessions are cached afterwards).
+const c0 = performance.now();
+await gen.generate([prompts[0]!], { ...greedy, maxNewTokens: 2 });
+const compileS = (performance.now() - c0) / 1000;
+
+const retort: Record<string, number> = { compile_s: compileS };
+let retortTokens: number[] = [];
+for (const b of BATCHES) {
+  await gen.generate(prompts.slice(0, b), { ...greedy, maxNewTokens: 2 }); // compile this batch size
+  const r = await best(prompts.slice(0, b), greedy);
+  retort[`b${b}_tokens_per_s`] = (b * N) / r.total;
+  retort[`b${b}_first_token_ms`] = r.first * 1e3;
+  retort[`b${b}_step_ms_median`] = median(r.steps) * 1e3;
+  if (b === 1) retortTokens = r.tokens[0]!;
+}
+await gen.generate([prompts[0]!], { ...greedy, maxNewTokens: 2, useCache: false });
+const nc = await timed([prompts[0]!], { ...greedy, useCache: false });
+retort.b1_nocache_step_ms_mean = (nc.steps.reduce((s, x) => s + x, 0) / nc.steps.length) * 1e3;
+const sameWithout = JSON.stringify(nc.tokens[0]) === JSON.stringify(retortTokens);
+
+// The exported file: one session for every length, cache grown by Concat and copied out each step.
+const dir = mkdtempSync(join(tmpdir(), 'retort-bench-gen-'));
+try {
+  exportDecoderOnnx(model, params, dir);
+  const session = await ort.InferenceSession.create(join(dir, 'onnx', 'model.onnx'), { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' });
+  const hs = config.dModel / config.nHeads;
+  const run = async (ids: number[], past: number, kv: ort.Tensor[]) => {
+    const i64 = (xs: number[]) => new ort.Tensor('int64', BigInt64Array.from(xs.map(BigInt)), [1, xs.length]);
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: i64(ids),
+      attention_mask: i64(Array(past + ids.length).fill(1)),
+      position_ids: i64(ids.map((_, i) => past + i)),
+    };
+    for (let i = 0; i < config.nLayers; i++) {
+      feeds[`past_key_values.${i}.key`] = kv[2 * i] ?? new ort.Tensor('float32', new Float32Array(0), [1, config.nHeads, 0, hs]);
+      feeds[`past_key_values.${i}.value`] = kv[2 * i + 1] ?? new ort.Tensor('float32', new Float32Array(0), [1, config.nHeads, 0, hs]);
+    }
+    const out = await session.run(feeds);
+    const logits = out.logits!.data as Float32Array;
+    const last = logits.subarray(logits.length - V);
+    const next = last.indexOf(Math.max(...last));
+    return { next, kv: Array.from({ length: 2 * config.nLayers }, (_, k) => out[`present.${k >> 1}.${k & 1 ? 'value' : 'key'}`]!) };
+  };
+  const exported = async () => {
+    let r = await run(prompts[0]!, 0, []);
+    const steps: number[] = [], toks = [r.next];
+    for (let i = 1; i < N; i++) {
+      const s = performance.now();
+      r = await run([r.next], P + i - 1, r.kv);
+      steps.push((performance.now() - s) / 1000);
+      toks.push(r.next);
+    }
+    return { steps, toks };
+  };
+  await exported();
+  const ex = await exported();
+  retort.export_b1_step_ms_median = median(ex.steps) * 1e3;
+  retort.export_same_tokens = Number(JSON.stringify(ex.toks) === JSON.stringify(retortTokens));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
+retort.peak_rss_mb = peakRssMb();
+
+console.log(`retort  compile (first call): ${compileS.toFixed(2)} s`);
+for (const b of BATCHES) {
+  console.log(`retort  batch ${b}: ${retort[`b${b}_tokens_per_s`]!.toFixed(0)} tokens/s, first token ${retort[`b${b}_first_token_ms`]!.toFixed(1)} ms, ${ms(retort[`b${b}_step_ms_median`]! / 1e3)} ms/step (median)`);
+}
+console.log(`retort  batch 1 without cache: ${retort.b1_nocache_step_ms_mean!.toFixed(2)} ms/token (window of ${Math.ceil((P + N - 1) / 64) * 64} slots re-run each token); same tokens as with cache: ${sameWithout}`);
+console.log(`export  batch 1 (symbolic dims, plain onnxruntime, concat cache): ${retort.export_b1_step_ms_median!.toFixed(2)} ms/step (median); same tokens: ${Boolean(retort.export_same_tokens)}`);
+
+if (!a['no-peer']) {
+  const wdir = mkdtempSync(join(tmpdir(), 'retort-bench-w-'));
+  try {
+    let offset = 0;
+    const entries = [...params.values].map(([name, v]) => {
+      const e = { name, shape: v.shape, offset };
+      offset += v.data.length;
+      return e;
+    });
+    const flat = new Float32Array(offset);
+    for (const [i, [, v]] of [...params.values].entries()) flat.set(v.data as Float32Array, entries[i]!.offset);
+    writeFileSync(join(wdir, 'weights.bin'), new Uint8Array(flat.buffer));
+    writeFileSync(join(wdir, 'manifest.json'), JSON.stringify({ config: model.config, params: entries, prompts, batches: BATCHES, newTokens: N }));
+    const peer = runPeer(new URL('./torch_generate.py', import.meta.url).pathname, ['--weights', wdir, '--threads', String(threads), '--repeats', String(repeats)], threads);
+    if (!peer.ok) console.log(`pytorch: skipped: ${peer.reason}`);
+    else {
+      const p = peer.figures as Record<string, number>;
+      for (const b of BATCHES) {
+        console.log(`pytorch ${p.torch} batch ${b}: ${p[`b${b}_tokens_per_s`]!.toFixed(0)} tokens/s, first token ${p[`b${b}_first_token_ms`]!.toFixed(1)} ms, ${p[`b${b}_step_ms_median`]!.toFixed(2)} ms/step (median)`);
+      }
+      console.log(`pytorch batch 1 without cache: ${p.b1_nocache_step_ms_mean!.toFixed(2)} ms/token mean (exact length, growing), ${p.b1_nocache_step_ms_last!.toFixed(2)} ms at the end`);
+      for (const b of BATCHES) console.log(`ratio batch ${b}: retort/pytorch tokens/s = ${(retort[`b${b}_tokens_per_s`]! / p[`b${b}_tokens_per_s`]!).toFixed(2)}x`);
+      console.log(`ratio cache speedup (no-cache ms/token ÷ cached ms/step): retort ${(retort.b1_nocache_step_ms_mean! / retort.b1_step_ms_median!).toFixed(1)}x, pytorch ${(p.b1_nocache_step_ms_mean! / p.b1_step_ms_median!).toFixed(1)}x`);
+      const theirs = peer.figures.b1_tokens as unknown as number[];
+      const agree = retortTokens.findIndex((t, i) => t !== theirs[i]);
+      console.log(`greedy tokens vs pytorch (batch 1): ${agree < 0 ? `all ${N} identical` : `identical for the first ${agree}`}`);
+      Object.assign(retort, Object.fromEntries(Object.entries(p).filter(([k]) => k !== 'b1_tokens').map(([k, v]) => [`pytorch_${k}`, v])));
+    }
+  } finally {
+    rmSync(wdir, { recursive: true, force: true });
+  }
+}
+console.log(JSON.stringify({ retort }));

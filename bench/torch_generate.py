@@ -1,0 +1,147 @@
+#!/usr/bin/env python3
+"""PyTorch peer for Retort's generation benchmark (bench/generate.ts).
+
+Run with Debian's interpreter (the only one that can import Debian's torch):
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=2 \\
+        /usr/bin/python3 bench/torch_generate.py --weights DIR
+
+DIR holds what bench/generate.ts writes: manifest.json (config, parameter names, shapes and offsets,
+prompts) and weights.bin (float32, little-endian), so both sides run the very same model on the same
+prompts. Model: GPT-2 as Retort builds it (Hugging Face GPT2LMHeadModel names and Conv1D layouts):
+  wte + wpe; L pre-LN blocks x += attn(ln_1(x)); x += mlp(ln_2(x)); ln_f; LM head tied to wte.
+  attn: c_attn (d -> 3d) -> H heads, causal softmax(q k^T / sqrt(hd)) v -> c_proj;
+  mlp: c_fc (d -> 4d) -> GELU (tanh form) -> c_proj.
+Generation is greedy. With the cache, keys and values are concatenated per step (as transformers
+does); without it, the whole sequence so far is re-run for every token.
+
+Prints exactly one JSON line on stdout.
+"""
+
+import argparse
+import json
+import math
+import os
+import statistics
+import time
+
+import torch
+import torch.nn.functional as F
+
+
+def _openblas():
+    """ctypes handle to the OpenBLAS torch loaded (Debian's torch does not size its pool; see torch_train_step.py)."""
+    import ctypes
+    try:
+        paths = sorted({l.split()[-1] for l in open("/proc/self/maps") if "openblas" in l and ".so" in l})
+    except OSError:
+        return None
+    for path in paths:
+        try:
+            lib = ctypes.CDLL(path)
+            lib.openblas_set_num_threads
+            return lib
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+class Gpt2:
+    def __init__(self, cfg, w):
+        self.cfg, self.w = cfg, w
+        self.h = cfg["nHeads"]
+        self.eps = cfg.get("layerNormEps", 1e-5)
+
+    def ln(self, x, name):
+        return F.layer_norm(x, (x.shape[-1],), self.w[name + ".weight"], self.w[name + ".bias"], self.eps)
+
+    def conv1d(self, x, name):  # GPT-2's Conv1D: x @ W + b with W stored (in, out)
+        return torch.addmm(self.w[name + ".bias"], x.reshape(-1, x.shape[-1]), self.w[name + ".weight"]).view(*x.shape[:-1], -1)
+
+    def forward(self, ids, past=None):
+        B, T = ids.shape
+        offset = 0 if past is None else past[0][0].shape[2]
+        pos = torch.arange(offset, offset + T)
+        x = self.w["transformer.wte.weight"][ids] + self.w["transformer.wpe.weight"][pos]
+        present = []
+        for i in range(self.cfg["nLayers"]):
+            p = f"transformer.h.{i}"
+            q, k, v = self.conv1d(self.ln(x, p + ".ln_1"), p + ".attn.c_attn").split(x.shape[-1], dim=2)
+            hd = x.shape[-1] // self.h
+            q, k, v = (t.view(B, T, self.h, hd).transpose(1, 2) for t in (q, k, v))
+            if past is not None:
+                k = torch.cat([past[i][0], k], dim=2)
+                v = torch.cat([past[i][1], v], dim=2)
+            present.append((k, v))
+            S = k.shape[2]
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
+            if T > 1:
+                keep = torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T)
+                att = att.masked_fill(~keep, float("-inf"))
+            y = (F.softmax(att, dim=-1) @ v).transpose(1, 2).reshape(B, T, -1)
+            x = x + self.conv1d(y, p + ".attn.c_proj")
+            h = F.gelu(self.conv1d(self.ln(x, p + ".ln_2"), p + ".mlp.c_fc"), approximate="tanh")
+            x = x + self.conv1d(h, p + ".mlp.c_proj")
+        x = self.ln(x, "transformer.ln_f")
+        return x[:, -1] @ self.w["transformer.wte.weight"].T, present  # last position's logits (B, V)
+
+
+@torch.inference_mode()
+def generate(model, prompts, n_new, use_cache):
+    """Greedy; returns (tokens (B, n_new), seconds to the first token, per-step seconds after it, total seconds)."""
+    t0 = time.perf_counter()
+    ids = prompts
+    logits, past = model.forward(ids)
+    nxt = logits.argmax(-1)
+    out = [nxt]
+    first = time.perf_counter() - t0
+    steps = []
+    for _ in range(n_new - 1):
+        s = time.perf_counter()
+        if use_cache:
+            logits, past = model.forward(nxt[:, None], past)
+        else:
+            ids = torch.cat([ids, nxt[:, None]], dim=1)
+            logits, _ = model.forward(ids)
+        nxt = logits.argmax(-1)
+        out.append(nxt)
+        steps.append(time.perf_counter() - s)
+    return torch.stack(out, dim=1), first, steps, time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    blas = _openblas()
+    if blas is not None:
+        blas.openblas_set_num_threads(args.threads)
+    man = json.load(open(os.path.join(args.weights, "manifest.json")))
+    raw = bytearray(open(os.path.join(args.weights, "weights.bin"), "rb").read())
+    flat = torch.frombuffer(raw, dtype=torch.float32)
+    w = {p["name"]: flat[p["offset"]:p["offset"] + math.prod(p["shape"])].view(*p["shape"]) for p in man["params"]}
+    model = Gpt2(man["config"], w)
+    n_new = man["newTokens"]
+    res = {"torch": torch.__version__, "threads": args.threads}
+    for b in man["batches"]:
+        prompts = torch.tensor(man["prompts"][:b], dtype=torch.long)
+        generate(model, prompts, 4, True)  # warm-up
+        runs = [generate(model, prompts, n_new, True) for _ in range(args.repeats)]
+        best = min(runs, key=lambda r: r[3])
+        res[f"b{b}_tokens_per_s"] = b * n_new / best[3]
+        res[f"b{b}_first_token_ms"] = best[1] * 1e3
+        res[f"b{b}_step_ms_median"] = statistics.median(best[2]) * 1e3
+        if b == 1:
+            res["b1_tokens"] = best[0][0].tolist()
+    _, _, steps, _ = generate(model, torch.tensor(man["prompts"][:1], dtype=torch.long), n_new, False)
+    res["b1_nocache_step_ms_mean"] = statistics.mean(steps) * 1e3
+    res["b1_nocache_step_ms_last"] = statistics.median(steps[-8:]) * 1e3
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+// Compiles a model's inference graphs once per shape and runs them. Parameters are baked into the
+// programs as initializers (onnxruntime), so a run feeds only ids, masks and the cache; executors that
+// do not bake (the reference interpreter) get the parameters they list as inputs fed on every run.
+import { input, type Tensor } from '../graph/index.ts';
+import { OrtExecutor, type Executor, type HostArray, type HostTensor, type OrtCompileOptions, type Program } from '../runtime/index.ts';
+import type { DecoderModel, ParamValues } from './types.ts';
+
+/** Keys and values per layer have shape (B, heads, S, headDim). */
+export interface KvShape {
+  layers: number;
+  heads: number;
+  headDim: number;
+}
+
+export interface RunnerOptions {
+  /** Default: onnxruntime. */
+  executor?: Executor;
+  /** onnxruntime intra-op threads. */
+  threads?: number;
+}
+
+export class ModelRunner {
+  private readonly programs = new Map<string, Promise<Program>>();
+  private readonly executor: Executor;
+  private readonly initializers: Map<string, HostArray>;
+  private kv?: KvShape;
+
+  constructor(readonly model: DecoderModel, readonly params: ParamValues, private readonly o: RunnerOptions = {}) {
+    this.executor = o.executor ?? new OrtExecutor();
+    for (const name of model.params.keys()) {
+      if (!params.has(name)) throw new Error(`generate: parameter '${name}' has no value; pass a ParamStore's values (ParamStore.init or a loaded checkpoint)`);
+    }
+    this.initializers = new Map([...params].map(([k, v]) => [k, v.data]));
+  }
+
+  /** The program for `key`, traced by `build` and compiled on first use. */
+  program(key: string, build: () => Record<string, Tensor>): Promise<Program> {
+    let p = this.programs.get(key);
+    if (!p) {
+      const opts: OrtCompileOptions = { name: key, threads: this.o.threads, initializers: this.initializers };
+      p = this.executor.compile(build(), opts);
+      this.programs.set(key, p);
+      p.catch(() => this.programs.delete(key));
+    }
+    return p;
+  }
+
+  run(p: Program, feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
+    const all = { ...feeds };
+    for (const spec of p.inputs) if (spec.kind === 'param') all[spec.name] = this.params.get(spec.name)!;
+    return p.run(all);
+  }
+
+  /** Layer count and key/value head shape, read off one small trace's `present`. */
+  kvShape(): KvShape {
+    if (!this.kv) {
+      const { present } = this.model.forward(input('input_ids', [1, 1], 'int64'));
+      const k = present[0];
+      if (!k || k.key.rank !== 4) throw new Error('generate: the model returned no present keys of shape (B, heads, S, headDim); its forward must fill DecoderOutput.present');
+      this.kv = { layers: present.length, heads: k.key.shape[1]!, headDim: k.key.shape[3]! };
+    }
+    return this.kv;
+  }
+}
