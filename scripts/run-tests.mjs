@@ -18,7 +18,7 @@ function findTests(dir, out = []) {
 }
 
 const filter = process.argv.slice(2);
-const files = [...findTests('src'), ...findTests('test')]
+const files = [...findTests('src'), ...findTests('test'), ...findTests('examples')]
   .filter((f) => filter.length === 0 || filter.some((s) => f.includes(s)))
   .sort();
 if (files.length === 0) {
