@@ -1,0 +1,95 @@
+// One shard of an offline teacher pass: the teacher's top-k over the examples this shard owns,
+// appended to its own store (src/distill/store's format; FORMAT.md) under root/shard-i-of-n/.
+// Every batch is fsynced and committed before the next is asked for, so a run killed at any point
+// (or stopped by the HTTP teacher's budget, or by its server going away) resumes at the first
+// example not committed, and the store never holds an example twice. Shards are independent:
+// run them in separate processes or machines, then mergeShards.
+import { join } from 'node:path';
+import { hostTensor } from '../../runtime/index.ts';
+import type { Teacher } from '../../teachers/teacher.ts';
+import { datasetHash, tokenizerHash } from '../store/label.ts';
+import { StoreWriter, type StoreIdentity } from '../store/index.ts';
+import { shardDirName, shardRange, type ShardSpec } from './shard.ts';
+
+export interface LabelShardOptions {
+  teacher: Teacher;
+  /** Every example of the dataset (equal lengths); the shard picks its range. */
+  examples: readonly Int32Array[];
+  shard: ShardSpec;
+  topK: number;
+  /** The run's root folder; this shard writes root/shard-i-of-n. */
+  root: string;
+  /** Examples per teacher call (default 8). */
+  batch?: number;
+  /** The tokenizer hash of the ids (default: of the teacher's tokenizer). */
+  tokenizer?: string;
+  /** The dataset hash, when the caller has it (default: computed over `examples`). */
+  dataset?: string;
+  onProgress?: (p: { done: number; total: number }) => void;
+  /** Stop after the current batch commits. */
+  signal?: AbortSignal;
+  /** Thrown errors that mean "stop cleanly, resume later" (e.g. the HTTP budget): the run returns instead. */
+  stopOn?: (err: unknown) => boolean;
+}
+
+export interface LabelShardResult {
+  dir: string;
+  /** Examples this shard owns, already committed before this run, and committed by it. */
+  total: number;
+  skipped: number;
+  labelled: number;
+  complete: boolean;
+  /** Why the run stopped early (signal or a stopOn error's message). */
+  stopped?: string;
+}
+
+export function identityOf(o: Pick<LabelShardOptions, 'teacher' | 'examples' | 'tokenizer' | 'dataset'>): StoreIdentity {
+  const tok = o.tokenizer ?? (o.teacher.tokenizer ? tokenizerHash(o.teacher.tokenizer) : undefined);
+  if (!tok) throw new Error(`labelShard: teacher '${o.teacher.name}' has no tokenizer; pass tokenizer (a hash of the vocabulary the ids are in, e.g. tokenizerHash(tok))`);
+  return { teacher: o.teacher.fingerprint, tokenizer: tok, dataset: o.dataset ?? datasetHash(o.examples) };
+}
+
+export async function labelShard(o: LabelShardOptions): Promise<LabelShardResult> {
+  const seq = o.examples[0]?.length ?? 0;
+  if (seq === 0 || o.examples.some((e) => e.length !== seq)) throw new Error('labelShard: examples must be non-empty and all of one length (token windows)');
+  if (o.examples.length < o.shard.count) throw new Error(`labelShard: ${o.examples.length} examples cannot fill ${o.shard.count} shards; use at most ${o.examples.length} shards`);
+  const [start, end] = shardRange(o.examples.length, o.shard);
+  const total = end - start;
+  const batch = o.batch ?? 8;
+  const dir = join(o.root, shardDirName(o.shard));
+  const writer = StoreWriter.open(dir, identityOf(o), { seq, topK: o.topK, vocabSize: o.teacher.info.vocabSize }, {
+    total, shard: { index: o.shard.index, of: o.shard.count }, commitEvery: batch,
+  });
+  const skipped = writer.count;
+  let stopped: string | undefined;
+  try {
+    if (writer.count > total) throw new Error(`labelShard: ${dir} holds ${writer.count} records but the shard owns ${total} examples; it belongs to another split`);
+    while (writer.count < total) {
+      if (o.signal?.aborted) {
+        stopped = 'aborted';
+        break;
+      }
+      const from = start + writer.count, to = Math.min(from + batch, end);
+      const rows = o.examples.slice(from, to);
+      const ids = hostTensor('int64', [rows.length, seq], rows.flatMap((r) => Array.from(r)));
+      let res;
+      try {
+        res = await o.teacher.score({ ids, topK: o.topK });
+      } catch (err) {
+        if (o.stopOn?.(err)) {
+          stopped = (err as Error).message;
+          break;
+        }
+        throw err;
+      }
+      const n = seq * o.topK;
+      const topIds = res.topk!.ids.data as BigInt64Array, topLp = res.topk!.logprobs.data as Float32Array;
+      rows.forEach((_, b) => writer.append({ ids: Int32Array.from(topIds.subarray(b * n, (b + 1) * n), Number), logprobs: topLp.slice(b * n, (b + 1) * n), hidden: [] }));
+      writer.commit();
+      o.onProgress?.({ done: writer.count, total });
+    }
+  } finally {
+    writer.close();
+  }
+  return { dir, total, skipped, labelled: writer.count - skipped, complete: writer.count >= total, ...(stopped ? { stopped } : {}) };
+}

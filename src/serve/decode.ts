@@ -1,0 +1,101 @@
+// The server's decode loop: one batch of rows (prompts × n) through a Stepper, each row sampled,
+// stopped and streamed on its own, with the chosen token's log-prob and top alternatives when asked.
+// src/generate's Generator does the same without log-probs; the server needs the raw logits of
+// every step, so it drives the Stepper itself with the same sampler and stop-string tracker.
+import { makeSampler, TextTracker, type SamplingOptions, type Stepper } from '../generate/index.ts';
+import type { Tokenizer } from '../models/tokenizers/tokenizer.ts';
+import { mulberry32 } from '../runtime/index.ts';
+import { tokenLogprob, type TokenLogprob } from './logprobs.ts';
+
+export interface DecodeOptions extends SamplingOptions {
+  maxTokens: number;
+  stop: readonly string[];
+  eosIds: readonly number[];
+  /** Alternatives per token for log-probs; undefined: no log-probs at all. */
+  logprobs?: number;
+  tokenizer?: Tokenizer;
+  signal?: AbortSignal;
+  /** The rows' first next-token logits when already known (from prompt scoring): no prefill run then. */
+  firstLogits?: Float32Array;
+}
+
+export type FinishReason = 'stop' | 'length';
+
+export interface DecodeEvent {
+  row: number;
+  token: number;
+  /** New text safe to show (held back while it could still become a stop string). */
+  text: string;
+  logprob?: TokenLogprob;
+  finishReason?: FinishReason;
+}
+
+interface Row {
+  context: number[];
+  out: number[];
+  sample: (logits: Float32Array, context: readonly number[]) => number;
+  text: TextTracker;
+  done: boolean;
+}
+
+export class AbortedError extends Error {
+  override name = 'AbortedError';
+}
+
+/** Streams tokens for `prompts`; `stepper` is made lazily so that a first-logits shortcut with maxTokens 1 never builds one. */
+export async function* decode(prompts: readonly (readonly number[])[], seeds: readonly number[], vocab: number, makeStepper: () => Stepper, o: DecodeOptions): AsyncGenerator<DecodeEvent> {
+  if (o.maxTokens < 1) return;
+  const rows: Row[] = prompts.map((p, r) => ({
+    context: [...p],
+    out: [],
+    sample: makeSampler(o, mulberry32(seeds[r]! >>> 0)),
+    text: new TextTracker(o.stop),
+    done: false,
+  }));
+  const eos = new Set(o.eosIds);
+  let stepper: Stepper | undefined;
+  let logits = o.firstLogits ?? (await (stepper = makeStepper()).start());
+  for (let step = 0; ; step++) {
+    if (o.signal?.aborted) throw new AbortedError('the client went away');
+    const fed: number[] = [];
+    for (const [r, row] of rows.entries()) {
+      if (row.done) {
+        fed.push(row.context.at(-1)!);
+        continue;
+      }
+      const z = logits.subarray(r * vocab, (r + 1) * vocab);
+      const token = row.sample(z, row.context);
+      const lp = o.logprobs === undefined ? undefined : tokenLogprob(z, token, o.logprobs);
+      row.out.push(token);
+      row.context.push(token);
+      fed.push(token);
+      let text = '';
+      let reason: FinishReason | undefined;
+      let stopString = false;
+      if (eos.has(token)) reason = 'stop'; // the end token's own text is never shown
+      else if (o.tokenizer) {
+        const u = row.text.update(o.tokenizer.decode(row.out));
+        text = u.delta;
+        if (u.stopped) [reason, stopString] = ['stop', true];
+      }
+      if (!reason && row.out.length >= o.maxTokens) reason = 'length';
+      if (reason) {
+        row.done = true;
+        if (!stopString) text += row.text.flush(); // text held back for a stop string that never came
+      }
+      yield { row: r, token, text, ...(lp ? { logprob: lp } : {}), ...(reason ? { finishReason: reason } : {}) };
+    }
+    if (rows.every((row) => row.done)) return;
+    logits = await (stepper ??= await startedAfterShortcut(makeStepper)).next(fed);
+  }
+}
+
+/**
+ * With first logits given, the stepper has not seen the prompts: start it (prefill) and drop the
+ * logits it returns, which equal the ones given.
+ */
+async function startedAfterShortcut(make: () => Stepper): Promise<Stepper> {
+  const s = make();
+  await s.start();
+  return s;
+}
