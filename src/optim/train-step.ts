@@ -97,13 +97,7 @@ export class TrainStep {
 
   /** Runs one step on a batch (feeds for the model's inputs) at learning rate `lr`. */
   async run(batch: Record<string, HostTensor>, lr: number): Promise<StepResult> {
-    const rule = ruleFor(this.optimizer);
-    const feeds: Record<string, HostTensor> = { ...batch };
-    for (const [name, v] of this.params.values) feeds[name] = v;
-    for (const [key, v] of this.opt) feeds[`opt.${key}`] = v;
-    for (const [n, v] of Object.entries(rule.scalars(this.optimizer, this.stepCount, lr))) feeds[`opt.${n}`] = hostTensor('float32', [], [v]);
-    const feedNames = new Set(this.program.inputs.map((s) => s.name));
-    for (const k of Object.keys(feeds)) if (!feedNames.has(k)) delete feeds[k];
+    const feeds = onlyInputs(this.program, this.stateFeeds(batch, lr));
 
     const out = await this.program.run(feeds, { seed: this.seed, step: this.stepCount, into: this.spare });
     const loss = scalarOf(out.loss!);
@@ -112,18 +106,7 @@ export class TrainStep {
       // Keep the last good parameters: the caller decides whether to stop or skip.
       throw new NonFiniteLossError(this.stepCount, loss, gradNorm);
     }
-    // Swap buffers: this step's outputs become the live state, the old state the next outputs.
-    const spare: Record<string, HostTensor> = {};
-    for (const name of this.trainableNames) {
-      spare[`next.${name}`] = this.params.get(name);
-      this.params.set(name, out[`next.${name}`]!);
-      for (const s of this.slots) {
-        const key = `${s}.${name}`;
-        spare[`next.opt.${key}`] = this.opt.get(key)!;
-        this.opt.set(key, out[`next.opt.${key}`]!);
-      }
-    }
-    this.spare = spare;
+    this.adopt(out);
     const metrics: Record<string, number> = {};
     for (const k of this.metricNames) {
       const m = out[`metric.${k}`]!;
@@ -158,16 +141,30 @@ export class TrainStep {
       }
     }
     const loss = lossSum / batches.length;
-    const rule = ruleFor(this.optimizer);
-    const feeds: Record<string, HostTensor> = { 'accum.scale': hostTensor('float32', [], [1 / batches.length]) };
-    for (const [name, v] of this.params.values) feeds[name] = v;
+    const feeds = this.stateFeeds({ 'accum.scale': hostTensor('float32', [], [1 / batches.length]) }, lr);
     for (const [name, v] of acc) feeds[`acc.${name}`] = v;
-    for (const [key, v] of this.opt) feeds[`opt.${key}`] = v;
-    for (const [n, v] of Object.entries(rule.scalars(this.optimizer, this.stepCount, lr))) feeds[`opt.${n}`] = hostTensor('float32', [], [v]);
     const out = await apply.run(onlyInputs(apply, feeds));
     const gradNorm = scalarOf(out.grad_norm!);
     if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) throw new NonFiniteLossError(this.stepCount, loss, gradNorm);
-    // Swap buffers: this step's outputs become the live state, the old state the next outputs.
+    this.adopt(out);
+    const metrics = Object.fromEntries(Object.entries(metricSums).map(([k, v]) => [k, v / batches.length]));
+    return { step: this.stepCount++, loss, gradNorm, lr, metrics };
+  }
+
+  private accumulation?: Promise<AccumulationPrograms>;
+
+  /** The batch plus parameters, optimizer state and this step's optimizer scalars. */
+  private stateFeeds(batch: Record<string, HostTensor>, lr: number): Record<string, HostTensor> {
+    const feeds: Record<string, HostTensor> = { ...batch };
+    for (const [name, v] of this.params.values) feeds[name] = v;
+    for (const [key, v] of this.opt) feeds[`opt.${key}`] = v;
+    const scalars = ruleFor(this.optimizer).scalars(this.optimizer, this.stepCount, lr);
+    for (const [n, v] of Object.entries(scalars)) feeds[`opt.${n}`] = hostTensor('float32', [], [v]);
+    return feeds;
+  }
+
+  /** Swaps buffers: a step's outputs become the live state, the old state the next step's outputs. */
+  private adopt(out: Record<string, HostTensor>): void {
     const spare: Record<string, HostTensor> = {};
     for (const name of this.trainableNames) {
       spare[`next.${name}`] = this.params.get(name);
@@ -179,11 +176,7 @@ export class TrainStep {
       }
     }
     this.spare = spare;
-    const metrics = Object.fromEntries(Object.entries(metricSums).map(([k, v]) => [k, v / batches.length]));
-    return { step: this.stepCount++, loss, gradNorm, lr, metrics };
   }
-
-  private accumulation?: Promise<AccumulationPrograms>;
 
   /** Raw metric tensors of the last run are not kept; use `evaluate` programs for full outputs. */
   state(): TrainState {

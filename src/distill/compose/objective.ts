@@ -6,7 +6,7 @@ import type { DecoderModel } from '../../models/types.ts';
 import type { HostTensor, ParamStore } from '../../runtime/index.ts';
 import {
   combineLosses, createLoss, distillLossSchema, fromDecoder, layerPairs, lossWeightInputs,
-  type DistillLoss, type DistillLossConfigInput, type LayerMapInput, type LossDims, type ModelDims,
+  type DistillLoss, type DistillLossConfigInput, type LayerMapInput, type LossDims, type ModelDims, type ModelOutputs,
 } from '../losses/index.ts';
 import { combineTeacherLogits, type MultiTeacherMode } from './multi-teacher.ts';
 import { addFrozen, traceTeacher, type TeacherNeeds, type TeacherSlot, type TracedTeacher } from './teachers.ts';
@@ -42,6 +42,8 @@ export interface DistillObjectiveSpec {
 export interface DistillObjective {
   ids: g.Tensor; // (B, T) int64 input
   labels: g.Tensor; // (B, T) int64 input, −100 where ignored
+  /** The student's outputs (logits (B, T, V), hidden states, ...): for evaluation metrics. */
+  student: ModelOutputs;
   total: g.Tensor;
   /** Unweighted terms, for metrics and the LossBalancer. */
   terms: Record<string, g.Tensor>;
@@ -138,6 +140,7 @@ export function buildDistillObjective(spec: DistillObjectiveSpec): DistillObject
   return {
     ids,
     labels,
+    student,
     total: combined.total,
     terms,
     lossParams,
