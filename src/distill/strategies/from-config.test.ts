@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { saveHfModel } from '../../models/hf/index.ts';
+import { loadRunConfig } from '../config/index.ts';
+import { createDistillContext } from './context.ts';
+import { distillSectionSchema, resolveTeachers, settingsFromRunConfig } from './from-config.ts';
+import { runDistill } from './pipeline.ts';
+import { cleanup, randomTeacher, sharedExecutor, tinyContext, tinyText, tmpDir } from './testing.ts';
+
+after(cleanup);
+
+const yaml = (distill: string) => `
+model: { family: gpt2, config: { dModel: 16, nLayers: 1, nHeads: 2, maxPositions: 32 } }
+data: { dataset: sotu, seqLen: 32, batchSize: 4 }
+optimizer: { kind: adamw, lr: 0.01, weightDecay: 0 }
+steps: 4
+eval: { every: 0, batches: 2 }
+checkpoint: { dir: run }
+seed: 1
+threads: 1
+distill:
+${distill}
+`;
+
+test('a run config file: teachers from Hugging Face folders, a pipeline as the strategy', async () => {
+  const dir = tmpDir();
+  const teacher = randomTeacher('big', 2);
+  saveHfModel(join(dir, 'teacher'), teacher.local.model, teacher.local.params);
+  writeFileSync(join(dir, 'train.yaml'), yaml(`
+  teachers:
+    - { name: big, source: { kind: retort, hfDir: teacher } }
+  strategy:
+    kind: pipeline
+    steps:
+      - { kind: onPolicy, lambda: 0.5, promptTokens: 8 }
+      - { kind: kd }
+`));
+  const config = loadRunConfig(join(dir, 'train.yaml'), { distill: distillSectionSchema });
+  const teachers = await resolveTeachers(config.distill!.teachers, { tokenizer: tinyText().tokenizer, baseDir: dir });
+  assert.deepEqual(teachers.map((t) => [t.name, t.mode, t.teacher.kind]), [['big', 'in-graph', 'retort']]);
+  const student = (await tinyContext(dir, 1)).student;
+  const ctx = await createDistillContext({ student, teachers, data: tinyText(), settings: { ...settingsFromRunConfig(config), executor: await sharedExecutor() } });
+  assert.equal(ctx.settings.dir, join(dir, 'run'));
+  const r = await runDistill(ctx, config.distill!.strategy);
+  assert.deepEqual(r.reports.map((x) => x.stage), ['1-onPolicy', '2-kd']);
+  assert.equal(r.reports[1]!.summary!.step, 4);
+});
+
+test('errors inside the distill section name the file, the field and a fix', () => {
+  const dir = tmpDir();
+  const write = (distill: string) => (writeFileSync(join(dir, 'train.yaml'), yaml(distill)), () => loadRunConfig(join(dir, 'train.yaml'), { distill: distillSectionSchema }));
+  assert.throws(write(`
+  strategy: { kind: pipeline, steps: [ { kind: offline, topk: 8 }, { kind: kd } ] }
+`), /train\.yaml: distill\.strategy\.steps\.0\.topk: expected one of the fields .*; fix: did you mean "topK"\?/);
+  assert.throws(write(`
+  teachers: [ { name: big, source: { kind: retort } } ]
+  strategy: { kind: kd }
+`), /train\.yaml: distill\.teachers\.0\.source\.hfDir: expected text, got nothing; fix: add distill\.teachers\.0\.source\.hfDir/);
+});

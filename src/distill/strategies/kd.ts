@@ -1,0 +1,121 @@
+// Knowledge distillation from one or more teachers (Hinton et al. 2015), and the hard-label
+// baseline. Mostly an adapter: config → compose's buildDistillObjective → the Trainer. The teachers
+// are whatever the run holds: Retort models traced in-graph, ONNX/HTTP teachers fed from score(),
+// or an offline store (the offline step puts it there).
+import { z } from 'zod';
+import { crossEntropy, input } from '../../graph/index.ts';
+import type { DecoderModel } from '../../models/types.ts';
+import { ParamStore } from '../../runtime/index.ts';
+import { buildDistillObjective, type LossTerm } from '../compose/index.ts';
+import { combineLosses, lossWeightInputs, scheduleAt } from '../losses/index.ts';
+import type { DistillContext, StageInfo, StageReport, TeacherEntry } from './context.ts';
+import { pickTeachers } from './context.ts';
+import { doc, multiTeacherSchema, stepsField, teacherName, termSchema, type TermConfig } from './fields.ts';
+import { strategyRule } from './rule.ts';
+import { copyParams, trainJob, type JobObjective } from './train.ts';
+
+export const kdSchema = z
+  .object({
+    kind: z.literal('kd'),
+    teachers: doc(z.array(teacherName()).min(1).optional(), "Which of the run's teachers to learn from; default all", ['big']),
+    terms: doc(z.array(termSchema).min(1).optional(), "The loss terms; default one logit-KD term (top-k after an offline step, JSD after onPolicy)", [{ name: 'kd', loss: { kind: 'logits', alpha: 0.5 } }]),
+    multiTeacher: doc(multiTeacherSchema.optional(), "How several teachers combine; default one term per teacher", { mode: 'weighted' }),
+    steps: stepsField(),
+  })
+  .strict();
+export type KdConfig = z.output<typeof kdSchema>;
+
+export const hardLabelsSchema = z
+  .object({
+    kind: z.literal('hardLabels'),
+    steps: stepsField(),
+  })
+  .strict();
+
+/** The weight of a (possibly per-teacher, `{term}.{teacher}`) term at a step. */
+export function termWeight(terms: readonly TermConfig[], name: string, step: number): number {
+  const t = terms.find((x) => x.name === name || name.startsWith(`${x.name}.`));
+  return t ? scheduleAt(t.weight, step) : 1;
+}
+
+/** Starting values for a job: copies of the student's current values (a trainer writes into the arrays it is given). */
+export function studentStart(ctx: DistillContext, model: DecoderModel = ctx.student.model): ParamStore {
+  const p = ctx.student.params;
+  return p ? copyParams(p, [...model.params.keys()].filter((n) => p.values.has(n))) : new ParamStore();
+}
+
+/** The KD objective over compose: student + teachers + terms, traced for the Trainer. */
+export function kdTrainObjective(
+  student: DecoderModel,
+  teachers: readonly TeacherEntry[],
+  terms: readonly TermConfig[],
+  o: { batch: number; seq: number; params: ParamStore; multiTeacher?: KdConfig['multiTeacher'] },
+): { objective: (mode: { train: boolean }) => JobObjective; trainable: (name: string) => boolean } {
+  const lossTerms: LossTerm[] = terms.map((t) => ({ name: t.name, config: t.loss, teacher: t.teacher, topK: t.topK }));
+  let frozen = (_: string) => false;
+  const objective = (mode: { train: boolean }): JobObjective => {
+    const obj = buildDistillObjective({ student, teachers, terms: lossTerms, multiTeacher: o.multiTeacher, batch: o.batch, seq: o.seq, train: mode.train });
+    obj.attachTeachers(o.params);
+    frozen = (n) => !obj.trainable(n);
+    const fed = teachers.some((t) => t.mode === 'fed');
+    return { total: obj.total, terms: obj.terms, predictions: { logits: obj.student.logits!, labels: obj.labels }, feeds: fed ? (ids) => obj.teacherFeeds(ids) : undefined };
+  };
+  return { objective, trainable: (n) => !frozen(n) };
+}
+
+/** The default term: the run's KD defaults (logits; top-k after an offline step; JSD after onPolicy). */
+export function defaultTerms(ctx: DistillContext): TermConfig[] {
+  return [termSchema.parse({ name: 'kd', loss: ctx.kdDefaults.loss, topK: ctx.kdDefaults.topK })];
+}
+
+export async function runKd(ctx: DistillContext, c: KdConfig, stage: StageInfo): Promise<StageReport> {
+  const teachers = pickTeachers(ctx, c.teachers, 'kd');
+  if (teachers.length === 0) throw new Error("kd: the run has no teachers; add one, or use {kind: 'hardLabels'} to train on the data alone");
+  const terms = c.terms ?? defaultTerms(ctx);
+  const { batch, seq } = ctx.settings;
+  const params = studentStart(ctx);
+  const { objective, trainable } = kdTrainObjective(ctx.student.model, teachers, terms, { batch, seq, params, multiTeacher: c.multiTeacher });
+  const r = await trainJob(ctx, {
+    stage, objective, student: ctx.student.model, params, trainable, steps: c.steps,
+    weight: (n, s) => termWeight(terms, n, s),
+    config: { kind: 'kd', teachers: teachers.map((t) => [t.name, t.mode, t.teacher.fingerprint]), terms, multiTeacher: c.multiTeacher ?? null },
+  });
+  ctx.student.params = copyParams(r.trainer.params, ctx.student.model.params.keys());
+  return { stage: stage.name, kind: 'kd', dir: stage.dir, summary: r.summary, eval: r.eval, details: { teachers: teachers.map((t) => t.name), terms: terms.map((t) => t.name) } };
+}
+
+/** Cross-entropy on the data's next tokens: the student's own objective, without a teacher. */
+export function hardLabelObjective(student: DecoderModel, batch: number, seq: number) {
+  return (mode: { train: boolean }): JobObjective => {
+    const ids = input('input_ids', [batch, seq], 'int64'); // (B, T)
+    const labels = input('labels', [batch, seq], 'int64'); // (B, T)
+    const out = student.forward(ids, { train: mode.train });
+    const ce = crossEntropy(out.logits, labels);
+    const { total } = combineLosses({ ce }, lossWeightInputs(['ce']));
+    return { total, terms: { ce }, predictions: { logits: out.logits, labels } };
+  };
+}
+
+export async function runHardLabels(ctx: DistillContext, c: z.output<typeof hardLabelsSchema>, stage: StageInfo): Promise<StageReport> {
+  const { batch, seq } = ctx.settings;
+  const r = await trainJob(ctx, {
+    stage, objective: hardLabelObjective(ctx.student.model, batch, seq), student: ctx.student.model, params: studentStart(ctx), steps: c.steps,
+    config: { kind: 'hardLabels' },
+  });
+  ctx.student.params = copyParams(r.trainer.params, ctx.student.model.params.keys());
+  return { stage: stage.name, kind: 'hardLabels', dir: stage.dir, summary: r.summary, eval: r.eval };
+}
+
+export const kdRule = strategyRule({
+  schema: kdSchema,
+  cite: 'Hinton et al. 2015 (soft targets at temperature T); multi-teacher mixing; hidden (FitNets/TinyBERT), attention and value-relation (MiniLM) terms',
+  role: 'train',
+  run: runKd,
+});
+
+export const hardLabelsRule = strategyRule({
+  schema: hardLabelsSchema,
+  cite: 'The baseline: next-token cross-entropy on the data alone (alpha 0, no teacher)',
+  role: 'train',
+  run: runHardLabels,
+});
