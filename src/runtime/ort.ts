@@ -71,6 +71,9 @@ export class OrtExecutor implements Executor {
         // that run already holds, doubling peak memory for training graphs; the arena alone
         // reuses its chunks run after run at the same speed.
         enableMemPattern: false,
+        // Idle pool threads spin by default; on a busy machine they steal the cores the working
+        // threads need. RETORT_ORT_SPIN=1 restores spinning.
+        extra: { session: { intra_op: { allow_spinning: process.env.RETORT_ORT_SPIN === '1' ? '1' : '0' } } },
       });
       this.sessions.set(key, session);
       session.catch(() => this.sessions.delete(key));
