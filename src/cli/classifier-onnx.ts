@@ -1,0 +1,67 @@
+// Exports a sequence classifier as a model folder beside the decoder export's layout:
+//   config.json (Hugging Face *ForSequenceClassification, plus retort_seq_len), tokenizer.json,
+//   onnx/model.onnx            input_ids int64 [batch_size, seq], attention_mask int64 [batch_size, seq] → logits [batch_size, labels]
+//   onnx/model_quantized.onnx  int8 weights (with { int8: true })
+// The sequence length is fixed (texts are padded to it, as in training): the classifier's position
+// ids are a constant of the traced graph, so only the batch size is symbolic.
+// (This belongs in src/export beside exportDecoderOnnx; it lives here until that folder takes it.)
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { lowerPolymorphic, quantizeInt8, type QuantizeReport } from '../export/index.ts';
+import { input } from '../graph/index.ts';
+import { hfConfigOf, type SequenceClassifier } from '../models/index.ts';
+import { encodeModel } from '../onnx/index.ts';
+import { ParamStore, type HostTensor } from '../runtime/index.ts';
+
+export interface ClassifierExportResult {
+  dir: string;
+  files: string[];
+  modelBytes: number;
+  quantizedBytes?: number;
+  quantize?: QuantizeReport;
+}
+
+export function exportClassifierOnnx(
+  model: SequenceClassifier,
+  params: ParamStore | ReadonlyMap<string, HostTensor>,
+  dir: string,
+  o: { seq: number; int8?: boolean; tokenizer?: { save(dir: string): void } },
+): ClassifierExportResult {
+  const values = params instanceof ParamStore ? params.values : params;
+  const initializers = new Map([...model.params.keys()].map((name) => {
+    const v = values.get(name);
+    if (!v) throw new Error(`exportClassifierOnnx: parameter '${name}' has no value; pass the model's ParamStore`);
+    return [name, v.data];
+  }));
+  const seq = o.seq;
+  const onnx = lowerPolymorphic({
+    dims: [{ name: 'batch_size', from: { input: 'input_ids', axis: 0 } }],
+    bindings: [{ batch_size: 2 }, { batch_size: 3 }, { batch_size: 5 }],
+    trace: ({ batch_size: b }) => {
+      const ids = input('input_ids', [b!, seq], 'int64'); // (B, T)
+      const mask = input('attention_mask', [b!, seq], 'int64'); // (B, T)
+      return { logits: model.forward(ids, { mask }).logits }; // (B, L)
+    },
+    io: { input_ids: ['batch_size', null], attention_mask: ['batch_size', null], logits: ['batch_size', null] },
+    lower: { name: 'retort_classifier', contribOps: false, initializers, metadata: { producer: 'retort', seq_len: String(seq) } },
+  }).model;
+  mkdirSync(join(dir, 'onnx'), { recursive: true });
+  const files: string[] = [];
+  const write = (rel: string, data: string | Uint8Array) => {
+    writeFileSync(join(dir, rel), data);
+    files.push(rel);
+    return typeof data === 'string' ? data.length : data.byteLength;
+  };
+  const result: ClassifierExportResult = { dir, files, modelBytes: write('onnx/model.onnx', encodeModel(onnx)) };
+  if (o.int8) {
+    const q = quantizeInt8(onnx, { mode: 'dynamic' });
+    result.quantizedBytes = write('onnx/model_quantized.onnx', encodeModel(q.model));
+    result.quantize = q.report;
+  }
+  write('config.json', JSON.stringify({ ...hfConfigOf(model), retort_seq_len: seq }, null, 2) + '\n');
+  if (o.tokenizer) {
+    o.tokenizer.save(dir);
+    files.push('tokenizer.json', 'tokenizer_config.json');
+  }
+  return result;
+}

@@ -1,0 +1,80 @@
+// What both demos share: the output folder, stage headers with timings, and the summary they return.
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { EvalReport } from '../../eval/index.ts';
+import { UsageError } from '../command.ts';
+
+/** Marks a folder as the demo's own, so a second run may clear it. */
+export const DEMO_MARKER = '.retort-demo';
+
+/** Makes `out` ready: created if missing, cleared if an earlier demo wrote it, refused if it holds anything else. */
+export function prepareOut(out: string): string {
+  const dir = resolve(out);
+  if (existsSync(dir)) {
+    const entries = readdirSync(dir);
+    if (entries.length > 0 && !entries.includes(DEMO_MARKER)) {
+      throw new UsageError(`--out ${dir} is not empty and was not written by retort demo; choose an empty or new folder`, 'demo');
+    }
+    for (const e of entries) rmSync(join(dir, e), { recursive: true, force: true });
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, DEMO_MARKER), 'written by retort demo; the next run into this folder clears it\n');
+  return dir;
+}
+
+export interface StageTime {
+  name: string;
+  seconds: number;
+}
+
+/** Numbered stage headers ("[2/7] teacher ...") and how long each took. */
+export class Stages {
+  readonly times: StageTime[] = [];
+  private current?: { name: string; t0: number };
+  private n = 0;
+  private readonly t0 = performance.now();
+
+  constructor(private readonly total: number, private readonly log: (line: string) => void) {}
+
+  start(name: string, detail = ''): void {
+    this.end();
+    this.n++;
+    this.current = { name, t0: performance.now() };
+    this.log(`\n[${this.n}/${this.total}] ${name}${detail ? `: ${detail}` : ''}`);
+  }
+
+  end(): void {
+    if (!this.current) return;
+    this.times.push({ name: this.current.name, seconds: (performance.now() - this.current.t0) / 1000 });
+    this.current = undefined;
+  }
+
+  get elapsed(): number {
+    return (performance.now() - this.t0) / 1000;
+  }
+}
+
+export interface DemoResult {
+  task: 'lm' | 'spam';
+  quick: boolean;
+  out: string;
+  seconds: number;
+  /** Teacher parameters over student parameters. */
+  ratio: number;
+  params: { teacher: number; student: number };
+  stages: StageTime[];
+  paths: {
+    report: string;
+    eval: string;
+    /** The exported student: onnx/model.onnx, onnx/model_quantized.onnx, tokenizer.json, config.json. */
+    student: string;
+    teacher: string;
+    baseline: string;
+    runs: Record<string, string>;
+  };
+  eval: EvalReport;
+  /** The command that serves the browser demo. */
+  web: string;
+}
+
+export const fmtSeconds = (s: number): string => (s < 60 ? `${s.toFixed(1)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`);

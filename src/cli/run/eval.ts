@@ -1,0 +1,92 @@
+// retort eval --teacher DIR --student DIR...: teacher and students side by side on the same held-out
+// data (src/eval): quality, agreement with the teacher, size, latency, peak memory; a table, and the
+// versioned JSON with --out or --json.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { z } from 'zod';
+import { loadSotu } from '../../data/sotu.ts';
+import { evalWindows } from '../../distill/trainer/index.ts';
+import { evaluate, formatEvalTable, type EvalModel } from '../../eval/index.ts';
+import { SPAM_LABELS, classificationEval, encodeExamples, spamSplit } from '../classify-data.ts';
+import { UsageError, type CommandContext } from '../command.ts';
+import { loadModelDir, type ModelDir } from '../model-dir.ts';
+
+/** The seeded split the spam demo uses: evaluation on its held-out part matches the demo's. */
+export const SPAM_SPLIT = { validationFraction: 0.2, seed: 0 };
+import type { evalSchema } from '../commands/eval.ts';
+
+export async function run({ values, io, json }: CommandContext<z.output<typeof evalSchema>>) {
+    const teacher = loadModelDir('--teacher', values.teacher, 'eval');
+    const students = values.student.map((s) => loadModelDir('--student', s, 'eval'));
+    const all = [teacher, ...students];
+    const names = uniqueNames(all);
+    const tok = teacher.tokenizer;
+    if (!tok) throw new UsageError(`--teacher ${values.teacher}: has no tokenizer.json; the data is tokenized with the teacher's tokenizer`, 'eval');
+    const tokText = readFileSync(join(teacher.dir, 'tokenizer.json'), 'utf8');
+    for (const s of students) {
+      if (s.loaded.task !== teacher.loaded.task) throw new UsageError(`--student ${s.dir}: is a ${s.loaded.task} model, the teacher a ${teacher.loaded.task} model; compare models of one kind`, 'eval');
+      if (s.tokenizer && readFileSync(join(s.dir, 'tokenizer.json'), 'utf8') !== tokText) {
+        throw new UsageError(`--student ${s.dir}: its tokenizer.json differs from the teacher's; agreement and perplexity need one vocabulary (evaluate students of other tokenizers separately)`, 'eval');
+      }
+    }
+    const log = (l: string) => io.err(l);
+    let data;
+    if (teacher.loaded.task === 'causal-lm') {
+      const maxPositions = (teacher.loaded.model.config as { maxPositions?: number }).maxPositions ?? 1024;
+      const seq = values.seq ?? Math.min(64, maxPositions);
+      const { text, description } = lmText(values.data, values['after-year']);
+      log(`tokenizing ${description}`);
+      const ids = Int32Array.from(tok.encode(text.slice(0, (values.batches * values.batch * seq + 1) * 12)));
+      if (ids.length < seq + 1) throw new UsageError(`--data ${values.data}: only ${ids.length} tokens, fewer than one window of --seq ${seq}`, 'eval');
+      data = { source: evalWindows(ids, { batch: values.batch, ctx: seq, maxBatches: values.batches }), description: `${description}, windows of ${seq} tokens` };
+    } else {
+      if (values.data !== 'spam') throw new UsageError(`--data ${values.data}: classifiers are evaluated on labelled data; use --data spam`, 'eval');
+      const seq = values.seq ?? Number(teacher.loaded.hfConfig.retort_seq_len ?? 128);
+      const held = spamSplit(SPAM_SPLIT).validation.slice(0, values.batch * values.batches);
+      const ex = encodeExamples(held, tok, seq);
+      data = { source: classificationEval(ex, { batch: values.batch, maxBatches: values.batches }), description: `held-out SpamAssassin emails (${ex.n - (ex.n % values.batch)}), ${seq} tokens each`, labels: [...SPAM_LABELS] };
+    }
+    const model = (m: ModelDir, i: number): EvalModel => ({ name: names[i]!, model: m.loaded.model, params: m.loaded.params, onnx: m.onnx });
+    const report = await evaluate({
+      teacher: model(teacher, 0),
+      student: students.map((s, i) => model(s, i + 1)),
+      data,
+      speed: values['no-speed'] ? false : { warmup: 3, runs: values.runs, batch: values.batch },
+      memory: !values['no-memory'],
+      threads: values.threads,
+      onProgress: log,
+    });
+    if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
+    if (!json) {
+      io.out(formatEvalTable(report));
+      if (values.out) io.out(`\nwrote ${values.out}`);
+    }
+    return report;
+}
+
+
+function uniqueNames(dirs: readonly ModelDir[]): string[] {
+  const seen = new Map<string, number>();
+  return dirs.map((d) => {
+    const n = seen.get(d.name) ?? 0;
+    seen.set(d.name, n + 1);
+    return n === 0 ? d.name : `${d.name}-${n + 1}`;
+  });
+}
+
+function lmText(data: string, afterYear: number): { text: string; description: string } {
+  if (data === 'sotu') {
+    const held = loadSotu().filter((s) => s.year > afterYear);
+    if (held.length === 0) throw new UsageError(`--after-year ${afterYear}: no SOTU addresses after it`, 'eval');
+    return { text: held.map((s) => s.text).join('\n\n'), description: `SOTU addresses ${held[0]!.year}-${held.at(-1)!.year}` };
+  }
+  if (data === 'spam') {
+    const held = spamSplit(SPAM_SPLIT).validation;
+    return { text: held.map((e) => e.text).join('\n\n'), description: 'held-out SpamAssassin emails as text' };
+  }
+  try {
+    return { text: readFileSync(data, 'utf8'), description: data };
+  } catch {
+    throw new UsageError(`--data ${data}: not 'sotu', 'spam', or a readable text file`, 'eval');
+  }
+}

@@ -1,0 +1,128 @@
+// retort train CONFIG: trains a model on the run config's data (next-token cross-entropy), with the
+// Trainer's checkpoints, evaluation, early stopping and progress; saves the result as a Hugging Face
+// folder (config.json, model.safetensors, tokenizer.json) in {checkpoint.dir}/final.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { z } from 'zod';
+import { ConfigError, loadRunConfig, optimizerOf, scheduleOf, type LoadedRunConfig } from '../../distill/config/index.ts';
+import { Progress } from '../../distill/progress/index.ts';
+import { listCheckpoints } from '../../distill/checkpoint/index.ts';
+import { evalWindows, tokenWindows, Trainer } from '../../distill/trainer/index.ts';
+import { crossEntropy, mul } from '../../graph/index.ts';
+import { createModel, loadHfModel, saveHfModel } from '../../models/index.ts';
+import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
+import type { DecoderModel, DecoderOutput } from '../../models/types.ts';
+import { ParamStore } from '../../runtime/index.ts';
+import { UsageError, type CommandContext } from '../command.ts';
+import { tokenCorpus } from '../corpus.ts';
+
+export interface BuiltModel {
+  model: DecoderModel;
+  params: ParamStore;
+}
+
+function configIssue(file: string, path: string, expected: string, received: string, fix: string): ConfigError {
+  return new ConfigError(file, [{ path, expected, received, fix, message: `${file}: ${path}: expected ${expected}, got ${received}; fix: ${fix}` }]);
+}
+
+/** The model the config describes: fresh (config, vocabulary from the tokenizer by default) or loaded (hfDir). */
+export function modelFromConfig(c: LoadedRunConfig<unknown>, tokenizer: Tokenizer, file: string): BuiltModel {
+  let model: DecoderModel, params: ParamStore;
+  if (c.model.hfDir) {
+    const loaded = loadHfModel(c.model.hfDir);
+    if (loaded.task !== 'causal-lm') throw configIssue(file, 'model.hfDir', 'a causal language model folder', JSON.stringify(c.model.hfDir), 'point it at a *ForCausalLM / *LMHeadModel folder (this one holds a sequence classifier)');
+    model = loaded.model;
+    params = loaded.params;
+  } else {
+    model = createModel(c.model.family, { vocabSize: tokenizer.vocabSize, ...c.model.config } as never) as DecoderModel;
+    params = ParamStore.init(model.params.values(), c.seed);
+  }
+  if (model.config.vocabSize < tokenizer.vocabSize) {
+    throw configIssue(file, c.model.hfDir ? 'model.hfDir' : 'model.config.vocabSize', `at least the tokenizer's ${tokenizer.vocabSize} ids`, String(model.config.vocabSize), 'leave vocabSize out (it defaults to the tokenizer\'s) or use the model\'s own tokenizer (data.tokenizer: {kind: hf, path: ...})');
+  }
+  const maxPositions = (model.config as { maxPositions?: number }).maxPositions;
+  if (maxPositions !== undefined && maxPositions < c.data.seqLen) {
+    throw configIssue(file, 'data.seqLen', `at most the model's maxPositions ${maxPositions}`, String(c.data.seqLen), `set data.seqLen to ${maxPositions} or less, or raise model.config.maxPositions`);
+  }
+  return { model, params };
+}
+import type { trainSchema } from '../commands/train.ts';
+
+export async function run({ values, positionals, io, json }: CommandContext<z.output<typeof trainSchema>>) {
+    const file = positionals[0]!;
+    const c = loadRunConfig(file);
+    const name = file.split('/').at(-1)!;
+    if (values.steps !== undefined) c.steps = values.steps;
+    if (values.seed !== undefined) c.seed = values.seed;
+    if (values.dir !== undefined) c.checkpoint.dir = values.dir;
+    const dir = c.checkpoint.dir;
+    if (!values.resume && listCheckpoints(dir).length > 0) {
+      throw new UsageError(`${dir} already holds checkpoints; pass --resume to continue that run, or --dir for a new folder`, 'train');
+    }
+    const log = (line: string) => io.err(line);
+    const corpus = tokenCorpus(c.data, { log });
+    const { model, params } = modelFromConfig(c, corpus.tokenizer, name);
+    log(`model: ${c.model.family}, ${model.paramCount().toLocaleString('en')} parameters`);
+    const tokFiles = tokenizerFiles(corpus.tokenizer);
+    const trainer = await Trainer.create<DecoderOutput>({
+      model: (inputs, { train }) => model.forward(inputs.input_ids!, { train }),
+      loss: (out, inputs, ctx) => {
+        const ce = crossEntropy(out.logits, inputs.labels!);
+        return { total: mul(ce, ctx.weight('ce')), terms: { ce } };
+      },
+      predictions: (out, inputs) => ({ logits: out.logits, labels: inputs.labels! }),
+      data: tokenWindows(corpus.train, { batch: c.data.batchSize, ctx: c.data.seqLen, seed: c.seed }),
+      evalData: corpus.validation.length > c.data.seqLen ? evalWindows(corpus.validation, { batch: c.data.batchSize, ctx: c.data.seqLen, maxBatches: c.eval.batches }) : undefined,
+      lossWeights: () => ({ ce: 1 }),
+      dir,
+      steps: c.steps,
+      schedule: scheduleOf(c),
+      optimizer: optimizerOf(c),
+      clipNorm: c.clipNorm,
+      accumulate: c.accumulate,
+      evalEvery: c.eval.every,
+      monitor: { metric: c.eval.monitor, mode: c.eval.mode, patience: c.eval.patience, minDelta: c.eval.minDelta },
+      checkpoint: { every: c.checkpoint.every, keep: c.checkpoint.keep, extraFiles: tokFiles },
+      progress: new Progress(),
+      seed: c.seed,
+      threads: c.threads,
+      params,
+    });
+    if (values.resume) {
+      const from = await trainer.resume();
+      log(from === null ? `no checkpoint in ${dir} yet: starting from step 0` : `resumed from step ${from}`);
+    }
+    const summary = await trainer.run();
+    const final = join(dir, 'final');
+    saveHfModel(final, model, trainer.params, { tokenizer: corpus.tokenizer });
+    const result = {
+      dir,
+      steps: summary.step,
+      stoppedEarly: summary.stoppedEarly,
+      best: summary.best,
+      lastEval: summary.lastEval ?? null,
+      metrics: trainer.metricsPath,
+      model: final,
+      params: model.paramCount(),
+    };
+    if (!json) {
+      io.out(`trained ${summary.step} steps${summary.stoppedEarly ? ' (stopped early)' : ''}; ${summary.lastEval?.perplexity !== undefined ? `held-out perplexity ${summary.lastEval.perplexity.toFixed(2)}; ` : ''}model in ${final}`);
+      io.out(`next: retort export --model ${final} --out ${join(dir, 'onnx')} --int8`);
+    }
+    return result;
+}
+
+
+/** tokenizer.json and tokenizer_config.json as checkpoint extra files (what Tokenizer.save writes). */
+export function tokenizerFiles(tok: Tokenizer): Record<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), 'retort-tok-'));
+  try {
+    tok.save(dir);
+    const out: Record<string, string> = {};
+    for (const f of ['tokenizer.json', 'tokenizer_config.json']) if (existsSync(join(dir, f))) out[f] = readFileSync(join(dir, f), 'utf8');
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,90 @@
+// Inference programs for evaluation: a model's forward pass at one concrete shape, its parameters
+// baked in as initializers (onnxruntime), so a run feeds only ids (and a classifier's mask), as a
+// deployed model would be run.
+import { writeFileSync } from 'node:fs';
+import { input, type Tensor } from '../graph/index.ts';
+import { SequenceClassifier } from '../models/classifier/index.ts';
+import type { DecoderModel } from '../models/types.ts';
+import { encodeModel } from '../onnx/index.ts';
+import { lowerGraph } from '../onnx/lower.ts';
+import { OrtExecutor, ParamStore, type Executor, type HostTensor, type OrtCompileOptions, type Program } from '../runtime/index.ts';
+
+export type EvalTask = 'lm' | 'classifier';
+export type ScorableModel = DecoderModel | SequenceClassifier;
+export type ParamSource = ParamStore | ReadonlyMap<string, HostTensor>;
+
+export interface EvalModel {
+  /** Names the model in tables and the report: 'teacher', 'student', 'baseline', ... */
+  name: string;
+  model: ScorableModel;
+  params: ParamSource;
+  /**
+   * Exported ONNX files: their sizes are reported, and peak memory is measured on the fp32 one.
+   * Absent: memory is measured on the evaluation graph written to a temporary file.
+   */
+  onnx?: { fp32?: string; int8?: string };
+}
+
+export const taskOf = (m: ScorableModel): EvalTask => (m instanceof SequenceClassifier ? 'classifier' : 'lm');
+
+/** Width of the logits: vocabulary (LM) or number of labels (classifier). */
+export const classesOf = (m: ScorableModel): number => (m instanceof SequenceClassifier ? m.config.numLabels : m.config.vocabSize);
+
+export const paramValues = (p: ParamSource): ReadonlyMap<string, HostTensor> => (p instanceof ParamStore ? p.values : p);
+
+/** Exact parameter count: the sum of the sizes of the parameters the model declares. */
+export function paramCount(m: ScorableModel): number {
+  let n = 0;
+  for (const p of m.params.values()) n += p.size;
+  return n;
+}
+
+/** The logits of a (B, T) batch: LM (B, T, V) from input_ids; classifier (B, L) from input_ids and attention_mask. */
+export function inferenceOutputs(m: ScorableModel, b: number, t: number): Record<string, Tensor> {
+  const ids = input('input_ids', [b, t], 'int64'); // (B, T)
+  if (m instanceof SequenceClassifier) return { logits: m.forward(ids, { mask: input('attention_mask', [b, t], 'int64') }).logits }; // (B, L)
+  return { logits: m.forward(ids).logits }; // (B, T, V)
+}
+
+function initializersOf(m: ScorableModel, params: ParamSource, who: string): Map<string, HostTensor['data']> {
+  const values = paramValues(params);
+  const out = new Map<string, HostTensor['data']>();
+  for (const name of m.params.keys()) {
+    const v = values.get(name);
+    if (!v) throw new Error(`evaluate: model '${who}' has no value for parameter '${name}'; pass its ParamStore (trained, or loaded with loadHfModel)`);
+    out.set(name, v.data);
+  }
+  return out;
+}
+
+/** A compiled forward pass of one model at one shape; run() feeds what the executor did not bake. */
+export class InferenceProgram {
+  private constructor(
+    readonly program: Program,
+    private readonly params: ReadonlyMap<string, HostTensor>,
+  ) {}
+
+  static async create(em: EvalModel, b: number, t: number, o: { executor?: Executor; threads?: number } = {}): Promise<InferenceProgram> {
+    const executor = o.executor ?? new OrtExecutor();
+    const opts: OrtCompileOptions = { name: `eval_${em.name}_${b}x${t}`, threads: o.threads, initializers: initializersOf(em.model, em.params, em.name) };
+    return new InferenceProgram(await executor.compile(inferenceOutputs(em.model, b, t), opts), paramValues(em.params));
+  }
+
+  async logits(feeds: Record<string, HostTensor>): Promise<HostTensor> {
+    const all: Record<string, HostTensor> = {};
+    for (const spec of this.program.inputs) {
+      const v = spec.kind === 'param' ? this.params.get(spec.name) : feeds[spec.name];
+      if (!v) throw new Error(`evaluate: the batch has no '${spec.name}'; the model needs ${this.program.inputs.filter((s) => s.kind === 'input').map((s) => s.name).join(', ')}`);
+      all[spec.name] = v;
+    }
+    return (await this.program.run(all)).logits!;
+  }
+}
+
+/** Writes the forward pass at (1, T) with baked parameters as an ONNX file (standard ops only); returns its size. */
+export function writeInferenceOnnx(em: EvalModel, t: number, path: string): number {
+  const lowered = lowerGraph(inferenceOutputs(em.model, 1, t), { name: `retort_${em.name}`, contribOps: false, initializers: initializersOf(em.model, em.params, em.name) });
+  const bytes = encodeModel(lowered.model);
+  writeFileSync(path, bytes);
+  return bytes.byteLength;
+}
