@@ -9,6 +9,7 @@ import { trainByteLevelBpe } from '../src/models/tokenizers/train-byte-level-bpe
 import type { DecoderOutput } from '../src/models/types.ts';
 import { defaultAdamW } from '../src/optim/index.ts';
 import { defaultExecutor, ParamStore, type HostTensor } from '../src/runtime/index.ts';
+import { logSoftmaxRow } from '../src/runtime/host-math.ts';
 import { LocalTeacher } from '../src/teachers/index.ts';
 import type { Gpt2ConfigInput } from '../src/models/gpt2/config.ts';
 
@@ -110,14 +111,6 @@ export interface LmMetrics {
   klToTeacher: number;
 }
 
-function logSoftmaxRow(x: Float32Array, off: number, n: number, out: Float64Array): void {
-  let m = -Infinity;
-  for (let i = 0; i < n; i++) m = Math.max(m, x[off + i]!);
-  let s = 0;
-  for (let i = 0; i < n; i++) s += Math.exp(x[off + i]! - m);
-  const ls = Math.log(s) + m;
-  for (let i = 0; i < n; i++) out[i] = x[off + i]! - ls;
-}
 
 /** Perplexity on held-out windows, and agreement with the teacher on the same positions. */
 export async function evaluateLm(model: Gpt2, params: ParamStore, teacher: LocalTeacher | null, corpus: Corpus, o: { batch: number; ctx: number; maxBatches: number }): Promise<LmMetrics> {

@@ -4,6 +4,7 @@
 import { input } from '../../graph/index.ts';
 import type { DecoderModel } from '../../models/types.ts';
 import type { Executor, HostTensor, ParamStore } from '../../runtime/index.ts';
+import { logSoftmaxRow } from '../../runtime/host-math.ts';
 import type { Teacher } from '../../teachers/index.ts';
 import type { Batch } from '../trainer/index.ts';
 import { feedParams } from './on-policy.ts';
@@ -16,14 +17,6 @@ export interface Agreement {
   positions: number;
 }
 
-function logSoftmaxRow(x: Float32Array, off: number, v: number, out: Float64Array): void {
-  let m = -Infinity;
-  for (let i = 0; i < v; i++) m = Math.max(m, x[off + i]!);
-  let s = 0;
-  for (let i = 0; i < v; i++) s += Math.exp(x[off + i]! - m);
-  const lse = m + Math.log(s);
-  for (let i = 0; i < v; i++) out[i] = x[off + i]! - lse;
-}
 
 const argmax = (x: Float64Array): number => x.reduce((best, v, i, a) => (v > a[best]! ? i : best), 0);
 
