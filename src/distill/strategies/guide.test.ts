@@ -1,0 +1,29 @@
+// Keeps DISTILLATION.md honest: every ```yaml block that starts with `distill:` must parse with the
+// real `distill` section schema (the one `retort distill` uses).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { parse } from 'yaml';
+import { distillSectionSchema } from './from-config.ts';
+
+const guide = readFileSync(new URL('../../../DISTILLATION.md', import.meta.url), 'utf8');
+const blocks = [...guide.matchAll(/^```yaml\n([\s\S]*?)^```/gm)].map((m) => m[1]!).filter((b) => b.startsWith('distill:'));
+
+test('DISTILLATION.md has distill examples', () => {
+  assert.ok(blocks.length >= 10, `found ${blocks.length} distill blocks`);
+});
+
+test('the check rejects a misspelt field (so a drifted guide fails)', () => {
+  const bad = parse('distill:\n  strategy: {kind: offline, topk: 20}\n') as { distill: unknown };
+  assert.equal(distillSectionSchema.safeParse(bad.distill).success, false);
+});
+
+blocks.forEach((block, i) => {
+  const kind = /^\s*(?:strategy: \{)?kind: (\w+)/m.exec(block.slice(block.indexOf('strategy:')))?.[1] ?? '?';
+  test(`DISTILLATION.md distill block ${i + 1} (${kind})`, () => {
+    const doc = parse(block) as { distill?: unknown };
+    assert.deepEqual(Object.keys(doc), ['distill']);
+    const r = distillSectionSchema.safeParse(doc.distill);
+    assert.ok(r.success, `block ${i + 1} does not parse:\n${block}\n${r.success ? '' : r.error.message}`);
+  });
+});
