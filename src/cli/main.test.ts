@@ -61,6 +61,10 @@ test('usage errors exit 2 and say what to fix', async () => {
   assert.equal(flag.code, 2);
   assert.match(flag.err, /Unknown option '--quik'; did you mean --quick\?/);
 
+  const serve = await cli('serve', '--port', '1');
+  assert.equal(serve.code, 2, 'serve hands its arguments to src/serve, whose usage errors are usage errors here');
+  assert.match(serve.err, /retort serve: no model given\nusage: retort serve MODEL/);
+
   const task = await cli('demo', '--task', 'translate');
   assert.equal(task.code, 2);
   assert.match(task.err, /--task: expected one of "lm", "spam", got "translate"/);

@@ -46,7 +46,7 @@ export interface EvaluateOptions {
   speed?: SpeedOptions | false;
   /** false: no peak-memory figures (they start a process per model). */
   memory?: boolean;
-  /** onnxruntime intra-op threads for the speed and memory figures. Default 1, so figures compare across machines and loads. */
+  /** onnxruntime intra-op threads for the speed and memory figures (the quality pass uses the default). Default 1, so figures compare across machines and loads. */
   threads?: number;
   executor?: Executor;
   ignoreIndex?: number;
@@ -101,7 +101,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
   const program = (e: Entry, b: number, t: number): Promise<InferenceProgram> => {
     const key = `${b}x${t}`;
     let p = e.programs.get(key);
-    if (!p) e.programs.set(key, (p = InferenceProgram.create(e.em, b, t, { executor: o.executor, threads: o.threads ?? defaultThreads() })));
+    if (!p) e.programs.set(key, (p = InferenceProgram.create(e.em, b, t, { executor: o.executor, threads: defaultThreads() })));
     return p;
   };
   const feedsOf = (batch: Record<string, HostTensor>): Record<string, HostTensor> => {

@@ -16,52 +16,52 @@ export const SPAM_SPLIT = { validationFraction: 0.2, seed: 0 };
 import type { evalSchema } from '../commands/eval.ts';
 
 export async function run({ values, io, json }: CommandContext<z.output<typeof evalSchema>>) {
-    const teacher = loadModelDir('--teacher', values.teacher, 'eval');
-    const students = values.student.map((s) => loadModelDir('--student', s, 'eval'));
-    const all = [teacher, ...students];
-    const names = uniqueNames(all);
-    const tok = teacher.tokenizer;
-    if (!tok) throw new UsageError(`--teacher ${values.teacher}: has no tokenizer.json; the data is tokenized with the teacher's tokenizer`, 'eval');
-    const tokText = readFileSync(join(teacher.dir, 'tokenizer.json'), 'utf8');
-    for (const s of students) {
-      if (s.loaded.task !== teacher.loaded.task) throw new UsageError(`--student ${s.dir}: is a ${s.loaded.task} model, the teacher a ${teacher.loaded.task} model; compare models of one kind`, 'eval');
-      if (s.tokenizer && readFileSync(join(s.dir, 'tokenizer.json'), 'utf8') !== tokText) {
-        throw new UsageError(`--student ${s.dir}: its tokenizer.json differs from the teacher's; agreement and perplexity need one vocabulary (evaluate students of other tokenizers separately)`, 'eval');
-      }
+  const teacher = loadModelDir('--teacher', values.teacher, 'eval');
+  const students = values.student.map((s) => loadModelDir('--student', s, 'eval'));
+  const all = [teacher, ...students];
+  const names = uniqueNames(all);
+  const tok = teacher.tokenizer;
+  if (!tok) throw new UsageError(`--teacher ${values.teacher}: has no tokenizer.json; the data is tokenized with the teacher's tokenizer`, 'eval');
+  const tokText = readFileSync(join(teacher.dir, 'tokenizer.json'), 'utf8');
+  for (const s of students) {
+    if (s.loaded.task !== teacher.loaded.task) throw new UsageError(`--student ${s.dir}: is a ${s.loaded.task} model, the teacher a ${teacher.loaded.task} model; compare models of one kind`, 'eval');
+    if (s.tokenizer && readFileSync(join(s.dir, 'tokenizer.json'), 'utf8') !== tokText) {
+      throw new UsageError(`--student ${s.dir}: its tokenizer.json differs from the teacher's; agreement and perplexity need one vocabulary (evaluate students of other tokenizers separately)`, 'eval');
     }
-    const log = (l: string) => io.err(l);
-    let data;
-    if (teacher.loaded.task === 'causal-lm') {
-      const maxPositions = (teacher.loaded.model.config as { maxPositions?: number }).maxPositions ?? 1024;
-      const seq = values.seq ?? Math.min(64, maxPositions);
-      const { text, description } = lmText(values.data, values['after-year']);
-      log(`tokenizing ${description}`);
-      const ids = Int32Array.from(tok.encode(text.slice(0, (values.batches * values.batch * seq + 1) * 12)));
-      if (ids.length < seq + 1) throw new UsageError(`--data ${values.data}: only ${ids.length} tokens, fewer than one window of --seq ${seq}`, 'eval');
-      data = { source: evalWindows(ids, { batch: values.batch, ctx: seq, maxBatches: values.batches }), description: `${description}, windows of ${seq} tokens` };
-    } else {
-      if (values.data !== 'spam') throw new UsageError(`--data ${values.data}: classifiers are evaluated on labelled data; use --data spam`, 'eval');
-      const seq = values.seq ?? Number(teacher.loaded.hfConfig.retort_seq_len ?? 128);
-      const held = spamSplit(SPAM_SPLIT).validation.slice(0, values.batch * values.batches);
-      const ex = encodeExamples(held, tok, seq);
-      data = { source: classificationEval(ex, { batch: values.batch, maxBatches: values.batches }), description: `held-out SpamAssassin emails (${ex.n - (ex.n % values.batch)}), ${seq} tokens each`, labels: [...SPAM_LABELS] };
-    }
-    const model = (m: ModelDir, i: number): EvalModel => ({ name: names[i]!, model: m.loaded.model, params: m.loaded.params, onnx: m.onnx });
-    const report = await evaluate({
-      teacher: model(teacher, 0),
-      student: students.map((s, i) => model(s, i + 1)),
-      data,
-      speed: values['no-speed'] ? false : { warmup: 3, runs: values.runs, batch: values.batch },
-      memory: !values['no-memory'],
-      threads: values.threads,
-      onProgress: log,
-    });
-    if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
-    if (!json) {
-      io.out(formatEvalTable(report));
-      if (values.out) io.out(`\nwrote ${values.out}`);
-    }
-    return report;
+  }
+  const log = (l: string) => io.err(l);
+  let data;
+  if (teacher.loaded.task === 'causal-lm') {
+    const maxPositions = (teacher.loaded.model.config as { maxPositions?: number }).maxPositions ?? 1024;
+    const seq = values.seq ?? Math.min(64, maxPositions);
+    const { text, description } = lmText(values.data, values['after-year']);
+    log(`tokenizing ${description}`);
+    const ids = Int32Array.from(tok.encode(text.slice(0, (values.batches * values.batch * seq + 1) * 12)));
+    if (ids.length < seq + 1) throw new UsageError(`--data ${values.data}: only ${ids.length} tokens, fewer than one window of --seq ${seq}`, 'eval');
+    data = { source: evalWindows(ids, { batch: values.batch, ctx: seq, maxBatches: values.batches }), description: `${description}, windows of ${seq} tokens` };
+  } else {
+    if (values.data !== 'spam') throw new UsageError(`--data ${values.data}: classifiers are evaluated on labelled data; use --data spam`, 'eval');
+    const seq = values.seq ?? Number(teacher.loaded.hfConfig.retort_seq_len ?? 128);
+    const held = spamSplit(SPAM_SPLIT).validation.slice(0, values.batch * values.batches);
+    const ex = encodeExamples(held, tok, seq);
+    data = { source: classificationEval(ex, { batch: values.batch, maxBatches: values.batches }), description: `held-out SpamAssassin emails (${ex.n - (ex.n % values.batch)}), ${seq} tokens each`, labels: [...SPAM_LABELS] };
+  }
+  const model = (m: ModelDir, i: number): EvalModel => ({ name: names[i]!, model: m.loaded.model, params: m.loaded.params, onnx: m.onnx });
+  const report = await evaluate({
+    teacher: model(teacher, 0),
+    student: students.map((s, i) => model(s, i + 1)),
+    data,
+    speed: values['no-speed'] ? false : { warmup: 3, runs: values.runs, batch: values.batch },
+    memory: !values['no-memory'],
+    threads: values.threads,
+    onProgress: log,
+  });
+  if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
+  if (!json) {
+    io.out(formatEvalTable(report));
+    if (values.out) io.out(`\nwrote ${values.out}`);
+  }
+  return report;
 }
 
 

@@ -50,67 +50,67 @@ export function modelFromConfig(c: LoadedRunConfig<unknown>, tokenizer: Tokenize
 import type { trainSchema } from '../commands/train.ts';
 
 export async function run({ values, positionals, io, json }: CommandContext<z.output<typeof trainSchema>>) {
-    const file = positionals[0]!;
-    const c = loadRunConfig(file);
-    const name = file.split('/').at(-1)!;
-    if (values.steps !== undefined) c.steps = values.steps;
-    if (values.seed !== undefined) c.seed = values.seed;
-    if (values.dir !== undefined) c.checkpoint.dir = values.dir;
-    const dir = c.checkpoint.dir;
-    if (!values.resume && listCheckpoints(dir).length > 0) {
-      throw new UsageError(`${dir} already holds checkpoints; pass --resume to continue that run, or --dir for a new folder`, 'train');
-    }
-    const log = (line: string) => io.err(line);
-    const corpus = tokenCorpus(c.data, { log });
-    const { model, params } = modelFromConfig(c, corpus.tokenizer, name);
-    log(`model: ${c.model.family}, ${model.paramCount().toLocaleString('en')} parameters`);
-    const tokFiles = tokenizerFiles(corpus.tokenizer);
-    const trainer = await Trainer.create<DecoderOutput>({
-      model: (inputs, { train }) => model.forward(inputs.input_ids!, { train }),
-      loss: (out, inputs, ctx) => {
-        const ce = crossEntropy(out.logits, inputs.labels!);
-        return { total: mul(ce, ctx.weight('ce')), terms: { ce } };
-      },
-      predictions: (out, inputs) => ({ logits: out.logits, labels: inputs.labels! }),
-      data: tokenWindows(corpus.train, { batch: c.data.batchSize, ctx: c.data.seqLen, seed: c.seed }),
-      evalData: corpus.validation.length > c.data.seqLen ? evalWindows(corpus.validation, { batch: c.data.batchSize, ctx: c.data.seqLen, maxBatches: c.eval.batches }) : undefined,
-      lossWeights: () => ({ ce: 1 }),
-      dir,
-      steps: c.steps,
-      schedule: scheduleOf(c),
-      optimizer: optimizerOf(c),
-      clipNorm: c.clipNorm,
-      accumulate: c.accumulate,
-      evalEvery: c.eval.every,
-      monitor: { metric: c.eval.monitor, mode: c.eval.mode, patience: c.eval.patience, minDelta: c.eval.minDelta },
-      checkpoint: { every: c.checkpoint.every, keep: c.checkpoint.keep, extraFiles: tokFiles },
-      progress: new Progress(),
-      seed: c.seed,
-      threads: c.threads,
-      params,
-    });
-    if (values.resume) {
-      const from = await trainer.resume();
-      log(from === null ? `no checkpoint in ${dir} yet: starting from step 0` : `resumed from step ${from}`);
-    }
-    const summary = await trainer.run();
-    const final = join(dir, 'final');
-    saveHfModel(final, model, trainer.params, { tokenizer: corpus.tokenizer });
-    const result = {
-      dir,
-      steps: summary.step,
-      stoppedEarly: summary.stoppedEarly,
-      best: summary.best,
-      lastEval: summary.lastEval ?? null,
-      metrics: trainer.metricsPath,
-      model: final,
-      params: model.paramCount(),
-    };
-    if (!json) {
-      io.out(`trained ${summary.step} steps${summary.stoppedEarly ? ' (stopped early)' : ''}; ${summary.lastEval?.perplexity !== undefined ? `held-out perplexity ${summary.lastEval.perplexity.toFixed(2)}; ` : ''}model in ${final}`);
-      io.out(`next: retort export --model ${final} --out ${join(dir, 'onnx')} --int8`);
-    }
-    return result;
+  const file = positionals[0]!;
+  const c = loadRunConfig(file);
+  const name = file.split('/').at(-1)!;
+  if (values.steps !== undefined) c.steps = values.steps;
+  if (values.seed !== undefined) c.seed = values.seed;
+  if (values.dir !== undefined) c.checkpoint.dir = values.dir;
+  const dir = c.checkpoint.dir;
+  if (!values.resume && listCheckpoints(dir).length > 0) {
+    throw new UsageError(`${dir} already holds checkpoints; pass --resume to continue that run, or --dir for a new folder`, 'train');
+  }
+  const log = (line: string) => io.err(line);
+  const corpus = tokenCorpus(c.data, { log });
+  const { model, params } = modelFromConfig(c, corpus.tokenizer, name);
+  log(`model: ${c.model.family}, ${model.paramCount().toLocaleString('en')} parameters`);
+  const tokFiles = tokenizerFiles(corpus.tokenizer);
+  const trainer = await Trainer.create<DecoderOutput>({
+    model: (inputs, { train }) => model.forward(inputs.input_ids!, { train }),
+    loss: (out, inputs, ctx) => {
+      const ce = crossEntropy(out.logits, inputs.labels!);
+      return { total: mul(ce, ctx.weight('ce')), terms: { ce } };
+    },
+    predictions: (out, inputs) => ({ logits: out.logits, labels: inputs.labels! }),
+    data: tokenWindows(corpus.train, { batch: c.data.batchSize, ctx: c.data.seqLen, seed: c.seed }),
+    evalData: corpus.validation.length > c.data.seqLen ? evalWindows(corpus.validation, { batch: c.data.batchSize, ctx: c.data.seqLen, maxBatches: c.eval.batches }) : undefined,
+    lossWeights: () => ({ ce: 1 }),
+    dir,
+    steps: c.steps,
+    schedule: scheduleOf(c),
+    optimizer: optimizerOf(c),
+    clipNorm: c.clipNorm,
+    accumulate: c.accumulate,
+    evalEvery: c.eval.every,
+    monitor: { metric: c.eval.monitor, mode: c.eval.mode, patience: c.eval.patience, minDelta: c.eval.minDelta },
+    checkpoint: { every: c.checkpoint.every, keep: c.checkpoint.keep, extraFiles: tokFiles },
+    progress: new Progress(),
+    seed: c.seed,
+    threads: c.threads,
+    params,
+  });
+  if (values.resume) {
+    const from = await trainer.resume();
+    log(from === null ? `no checkpoint in ${dir} yet: starting from step 0` : `resumed from step ${from}`);
+  }
+  const summary = await trainer.run();
+  const final = join(dir, 'final');
+  saveHfModel(final, model, trainer.params, { tokenizer: corpus.tokenizer });
+  const result = {
+    dir,
+    steps: summary.step,
+    stoppedEarly: summary.stoppedEarly,
+    best: summary.best,
+    lastEval: summary.lastEval ?? null,
+    metrics: trainer.metricsPath,
+    model: final,
+    params: model.paramCount(),
+  };
+  if (!json) {
+    io.out(`trained ${summary.step} steps${summary.stoppedEarly ? ' (stopped early)' : ''}; ${summary.lastEval?.perplexity !== undefined ? `held-out perplexity ${summary.lastEval.perplexity.toFixed(2)}; ` : ''}model in ${final}`);
+    io.out(`next: retort export --model ${final} --out ${join(dir, 'onnx')} --int8`);
+  }
+  return result;
 }
 
 
