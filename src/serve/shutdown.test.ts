@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { loadBackend } from './backend.ts';
+import type { Stepper } from '../generate/index.ts';
+import { loadBackend, type ServeBackend } from './backend.ts';
 import { startServer } from './server.ts';
 import { spawnServer } from './testing/spawn.ts';
 
@@ -32,8 +33,19 @@ test('SIGTERM: the stream in flight completes, new connections are refused, exit
   }
 });
 
+/** The backend with every decode step made 25 ms slower, so a 40-token request surely outlasts a short grace. */
+function slowed(b: ServeBackend): ServeBackend {
+  const sleep = () => new Promise((r) => setTimeout(r, 25));
+  return Object.assign(Object.create(b) as ServeBackend, {
+    stepper: (prompts: readonly (readonly number[])[], maxNew: number): Stepper => {
+      const inner = b.stepper(prompts, maxNew);
+      return { start: async () => (await sleep(), inner.start()), next: async (t) => (await sleep(), inner.next(t)) };
+    },
+  });
+}
+
 test('close() with a short grace period cuts a long request and returns promptly', async () => {
-  const server = await startServer({ backend: await loadBackend(MODEL) });
+  const server = await startServer({ backend: slowed(await loadBackend(MODEL)) });
   const slow = fetch(`${server.url}/v1/completions`, { method: 'POST', body: body(false, 40) }).then((r) => r.status, (e: Error) => e.message);
   await new Promise((r) => setTimeout(r, 100));
   const t0 = performance.now();
