@@ -78,3 +78,33 @@ export interface DemoResult {
 }
 
 export const fmtSeconds = (s: number): string => (s < 60 ? `${s.toFixed(1)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`);
+
+/** Writes demo.json (the result without the eval report, which eval.json holds) and logs the time. */
+export function finishDemo(o: {
+  task: DemoResult['task'];
+  quick: boolean;
+  out: string;
+  stages: Stages;
+  ratio: number;
+  params: DemoResult['params'];
+  paths: Omit<DemoResult['paths'], 'teacher' | 'baseline'>;
+  eval: EvalReport;
+  web: string;
+  log: (line: string) => void;
+}): DemoResult {
+  const result: DemoResult = {
+    task: o.task,
+    quick: o.quick,
+    out: o.out,
+    seconds: o.stages.elapsed,
+    ratio: o.ratio,
+    params: o.params,
+    stages: o.stages.times,
+    paths: { ...o.paths, teacher: join(o.out, 'models', 'teacher'), baseline: join(o.out, 'models', 'baseline') },
+    eval: o.eval,
+    web: o.web,
+  };
+  writeFileSync(join(o.out, 'demo.json'), JSON.stringify({ ...result, eval: undefined }, null, 2) + '\n');
+  o.log(`\ndemo finished in ${fmtSeconds(result.seconds)}`);
+  return result;
+}

@@ -20,7 +20,7 @@ import { defaultAdamW } from '../../optim/index.ts';
 import type { ParamStore } from '../../runtime/index.ts';
 import { LocalTeacher } from '../../teachers/index.ts';
 import { writeReport, type GenerationSample } from '../../report/index.ts';
-import { fmtSeconds, prepareOut, Stages, type DemoResult } from './common.ts';
+import { finishDemo, prepareOut, Stages, type DemoResult } from './common.ts';
 import { lmSettings, withOverrides, type LmSettings, type ModelSize } from './settings.ts';
 
 export interface DemoOptions {
@@ -194,19 +194,10 @@ export async function runLmDemo(o: DemoOptions): Promise<DemoResult> {
     ],
   });
   stages.end();
-  const result: DemoResult = {
-    task: 'lm',
-    quick: o.quick,
-    out,
-    seconds: stages.elapsed,
-    ratio,
+  return finishDemo({
+    task: 'lm', quick: o.quick, out, stages, ratio,
     params: { teacher: teacherModel.paramCount(), student: studentModel.paramCount() },
-    stages: stages.times,
-    paths: { report: reportPath, eval: evalPath, student: studentDir, teacher: join(out, 'models', 'teacher'), baseline: join(out, 'models', 'baseline'), runs },
-    eval: report,
-    web,
-  };
-  writeFileSync(join(out, 'demo.json'), JSON.stringify({ ...result, eval: undefined }, null, 2) + '\n');
-  log(`\ndemo finished in ${fmtSeconds(result.seconds)}`);
-  return result;
+    paths: { report: reportPath, eval: evalPath, student: studentDir, runs },
+    eval: report, web, log,
+  });
 }

@@ -18,7 +18,7 @@ import { writeReport, type PredictionSample } from '../../report/index.ts';
 import { classificationEval, classificationSource, encodeExamples, SPAM_LABELS, spamSplit } from '../classify-data.ts';
 import { exportClassifierOnnx } from '../classifier-onnx.ts';
 import { SPAM_SPLIT } from '../run/eval.ts';
-import { fmtSeconds, prepareOut, Stages, type DemoResult } from './common.ts';
+import { finishDemo, prepareOut, Stages, type DemoResult } from './common.ts';
 import type { DemoOptions } from './lm.ts';
 import { spamSettings, withOverrides, type ModelSize, type SpamSettings } from './settings.ts';
 
@@ -191,21 +191,12 @@ export async function runSpamDemo(o: DemoOptions): Promise<DemoResult> {
     ],
   });
   stages.end();
-  const result: DemoResult = {
-    task: 'spam',
-    quick: o.quick,
-    out,
-    seconds: stages.elapsed,
-    ratio,
+  return finishDemo({
+    task: 'spam', quick: o.quick, out, stages, ratio,
     params: { teacher: teacherModel.paramCount(), student: studentModel.paramCount() },
-    stages: stages.times,
-    paths: { report: reportPath, eval: evalPath, student: studentDir, teacher: join(out, 'models', 'teacher'), baseline: join(out, 'models', 'baseline'), runs },
-    eval: report,
-    web,
-  };
-  writeFileSync(join(out, 'demo.json'), JSON.stringify({ ...result, eval: undefined }, null, 2) + '\n');
-  log(`\ndemo finished in ${fmtSeconds(result.seconds)}`);
-  return result;
+    paths: { report: reportPath, eval: evalPath, student: studentDir, runs },
+    eval: report, web, log,
+  });
 }
 
 /** Copies of a model's own parameters out of a trainer's store (which may hold a frozen teacher too). */
