@@ -8,6 +8,7 @@
 // Differences are taken on f's outputs before they are weighted, so large constant outputs (a
 // causal mask's −1e9) cancel exactly instead of swamping the step.
 import { constant, input, isFloat, mul, ndarray, reduceSum, type DType, type Tensor } from '../graph/index.ts';
+import { unravel } from '../graph/ndarray.ts';
 // Straight from the modules, not runtime/index.ts: checking gradients needs no onnxruntime.
 import { hostTensor, toNumbers, type HostTensor } from '../runtime/host.ts';
 import { mulberry32 } from '../runtime/random.ts';
@@ -56,15 +57,6 @@ function normalize(raw: readonly number[] | GradCheckInput, i: number, rand: () 
   const values = spec.values ?? Array.from({ length: n }, () => 2 * rand() - 1);
   if (values.length !== n) throw new GradCheckError(`checkGrads: input ${i} has ${values.length} values for shape [${spec.shape.join(', ')}] (${n} elements)`);
   return { shape: [...spec.shape], dtype: isFloat(dtype) ? 'float64' : dtype, values };
-}
-
-function unravel(flat: number, shape: readonly number[]): number[] {
-  const idx = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    idx[d] = flat % shape[d]!;
-    flat = Math.floor(flat / shape[d]!);
-  }
-  return idx;
 }
 
 /** k distinct indices below n (all of them when k ≥ n), in order. */

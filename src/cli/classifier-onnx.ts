@@ -5,12 +5,9 @@
 // The sequence length is fixed (texts are padded to it, as in training): the classifier's position
 // ids are a constant of the traced graph, so only the batch size is symbolic.
 // (This belongs in src/export beside exportDecoderOnnx; it lives here until that folder takes it.)
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { lowerPolymorphic, quantizeInt8, type QuantizeReport } from '../export/index.ts';
+import { lowerPolymorphic, modelFolder, writeOnnxFiles, type QuantizeReport } from '../export/index.ts';
 import { input } from '../graph/index.ts';
 import { hfConfigOf, type SequenceClassifier } from '../models/index.ts';
-import { encodeModel } from '../onnx/index.ts';
 import { ParamStore, type HostTensor } from '../runtime/index.ts';
 
 export interface ClassifierExportResult {
@@ -45,19 +42,9 @@ export function exportClassifierOnnx(
     io: { input_ids: ['batch_size', null], attention_mask: ['batch_size', null], logits: ['batch_size', null] },
     lower: { name: 'retort_classifier', contribOps: false, initializers, metadata: { producer: 'retort', seq_len: String(seq) } },
   }).model;
-  mkdirSync(join(dir, 'onnx'), { recursive: true });
-  const files: string[] = [];
-  const write = (rel: string, data: string | Uint8Array) => {
-    writeFileSync(join(dir, rel), data);
-    files.push(rel);
-    return typeof data === 'string' ? data.length : data.byteLength;
-  };
-  const result: ClassifierExportResult = { dir, files, modelBytes: write('onnx/model.onnx', encodeModel(onnx)) };
-  if (o.int8) {
-    const q = quantizeInt8(onnx, { mode: 'dynamic' });
-    result.quantizedBytes = write('onnx/model_quantized.onnx', encodeModel(q.model));
-    result.quantize = q.report;
-  }
+  const folder = modelFolder(dir);
+  const { files, write } = folder;
+  const result: ClassifierExportResult = { dir, files, ...writeOnnxFiles(folder, onnx, o.int8 ? 'dynamic' : false) };
   write('config.json', JSON.stringify({ ...hfConfigOf(model), retort_seq_len: seq }, null, 2) + '\n');
   if (o.tokenizer) {
     o.tokenizer.save(dir);

@@ -3,7 +3,7 @@
 // With --json, stdout carries exactly one JSON object: {ok: true, command, result} or
 // {ok: false, command, exitCode, error: {type, message, issues?}}; progress stays on stderr.
 import { readFileSync } from 'node:fs';
-import { ConfigError } from '../distill/config/errors.ts';
+import { ConfigError, levenshtein } from '../distill/config/errors.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, helpText, parseCommandArgs, processIo, UsageError, type Command, type Io } from './command.ts';
 import { commands } from './commands/index.ts';
 
@@ -35,20 +35,7 @@ export function topHelp(): string {
 }
 
 function closest(word: string, options: readonly string[]): string | undefined {
-  const d = (a: string, b: string) => {
-    const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      let prev = dp[0]!;
-      dp[0] = i;
-      for (let j = 1; j <= b.length; j++) {
-        const tmp = dp[j]!;
-        dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-        prev = tmp;
-      }
-    }
-    return dp[b.length]!;
-  };
-  const best = options.map((o) => [o, d(word, o)] as const).sort((a, b) => a[1] - b[1])[0];
+  const best = options.map((o) => [o, levenshtein(word, o)] as const).sort((a, b) => a[1] - b[1])[0];
   return best && best[1] <= 2 ? best[0] : undefined;
 }
 

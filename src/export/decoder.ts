@@ -10,17 +10,17 @@
 //   past_key_values.{i}.key / .value  float32 [batch_size, kv_heads, past_sequence_length, head_dim]
 //   → logits float32 [batch_size, sequence_length, vocab]; present.{i}.key / .value [.., total_sequence_length, ..]
 // The first call feeds empty past tensors (past_sequence_length 0), as transformers.js does.
-import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { greater, input, reshape, type Tensor } from '../graph/index.ts';
 import { hfConfigOf } from '../models/hf/index.ts';
 import type { KvPair } from '../models/types.ts';
-import { encodeModel } from '../onnx/index.ts';
 import type { OnnxModel } from '../onnx/model.ts';
 import { ParamStore } from '../runtime/index.ts';
 import type { DecoderModel, ParamValues } from '../generate/types.ts';
 import { lowerPolymorphic, type SymbolicDim } from './polymorphic.ts';
-import { quantizeInt8, type QuantizeReport } from './quantize.ts';
+import { modelFolder, writeOnnxFiles } from './folder.ts';
+import type { QuantizeReport } from './quantize.ts';
 
 export interface ExportOptions {
   /**
@@ -123,20 +123,9 @@ export function decoderOnnxModel(model: DecoderModel, params: ParamValues | Para
 export function exportDecoderOnnx(model: DecoderModel, params: ParamValues | ParamStore, dir: string, o: ExportOptions = {}): ExportResult {
   const hf = o.hfConfig ?? hfConfig(model);
   const onnx = decoderOnnxModel(model, params);
-  mkdirSync(join(dir, 'onnx'), { recursive: true });
-  const files: string[] = [];
-  const write = (rel: string, data: string | Uint8Array) => {
-    writeFileSync(join(dir, rel), data);
-    files.push(rel);
-    return typeof data === 'string' ? data.length : data.byteLength;
-  };
-
-  const result: ExportResult = { dir, files, modelBytes: write('onnx/model.onnx', encodeModel(onnx)) };
-  if (o.int8) {
-    const q = quantizeInt8(onnx, { mode: o.int8 === 'weights' ? 'weights' : 'dynamic' });
-    result.quantizedBytes = write('onnx/model_quantized.onnx', encodeModel(q.model));
-    result.quantize = q.report;
-  }
+  const folder = modelFolder(dir);
+  const { files, write } = folder;
+  const result: ExportResult = { dir, files, ...writeOnnxFiles(folder, onnx, o.int8 ? (o.int8 === 'weights' ? 'weights' : 'dynamic') : false) };
   write('config.json', JSON.stringify(hf, null, 2) + '\n');
   const generation = Object.fromEntries(
     Object.entries({ bos_token_id: hf.bos_token_id, eos_token_id: hf.eos_token_id, pad_token_id: hf.pad_token_id, ...o.generation }).filter(([, v]) => v !== undefined && v !== null),

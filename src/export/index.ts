@@ -2,3 +2,4 @@
 export { decoderOnnxModel, exportDecoderOnnx, type ExportOptions, type ExportResult } from './decoder.ts';
 export { lowerPolymorphic, type DimSource, type PolymorphicGraph, type PolymorphicSpec, type SymbolicDim } from './polymorphic.ts';
 export { quantizeInt8, quantizeMatrix, type QuantizeReport } from './quantize.ts';
+export { modelFolder, writeOnnxFiles, type ModelFolder, type OnnxFiles } from './folder.ts';

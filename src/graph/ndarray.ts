@@ -70,3 +70,13 @@ export function broadcastIndex(inShape: readonly number[], outShape: readonly nu
   }
   return map;
 }
+
+/** The multi-index of flat position `flat` in a row-major array of `shape`. */
+export function unravel(flat: number, shape: readonly number[]): number[] {
+  const idx = new Array<number>(shape.length);
+  for (let d = shape.length - 1; d >= 0; d--) {
+    idx[d] = flat % shape[d]!;
+    flat = Math.floor(flat / shape[d]!);
+  }
+  return idx;
+}

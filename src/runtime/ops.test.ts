@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { grad } from '../autodiff/index.ts';
 import { allOps, constant, input, isFloat, mul, ndarray, reduceSum, type Tensor } from '../graph/index.ts';
+import { unravel } from '../graph/ndarray.ts';
 import { opCases, sampleInput, type OpCase } from '../graph/ops/cases.ts';
 import { encodeModel } from '../onnx/index.ts';
 import { lowerGraph } from '../onnx/lower.ts';
@@ -45,15 +46,6 @@ function buildCase(c: OpCase, seed: number): { forward: Built; backward?: Built 
 function contribModes(outputs: Record<string, Tensor>): boolean[] {
   const bytes = (contribOps: boolean) => encodeModel(lowerGraph(outputs, { contribOps }).model);
   return Buffer.from(bytes(true)).equals(Buffer.from(bytes(false))) ? [true] : [true, false];
-}
-
-function unravel(flat: number, shape: readonly number[]): number[] {
-  const idx = new Array<number>(shape.length);
-  for (let d = shape.length - 1; d >= 0; d--) {
-    idx[d] = flat % shape[d]!;
-    flat = Math.floor(flat / shape[d]!);
-  }
-  return idx;
 }
 
 /** max |ort − ref| / (1 + |ref|) over the elements; throws naming the case, output and worst element. */

@@ -105,19 +105,22 @@ function show(v: unknown): string {
 }
 
 /** Levenshtein distance, for "did you mean". */
-function distance(a: string, b: string): number {
+export function levenshtein(a: string, b: string): number {
   const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     let prev = dp[0]!;
     dp[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const tmp = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
       prev = tmp;
     }
   }
   return dp[b.length]!;
 }
+
+/** Case-insensitive distance: field names differ from typos in case too. */
+const distance = (a: string, b: string): number => levenshtein(a.toLowerCase(), b.toLowerCase());
 
 function closest(word: string, options: readonly string[]): string | undefined {
   let best: string | undefined, bestD = Infinity;
