@@ -1,20 +1,24 @@
 // Benchmark: one training step (forward, backward, AdamW with clipping) of a GPT-style causal LM,
 // Retort on onnxruntime vs PyTorch 1.13 on the same model, same batch, same threads, same run.
 //   npm run bench            (4 layers, d 256, 4 heads, vocab 256, ctx 128, batch 16, 2 threads)
-//   npm run bench -- --steps 20 --threads 2
+//   npm run bench -- --steps 20 --rounds 5 --threads 2
+// Prints each side's median step time over interleaved rounds, their ratio, and the floor the
+// machine's own GEMM rate puts under any fp32 engine's step (bench/roofline.ts).
 import { parseArgs } from 'node:util';
+import { grad } from '../src/autodiff/index.ts';
 import * as g from '../src/graph/index.ts';
 import { Gpt2 } from '../src/models/gpt2/model.ts';
 import { defaultAdamW, TrainStep } from '../src/optim/index.ts';
 import { hostTensor, mulberry32 } from '../src/runtime/index.ts';
-import { runPeer } from './peer.ts';
-import { mean, median, peakRssMb, timeSteps } from './stats.ts';
+import { interleave, reportPeer, runPeer } from './peer.ts';
+import { describeFloor, gemmFloor, GemmPeak } from './roofline.ts';
+import { median, peakRssMb, timeSteps } from './stats.ts';
 
 const { values: a } = parseArgs({
   options: {
     layers: { type: 'string', default: '4' }, 'd-model': { type: 'string', default: '256' }, heads: { type: 'string', default: '4' },
     vocab: { type: 'string', default: '256' }, ctx: { type: 'string', default: '128' }, batch: { type: 'string', default: '16' },
-    steps: { type: 'string', default: '10' }, threads: { type: 'string', default: '2' }, 'no-peer': { type: 'boolean', default: false },
+    steps: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, threads: { type: 'string', default: '2' }, 'no-peer': { type: 'boolean', default: false },
   },
 });
 const n = (k: keyof typeof a) => Number(a[k]);
@@ -41,24 +45,27 @@ const batch = () => {
 const fixed = batch();
 let first = NaN, last = NaN;
 for (let i = 0; i < 3; i++) first = (await step.run(fixed, 3e-4)).loss;
-const times = await timeSteps(steps, async () => (last = (await step.run(fixed, 3e-4)).loss));
-const retort = {
-  step_s_median: median(times), step_s_mean: mean(times), tokens_per_s: (B * T) / median(times),
-  peak_rss_mb: peakRssMb(), params: model.paramCount(), compile_s: compileS, loss_first: first, loss_last: last,
-};
-
 const fmt = (x: number, d = 3) => x.toFixed(d);
-console.log(`model: GPT ${n('layers')}L d${n('d-model')} h${n('heads')} V${V} T${T} B${B}, ${retort.params.toLocaleString()} params, AdamW + clip, fp32, ${threads} threads`);
-console.log(`retort  (onnxruntime): ${fmt(retort.step_s_median)} s/step median, ${fmt(retort.step_s_mean)} mean, ${retort.tokens_per_s.toFixed(0)} tokens/s, peak RSS ${retort.peak_rss_mb.toFixed(0)} MB, compile ${fmt(compileS, 1)} s, loss ${fmt(first)} → ${fmt(last)}`);
+console.log(`model: GPT ${n('layers')}L d${n('d-model')} h${n('heads')} V${V} T${T} B${B}, ${model.paramCount().toLocaleString()} params, AdamW + clip, fp32, ${threads} threads`);
 
-if (!a['no-peer']) {
-  const args = ['--layers', String(n('layers')), '--d-model', String(n('d-model')), '--heads', String(n('heads')), '--vocab', String(V), '--ctx', String(T), '--batch', String(B), '--steps', String(steps), '--threads', String(threads)];
-  const peer = runPeer(new URL('./torch_train_step.py', import.meta.url).pathname, args, threads);
-  if (!peer.ok) console.log(`pytorch: skipped: ${peer.reason}`);
-  else {
-    const p = peer.figures as Record<string, number>;
-    console.log(`pytorch ${p.torch}: ${fmt(p.step_s_median!)} s/step median, ${p.tokens_per_s!.toFixed(0)} tokens/s, peak RSS ${p.peak_rss_mb!.toFixed(0)} MB${p.variant ? ` (${p.variant})` : ''}`);
-    console.log(`ratio: retort/pytorch tokens/s = ${(retort.tokens_per_s / p.tokens_per_s!).toFixed(2)}x, peak RSS ratio = ${(retort.peak_rss_mb / p.peak_rss_mb!).toFixed(2)}`);
-  }
-}
-console.log(JSON.stringify({ retort }));
+// Retort and PyTorch take turns, round after round: the machine's speed drifts by tens of percent
+// over minutes, so each round's ratio compares the two under the same conditions.
+const peerArgs = ['--layers', String(n('layers')), '--d-model', String(n('d-model')), '--heads', String(n('heads')), '--vocab', String(V), '--ctx', String(T), '--batch', String(B), '--steps', String(steps), '--threads', String(threads)];
+const peak = new GemmPeak(threads);
+let rssMb = 0;
+const rounds = await interleave(n('rounds'), a['no-peer'], async () => {
+  const times = await timeSteps(steps, async () => (last = (await step.run(fixed, 3e-4)).loss));
+  rssMb ||= peakRssMb(); // before the GEMM probe allocates its own matrices
+  await peak.sample();
+  return median(times);
+}, () => runPeer(new URL('./torch_train_step.py', import.meta.url).pathname, peerArgs, threads));
+const retortS = median(rounds.map((r) => r.retortS));
+const retort = {
+  step_s_median: retortS, tokens_per_s: (B * T) / retortS, rounds: rounds.map((r) => r.retortS),
+  peak_rss_mb: rssMb, params: model.paramCount(), compile_s: compileS, loss_first: first, loss_last: last,
+};
+console.log(`retort  (onnxruntime): ${fmt(retortS)} s/step (median of ${rounds.length} rounds: ${retort.rounds.map((x) => fmt(x)).join(', ')}), ${retort.tokens_per_s.toFixed(0)} tokens/s, peak RSS ${retort.peak_rss_mb.toFixed(0)} MB, compile ${fmt(compileS, 1)} s, loss ${fmt(first)} → ${fmt(last)}`);
+const peerS = reportPeer(rounds, (p) => `peak RSS ${Number(p.peak_rss_mb).toFixed(0)} MB${p.variant ? ` (${p.variant})` : ''}`, retort.peak_rss_mb);
+const floor = gemmFloor([loss, ...grad(loss, [...model.params.values()])], peak);
+console.log(describeFloor(floor, peerS));
+console.log(JSON.stringify({ retort, floor, pytorch_step_s_median: peerS ?? null }));
