@@ -80,6 +80,7 @@ export async function run({ values, positionals, io, json }: CommandContext<z.ou
     schedule: scheduleOf(c),
     optimizer: optimizerOf(c),
     clipNorm: c.clipNorm,
+    balance: c.balance === 'auto' ? { mode: 'auto' } : undefined,
     accumulate: c.accumulate,
     evalEvery: c.eval.every,
     monitor: { metric: c.eval.monitor, mode: c.eval.mode, patience: c.eval.patience, minDelta: c.eval.minDelta },

@@ -143,6 +143,11 @@ export const runConfigSchema = z
     steps: doc(posInt(), 'Optimizer steps of the whole run', 1000),
     accumulate: doc(posInt().default(1), 'Micro-batches per optimizer step (gradient accumulation)', 1),
     clipNorm: doc(z.number().nonnegative().default(1), 'Clip the global gradient norm to this; 0 turns clipping off', 1),
+    balance: doc(
+      z.enum(['fixed', 'auto']).default('fixed'),
+      "How loss terms' weights apply: 'fixed' as configured; 'auto' divides each by its term's running mean |value| (EMA, decay 0.99), so terms on very different scales each contribute about their configured weight. metrics.jsonl holds the weights used at every step",
+      'auto',
+    ),
     eval: doc(evalSchema.default({ every: 100, batches: 20, monitor: 'loss', minDelta: 0 }), 'Periodic evaluation on the held-out data, best checkpoint and early stopping'),
     checkpoint: doc(checkpointSchema, 'Where and how often to save'),
     seed: doc(z.number().int().nonnegative().default(0), 'Seeds initialization, data order and dropout: the same seed gives the same run', 0),

@@ -98,24 +98,67 @@ export interface BalanceReport {
   runningMean: Record<string, number>;
 }
 
+/** The running-mean state of a RunningScale, as checkpoints store it. */
+export interface RunningScaleState {
+  ema: Record<string, number>;
+  seen: Record<string, number>;
+}
+
+/**
+ * A bias-corrected EMA of each term's |value|, and a weight divided by it: what 'auto' balancing
+ * does, for the LossBalancer and for the trainer's `balance` option alike.
+ */
+export class RunningScale {
+  private ema = new Map<string, number>();
+  private seen = new Map<string, number>();
+
+  constructor(readonly decay: number, readonly eps: number) {}
+
+  /** Bias-corrected running mean |value| of `name`; undefined before its first observation. */
+  mean(name: string): number | undefined {
+    const n = this.seen.get(name);
+    if (!n) return undefined;
+    return this.ema.get(name)! / (1 - this.decay ** n);
+  }
+
+  /** `base` over the running mean (unchanged before the term was first seen). */
+  scale(name: string, base: number): number {
+    const m = this.mean(name);
+    return m === undefined ? base : base / Math.max(m, this.eps);
+  }
+
+  /** Records the unweighted values of `names` a step reported. Non-finite values are skipped, not averaged in. */
+  observe(names: readonly string[], values: Record<string, number>): void {
+    for (const name of names) {
+      const v = values[name];
+      if (v === undefined || !Number.isFinite(v)) continue;
+      this.ema.set(name, this.decay * (this.ema.get(name) ?? 0) + (1 - this.decay) * Math.abs(v));
+      this.seen.set(name, (this.seen.get(name) ?? 0) + 1);
+    }
+  }
+
+  get state(): RunningScaleState {
+    return { ema: Object.fromEntries(this.ema), seen: Object.fromEntries(this.seen) };
+  }
+
+  set state(s: RunningScaleState) {
+    this.ema = new Map(Object.entries(s.ema));
+    this.seen = new Map(Object.entries(s.seen));
+  }
+}
+
 /** Decides each step's loss weights on the JS side; feed its `feeds(step)` to the training step. */
 export class LossBalancer {
   readonly config: z.output<typeof balanceSchema>;
-  private readonly ema = new Map<string, number>();
-  private readonly seen = new Map<string, number>();
+  private readonly running: RunningScale;
 
   constructor(config: BalanceConfig) {
     this.config = balanceSchema.parse(config);
+    this.running = new RunningScale(this.config.emaDecay, this.config.eps);
   }
 
   get names(): string[] {
     return Object.keys(this.config.weights);
-  }
-
-  private runningMean(name: string): number | undefined {
-    const n = this.seen.get(name);
-    if (!n) return undefined;
-    return this.ema.get(name)! / (1 - this.config.emaDecay ** n);
   }
 
   /** The weight of every term at `step`. */
@@ -123,8 +166,7 @@ export class LossBalancer {
     const out: Record<string, number> = {};
     for (const [name, schedule] of Object.entries(this.config.weights)) {
       const base = scheduleAt(schedule, step);
-      const mean = this.config.mode === 'auto' ? this.runningMean(name) : undefined;
-      out[name] = mean === undefined ? base : base / Math.max(mean, this.config.eps);
+      out[name] = this.config.mode === 'auto' ? this.running.scale(name, base) : base;
     }
     return out;
   }
@@ -136,19 +178,13 @@ export class LossBalancer {
 
   /** Records the unweighted term values a step reported. Non-finite values are skipped, not averaged in. */
   observe(values: Record<string, number>): void {
-    const d = this.config.emaDecay;
-    for (const name of this.names) {
-      const v = values[name];
-      if (v === undefined || !Number.isFinite(v)) continue;
-      this.ema.set(name, d * (this.ema.get(name) ?? 0) + (1 - d) * Math.abs(v));
-      this.seen.set(name, (this.seen.get(name) ?? 0) + 1);
-    }
+    this.running.observe(this.names, values);
   }
 
   report(step: number): BalanceReport {
     const runningMean: Record<string, number> = {};
     for (const n of this.names) {
-      const m = this.runningMean(n);
+      const m = this.running.mean(n);
       if (m !== undefined) runningMean[n] = m;
     }
     return { step, weights: this.weightsAt(step), runningMean };

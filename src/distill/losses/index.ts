@@ -2,8 +2,8 @@
 // transfer, each a row of lossRules (rules.ts); loss balancing and vocabulary alignment beside them.
 export { attentionLossSchema, attentionMapKl, createAttentionLoss, type AttentionKlOptions, type AttentionLossConfig } from './attention.ts';
 export {
-  balanceSchema, combineLosses, LossBalancer, lossWeightInputs, lossWeightName, scheduleAt, weightScheduleSchema,
-  type BalanceConfig, type BalanceReport, type CombinedLoss, type WeightSchedule,
+  balanceSchema, combineLosses, LossBalancer, lossWeightInputs, lossWeightName, RunningScale, scheduleAt, weightScheduleSchema,
+  type BalanceConfig, type RunningScaleState, type BalanceReport, type CombinedLoss, type WeightSchedule,
 } from './balance.ts';
 export { divergenceKinds, divergences, klFromLogs, logMixture, type DivergenceKind, type DivergenceOptions } from './divergence.ts';
 export { takeAlongLastAxis } from './gather.ts';

@@ -10,7 +10,7 @@ import type { TeacherSlot } from '../compose/index.ts';
 import type { DistillLossConfigInput } from '../losses/index.ts';
 import type { Progress } from '../progress/index.ts';
 import {
-  tokenWindows, type CheckpointOptions, type DataSource, type EvalResult, type MonitorOptions, type RunSummary, type TrainerEvent,
+  tokenWindows, type BalanceOptions, type CheckpointOptions, type DataSource, type EvalResult, type MonitorOptions, type RunSummary, type TrainerEvent,
 } from '../trainer/index.ts';
 import type { BatchTransform } from './batches.ts';
 
@@ -60,6 +60,8 @@ export interface RunSettings {
   schedule: Omit<Schedule, 'totalSteps'>;
   optimizer: OptimizerConfig;
   clipNorm?: number;
+  /** 'auto': loss-term weights divided by the terms' running means (the trainer's `balance`). Default fixed. */
+  balance?: BalanceOptions;
   accumulate?: number;
   /** Evaluate every this many steps (and at the end); 0: only at the end. */
   evalEvery?: number;

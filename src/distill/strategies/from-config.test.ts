@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { saveHfModel } from '../../models/hf/index.ts';
@@ -46,6 +46,35 @@ test('a run config file: teachers from Hugging Face folders, a pipeline as the s
   const r = await runDistill(ctx, config.distill!.strategy);
   assert.deepEqual(r.reports.map((x) => x.stage), ['1-onPolicy', '2-kd']);
   assert.equal(r.reports[1]!.summary!.step, 4);
+});
+
+test("balance: auto in a run config rescales the terms' weights, and the weights used are logged", async () => {
+  const dir = tmpDir();
+  const teacher = randomTeacher('big', 2);
+  saveHfModel(join(dir, 'teacher'), teacher.local.model, teacher.local.params);
+  writeFileSync(join(dir, 'train.yaml'), `balance: auto\n${yaml(`
+  teachers: [{ name: big, source: { kind: retort, hfDir: teacher } }]
+  strategy:
+    kind: kd
+    terms:
+      - { name: kd, loss: { kind: logits, alpha: 0.5, temperature: 2 } }
+      - { name: hid, weight: 0.5, loss: { kind: hidden, metric: mse, projection: linear } }
+`)}`);
+  const config = loadRunConfig(join(dir, 'train.yaml'), { distill: distillSectionSchema });
+  const settings = settingsFromRunConfig(config);
+  assert.deepEqual(settings.balance, { mode: 'auto' });
+  const teachers = await resolveTeachers(config.distill!.teachers, { tokenizer: tinyText().tokenizer, baseDir: dir });
+  const student = (await tinyContext(dir, 1)).student;
+  const weights: Record<string, number>[] = [];
+  const ctx = await createDistillContext({
+    student, teachers, data: tinyText(), settings: { ...settings, executor: await sharedExecutor() },
+    hooks: { onTrainerEvent: (_stage, e) => void (e.type === 'step' && weights.push(e.record.weights)) },
+  });
+  await runDistill(ctx, config.distill!.strategy);
+  assert.deepEqual(weights[0], { kd: 1, hid: 0.5 }, 'configured weights before any term was seen');
+  for (const w of weights.slice(1)) assert.ok(w.kd !== 1 && w.hid !== 0.5, `later steps divide by the running means: ${JSON.stringify(w)}`);
+  const logged = readFileSync(join(dir, 'run', '1-kd', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.type === 'step');
+  assert.deepEqual(logged.map((r) => r.weights), weights);
 });
 
 test('errors inside the distill section name the file, the field and a fix', () => {

@@ -100,6 +100,7 @@ export function settingsFromRunConfig(c: LoadedRunConfig<unknown>): Omit<RunSett
     schedule: { lr: c.optimizer.lr, ...c.schedule },
     optimizer: optimizerOf(c),
     clipNorm: c.clipNorm || undefined,
+    balance: c.balance === 'auto' ? { mode: 'auto' } : undefined,
     accumulate: c.accumulate,
     evalEvery: c.eval.every,
     evalBatches: c.eval.batches,

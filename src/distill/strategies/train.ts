@@ -111,6 +111,7 @@ export async function trainJob(ctx: DistillContext, job: TrainJob): Promise<JobR
     schedule: { ...schedule, totalSteps: steps },
     optimizer: s.optimizer,
     clipNorm: s.clipNorm,
+    balance: s.balance,
     accumulate: k,
     lossWeights: (step) => Object.fromEntries(trainer!.weightNames.map((n) => [n, job.weight?.(n, step) ?? 1])),
     evalEvery: s.evalEvery,
@@ -123,7 +124,7 @@ export async function trainJob(ctx: DistillContext, job: TrainJob): Promise<JobR
       if (e.type === 'step' && e.record.step < steps) await prepared.prepare(k);
     },
     saveParam: job.saveParam,
-    config: { job: job.config, steps, seed, optimizer: s.optimizer, schedule, clipNorm: s.clipNorm ?? null, accumulate: k, batch: s.batch, seq: s.seq },
+    config: { job: job.config, steps, seed, optimizer: s.optimizer, schedule, clipNorm: s.clipNorm ?? null, ...(s.balance?.mode === 'auto' ? { balance: s.balance } : {}), accumulate: k, batch: s.batch, seq: s.seq },
     seed,
     threads: s.threads,
     executor: s.executor,

@@ -3,6 +3,6 @@ export { Monitor, type MonitorOptions, type MonitorState } from './early-stoppin
 export { evalOutputs, metricOf, type EvalResult } from './evaluate.ts';
 export { MetricsLog, type MetricsRecord } from './metrics-log.ts';
 export {
-  LOSS_WEIGHT_PREFIX, Trainer, TrainingDivergedError, type CheckpointOptions, type LossBuilder, type LossContext, type LossTerms,
+  LOSS_WEIGHT_PREFIX, Trainer, TrainingDivergedError, type BalanceOptions, type CheckpointOptions, type LossBuilder, type LossContext, type LossTerms,
   type ResumeOptions, type RunSummary, type StepRecord, type TrainerEvent, type TrainerOptions,
 } from './trainer.ts';

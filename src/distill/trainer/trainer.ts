@@ -13,6 +13,7 @@ import { defaultExecutor, hostTensor, ParamStore, type Executor, type HostTensor
 import {
   canonicalJson, configHash, listCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint, type EvalMark, type Json,
 } from '../checkpoint/index.ts';
+import { RunningScale, type RunningScaleState } from '../losses/index.ts';
 import { Progress } from '../progress/index.ts';
 import type { Batch, BatchStream, DataSource, EvalSource, InputSpec } from './data.ts';
 import { Monitor, type MonitorOptions, type MonitorState } from './early-stopping.ts';
@@ -47,6 +48,14 @@ export interface CheckpointOptions {
   extraFiles?: Readonly<Record<string, string | Uint8Array>>;
 }
 
+export interface BalanceOptions {
+  mode: 'fixed' | 'auto';
+  /** EMA decay of the running means. Default 0.99. */
+  emaDecay?: number;
+  /** Floor of a running mean before it divides. Default 1e-8. */
+  eps?: number;
+}
+
 export interface TrainerOptions<O> {
   /** Traces the model on the batch's symbolic inputs; called once for the training graph (train: dropout on) and once for evaluation. */
   model: (inputs: Record<string, Tensor>, mode: { train: boolean }) => O;
@@ -66,6 +75,12 @@ export interface TrainerOptions<O> {
   accumulate?: number;
   /** Values of the loss-term weights for a step (0-based index of the update about to run). Default: none. */
   lossWeights?: (step: number) => Record<string, number>;
+  /**
+   * 'auto': each term's weight from `lossWeights` is divided by the running mean of the term's |value|
+   * (bias-corrected EMA), so terms of very different scales each contribute about their given weight.
+   * The weights used are in every step record and metrics line; the running means are checkpointed.
+   */
+  balance?: BalanceOptions;
   /** Evaluate every this many steps and at the end; 0 or absent with evalData: only at the end. */
   evalEvery?: number;
   /** Which evaluation metric picks the best checkpoint, and early stopping (patience) on it. */
@@ -137,6 +152,8 @@ export class TrainingDivergedError extends Error {
 
 interface TrainerSavedState {
   monitor: MonitorState;
+  /** Running term means of 'auto' balancing. */
+  balance?: RunningScaleState;
 }
 
 function leaves(specs: Readonly<Record<string, InputSpec>>): Record<string, Tensor> {
@@ -172,6 +189,8 @@ export class Trainer<O = unknown> {
   private readonly progress?: Progress;
   private readonly monitor: Monitor;
   private readonly checkpointing: CheckpointOptions;
+  /** 'auto' balancing's running term means; undefined for fixed weights. */
+  private readonly balance?: RunningScale;
 
   private constructor(
     private readonly o: TrainerOptions<O>,
@@ -186,6 +205,7 @@ export class Trainer<O = unknown> {
     this.progress = o.progress === false ? undefined : (o.progress ?? new Progress());
     this.monitor = new Monitor(o.monitor);
     this.checkpointing = o.checkpoint ?? { every: 1000, keep: 3 };
+    if (o.balance?.mode === 'auto') this.balance = new RunningScale(o.balance.emaDecay ?? 0.99, o.balance.eps ?? 1e-8);
   }
 
   /** Traces and compiles the training program (and the evaluation program), and initializes parameters. */
@@ -221,10 +241,16 @@ export class Trainer<O = unknown> {
         if (spec.name.startsWith(LOSS_WEIGHT_PREFIX)) weightNames.add(spec.name.slice(LOSS_WEIGHT_PREFIX.length));
       }
     }
+    if (o.balance?.mode === 'auto') {
+      const unseen = [...weightNames].filter((n) => !(n in train.terms));
+      if (unseen.length > 0) {
+        throw new Error(`Trainer: balance 'auto' scales each weighted term by its running mean, but the loss reports no term named ${unseen.map((n) => `'${n}'`).join(', ')}; return the unweighted terms under their weights' names in loss().terms, or use balance 'fixed'`);
+      }
+    }
     const hash = configHash(
       o.config ?? {
         optimizer: o.optimizer, schedule: o.schedule, clipNorm: o.clipNorm ?? null, accumulate: o.accumulate ?? 1, seed: o.seed ?? 0,
-        data: o.data.inputs, params: [...step.params.values].map(([k, v]) => [k, v.shape]),
+        data: o.data.inputs, params: [...step.params.values].map(([k, v]) => [k, v.shape]), ...(o.balance?.mode === 'auto' ? { balance: o.balance } : {}),
       },
     );
     return new Trainer(o, step, evalProgram, [...weightNames].sort(), hash);
@@ -285,6 +311,7 @@ export class Trainer<O = unknown> {
     ts.restore({ step: c.manifest.step, params, opt: c.opt });
     this.stream = stream;
     if (state?.monitor) this.monitor.state = { ...state.monitor };
+    if (this.balance && state?.balance) this.balance.state = state.balance;
     this.resumed = true;
     this.lastCheckpoint = path;
     this.metrics.truncateAfter(c.manifest.step);
@@ -345,7 +372,8 @@ export class Trainer<O = unknown> {
   async evaluate(): Promise<EvalResult> {
     if (!this.evalProgram || !this.o.evalData) throw new Error('Trainer.evaluate: no evalData was given');
     const acc = new EvalAccumulator();
-    const weights = this.weightFeeds(this.step);
+    // Evaluation weighs terms as given, unbalanced, so its loss compares across the run.
+    const weights = this.weightFeeds(this.step, false);
     for (const batch of this.o.evalData.batches()) {
       const feeds: Record<string, HostTensor> = {};
       for (const spec of this.evalProgram.inputs) {
@@ -367,7 +395,7 @@ export class Trainer<O = unknown> {
     const ts = this.trainStep;
     const params = new Map<string, HostTensor>();
     for (const name of this.savedParamNames()) params.set(name, ts.params.get(name));
-    const state: TrainerSavedState = { monitor: this.monitor.state };
+    const state: TrainerSavedState = { monitor: this.monitor.state, ...(this.balance ? { balance: this.balance.state } : {}) };
     const path = saveCheckpoint(
       this.o.dir,
       {
@@ -409,11 +437,12 @@ export class Trainer<O = unknown> {
       throw e;
     }
     const weights = Object.fromEntries(Object.entries(weightFeeds).map(([k2, v]) => [k2.slice(LOSS_WEIGHT_PREFIX.length), scalar(v)]));
+    this.balance?.observe(this.weightNames, r.metrics);
     return { step: r.step + 1, loss: r.loss, terms: r.metrics, gradNorm: r.gradNorm, lr, weights, ms: performance.now() - t0 };
   }
 
-  /** Feeds `loss.weight.{name}` for step `index`; every weight the graphs read must have a finite-or-not number. */
-  private weightFeeds(index: number): Record<string, HostTensor> {
+  /** Feeds `loss.weight.{name}` for step `index` (divided by the running means when balancing); every weight the graphs read must have a number. */
+  private weightFeeds(index: number, balanced = true): Record<string, HostTensor> {
     if (this.weightNames.length === 0) return {};
     const given = this.o.lossWeights?.(index) ?? {};
     const feeds: Record<string, HostTensor> = {};
@@ -422,7 +451,7 @@ export class Trainer<O = unknown> {
       if (typeof v !== 'number') {
         throw new Error(`Trainer: loss weight '${name}' has no value at step ${index} (lossWeights returned {${Object.keys(given).join(', ')}}); return a number for each of: ${this.weightNames.join(', ')}`);
       }
-      feeds[`${LOSS_WEIGHT_PREFIX}${name}`] = hostTensor('float32', [], [v]);
+      feeds[`${LOSS_WEIGHT_PREFIX}${name}`] = hostTensor('float32', [], [this.balance && balanced ? this.balance.scale(name, v) : v]);
     }
     return feeds;
   }
