@@ -2,6 +2,7 @@
 // and its checkpoints and progress display, the offline teacher store and its sharded labelling,
 // the run configuration, and the strategies that put them together.
 export * from './checkpoint/index.ts';
+export * from './classify/index.ts';
 export * from './compose/index.ts';
 export * from './config/index.ts';
 export * from './label/index.ts';

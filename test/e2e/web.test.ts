@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
-import { classificationEval, encodeExamples } from '../../src/cli/classify-data.ts';
+import { classificationEval, encodeExamples } from '../../src/distill/classify/index.ts';
 import { exportClassifierOnnx } from '../../src/cli/classifier-onnx.ts';
 import { startWebServer, type RunningWebServer } from '../../src/cli/web-server.ts';
 import { loadSotu } from '../../src/data/sotu.ts';

@@ -32,7 +32,8 @@ export const evalCommand = defineCommand({
     'separate process running the ONNX file. Models and their tokenizer must share one vocabulary.',
     'Data: sotu = addresses after --after-year; spam = the held-out fifth of SpamAssassin (the split',
     'retort demo --task spam uses; emails as text for language models, labels for classifiers);',
-    'FILE = a UTF-8 text file, all of it held out.',
+    'FILE = a UTF-8 text file, all of it held out; for classifiers a .jsonl file of {"text", "label"}',
+    'lines (the first --batch × --batches of them).',
   ].join('\n'),
   examples: [
     'retort eval --teacher retort-demo/models/teacher --student retort-demo/models/student --student retort-demo/models/baseline',

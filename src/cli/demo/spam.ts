@@ -6,26 +6,20 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Progress } from '../../distill/progress/index.ts';
-import { createLogitKd, logitKdSchema } from '../../distill/losses/index.ts';
-import { Trainer, type LossBuilder, type TrainerOptions } from '../../distill/trainer/index.ts';
+import { Trainer, type TrainerOptions } from '../../distill/trainer/index.ts';
 import { evaluate, formatEvalTable, InferenceProgram, type EvalModel } from '../../eval/index.ts';
-import { crossEntropy, mul, withParamPrefix } from '../../graph/index.ts';
-import { saveHfModel, SequenceClassifier, type ClassifierConfigInput, type ClassifierOutput } from '../../models/index.ts';
+import { saveHfModel, SequenceClassifier, type ClassifierConfigInput } from '../../models/index.ts';
 import { trainByteLevelBpe } from '../../models/tokenizers/train-byte-level-bpe.ts';
 import { defaultAdamW } from '../../optim/index.ts';
 import { ParamStore } from '../../runtime/index.ts';
 import { writeReport, type PredictionSample } from '../../report/index.ts';
-import { classificationEval, classificationSource, encodeExamples, SPAM_LABELS, spamSplit } from '../classify-data.ts';
+import { classificationEval, classificationSource, classifierObjective, encodeExamples, type ClassifierRun } from '../../distill/classify/index.ts';
+import { SPAM_LABELS, spamSplit } from '../classify-data.ts';
 import { exportClassifierOnnx } from '../classifier-onnx.ts';
 import { SPAM_SPLIT } from '../run/eval.ts';
 import { finishDemo, prepareOut, Stages, type DemoResult } from './common.ts';
 import type { DemoOptions } from './lm.ts';
 import { spamSettings, withOverrides, type ModelSize, type SpamSettings } from './settings.ts';
-
-interface Pair {
-  student: ClassifierOutput;
-  teacher: ClassifierOutput;
-}
 
 export async function runSpamDemo(o: DemoOptions): Promise<DemoResult> {
   const S: SpamSettings = withOverrides(spamSettings[o.quick ? 'quick' : 'full']);
@@ -67,18 +61,10 @@ export async function runSpamDemo(o: DemoOptions): Promise<DemoResult> {
     seed: o.seed,
     threads: o.threads,
   });
-  const ceLoss: LossBuilder<ClassifierOutput> = (out, inputs, ctx) => {
-    const ce = crossEntropy(out.logits, inputs.labels!); // logits (B, 2), labels (B)
-    return { total: mul(ce, ctx.weight('ce')), terms: { ce } };
-  };
   const trainCe = async (name: string, model: SequenceClassifier, steps: number, lr: number) => {
-    const t = await Trainer.create<ClassifierOutput>({
+    const t = await Trainer.create<ClassifierRun>({
       ...common(name, steps, lr),
-      model: (inputs, { train }) => model.forward(inputs.input_ids!, { mask: inputs.attention_mask, train }),
-      loss: ceLoss,
-      predictions: (out, inputs) => ({ logits: out.logits, labels: inputs.labels! }),
-      lossWeights: () => ({ ce: 1 }),
-      params: ParamStore.init(model.params.values(), o.seed),
+      ...classifierObjective({ student: model, studentParams: ParamStore.init(model.params.values(), o.seed) }),
     });
     await t.run();
     return { params: keep(t.params, model), metrics: t.metricsPath };
@@ -95,28 +81,16 @@ export async function runSpamDemo(o: DemoOptions): Promise<DemoResult> {
   // 3. Distilled student: logit KD on the class logits, the teacher traced in-graph with frozen weights.
   log(`student: ${S.student.nLayers} layer(s) × d${S.student.dModel}, ${studentModel.paramCount().toLocaleString('en')} parameters: ${ratio.toFixed(1)}× fewer than the teacher`);
   stages.start('student (distilled)', `${S.studentSteps} steps; logit KD (alpha ${S.kd.alpha}, temperature ${S.kd.temperature})`);
-  const kd = createLogitKd(logitKdSchema.parse({ kind: 'logits', alpha: S.kd.alpha, temperature: S.kd.temperature }));
-  const TEACHER = 'teacher.';
-  const start = ParamStore.init(studentModel.params.values(), o.seed);
-  for (const [k, v] of teacher.params.values) start.set(TEACHER + k, v);
-  const frozen = (n: string) => n.startsWith(TEACHER);
-  const kdOptions: TrainerOptions<Pair> = {
+  const kdOptions: TrainerOptions<ClassifierRun> = {
     ...common('student', S.studentSteps, S.studentLr),
-    model: (inputs, { train }) => ({
-      student: studentModel.forward(inputs.input_ids!, { mask: inputs.attention_mask, train }),
-      teacher: withParamPrefix(TEACHER, () => new SequenceClassifier(config(S.teacher))).forward(inputs.input_ids!, { mask: inputs.attention_mask }),
+    ...classifierObjective({
+      student: studentModel,
+      studentParams: ParamStore.init(studentModel.params.values(), o.seed),
+      teachers: [{ name: 'teacher', model: teacherModel, params: teacher.params }],
+      terms: [{ name: 'kd', loss: { kind: 'logits', alpha: S.kd.alpha, temperature: S.kd.temperature } }],
     }),
-    loss: (p, inputs, ctx) => {
-      const r = kd.forward({ student: { logits: p.student.logits }, teacher: { logits: p.teacher.logits }, labels: inputs.labels });
-      return { total: mul(r.loss, ctx.weight('kd')), terms: { kd: r.loss, ...Object.fromEntries(Object.entries(r.parts).map(([k, v]) => [`kd/${k}`, v])) } };
-    },
-    predictions: (p, inputs) => ({ logits: p.student.logits, labels: inputs.labels! }),
-    lossWeights: () => ({ kd: 1 }),
-    params: start,
-    trainable: (n) => !frozen(n),
-    saveParam: (n) => !frozen(n),
   };
-  const kdTrainer = await Trainer.create<Pair>(kdOptions);
+  const kdTrainer = await Trainer.create<ClassifierRun>(kdOptions);
   await kdTrainer.run();
   const student = { params: keep(kdTrainer.params, studentModel), metrics: kdTrainer.metricsPath };
 

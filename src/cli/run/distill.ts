@@ -17,6 +17,8 @@ import type { DecoderModel } from '../../models/types.ts';
 import { HttpTeacher } from '../../teachers/http/index.ts';
 import { OnnxTeacher } from '../../teachers/onnx/index.ts';
 import { tokenCorpus } from '../corpus.ts';
+import { labelledCorpus } from '../labelled-corpus.ts';
+import { classifierPlan, runClassifier } from './classify.ts';
 import { modelFromConfig } from './train.ts';
 
 /** Loaders for the teachers that are not Retort models: their config fields are those teachers' options. */
@@ -64,6 +66,11 @@ export async function run({ values, positionals, io, json }: CommandContext<z.ou
   });
   const log = (line: string) => io.err(line);
   const tokenizer = c.data.tokenizer.kind === 'hf' ? loadHfTokenizer(c.data.tokenizer.path) : undefined;
+  if (c.task === 'classify') {
+    const plan = classifierPlan(c, name, baseDir, tokenizer);
+    const corpus = labelledCorpus(c.data, { tokenizer, log });
+    return runClassifier({ c, file: name, io, json, corpus, plan: { ...plan, dir: join(c.checkpoint.dir, `1-${c.distill.strategy.kind}`) } });
+  }
   const corpus = tokenCorpus(c.data, { tokenizer, log });
   const { model, params } = modelFromConfig(c, corpus.tokenizer, name);
   const family = c.model.family;

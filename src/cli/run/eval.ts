@@ -7,7 +7,9 @@ import type { z } from 'zod';
 import { loadSotu } from '../../data/sotu.ts';
 import { evalWindows } from '../../distill/trainer/index.ts';
 import { evaluate, formatEvalTable, type EvalModel } from '../../eval/index.ts';
-import { SPAM_LABELS, classificationEval, encodeExamples, spamSplit } from '../classify-data.ts';
+import { classificationEval, encodeExamples, type LabelledText } from '../../distill/classify/index.ts';
+import { readLabelledJsonl } from '../labelled-corpus.ts';
+import { SPAM_LABELS, spamSplit } from '../classify-data.ts';
 import { UsageError, type CommandContext } from '../command.ts';
 import { loadModelDir, type ModelDir } from '../model-dir.ts';
 
@@ -40,11 +42,25 @@ export async function run({ values, io, json }: CommandContext<z.output<typeof e
     if (ids.length < seq + 1) throw new UsageError(`--data ${values.data}: only ${ids.length} tokens, fewer than one window of --seq ${seq}`, 'eval');
     data = { source: evalWindows(ids, { batch: values.batch, ctx: seq, maxBatches: values.batches }), description: `${description}, windows of ${seq} tokens` };
   } else {
-    if (values.data !== 'spam') throw new UsageError(`--data ${values.data}: classifiers are evaluated on labelled data; use --data spam`, 'eval');
     const seq = values.seq ?? Number(teacher.loaded.hfConfig.retort_seq_len ?? 128);
-    const held = spamSplit(SPAM_SPLIT).validation.slice(0, values.batch * values.batches);
+    const n = values.batch * values.batches;
+    let held: LabelledText[], labels: string[], what: string;
+    if (values.data === 'spam') [held, labels, what] = [spamSplit(SPAM_SPLIT).validation.slice(0, n), [...SPAM_LABELS], 'held-out SpamAssassin emails'];
+    else if (values.data.endsWith('.jsonl')) {
+      const file = readLabelledJsonl(values.data);
+      // Label ids follow the teacher's label names when it has them, so a file holding only some labels still lines up.
+      const names = teacher.loaded.model.config.labels;
+      const id = (k: number) => {
+        if (!names) return k;
+        const at = names.indexOf(file.labels[k]!);
+        if (at < 0) throw new UsageError(`--data ${values.data}: label '${file.labels[k]}' is not one of the teacher's labels (${names.join(', ')})`, 'eval');
+        return at;
+      };
+      [held, labels, what] = [file.items.slice(0, n).map((x) => ({ text: x.text, label: id(x.label) })), names ?? file.labels, `${values.data}`];
+    } else throw new UsageError(`--data ${values.data}: classifiers are evaluated on labelled data; use --data spam or a .jsonl file of {"text", "label"} lines`, 'eval');
     const ex = encodeExamples(held, tok, seq);
-    data = { source: classificationEval(ex, { batch: values.batch, maxBatches: values.batches }), description: `held-out SpamAssassin emails (${ex.n - (ex.n % values.batch)}), ${seq} tokens each`, labels: [...SPAM_LABELS] };
+    if (ex.n < values.batch) throw new UsageError(`--data ${values.data}: ${ex.n} labelled texts make no batch of --batch ${values.batch}`, 'eval');
+    data = { source: classificationEval(ex, { batch: values.batch, maxBatches: values.batches }), description: `${what} (${ex.n - (ex.n % values.batch)} texts), ${seq} tokens each`, labels };
   }
   const model = (m: ModelDir, i: number): EvalModel => ({ name: names[i]!, model: m.loaded.model, params: m.loaded.params, onnx: m.onnx });
   const report = await evaluate({

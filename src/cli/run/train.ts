@@ -16,6 +16,8 @@ import type { DecoderModel, DecoderOutput } from '../../models/types.ts';
 import { ParamStore } from '../../runtime/index.ts';
 import { UsageError, type CommandContext } from '../command.ts';
 import { tokenCorpus } from '../corpus.ts';
+import { labelledCorpus } from '../labelled-corpus.ts';
+import { runClassifier } from './classify.ts';
 
 export interface BuiltModel {
   model: DecoderModel;
@@ -61,6 +63,10 @@ export async function run({ values, positionals, io, json }: CommandContext<z.ou
     throw new UsageError(`${dir} already holds checkpoints; pass --resume to continue that run, or --dir for a new folder`, 'train');
   }
   const log = (line: string) => io.err(line);
+  if (c.task === 'classify') {
+    const corpus = labelledCorpus(c.data, { log });
+    return runClassifier({ c, file: name, io, json, resume: values.resume, corpus, plan: { steps: c.steps, teachers: [], dir } });
+  }
   const corpus = tokenCorpus(c.data, { log });
   const { model, params } = modelFromConfig(c, corpus.tokenizer, name);
   log(`model: ${c.model.family}, ${model.paramCount().toLocaleString('en')} parameters`);

@@ -79,6 +79,11 @@ export function parseRunConfig<D = Record<string, unknown>>(value: unknown, file
     }
     out.data = { ...out.data, dataset: path };
   }
+  if (c.task === 'classify' && c.data.dataset !== 'spam' && !c.data.dataset.endsWith('.jsonl')) {
+    const expected = `'spam' or a .jsonl file of {"text", "label"} lines (task classify reads labelled texts)`;
+    const fix = c.data.dataset === 'sotu' ? "SOTU text has no labels: use dataset 'spam', a .jsonl file, or task 'lm'" : 'name the file *.jsonl, one {"text": ..., "label": ...} object per line';
+    throw new ConfigError(file, [{ path: 'data.dataset', expected, received: JSON.stringify(c.data.dataset), fix, message: `${file}: data.dataset: expected ${expected}, got ${JSON.stringify(c.data.dataset)}; fix: ${fix}` }]);
+  }
   if (c.data.validation.afterYear !== undefined && c.data.dataset !== 'sotu') {
     const fix = 'remove afterYear, or use validation.fraction';
     throw new ConfigError(file, [{ path: 'data.validation.afterYear', expected: "dataset 'sotu' (the only one with years)", received: JSON.stringify(c.data.dataset), fix, message: `${file}: data.validation.afterYear: only applies to dataset 'sotu', got dataset ${JSON.stringify(c.data.dataset)}; fix: ${fix}` }]);

@@ -136,6 +136,16 @@ export const checkpointSchema = z
 // ------------------------------------------------------------------ the run
 export const runConfigSchema = z
   .object({
+    task: doc(
+      z.enum(['lm', 'classify']).default('lm'),
+      "'lm': next-token prediction on text; 'classify': sequence classification of labelled texts (data.dataset 'spam', or a .jsonl file of {\"text\", \"label\"} lines), the model's body under a pooled head",
+      'lm',
+    ),
+    classifier: doc(
+      z.object({ pooling: doc(z.enum(['mean', 'last']).default('mean'), "How the head reads the text: the mean of the body's final states over the tokens, or the last token's", 'mean') }).strict().default({ pooling: 'mean' }),
+      'task classify: the classification head',
+      { pooling: 'mean' },
+    ),
     model: doc(modelSchema, 'The model being trained (the student, when distilling)'),
     data: doc(dataSchema, 'Training and held-out text'),
     optimizer: doc(optimizerSchema, 'Optimizer and its learning rate', { kind: 'adamw', lr: 3e-4 }),

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { parse } from 'yaml';
+import { parseRunConfig } from '../config/index.ts';
 import { distillSectionSchema } from './from-config.ts';
 
 const guide = readFileSync(new URL('../../../DISTILLATION.md', import.meta.url), 'utf8');
@@ -25,5 +26,19 @@ blocks.forEach((block, i) => {
     assert.deepEqual(Object.keys(doc), ['distill']);
     const r = distillSectionSchema.safeParse(doc.distill);
     assert.ok(r.success, `block ${i + 1} does not parse:\n${block}\n${r.success ? '' : r.error.message}`);
+  });
+});
+
+// Whole run configs (```yaml blocks that start with `task:`) parse as `retort distill` reads them.
+const runConfigs = [...guide.matchAll(/^```yaml\n([\s\S]*?)^```/gm)].map((m) => m[1]!).filter((b) => b.startsWith('task:'));
+
+test('DISTILLATION.md has a whole run config for classifiers', () => {
+  assert.ok(runConfigs.length >= 1);
+});
+
+runConfigs.forEach((block, i) => {
+  test(`DISTILLATION.md run config ${i + 1}`, () => {
+    const c = parseRunConfig(parse(block), 'guide.yaml', { distill: distillSectionSchema });
+    assert.ok(c.distill, 'the block has a distill section');
   });
 });

@@ -15,6 +15,8 @@ export interface SaveHfOptions {
   tokenizer?: Tokenizer;
   /** Storage dtype of the weights; default F32. */
   dtype?: 'F32' | 'F16' | 'BF16';
+  /** More config.json fields (e.g. retort_seq_len, the padded length a classifier was trained at). */
+  extraConfig?: Record<string, unknown>;
 }
 
 /** config.json for a model: the family's dialect, plus the head's fields for a classifier. */
@@ -50,7 +52,7 @@ export function saveHfModel(dir: string, model: DecoderModel | SequenceClassifie
     const f32 = v.data instanceof Float32Array ? v.data : Float32Array.from(v.data as ArrayLike<number>);
     tensors.set(name, { dtype, shape: [...v.shape], data: fromFloat32(f32, dtype) } as StTensor);
   }
-  const config = { ...hfConfigOf(model), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype] };
+  const config = { ...hfConfigOf(model), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype], ...o.extraConfig };
   // transformers refuses safetensors files without format metadata.
   writeSafetensors(join(dir, SINGLE_FILE), tensors, { format: 'pt' });
   // A shard index left from an earlier save would win over the new file when loading.

@@ -11,6 +11,7 @@ import type { SequenceClassifier } from '../../../models/classifier/index.ts';
 import type { Tokenizer } from '../../../models/tokenizers/tokenizer.ts';
 import { hostTensor, type Executor, type ParamStore, type Program } from '../../../runtime/index.ts';
 import type { Json } from '../../checkpoint/index.ts';
+import type { LabelledText } from '../../classify/index.ts';
 import type { Batch, DataSource } from '../../trainer/index.ts';
 import type { TextGenerator } from '../context.ts';
 import { rngAt } from '../examples.ts';
@@ -20,10 +21,7 @@ import type { GeneratedSet } from './examples-file.ts';
 import { generateSet } from './generate.ts';
 import { isGeneratedRow } from './mix.ts';
 
-export interface LabelledText {
-  text: string;
-  label: number;
-}
+export type { LabelledText };
 
 interface SetOptions {
   /** Folder of the set (examples.jsonl, manifest.json). */

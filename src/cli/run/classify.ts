@@ -1,0 +1,117 @@
+// `task: classify` run configs: `retort train` trains a sequence classifier on the labelled texts,
+// `retort distill` distills one from classifier teachers (strategy kd: logit KD on the class
+// logits with the hard labels mixed by alpha, one term per teacher; or hardLabels, the baseline).
+// Both save a Hugging Face folder ({checkpoint.dir}/final) that retort eval, export and web read.
+import { join, resolve } from 'node:path';
+import { classificationEval, classificationSource, classifierObjective, type ClassifierTeacher, type ClassifierTerm } from '../../distill/classify/index.ts';
+import { ConfigError, optimizerOf, scheduleOf, type LoadedRunConfig } from '../../distill/config/index.ts';
+import { Progress } from '../../distill/progress/index.ts';
+import type { DistillSection } from '../../distill/strategies/index.ts';
+import { Trainer, type BalanceOptions } from '../../distill/trainer/index.ts';
+import { loadHfModel, saveHfModel, SequenceClassifier } from '../../models/index.ts';
+import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
+import { ParamStore } from '../../runtime/index.ts';
+import type { Io } from '../command.ts';
+import { labelledCorpus, type LabelledCorpus } from '../labelled-corpus.ts';
+
+function issue(file: string, path: string, expected: string, received: string, fix: string): ConfigError {
+  return new ConfigError(file, [{ path, expected, received, fix, message: `${file}: ${path}: expected ${expected}, got ${received}; fix: ${fix}` }]);
+}
+
+/** The classifier the config describes: fresh (the body's config under a pooled head) or loaded (hfDir). */
+export function classifierFromConfig(c: LoadedRunConfig<unknown>, corpus: LabelledCorpus, file: string): { model: SequenceClassifier; params: ParamStore } {
+  const n = corpus.labels.length;
+  if (c.model.hfDir) {
+    const loaded = loadHfModel(c.model.hfDir);
+    if (loaded.task !== 'sequence-classification') throw issue(file, 'model.hfDir', 'a sequence-classifier folder (*ForSequenceClassification)', JSON.stringify(c.model.hfDir), 'point it at a classifier, or give model.config for a fresh one');
+    if (loaded.model.config.numLabels !== n) throw issue(file, 'model.hfDir', `a classifier with the data's ${n} labels`, `${loaded.model.config.numLabels} labels`, 'use a classifier trained on the same labels');
+    return { model: loaded.model, params: loaded.params };
+  }
+  const family = c.model.family as 'gpt2';
+  const model = new SequenceClassifier({
+    body: { family, config: { vocabSize: corpus.tokenizer.vocabSize, maxPositions: c.data.seqLen, ...c.model.config } as never },
+    numLabels: n,
+    pooling: c.classifier.pooling,
+    labels: corpus.labels,
+    padTokenId: corpus.padId,
+  });
+  return { model, params: ParamStore.init(model.params.values(), c.seed) };
+}
+
+interface RunPlan {
+  steps: number;
+  teachers: ClassifierTeacher[];
+  terms?: ClassifierTerm[];
+  dir: string;
+}
+
+/** Trains (teachers given: distills) the config's classifier; saves {checkpoint.dir}/final. */
+export async function runClassifier(o: { c: LoadedRunConfig<unknown>; file: string; io: Io; json: boolean; resume?: boolean; corpus: LabelledCorpus; plan: RunPlan }) {
+  const { c, corpus, plan, io } = o;
+  const log = (line: string) => io.err(line);
+  const { model, params } = classifierFromConfig(c, corpus, o.file);
+  const kind = plan.teachers.length ? `distilled from ${plan.teachers.map((t) => `${t.name} (${t.model.paramCount().toLocaleString('en')} parameters)`).join(', ')}` : 'trained on the labels';
+  log(`classifier: ${c.model.family} body, ${model.paramCount().toLocaleString('en')} parameters, ${corpus.labels.length} labels, ${kind}`);
+  const B = c.data.batchSize;
+  const canEval = corpus.validationExamples.n >= B;
+  if (!canEval) log(`evaluation off: ${corpus.validationExamples.n} held-out texts make no batch of ${B}`);
+  const balance: BalanceOptions | undefined = c.balance === 'auto' ? { mode: 'auto' } : undefined;
+  const trainer = await Trainer.create({
+    ...classifierObjective({ student: model, studentParams: params, teachers: plan.teachers, terms: plan.terms }),
+    data: classificationSource(corpus.trainExamples, { batch: B, seed: c.seed }),
+    evalData: canEval ? classificationEval(corpus.validationExamples, { batch: B, maxBatches: c.eval.batches }) : undefined,
+    dir: plan.dir,
+    steps: plan.steps,
+    schedule: { ...scheduleOf(c), totalSteps: plan.steps },
+    optimizer: optimizerOf(c),
+    clipNorm: c.clipNorm || undefined,
+    balance,
+    accumulate: c.accumulate,
+    evalEvery: c.eval.every,
+    monitor: { metric: c.eval.monitor, mode: c.eval.mode, patience: c.eval.patience, minDelta: c.eval.minDelta },
+    checkpoint: { every: c.checkpoint.every, keep: c.checkpoint.keep },
+    progress: new Progress(),
+    seed: c.seed,
+    threads: c.threads,
+  });
+  if (o.resume) {
+    const from = await trainer.resume();
+    log(from === null ? `no checkpoint in ${plan.dir} yet: starting from step 0` : `resumed from step ${from}`);
+  }
+  const summary = await trainer.run();
+  const final = join(c.checkpoint.dir, 'final');
+  const own = new ParamStore();
+  for (const name of model.params.keys()) own.set(name, trainer.params.get(name));
+  // export and eval read the padded length the classifier was trained at from config.json.
+  saveHfModel(final, model, own, { tokenizer: corpus.tokenizer, extraConfig: { retort_seq_len: c.data.seqLen } });
+  const accuracy = summary.lastEval?.accuracy;
+  if (!o.json) {
+    io.out(`trained ${summary.step} steps${summary.stoppedEarly ? ' (stopped early)' : ''}; ${accuracy !== undefined ? `held-out accuracy ${(100 * accuracy).toFixed(1)}%; ` : ''}classifier in ${final}`);
+    io.out(`next: retort export --model ${final} --out ${join(c.checkpoint.dir, 'onnx')} --int8`);
+  }
+  return { dir: plan.dir, model: final, steps: summary.step, stoppedEarly: summary.stoppedEarly, best: summary.best, lastEval: summary.lastEval ?? null, metrics: trainer.metricsPath, params: model.paramCount(), labels: corpus.labels };
+}
+
+/** The teachers and terms of a `task: classify` distill section: Retort classifier folders; strategy kd or hardLabels. */
+export function classifierPlan(c: LoadedRunConfig<DistillSection>, file: string, baseDir: string, tokenizer: Tokenizer | undefined): Omit<RunPlan, 'dir'> {
+  const d = c.distill!;
+  const s = d.strategy;
+  if (s.kind !== 'kd' && s.kind !== 'hardLabels') {
+    throw issue(file, 'distill.strategy.kind', "'kd' or 'hardLabels' (what task classify supports)", JSON.stringify(s.kind), 'distill the classifier with {kind: kd}; the other strategies train language models');
+  }
+  if (s.kind === 'hardLabels') return { steps: s.steps ?? c.steps, teachers: [] };
+  if (s.multiTeacher && s.multiTeacher.mode !== 'per-teacher') {
+    throw issue(file, 'distill.strategy.multiTeacher.mode', "'per-teacher' (one term per teacher) for classifiers", JSON.stringify(s.multiTeacher.mode), 'leave multiTeacher out: each term reads every teacher as a term of its own ({term}.{teacher})');
+  }
+  const wanted = s.teachers ?? d.teachers.map((t) => t.name);
+  const teachers = d.teachers.filter((t) => wanted.includes(t.name)).map((t, i): ClassifierTeacher => {
+    const src = t.source as { kind: string; hfDir?: string };
+    if (src.kind !== 'retort' || !src.hfDir) throw issue(file, `distill.teachers.${i}.source`, 'a Retort classifier folder ({kind: retort, hfDir})', JSON.stringify(src.kind), 'classifier teachers run in the training graph; give the folder of a *ForSequenceClassification model');
+    const loaded = loadHfModel(resolve(baseDir, src.hfDir));
+    if (loaded.task !== 'sequence-classification') throw issue(file, `distill.teachers.${i}.source.hfDir`, 'a sequence-classifier folder', JSON.stringify(src.hfDir), 'train one with retort train (task: classify), or point at a *ForSequenceClassification folder');
+    if (tokenizer && loaded.model.config.body.config.vocabSize < tokenizer.vocabSize) throw issue(file, 'data.tokenizer', `the tokenizer of teacher '${t.name}'`, `a tokenizer of ${tokenizer.vocabSize} ids`, `set data.tokenizer to {kind: hf, path: ${src.hfDir}}`);
+    return { name: t.name, model: loaded.model, params: loaded.params };
+  });
+  if (teachers.length === 0) throw issue(file, 'distill.teachers', 'at least one classifier teacher', 'none', "add {name: big, source: {kind: retort, hfDir: ...}}, or use strategy {kind: hardLabels}");
+  return { steps: s.steps ?? c.steps, teachers, terms: s.terms?.map((t) => ({ name: t.name, loss: t.loss, teacher: t.teacher, weight: t.weight })) };
+}
