@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { classificationEval, encodeExamples } from '../../src/distill/classify/index.ts';
-import { exportClassifierOnnx } from '../../src/cli/classifier-onnx.ts';
+import { exportClassifierOnnx } from '../../src/export/index.ts';
 import { startWebServer, type RunningWebServer } from '../../src/cli/web-server.ts';
 import { loadSotu } from '../../src/data/sotu.ts';
 import { InferenceProgram } from '../../src/eval/index.ts';

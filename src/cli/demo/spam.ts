@@ -15,7 +15,7 @@ import { ParamStore } from '../../runtime/index.ts';
 import { writeReport, type PredictionSample } from '../../report/index.ts';
 import { classificationEval, classificationSource, classifierObjective, encodeExamples, type ClassifierRun } from '../../distill/classify/index.ts';
 import { SPAM_LABELS, spamSplit } from '../classify-data.ts';
-import { exportClassifierOnnx } from '../classifier-onnx.ts';
+import { exportClassifierOnnx } from '../../export/index.ts';
 import { SPAM_SPLIT } from '../run/eval.ts';
 import { finishDemo, prepareOut, Stages, type DemoResult } from './common.ts';
 import type { DemoOptions } from './lm.ts';

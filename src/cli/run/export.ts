@@ -2,7 +2,7 @@
 // config.json and the tokenizer, in the layout transformers.js and retort web read.
 import type { z } from 'zod';
 import { exportDecoderOnnx } from '../../export/index.ts';
-import { exportClassifierOnnx } from '../classifier-onnx.ts';
+import { exportClassifierOnnx } from '../../export/index.ts';
 import { loadModelDir } from '../model-dir.ts';
 import type { exportSchema } from '../commands/export.ts';
 import type { CommandContext } from '../command.ts';

@@ -4,8 +4,9 @@
 //   onnx/model_quantized.onnx  int8 weights (with { int8: true })
 // The sequence length is fixed (texts are padded to it, as in training): the classifier's position
 // ids are a constant of the traced graph, so only the batch size is symbolic.
-// (This belongs in src/export beside exportDecoderOnnx; it lives here until that folder takes it.)
-import { lowerPolymorphic, modelFolder, writeOnnxFiles, type QuantizeReport } from '../export/index.ts';
+import { modelFolder, writeOnnxFiles } from './folder.ts';
+import { lowerPolymorphic } from './polymorphic.ts';
+import type { QuantizeReport } from './quantize.ts';
 import { input } from '../graph/index.ts';
 import { hfConfigOf, type SequenceClassifier } from '../models/index.ts';
 import { ParamStore, type HostTensor } from '../runtime/index.ts';
