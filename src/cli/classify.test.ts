@@ -81,10 +81,19 @@ test('retort distill, task classify: a smaller student learns from the teacher t
   assert.equal(ex.code, 0, ex.err + ex.out);
   assert.ok(existsSync(join(dir, 'student-onnx', 'onnx', 'model.onnx')));
 
+  writeFileSync(join(dir, 'augment.yaml'), cfg('{ kind: pipeline, steps: [ { kind: augment, count: 24, ratio: 0.25, batch: 8 }, { kind: kd } ] }').replace('dir: student-run', 'dir: augment-run'));
+  const aug = await cli('distill', join(dir, 'augment.yaml'), '--json');
+  assert.equal(aug.code, 0, aug.err + aug.out);
+  assert.match(aug.err, /augment: 24 perturbed training texts labelled by 'big', 25% of training rows/);
+  const made = readFileSync(join(dir, 'augment-run', 'augment', 'examples.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(made.length, 24);
+  assert.ok(made.every((e) => ['cars', 'fruit', 'sky'].some((_, k) => e.label === k)), 'each generated text carries a teacher label');
+  assert.equal(JSON.parse(aug.out).result.steps, 30);
+
   writeFileSync(join(dir, 'online.yaml'), cfg('{ kind: online }'));
   const bad = await cli('distill', join(dir, 'online.yaml'));
   assert.equal(bad.code, 2, bad.err);
-  assert.match(bad.err, /online\.yaml: distill\.strategy\.kind: expected 'kd' or 'hardLabels' \(what task classify supports\), got "online"/);
+  assert.match(bad.err, /online\.yaml: distill\.strategy\.kind: expected 'kd', 'hardLabels', or 'augment' before them \(what task classify supports\), got "online"/);
 });
 
 test('task classify reads SpamAssassin by name and refuses unlabelled text', async () => {

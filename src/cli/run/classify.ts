@@ -1,16 +1,17 @@
 // `task: classify` run configs: `retort train` trains a sequence classifier on the labelled texts,
 // `retort distill` distills one from classifier teachers (strategy kd: logit KD on the class
 // logits with the hard labels mixed by alpha, one term per teacher; or hardLabels, the baseline).
+// An augment step before kd mixes in training texts perturbed and labelled by a teacher.
 // Both save a Hugging Face folder ({checkpoint.dir}/final) that retort eval, export and web read.
 import { join, resolve } from 'node:path';
 import { classificationEval, classificationSource, classifierObjective, type ClassifierTeacher, type ClassifierTerm } from '../../distill/classify/index.ts';
 import { ConfigError, optimizerOf, scheduleOf, type LoadedRunConfig } from '../../distill/config/index.ts';
 import { Progress } from '../../distill/progress/index.ts';
-import type { DistillSection } from '../../distill/strategies/index.ts';
-import { Trainer, type BalanceOptions } from '../../distill/trainer/index.ts';
+import { classifierSource, classifierTeacher, labelWithClassifier, type AugmentConfig, type DistillSection } from '../../distill/strategies/index.ts';
+import { Trainer, type BalanceOptions, type DataSource } from '../../distill/trainer/index.ts';
 import { loadHfModel, saveHfModel, SequenceClassifier } from '../../models/index.ts';
 import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
-import { ParamStore } from '../../runtime/index.ts';
+import { defaultExecutor, ParamStore } from '../../runtime/index.ts';
 import type { Io } from '../command.ts';
 import { labelledCorpus, type LabelledCorpus } from '../labelled-corpus.ts';
 
@@ -42,7 +43,25 @@ interface RunPlan {
   steps: number;
   teachers: ClassifierTeacher[];
   terms?: ClassifierTerm[];
+  /** Texts perturbed from the training set (words dropped and swapped) and labelled by a teacher, mixed in at a ratio. */
+  augment?: { teacher: ClassifierTeacher; config: AugmentConfig };
   dir: string;
+}
+
+/** The training batches: the labelled texts, with the augmented set mixed in when the plan has one. */
+async function trainingSource(c: LoadedRunConfig<unknown>, corpus: LabelledCorpus, plan: RunPlan, log: (line: string) => void): Promise<DataSource> {
+  const B = c.data.batchSize;
+  if (!plan.augment) return classificationSource(corpus.trainExamples, { batch: B, seed: c.seed });
+  const { teacher, config: a } = plan.augment;
+  const classify = classifierTeacher(teacher.model, teacher.params, corpus.tokenizer, { seq: c.data.seqLen, padId: corpus.padId, executor: await defaultExecutor() });
+  const texts = corpus.train.map((x) => x.text);
+  const set = await labelWithClassifier({
+    dir: a.dir ?? join(c.checkpoint.dir, 'augment'), classify, teacher: `${teacher.name}:${teacher.model.paramCount()}`,
+    texts, existing: texts, perturb: { drop: 0.1, swap: 0.1 }, count: a.count, maxAttempts: a.maxAttempts, batch: a.batch, dedupe: a.dedupe, seed: a.seed ?? c.seed,
+  });
+  const generated = set.examples.map((e) => ({ text: e.text, label: e.label! }));
+  log(`augment: ${generated.length} perturbed training texts labelled by '${teacher.name}', ${(100 * a.ratio).toFixed(0)}% of training rows`);
+  return classifierSource(corpus.train, generated, { batch: B, seq: c.data.seqLen, tokenizer: corpus.tokenizer, ratio: a.ratio, seed: c.seed, padId: corpus.padId });
 }
 
 /** Trains (teachers given: distills) the config's classifier; saves {checkpoint.dir}/final. */
@@ -58,7 +77,7 @@ export async function runClassifier(o: { c: LoadedRunConfig<unknown>; file: stri
   const balance: BalanceOptions | undefined = c.balance === 'auto' ? { mode: 'auto' } : undefined;
   const trainer = await Trainer.create({
     ...classifierObjective({ student: model, studentParams: params, teachers: plan.teachers, terms: plan.terms }),
-    data: classificationSource(corpus.trainExamples, { batch: B, seed: c.seed }),
+    data: await trainingSource(c, corpus, plan, log),
     evalData: canEval ? classificationEval(corpus.validationExamples, { batch: B, maxBatches: c.eval.batches }) : undefined,
     dir: plan.dir,
     steps: plan.steps,
@@ -92,19 +111,30 @@ export async function runClassifier(o: { c: LoadedRunConfig<unknown>; file: stri
   return { dir: plan.dir, model: final, steps: summary.step, stoppedEarly: summary.stoppedEarly, best: summary.best, lastEval: summary.lastEval ?? null, metrics: trainer.metricsPath, params: model.paramCount(), labels: corpus.labels };
 }
 
-/** The teachers and terms of a `task: classify` distill section: Retort classifier folders; strategy kd or hardLabels. */
-export function classifierPlan(c: LoadedRunConfig<DistillSection>, file: string, baseDir: string, tokenizer: Tokenizer | undefined): Omit<RunPlan, 'dir'> {
+type Step = DistillSection['strategy'];
+type KdStep = Extract<Step, { kind: 'kd' }>;
+type AugmentStep = Extract<Step, { kind: 'augment' }>;
+
+/**
+ * The teachers and terms of a `task: classify` distill section: Retort classifier folders; strategy
+ * kd or hardLabels, optionally after augment (alone, augment is followed by kd).
+ */
+export function classifierPlan(c: LoadedRunConfig<DistillSection>, file: string, baseDir: string, tokenizer: Tokenizer | undefined): Omit<RunPlan, 'dir'> & { stage: string } {
   const d = c.distill!;
-  const s = d.strategy;
-  if (s.kind !== 'kd' && s.kind !== 'hardLabels') {
-    throw issue(file, 'distill.strategy.kind', "'kd' or 'hardLabels' (what task classify supports)", JSON.stringify(s.kind), 'distill the classifier with {kind: kd}; the other strategies train language models');
+  const steps: Step[] = d.strategy.kind === 'pipeline' ? d.strategy.steps : [d.strategy];
+  const supported = "'kd', 'hardLabels', or 'augment' before them (what task classify supports)";
+  const where = (i: number) => (d.strategy.kind === 'pipeline' ? `distill.strategy.steps.${i}.kind` : 'distill.strategy.kind');
+  steps.forEach((st, i) => {
+    if (!['kd', 'hardLabels', 'augment'].includes(st.kind)) throw issue(file, where(i), supported, JSON.stringify(st.kind), 'distill the classifier with {kind: kd}; the other strategies train language models');
+  });
+  const augment = steps.find((st): st is AugmentStep => st.kind === 'augment');
+  const trains = steps.filter((st) => st.kind !== 'augment');
+  if (trains.length > 1 || (augment && steps.indexOf(augment) !== 0)) {
+    throw issue(file, 'distill.strategy', 'one training step (kd or hardLabels), after at most one augment step', JSON.stringify(steps.map((st) => st.kind)), 'use [augment, kd], or a single kd');
   }
-  if (s.kind === 'hardLabels') return { steps: s.steps ?? c.steps, teachers: [] };
-  if (s.multiTeacher && s.multiTeacher.mode !== 'per-teacher') {
-    throw issue(file, 'distill.strategy.multiTeacher.mode', "'per-teacher' (one term per teacher) for classifiers", JSON.stringify(s.multiTeacher.mode), 'leave multiTeacher out: each term reads every teacher as a term of its own ({term}.{teacher})');
-  }
-  const wanted = s.teachers ?? d.teachers.map((t) => t.name);
-  const teachers = d.teachers.filter((t) => wanted.includes(t.name)).map((t, i): ClassifierTeacher => {
+  const s = (trains[0] ?? { kind: 'kd' }) as KdStep | Extract<Step, { kind: 'hardLabels' }>;
+  const loadTeachers = (wanted: readonly string[]) => d.teachers.filter((t) => wanted.includes(t.name)).map((t): ClassifierTeacher => {
+    const i = d.teachers.indexOf(t);
     const src = t.source as { kind: string; hfDir?: string };
     if (src.kind !== 'retort' || !src.hfDir) throw issue(file, `distill.teachers.${i}.source`, 'a Retort classifier folder ({kind: retort, hfDir})', JSON.stringify(src.kind), 'classifier teachers run in the training graph; give the folder of a *ForSequenceClassification model');
     const loaded = loadHfModel(resolve(baseDir, src.hfDir));
@@ -112,6 +142,15 @@ export function classifierPlan(c: LoadedRunConfig<DistillSection>, file: string,
     if (tokenizer && loaded.model.config.body.config.vocabSize < tokenizer.vocabSize) throw issue(file, 'data.tokenizer', `the tokenizer of teacher '${t.name}'`, `a tokenizer of ${tokenizer.vocabSize} ids`, `set data.tokenizer to {kind: hf, path: ${src.hfDir}}`);
     return { name: t.name, model: loaded.model, params: loaded.params };
   });
+  const labeller = augment && loadTeachers([augment.teacher ?? d.teachers[0]?.name ?? ''])[0];
+  if (augment && !labeller) throw issue(file, 'distill.teachers', 'a classifier teacher to label the augmented texts', 'none', 'add {name: big, source: {kind: retort, hfDir: ...}}');
+  const aug = augment && labeller ? { teacher: labeller, config: augment } : undefined;
+  const stage = `${aug ? 2 : 1}-${s.kind}`;
+  if (s.kind === 'hardLabels') return { steps: s.steps ?? c.steps, teachers: [], augment: aug, stage };
+  if (s.multiTeacher && s.multiTeacher.mode !== 'per-teacher') {
+    throw issue(file, 'distill.strategy.multiTeacher.mode', "'per-teacher' (one term per teacher) for classifiers", JSON.stringify(s.multiTeacher.mode), 'leave multiTeacher out: each term reads every teacher as a term of its own ({term}.{teacher})');
+  }
+  const teachers = loadTeachers(s.teachers ?? d.teachers.map((t) => t.name));
   if (teachers.length === 0) throw issue(file, 'distill.teachers', 'at least one classifier teacher', 'none', "add {name: big, source: {kind: retort, hfDir: ...}}, or use strategy {kind: hardLabels}");
-  return { steps: s.steps ?? c.steps, teachers, terms: s.terms?.map((t) => ({ name: t.name, loss: t.loss, teacher: t.teacher, weight: t.weight })) };
+  return { steps: s.steps ?? c.steps, teachers, terms: s.terms?.map((t) => ({ name: t.name, loss: t.loss, teacher: t.teacher, weight: t.weight })), augment: aug, stage };
 }
