@@ -5,7 +5,7 @@
 // Both save a Hugging Face folder ({checkpoint.dir}/final) that retort eval, export and web read.
 import { join, resolve } from 'node:path';
 import { classificationEval, classificationSource, classifierObjective, type ClassifierTeacher, type ClassifierTerm } from '../../distill/classify/index.ts';
-import { ConfigError, optimizerOf, scheduleOf, type LoadedRunConfig } from '../../distill/config/index.ts';
+import { configIssue, optimizerOf, scheduleOf, type LoadedRunConfig } from '../../distill/config/index.ts';
 import { Progress } from '../../distill/progress/index.ts';
 import { classifierSource, classifierTeacher, labelWithClassifier, type AugmentConfig, type DistillSection } from '../../distill/strategies/index.ts';
 import { Trainer, type BalanceOptions, type DataSource } from '../../distill/trainer/index.ts';
@@ -15,17 +15,14 @@ import { defaultExecutor, ParamStore } from '../../runtime/index.ts';
 import type { Io } from '../command.ts';
 import { labelledCorpus, type LabelledCorpus } from '../labelled-corpus.ts';
 
-function issue(file: string, path: string, expected: string, received: string, fix: string): ConfigError {
-  return new ConfigError(file, [{ path, expected, received, fix, message: `${file}: ${path}: expected ${expected}, got ${received}; fix: ${fix}` }]);
-}
 
 /** The classifier the config describes: fresh (the body's config under a pooled head) or loaded (hfDir). */
 export function classifierFromConfig(c: LoadedRunConfig<unknown>, corpus: LabelledCorpus, file: string): { model: SequenceClassifier; params: ParamStore } {
   const n = corpus.labels.length;
   if (c.model.hfDir) {
     const loaded = loadHfModel(c.model.hfDir);
-    if (loaded.task !== 'sequence-classification') throw issue(file, 'model.hfDir', 'a sequence-classifier folder (*ForSequenceClassification)', JSON.stringify(c.model.hfDir), 'point it at a classifier, or give model.config for a fresh one');
-    if (loaded.model.config.numLabels !== n) throw issue(file, 'model.hfDir', `a classifier with the data's ${n} labels`, `${loaded.model.config.numLabels} labels`, 'use a classifier trained on the same labels');
+    if (loaded.task !== 'sequence-classification') throw configIssue(file, 'model.hfDir', 'a sequence-classifier folder (*ForSequenceClassification)', JSON.stringify(c.model.hfDir), 'point it at a classifier, or give model.config for a fresh one');
+    if (loaded.model.config.numLabels !== n) throw configIssue(file, 'model.hfDir', `a classifier with the data's ${n} labels`, `${loaded.model.config.numLabels} labels`, 'use a classifier trained on the same labels');
     return { model: loaded.model, params: loaded.params };
   }
   const family = c.model.family as 'gpt2';
@@ -125,32 +122,32 @@ export function classifierPlan(c: LoadedRunConfig<DistillSection>, file: string,
   const supported = "'kd', 'hardLabels', or 'augment' before them (what task classify supports)";
   const where = (i: number) => (d.strategy.kind === 'pipeline' ? `distill.strategy.steps.${i}.kind` : 'distill.strategy.kind');
   steps.forEach((st, i) => {
-    if (!['kd', 'hardLabels', 'augment'].includes(st.kind)) throw issue(file, where(i), supported, JSON.stringify(st.kind), 'distill the classifier with {kind: kd}; the other strategies train language models');
+    if (!['kd', 'hardLabels', 'augment'].includes(st.kind)) throw configIssue(file, where(i), supported, JSON.stringify(st.kind), 'distill the classifier with {kind: kd}; the other strategies train language models');
   });
   const augment = steps.find((st): st is AugmentStep => st.kind === 'augment');
   const trains = steps.filter((st) => st.kind !== 'augment');
   if (trains.length > 1 || (augment && steps.indexOf(augment) !== 0)) {
-    throw issue(file, 'distill.strategy', 'one training step (kd or hardLabels), after at most one augment step', JSON.stringify(steps.map((st) => st.kind)), 'use [augment, kd], or a single kd');
+    throw configIssue(file, 'distill.strategy', 'one training step (kd or hardLabels), after at most one augment step', JSON.stringify(steps.map((st) => st.kind)), 'use [augment, kd], or a single kd');
   }
   const s = (trains[0] ?? { kind: 'kd' }) as KdStep | Extract<Step, { kind: 'hardLabels' }>;
   const loadTeachers = (wanted: readonly string[]) => d.teachers.filter((t) => wanted.includes(t.name)).map((t): ClassifierTeacher => {
     const i = d.teachers.indexOf(t);
     const src = t.source as { kind: string; hfDir?: string };
-    if (src.kind !== 'retort' || !src.hfDir) throw issue(file, `distill.teachers.${i}.source`, 'a Retort classifier folder ({kind: retort, hfDir})', JSON.stringify(src.kind), 'classifier teachers run in the training graph; give the folder of a *ForSequenceClassification model');
+    if (src.kind !== 'retort' || !src.hfDir) throw configIssue(file, `distill.teachers.${i}.source`, 'a Retort classifier folder ({kind: retort, hfDir})', JSON.stringify(src.kind), 'classifier teachers run in the training graph; give the folder of a *ForSequenceClassification model');
     const loaded = loadHfModel(resolve(baseDir, src.hfDir));
-    if (loaded.task !== 'sequence-classification') throw issue(file, `distill.teachers.${i}.source.hfDir`, 'a sequence-classifier folder', JSON.stringify(src.hfDir), 'train one with retort train (task: classify), or point at a *ForSequenceClassification folder');
-    if (tokenizer && loaded.model.config.body.config.vocabSize < tokenizer.vocabSize) throw issue(file, 'data.tokenizer', `the tokenizer of teacher '${t.name}'`, `a tokenizer of ${tokenizer.vocabSize} ids`, `set data.tokenizer to {kind: hf, path: ${src.hfDir}}`);
+    if (loaded.task !== 'sequence-classification') throw configIssue(file, `distill.teachers.${i}.source.hfDir`, 'a sequence-classifier folder', JSON.stringify(src.hfDir), 'train one with retort train (task: classify), or point at a *ForSequenceClassification folder');
+    if (tokenizer && loaded.model.config.body.config.vocabSize < tokenizer.vocabSize) throw configIssue(file, 'data.tokenizer', `the tokenizer of teacher '${t.name}'`, `a tokenizer of ${tokenizer.vocabSize} ids`, `set data.tokenizer to {kind: hf, path: ${src.hfDir}}`);
     return { name: t.name, model: loaded.model, params: loaded.params };
   });
   const labeller = augment && loadTeachers([augment.teacher ?? d.teachers[0]?.name ?? ''])[0];
-  if (augment && !labeller) throw issue(file, 'distill.teachers', 'a classifier teacher to label the augmented texts', 'none', 'add {name: big, source: {kind: retort, hfDir: ...}}');
+  if (augment && !labeller) throw configIssue(file, 'distill.teachers', 'a classifier teacher to label the augmented texts', 'none', 'add {name: big, source: {kind: retort, hfDir: ...}}');
   const aug = augment && labeller ? { teacher: labeller, config: augment } : undefined;
   const stage = `${aug ? 2 : 1}-${s.kind}`;
   if (s.kind === 'hardLabels') return { steps: s.steps ?? c.steps, teachers: [], augment: aug, stage };
   if (s.multiTeacher && s.multiTeacher.mode !== 'per-teacher') {
-    throw issue(file, 'distill.strategy.multiTeacher.mode', "'per-teacher' (one term per teacher) for classifiers", JSON.stringify(s.multiTeacher.mode), 'leave multiTeacher out: each term reads every teacher as a term of its own ({term}.{teacher})');
+    throw configIssue(file, 'distill.strategy.multiTeacher.mode', "'per-teacher' (one term per teacher) for classifiers", JSON.stringify(s.multiTeacher.mode), 'leave multiTeacher out: each term reads every teacher as a term of its own ({term}.{teacher})');
   }
   const teachers = loadTeachers(s.teachers ?? d.teachers.map((t) => t.name));
-  if (teachers.length === 0) throw issue(file, 'distill.teachers', 'at least one classifier teacher', 'none', "add {name: big, source: {kind: retort, hfDir: ...}}, or use strategy {kind: hardLabels}");
+  if (teachers.length === 0) throw configIssue(file, 'distill.teachers', 'at least one classifier teacher', 'none', "add {name: big, source: {kind: retort, hfDir: ...}}, or use strategy {kind: hardLabels}");
   return { steps: s.steps ?? c.steps, teachers, terms: s.terms?.map((t) => ({ name: t.name, loss: t.loss, teacher: t.teacher, weight: t.weight })), augment: aug, stage };
 }

@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
-import { ConfigError, loadRunConfig } from '../../distill/config/index.ts';
+import { configIssue, loadRunConfig } from '../../distill/config/index.ts';
 import { Progress } from '../../distill/progress/index.ts';
 import {
   createDistillContext, distillSectionSchema, resolveTeachers, runDistill, settingsFromRunConfig, type TeacherResolver,
@@ -34,9 +34,6 @@ export const teacherResolvers: Partial<Record<'onnx' | 'http', TeacherResolver>>
   },
 };
 
-function issue(file: string, path: string, expected: string, received: string, fix: string): ConfigError {
-  return new ConfigError(file, [{ path, expected, received, fix, message: `${file}: ${path}: expected ${expected}, got ${received}; fix: ${fix}` }]);
-}
 import type { distillSchema } from '../commands/distill.ts';
 import type { CommandContext } from '../command.ts';
 
@@ -44,7 +41,7 @@ export async function run({ values, positionals, io, json }: CommandContext<z.ou
   const file = positionals[0]!;
   const name = file.split('/').at(-1)!;
   const c = loadRunConfig(file, { distill: distillSectionSchema });
-  if (!c.distill) throw issue(name, 'distill', 'a distill section (teachers and strategy)', 'nothing', 'add distill: {teachers: [{name: big, source: {kind: retort, hfDir: ...}}], strategy: {kind: kd}}, or use retort train to train on the data alone');
+  if (!c.distill) throw configIssue(name, 'distill', 'a distill section (teachers and strategy)', 'nothing', 'add distill: {teachers: [{name: big, source: {kind: retort, hfDir: ...}}], strategy: {kind: kd}}, or use retort train to train on the data alone');
   if (values.steps !== undefined) c.steps = values.steps;
   if (values.seed !== undefined) c.seed = values.seed;
   if (values.dir !== undefined) c.checkpoint.dir = resolve(values.dir);
@@ -61,7 +58,7 @@ export async function run({ values, positionals, io, json }: CommandContext<z.ou
     const dir = resolve(baseDir, src.hfDir);
     if (existsSync(join(dir, 'tokenizer.json')) && (c.data.tokenizer.kind !== 'hf' || resolve(c.data.tokenizer.path) !== dir)) {
       const got = c.data.tokenizer.kind === 'hf' ? JSON.stringify(c.data.tokenizer) : `{kind: ${c.data.tokenizer.kind}}`;
-      throw issue(name, 'data.tokenizer', `the tokenizer of teacher '${t.name}' (distill.teachers.${i})`, got, `set data.tokenizer to {kind: hf, path: ${src.hfDir}}: the student must read the teacher's token ids`);
+      throw configIssue(name, 'data.tokenizer', `the tokenizer of teacher '${t.name}' (distill.teachers.${i})`, got, `set data.tokenizer to {kind: hf, path: ${src.hfDir}}: the student must read the teacher's token ids`);
     }
   });
   const log = (line: string) => io.err(line);

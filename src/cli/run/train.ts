@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import { ConfigError, loadRunConfig, optimizerOf, scheduleOf, type LoadedRunConfig } from '../../distill/config/index.ts';
+import { configIssue, loadRunConfig, optimizerOf, scheduleOf, type LoadedRunConfig } from '../../distill/config/index.ts';
 import { Progress } from '../../distill/progress/index.ts';
 import { listCheckpoints } from '../../distill/checkpoint/index.ts';
 import { evalWindows, tokenWindows, Trainer } from '../../distill/trainer/index.ts';
@@ -24,9 +24,6 @@ export interface BuiltModel {
   params: ParamStore;
 }
 
-function configIssue(file: string, path: string, expected: string, received: string, fix: string): ConfigError {
-  return new ConfigError(file, [{ path, expected, received, fix, message: `${file}: ${path}: expected ${expected}, got ${received}; fix: ${fix}` }]);
-}
 
 /** The model the config describes: fresh (config, vocabulary from the tokenizer by default) or loaded (hfDir). */
 export function modelFromConfig(c: LoadedRunConfig<unknown>, tokenizer: Tokenizer, file: string): BuiltModel {

@@ -25,6 +25,11 @@ export class ConfigError extends Error {
   }
 }
 
+/** One issue at `path` of `file`, in the words every config error uses: expected, got, fix. */
+export function configIssue(file: string, path: string, expected: string, received: string, fix: string): ConfigError {
+  return new ConfigError(file, [{ path, expected, received, fix, message: `${file}: ${path}: expected ${expected}, got ${received}; fix: ${fix}` }]);
+}
+
 type Issue = z.core.$ZodIssue & { input?: unknown };
 
 // ------------------------------------------------------------------ schema lookups

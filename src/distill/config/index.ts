@@ -1,4 +1,4 @@
-export { ConfigError, configError, type ConfigIssue } from './errors.ts';
+export { ConfigError, configError, configIssue, type ConfigIssue } from './errors.ts';
 export { BUILTIN_DATASETS, loadRunConfig, optimizerOf, parseRunConfig, readConfigFile, scheduleOf, type LoadedRunConfig, type ParseOptions } from './load.ts';
 export {
   checkpointSchema, dataSchema, evalSchema, modelFamilies, modelSchema, optimizerSchema, runConfigSchema, scheduleSchema, tokenizerSchema,

@@ -6,7 +6,7 @@ import { basename, dirname, extname, isAbsolute, resolve } from 'node:path';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import type { OptimizerConfig, Schedule } from '../../optim/index.ts';
-import { ConfigError, configError } from './errors.ts';
+import { ConfigError, configError, configIssue } from './errors.ts';
 import { runConfigSchema, type RunConfig } from './schema.ts';
 
 export const BUILTIN_DATASETS = ['sotu', 'spam'] as const;
@@ -75,14 +75,14 @@ export function parseRunConfig<D = Record<string, unknown>>(value: unknown, file
     if (!existsSync(path)) {
       const expected = `'sotu', 'spam', or the path of a text file`;
       const fix = `no file at ${path}; check the path (relative paths start at the config file's folder) or use a built-in dataset`;
-      throw new ConfigError(file, [{ path: 'data.dataset', expected, received: JSON.stringify(c.data.dataset), fix, message: `${file}: data.dataset: expected ${expected}, got ${JSON.stringify(c.data.dataset)}; fix: ${fix}` }]);
+      throw configIssue(file, 'data.dataset', expected, JSON.stringify(c.data.dataset), fix);
     }
     out.data = { ...out.data, dataset: path };
   }
   if (c.task === 'classify' && c.data.dataset !== 'spam' && !c.data.dataset.endsWith('.jsonl')) {
     const expected = `'spam' or a .jsonl file of {"text", "label"} lines (task classify reads labelled texts)`;
     const fix = c.data.dataset === 'sotu' ? "SOTU text has no labels: use dataset 'spam', a .jsonl file, or task 'lm'" : 'name the file *.jsonl, one {"text": ..., "label": ...} object per line';
-    throw new ConfigError(file, [{ path: 'data.dataset', expected, received: JSON.stringify(c.data.dataset), fix, message: `${file}: data.dataset: expected ${expected}, got ${JSON.stringify(c.data.dataset)}; fix: ${fix}` }]);
+    throw configIssue(file, 'data.dataset', expected, JSON.stringify(c.data.dataset), fix);
   }
   if (c.data.validation.afterYear !== undefined && c.data.dataset !== 'sotu') {
     const fix = 'remove afterYear, or use validation.fraction';
