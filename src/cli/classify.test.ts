@@ -72,14 +72,16 @@ test('retort distill, task classify: a smaller student learns from the teacher t
   assert.equal(student.task, 'sequence-classification');
   assert.ok(student.model.paramCount() < loadHfModel(teacher).model.paramCount() / 4);
 
-  const ev = await cli('eval', '--teacher', teacher, '--student', result.model, '--data', join(dir, 'topics.jsonl'), '--batch', '8', '--batches', '4', '--no-speed', '--no-memory', '--json');
+  const ex = await cli('export', '--model', result.model, '--out', result.model, '--int8', '--json');
+  assert.equal(ex.code, 0, ex.err + ex.out);
+  assert.ok(existsSync(join(result.model, 'onnx', 'model.onnx')) && existsSync(join(result.model, 'onnx', 'model_quantized.onnx')));
+  const ev = await cli('eval', '--teacher', teacher, '--student', result.model, '--data', join(dir, 'topics.jsonl'), '--batch', '8', '--batches', '4', '--runs', '3', '--no-memory', '--json');
   assert.equal(ev.code, 0, ev.err + ev.out);
   const report = JSON.parse(ev.out).result;
   const [t, s] = report.models;
   assert.ok(t.quality.accuracy > 0.9 && s.quality.accuracy > 0.6, `eval accuracy teacher ${t.quality.accuracy}, student ${s.quality.accuracy}`);
-  const ex = await cli('export', '--model', result.model, '--out', join(dir, 'student-onnx'), '--json');
-  assert.equal(ex.code, 0, ex.err + ex.out);
-  assert.ok(existsSync(join(dir, 'student-onnx', 'onnx', 'model.onnx')));
+  // The exported files are timed as a user runs them.
+  for (const f of [s.files.fp32, s.files.int8]) assert.ok(f.latencyMs.p50 > 0 && f.latencyMs.runs === 3, JSON.stringify(f));
 
   writeFileSync(join(dir, 'augment.yaml'), cfg('{ kind: pipeline, steps: [ { kind: augment, count: 24, ratio: 0.25, batch: 8 }, { kind: kd } ] }').replace('dir: student-run', 'dir: augment-run'));
   const aug = await cli('distill', join(dir, 'augment.yaml'), '--json');

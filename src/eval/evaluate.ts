@@ -64,7 +64,10 @@ interface Entry {
 
 const shapeKey = (t: HostTensor) => t.shape.join('x');
 
-function fileInfo(path: string | undefined): { path: string; bytes: number } | null {
+/** Sizes of an exported file's symbolic dims for one row of `seq` tokens and no cache. */
+const fileDims = (seq: number) => ({ batch_size: 1, sequence_length: seq, past_sequence_length: 0, total_sequence_length: seq });
+
+function fileInfo(path: string | undefined): { path: string; bytes: number; latencyMs?: { p50: number; p95: number; runs: number } } | null {
   if (!path) return null;
   try {
     return { path, bytes: statSync(path).size };
@@ -163,18 +166,28 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
         }
         log(`peak memory of ${em.name} (${file})`);
         const m = await measurePeakMemory(file, {
-          dims: { batch_size: 1, sequence_length: seq, past_sequence_length: 0, total_sequence_length: seq },
+          dims: fileDims(seq),
           vocab: task === 'lm' ? classesOf(em.model) : 2,
           threads,
         });
         memory = { peakBytes: m.peakBytes, baselineBytes: m.baselineBytes, modelBytes: m.peakBytes - m.baselineBytes, file: em.onnx?.fp32 ?? '(evaluation graph, temporary file)' };
+      }
+      const files = { fp32: fileInfo(em.onnx?.fp32), int8: fileInfo(em.onnx?.int8) };
+      if (speedOpts) {
+        // The exported files as a user runs them: plain onnxruntime in a process of its own, batch 1.
+        for (const f of [files.fp32, files.int8]) {
+          if (!f) continue;
+          log(`timing ${f.path}: ${speedOpts.runs} runs at batch 1 in plain onnxruntime`);
+          const m = await measurePeakMemory(f.path, { dims: fileDims(seq), vocab: task === 'lm' ? classesOf(em.model) : 2, threads, runs: speedOpts.warmup, timedRuns: speedOpts.runs });
+          if (m.latencyMs) f.latencyMs = m.latencyMs;
+        }
       }
       const q = e.quality;
       rows.push({
         name: em.name,
         role: e.role,
         params: paramCount(em.model),
-        files: { fp32: fileInfo(em.onnx?.fp32), int8: fileInfo(em.onnx?.int8) },
+        files,
         quality: {
           items: q.items,
           accuracy: finiteOrNull(q.accuracy()),

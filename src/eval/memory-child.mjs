@@ -4,7 +4,8 @@
 // Plain JavaScript on purpose: no TypeScript loader, so nothing but Node and onnxruntime is in memory.
 // Feeds are made from the session's input metadata: symbolic dims from `dims`, ids from a fixed
 // pattern below `vocab`, attention masks of ones, positions 0..n-1, everything else zeros.
-// Prints one JSON line: {"baselineBytes": ..., "peakBytes": ..., "rssBytes": ...}.
+// With "timedRuns": n, then times n more runs (latency of the file in plain onnxruntime).
+// Prints one JSON line: {"baselineBytes": ..., "peakBytes": ..., "rssBytes": ..., "latencyMs"?: {"p50", "p95", "runs"}}.
 import { readFileSync } from 'node:fs';
 
 function status(field) {
@@ -61,4 +62,15 @@ for (const m of session.inputMetadata) {
 }
 for (let i = 0; i < runs; i++) await session.run(feeds);
 const out = { baselineBytes, peakBytes: status('VmHWM'), rssBytes: status('VmRSS') };
+if (o.timedRuns > 0) {
+  const ms = [];
+  for (let i = 0; i < o.timedRuns; i++) {
+    const t0 = performance.now();
+    await session.run(feeds);
+    ms.push(performance.now() - t0);
+  }
+  ms.sort((a, b) => a - b);
+  const at = (q) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))];
+  out.latencyMs = { p50: at(0.5), p95: at(0.95), runs: ms.length };
+}
 process.stdout.write(JSON.stringify(out) + '\n');

@@ -12,6 +12,8 @@ export interface MemoryOptions {
   /** Token ids fed are below this. */
   vocab: number;
   runs?: number;
+  /** Runs timed after the memory runs (latency of the file in plain onnxruntime); default none. */
+  timedRuns?: number;
   threads?: number;
   timeoutMs?: number;
 }
@@ -20,10 +22,12 @@ export interface MemoryFigures {
   peakBytes: number;
   baselineBytes: number;
   rssBytes: number;
+  /** Per run at the given dims, when timedRuns was asked for. */
+  latencyMs?: { p50: number; p95: number; runs: number };
 }
 
 export function measurePeakMemory(file: string, o: MemoryOptions): Promise<MemoryFigures> {
-  const args = [MEMORY_CHILD, file, JSON.stringify({ dims: o.dims, vocab: o.vocab, runs: o.runs ?? 3, threads: o.threads ?? 1 })];
+  const args = [MEMORY_CHILD, file, JSON.stringify({ dims: o.dims, vocab: o.vocab, runs: o.runs ?? 3, timedRuns: o.timedRuns ?? 0, threads: o.threads ?? 1 })];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '', err = '';

@@ -12,6 +12,8 @@ const figure = z.number().nullable();
 export const onnxFileSchema = z.object({
   path: z.string(),
   bytes: z.number().int().nonnegative(),
+  /** The file run by plain onnxruntime at batch 1 over `seq` positions, in ms (with speed figures only). */
+  latencyMs: z.object({ p50: nonNeg, p95: nonNeg, runs: z.number().int().positive() }).optional(),
 });
 
 export const modelEvalSchema = z.object({

@@ -38,6 +38,8 @@ export function columnsFor(r: EvalReport): Column[] {
     { head: 'KL(t‖s)', cell: (m) => fixed(m.agreement?.kl, 4) },
     { head: 'p50 ms', cell: (m) => fixed(m.speed?.latencyMs.p50, 2) },
     { head: 'p95 ms', cell: (m) => fixed(m.speed?.latencyMs.p95, 2) },
+    { head: 'fp32 file ms', cell: (m) => fixed(m.files.fp32?.latencyMs?.p50, 2) },
+    { head: 'int8 file ms', cell: (m) => fixed(m.files.int8?.latencyMs?.p50, 2) },
     { head: r.task === 'lm' ? 'tok/s' : 'ex/s', cell: (m) => (m.speed ? formatCount(Math.round(m.speed.throughput.perSecond)) : dash) },
     { head: 'peak MB', cell: (m) => mb(m.memory?.peakBytes) },
     { head: 'model MB', cell: (m) => mb(m.memory?.modelBytes) },
@@ -55,7 +57,7 @@ export function formatEvalTable(r: EvalReport): string {
   out.push(
     '',
     `${r.data.description}; ${r.task === 'lm' ? 'ppl: per-token perplexity' : 'accuracy and macro-F1 over examples'}; agreement with '${r.teacher}'.`,
-    `Latency: batch 1, ${r.data.seq} positions, ${s.runs} runs after ${s.warmup} warmup, ${s.threads} thread(s); throughput at batch ${s.throughputBatch}. Peak: VmHWM of a process running the fp32 ONNX file.`,
+    `Latency: batch 1, ${r.data.seq} positions, ${s.runs} runs after ${s.warmup} warmup, ${s.threads} thread(s); throughput at batch ${s.throughputBatch}; file ms: the exported fp32/int8 files in plain onnxruntime, batch 1. Peak: VmHWM of a process running the fp32 ONNX file.`,
   );
   return out.join('\n');
 }
