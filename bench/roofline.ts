@@ -1,7 +1,7 @@
 // What the machine allows: a step's matrix-multiply work counted from its traced graph, and this
-// machine's best fp32 GEMM rate and memory-read rate measured with onnxruntime on the same thread
-// count. Work ÷ rate is a floor no engine doing the same arithmetic in fp32 can beat here, so a
-// peer's time ÷ floor is the most any engine could gain over it on this machine.
+// machine's best fp32 GEMM rate measured with onnxruntime on the same thread count. Work ÷ rate
+// is a floor no engine doing the same arithmetic in fp32 can beat here, so a peer's time ÷ floor
+// is the most any engine could gain over it on this machine.
 import * as ort from 'onnxruntime-node';
 import { topoSort, type Tensor } from '../src/graph/index.ts';
 import { encodeModel } from '../src/onnx/index.ts';
@@ -48,13 +48,6 @@ export async function peakGemmFlops(threads: number): Promise<number> {
     best = Math.max(best, (2 * n ** 3) / s);
   }
   return best;
-}
-
-/** Bytes per second onnxruntime reads when summing a 64 MB array (more than the caches hold). */
-export async function readBandwidth(threads: number): Promise<number> {
-  const n = 1 << 24;
-  const s = await timeModel([{ opType: 'ReduceSum', inputs: ['X'], outputs: ['Y'], attributes: [{ name: 'keepdims', type: 'int', value: 0 }] }], { X: [n] }, ['Y', []], threads, 10);
-  return (4 * n) / s;
 }
 
 /**

@@ -17,6 +17,12 @@ export interface RunnerOptions {
   executor?: Executor;
   /** onnxruntime intra-op threads. */
   threads?: number;
+  /**
+   * Decode steps' pool threads spin between ops (default true): a step is ~150 ops of microseconds
+   * each, and waking a sleeping thread for each cost ~20% of a batch-1 step here (bench/generate.ts).
+   * false where other work in the process needs the cores between tokens.
+   */
+  spinDecode?: boolean;
 }
 
 export class ModelRunner {
@@ -33,11 +39,14 @@ export class ModelRunner {
     this.initializers = new Map([...params].map(([k, v]) => [k, v.data]));
   }
 
-  /** The program for `key`, traced by `build` and compiled on first use. */
-  program(key: string, build: () => Record<string, Tensor>): Promise<Program> {
+  /**
+   * The program for `key`, traced by `build` and compiled on first use. `spin`: the program runs
+   * many tiny ops back to back (a decode step), so its pool threads wait spinning, not sleeping.
+   */
+  program(key: string, build: () => Record<string, Tensor>, spin = false): Promise<Program> {
     let p = this.programs.get(key);
     if (!p) {
-      const opts: OrtCompileOptions = { name: key, threads: this.o.threads, initializers: this.initializers };
+      const opts: OrtCompileOptions = { name: key, threads: this.o.threads, initializers: this.initializers, spin: spin && this.o.spinDecode !== false };
       p = this.executor.compile(build(), opts);
       this.programs.set(key, p);
       p.catch(() => this.programs.delete(key));

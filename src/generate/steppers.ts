@@ -101,7 +101,7 @@ export class CachedStepper implements Stepper {
     const { batch: B, pads } = this.layout;
     const { capacity: cap, slot: s, kv } = this;
     if (s >= cap) throw new Error(`generate: the KV cache holds ${cap} slots and all are filled; size it for prompt + maxNewTokens`);
-    const p = await this.runner.program(`decode_${B}x${cap}`, () => decodeGraph(this.runner.model, B, cap, kv));
+    const p = await this.runner.program(`decode_${B}x${cap}`, () => decodeGraph(this.runner.model, B, cap, kv), true);
     const keep = new Uint8Array(B * (cap + 1));
     for (let b = 0; b < B; b++) {
       keep.fill(1, b * (cap + 1) + pads[b]!, b * (cap + 1) + s);

@@ -111,3 +111,14 @@ test('transpose, split, pad, expand: bad arguments name the shapes', () => {
   throwsShape(() => expand(t([2, 3]), [3]), 'expand', /cannot expand \[2, 3\] to \[3\]/);
   throwsShape(() => expand(t([1, 3]), [-1, 3]), 'expand', /\[-1, 3\] must hold non-negative integers/);
 });
+
+test('a transpose that moves only size-1 axes is a reshape, and reshape chains collapse', () => {
+  const x = input('x', [2, 1, 4, 8]);
+  const t = swapAxes(x, 1, 2); // (2, 4, 1, 8): the 4 and 8 keep their order
+  assert.equal(t.opName, 'reshape');
+  assert.deepEqual(t.shape, [2, 4, 1, 8]);
+  assert.equal(transpose(x, [0, 3, 1, 2]).opName, 'transpose', 'moving a non-unit axis past another stays a transpose');
+  const r = reshape(reshape(x, [8, 8]), [64]);
+  assert.equal(r.inputs[0], x, 'reshape of a reshape reads the original');
+  assert.equal(reshape(reshape(x, [8, 8]), [2, 1, 4, 8]), x, 'back to the original shape: no node at all');
+});

@@ -58,7 +58,8 @@ export class OrtExecutor implements Executor {
     const lowered = lowerGraph(outputs, { name: opts.name, initializers: opts.initializers, contribOps: opts.contribOps });
     const bytes = encodeModel(lowered.model);
     const threads = opts.threads ?? defaultThreads();
-    const key = createHash('sha256').update(bytes).update(`threads=${threads}`).digest('hex');
+    const spin = opts.spin ?? process.env.RETORT_ORT_SPIN === '1';
+    const key = createHash('sha256').update(bytes).update(`threads=${threads} spin=${spin}`).digest('hex');
     let session = this.sessions.get(key);
     if (!session) {
       session = ort.InferenceSession.create(bytes, {
@@ -72,8 +73,8 @@ export class OrtExecutor implements Executor {
         // reuses its chunks run after run at the same speed.
         enableMemPattern: false,
         // Idle pool threads spin by default; on a busy machine they steal the cores the working
-        // threads need. RETORT_ORT_SPIN=1 restores spinning.
-        extra: { session: { intra_op: { allow_spinning: process.env.RETORT_ORT_SPIN === '1' ? '1' : '0' } } },
+        // threads need, so only programs that ask (opts.spin, RETORT_ORT_SPIN=1) spin.
+        extra: { session: { intra_op: { allow_spinning: spin ? '1' : '0' } } },
       });
       this.sessions.set(key, session);
       session.catch(() => this.sessions.delete(key));

@@ -26,6 +26,12 @@ export interface CompileOptions {
   name?: string;
   /** Threads for one op (onnxruntime's intra-op pool). */
   threads?: number;
+  /**
+   * Let idle pool threads spin between ops instead of sleeping (onnxruntime's allow_spinning). Pays
+   * for programs of many tiny ops run back to back (a decode step); costs cores others could use.
+   * Default off, or RETORT_ORT_SPIN=1.
+   */
+  spin?: boolean;
 }
 
 export interface Executor {

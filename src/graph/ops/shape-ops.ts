@@ -48,8 +48,10 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
     if (known === 0 || x.size % known !== 0) throw new ShapeError('reshape', `cannot infer -1 in ${fmt(shape)} for ${x.size} elements of ${fmt(x.shape)}`);
     resolved = shape.map((d) => (d === -1 ? x.size / known : d));
   }
-  if (resolved.length === x.rank && resolved.every((d, i) => d === x.shape[i])) return x;
-  return apply(reshapeOp, [x], { shape: resolved });
+  // A reshape of a reshape reads the same buffer in the same order: one node does.
+  const source = x.def === reshapeOp ? x.inputs[0]! : x;
+  if (resolved.length === source.rank && resolved.every((d, i) => d === source.shape[i])) return source;
+  return apply(reshapeOp, [source], { shape: resolved });
 }
 
 // ---------------------------------------------------------------- transpose
@@ -75,6 +77,10 @@ export const transposeOp: OpDef<{ perm: number[] }> = {
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const p = perm ? perm.map((a) => normalizeAxis('transpose', a, x.rank)) : [...Array(x.rank).keys()].reverse();
   if (p.every((v, i) => v === i)) return x;
+  // Moving only axes of size 1 leaves the elements in memory order (a decode step's (B, 1, H, hs) →
+  // (B, H, 1, hs)): a reshape, which costs no copy, instead of a Transpose kernel.
+  const moved = p.filter((a) => x.shape[a] !== 1);
+  if (moved.every((a, i) => i === 0 || a > moved[i - 1]!)) return reshape(x, p.map((a) => x.shape[a]!));
   return apply(transposeOp, [x], { perm: p });
 }
 
