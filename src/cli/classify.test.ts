@@ -72,6 +72,10 @@ test('retort distill, task classify: a smaller student learns from the teacher t
   assert.equal(student.task, 'sequence-classification');
   assert.ok(student.model.paramCount() < loadHfModel(teacher).model.paramCount() / 4);
 
+  const again = await cli('distill', join(dir, 'student.yaml'), '--json');
+  assert.equal(again.code, 0, again.err + again.out);
+  assert.match(again.err, /resumed from step 30/, 'a rerun resumes the step from its checkpoints');
+
   const ex = await cli('export', '--model', result.model, '--out', result.model, '--int8', '--json');
   assert.equal(ex.code, 0, ex.err + ex.out);
   assert.ok(existsSync(join(result.model, 'onnx', 'model.onnx')) && existsSync(join(result.model, 'onnx', 'model_quantized.onnx')));

@@ -20,6 +20,8 @@ export const distillCommand = defineCommand({
     'mutual, bornAgain, deepToShallow, onPolicy, augment, finetuneTeacher, initFromTeacher, or',
     '{kind: pipeline, steps: [...]}. Each step trains in checkpoint.dir/{n}-{kind} (rerunning resumes it);',
     'the student ends in checkpoint.dir/final. Use the teacher\'s tokenizer: data.tokenizer {kind: hf, path}.',
+    'With task: classify the student and teachers are sequence classifiers (Hugging Face folders) and the',
+    'strategy kd or hardLabels, optionally after augment; the data is labelled texts (spam, or .jsonl).',
     '',
     'distill:',
     '  teachers: [{name: big, source: {kind: retort, hfDir: runs/teacher/final}}]',

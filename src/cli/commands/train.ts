@@ -16,6 +16,8 @@ export const trainCommand = defineCommand({
     'evaluation, early stopping and a progress bar; metrics.jsonl in the run folder. The trained model',
     'is saved as a Hugging Face folder in {checkpoint.dir}/final (config.json, model.safetensors,',
     'tokenizer.json), ready for retort eval, export and serve. Options override the config\'s fields.',
+    'With task: classify it trains a sequence classifier on labelled texts (data.dataset spam, or a .jsonl',
+    'file of {"text", "label"} lines) with cross-entropy on the labels.',
   ].join('\n'),
   examples: [
     'retort train runs/tiny.yaml',

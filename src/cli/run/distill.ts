@@ -66,7 +66,8 @@ export async function run({ values, positionals, io, json }: CommandContext<z.ou
   if (c.task === 'classify') {
     const plan = classifierPlan(c, name, baseDir, tokenizer);
     const corpus = labelledCorpus(c.data, { tokenizer, log });
-    return runClassifier({ c, file: name, io, json, corpus, plan: { ...plan, dir: join(c.checkpoint.dir, plan.stage) } });
+    // As the LM steps do, a rerun resumes the step from its folder's checkpoints.
+    return runClassifier({ c, file: name, io, json, resume: true, corpus, plan: { ...plan, dir: join(c.checkpoint.dir, plan.stage) } });
   }
   const corpus = tokenCorpus(c.data, { tokenizer, log });
   const { model, params } = modelFromConfig(c, corpus.tokenizer, name);
