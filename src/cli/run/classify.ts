@@ -12,9 +12,9 @@ import { Trainer, type BalanceOptions, type DataSource } from '../../distill/tra
 import { loadHfModel, saveHfModel, SequenceClassifier } from '../../models/index.ts';
 import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
 import { defaultExecutor, ParamStore } from '../../runtime/index.ts';
+import { fingerprintWeights } from '../../teachers/index.ts';
 import type { Io } from '../command.ts';
 import { labelledCorpus, type LabelledCorpus } from '../labelled-corpus.ts';
-
 
 /** The classifier the config describes: fresh (the body's config under a pooled head) or loaded (hfDir). */
 export function classifierFromConfig(c: LoadedRunConfig<unknown>, corpus: LabelledCorpus, file: string): { model: SequenceClassifier; params: ParamStore } {
@@ -53,7 +53,7 @@ async function trainingSource(c: LoadedRunConfig<unknown>, corpus: LabelledCorpu
   const classify = classifierTeacher(teacher.model, teacher.params, corpus.tokenizer, { seq: c.data.seqLen, padId: corpus.padId, executor: await defaultExecutor() });
   const texts = corpus.train.map((x) => x.text);
   const set = await labelWithClassifier({
-    dir: a.dir ?? join(c.checkpoint.dir, 'augment'), classify, teacher: `${teacher.name}:${teacher.model.paramCount()}`,
+    dir: a.dir ?? join(c.checkpoint.dir, 'augment'), classify, teacher: fingerprintWeights(teacher.model.config, teacher.params),
     texts, existing: texts, perturb: { drop: 0.1, swap: 0.1 }, count: a.count, maxAttempts: a.maxAttempts, batch: a.batch, dedupe: a.dedupe, seed: a.seed ?? c.seed,
   });
   const generated = set.examples.map((e) => ({ text: e.text, label: e.label! }));
@@ -89,6 +89,13 @@ export async function runClassifier(o: { c: LoadedRunConfig<unknown>; file: stri
     progress: new Progress(),
     seed: c.seed,
     threads: c.threads,
+    // Hashed into the checkpoints: a rerun under other teachers, terms or data settings is refused, not resumed.
+    config: {
+      task: 'classify', steps: plan.steps, seed: c.seed, optimizer: optimizerOf(c), schedule: c.schedule, lr: c.optimizer.lr, clipNorm: c.clipNorm, accumulate: c.accumulate,
+      batch: B, seq: c.data.seqLen, labels: corpus.labels, balance: c.balance,
+      teachers: plan.teachers.map((t) => [t.name, fingerprintWeights(t.model.config, t.params)]), terms: (plan.terms ?? null) as unknown,
+      augment: plan.augment ? { ...plan.augment.config, teacher: plan.augment.teacher.name } : null,
+    },
   });
   if (o.resume) {
     const from = await trainer.resume();
