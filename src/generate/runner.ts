@@ -18,7 +18,7 @@ export interface RunnerOptions {
   /** onnxruntime intra-op threads. */
   threads?: number;
   /**
-   * Decode steps' pool threads spin between ops (default true): a step is ~150 ops of microseconds
+   * Decode steps' pool threads spin between ops (default true): a step is ~125 ops of microseconds
    * each, and waking a sleeping thread for each cost ~20% of a batch-1 step here (bench/generate.ts).
    * false where other work in the process needs the cores between tokens.
    */
