@@ -6,6 +6,7 @@
 //  2. offline (cached top-k store) vs online (teacher trains alongside, from scratch) vs the frozen teacher in-graph
 //  3. born-again: generation 2 (learns from generation 1) vs generation 1 (hard labels), same architecture
 //  4. augmentation: teacher-generated continuations mixed into the batches at ratio 0.25, vs none
+//  5. loss balancing: logit KD + hidden-state MSE at configured weights 1 : 1, fixed vs balance 'auto'
 //  appendix: the student's seed alone (hard labels, KD from the best teacher), to read the differences against
 // Every run goes through runDistill (the strategies table); metrics come from experiments/common.ts.
 //   nice -n 5 npx tsx experiments/strategies.ts [--quick] [--out file.json] [--teacher-steps N] [--student-steps N] [--keep]
@@ -17,6 +18,7 @@ import { loadSotu } from '../src/data/sotu.ts';
 import {
   createDistillContext, runDistill, type DistillConfigInput, type DistillContext, type GenerationReport, type OfflineTeacher, type TeacherEntry,
 } from '../src/distill/strategies/index.ts';
+import type { StepRecord } from '../src/distill/trainer/index.ts';
 import { Gpt2 } from '../src/models/gpt2/model.ts';
 import type { Gpt2ConfigInput } from '../src/models/gpt2/config.ts';
 import type { HfTokenizer } from '../src/models/tokenizers/hf-tokenizer.ts';
@@ -85,12 +87,12 @@ const executor = await defaultExecutor();
 interface StageTiming { steps: number; firstStep?: number; lastStep?: number }
 /** Wall time of the whole call, this process's CPU time, the 1-minute load average when it started (other jobs share the CPU), and ms per step of its last training stage. */
 interface Timing { seconds: number; cpuSeconds: number; load: number; msPerStep: number }
-interface Run extends Timing { ctx: DistillContext; stages: Record<string, StageTiming>; logs: { t: number; line: string }[] }
+interface Run extends Timing { ctx: DistillContext; stages: Record<string, StageTiming>; logs: { t: number; line: string }[]; last?: StepRecord }
 const timing = (r: Timing): Timing => ({ seconds: r.seconds, cpuSeconds: r.cpuSeconds, load: r.load, msPerStep: r.msPerStep });
 const msPerStep = (s: StageTiming) => ((s.lastStep! - s.firstStep!) / Math.max(1, s.steps - 1)) * 1000;
 
 /** A context over the training text (or `data`), its own folder, the given student and teachers. */
-async function context(name: string, o: { model?: Gpt2; teachers?: TeacherEntry[]; lr?: number; data?: Int32Array; steps?: number }): Promise<DistillContext> {
+async function context(name: string, o: { model?: Gpt2; teachers?: TeacherEntry[]; lr?: number; data?: Int32Array; steps?: number; balance?: boolean }): Promise<DistillContext> {
   const config = o.model?.config ?? studentConfig;
   const steps = o.steps ?? studentSteps;
   return createDistillContext({
@@ -101,6 +103,7 @@ async function context(name: string, o: { model?: Gpt2; teachers?: TeacherEntry[
       dir: join(work, name), steps, batch: BATCH, seq: SEQ,
       schedule: { lr: o.lr ?? STUDENT_LR, warmupSteps: Math.min(30, Math.floor(steps / 10)) },
       optimizer: defaultAdamW(), clipNorm: 1, evalEvery: 0, evalBatches: EVAL_BATCHES, seed: SEED, executor, progress: false,
+      ...(o.balance ? { balance: { mode: 'auto' as const } } : {}),
     },
   });
 }
@@ -109,9 +112,11 @@ async function context(name: string, o: { model?: Gpt2; teachers?: TeacherEntry[
 async function run(ctx: DistillContext, config: DistillConfigInput, label: string): Promise<Run> {
   const stages: Record<string, StageTiming> = {};
   const logs: Run['logs'] = [];
+  let last: StepRecord | undefined;
   const t = performance.now(), cpu = process.cpuUsage(), load = loadavg()[0]!;
   ctx.hooks.onTrainerEvent = (stage, e) => {
     if (e.type !== 'step') return;
+    last = e.record;
     const s = (stages[stage] ??= { steps: 0 });
     s.steps++;
     s.firstStep ??= since(t);
@@ -124,7 +129,7 @@ async function run(ctx: DistillContext, config: DistillConfigInput, label: strin
   const used = process.cpuUsage(cpu);
   const per = Object.entries(stages).map(([k, s]) => `${k} ${s.steps} steps ${msPerStep(s).toFixed(0)} ms/step`).join('; ');
   log(`${label}: ${seconds.toFixed(1)} s (${per}; load ${load.toFixed(1)} at start)`);
-  return { ctx, seconds, cpuSeconds: (used.user + used.system) / 1e6, load, msPerStep: msPerStep(Object.values(stages).at(-1)!), stages, logs };
+  return { ctx, seconds, cpuSeconds: (used.user + used.system) / 1e6, load, msPerStep: msPerStep(Object.values(stages).at(-1)!), stages, logs, last };
 }
 
 const evalOpts = { batch: BATCH, ctx: SEQ, maxBatches: EVAL_BATCHES };
@@ -324,6 +329,35 @@ const table4 = [
 ].join('\n');
 console.log(`\n${table4}\n`);
 
+// ---- 5. loss balancing ---------------------------------------------------------------------------
+// Logit KD and a hidden-state MSE (through a learned projection) sit on different scales; with
+// both configured at weight 1, 'auto' divides each by its running mean so each contributes about 1.
+const s5: Record<string, Row & { weights: Record<string, number>; terms: Record<string, number> }> = {};
+{
+  const terms = [{ name: 'kd', loss: { kind: 'logits' as const, alpha: 0.5 } }, { name: 'hid', weight: 1, loss: { kind: 'hidden' as const, metric: 'mse' as const } }];
+  for (const [label, balance] of [['logit KD + hidden MSE, weights 1 : 1 fixed', false], ["logit KD + hidden MSE, weights 1 : 1, balance 'auto'", true]] as const) {
+    const r = await run(await context(label.replace(/\W+/g, '-'), { teachers: [inGraph(best)], balance }), { kind: 'kd', terms }, label);
+    s5[label] = { ...(await studentMetrics(r.ctx, { [bestName]: best })), ...timing(r), weights: r.last!.weights, terms: { kd: r.last!.terms.kd!, hid: r.last!.terms.hid! } };
+  }
+}
+const table6 = [
+  `### 5. Loss balancing: fixed weights vs balance 'auto'`,
+  '',
+  `Teacher '${bestName}' in-graph; terms: logit KD (alpha 0.5, T 1) and hidden-state MSE over a uniform layer map through learned projections, both configured at weight 1. ` +
+    `Student ${studentConfig.nLayers}×${studentConfig.dModel}, ${studentSteps} steps. The last step's raw term values and the weights used are from metrics.jsonl.`,
+  '',
+  `| run | val perplexity | top-1 agr. ${bestName} | KL(${bestName}‖·) | last kd | last hid | weights used (kd, hid) | ms/step |`,
+  '|---|---|---|---|---|---|---|---|',
+  `| KD from ${bestName} alone (section 1) | ${f2(bestKd.perplexity)} | ${pct(bestKd.agreement[bestName]!.top1)} | ${bestKd.agreement[bestName]!.kl.toFixed(3)} | | | 1 | ${s0(bestKd.msPerStep)} |`,
+  ...Object.entries(s5).map(([k, r]) => {
+    const ag = r.agreement[bestName]!;
+    return `| ${k} | ${f2(r.perplexity)} | ${pct(ag.top1)} | ${ag.kl.toFixed(3)} | ${r.terms.kd!.toFixed(3)} | ${r.terms.hid!.toFixed(3)} | ${r.weights.kd!.toPrecision(3)}, ${r.weights.hid!.toPrecision(3)} | ${s0(r.msPerStep)} |`;
+  }),
+  '',
+  `Command: \`${command}\``,
+].join('\n');
+console.log(`\n${table6}\n`);
+
 // ---- seed spread ------------------------------------------------------------------------------------
 // How far the student's perplexity moves with its seed alone (initialization, data order): the scale
 // against which the differences above should be read.
@@ -361,8 +395,8 @@ if (a.out) {
     corpus: { train: '1900–1980', trainTokens: train.length, teacherYears: { early: `1900–${SPLIT_YEAR}`, late: `${SPLIT_YEAR + 1}–1980` }, validation: `1990–2016, first ${EVAL_PREFIX} tokens of each address`, evalTokens, vocab: tokenizer.vocabSize },
     settings: { seq: SEQ, batch: BATCH, teacherSteps, studentSteps, teacherLr: TEACHER_LR, studentLr: STUDENT_LR, teacherConfig, studentConfig, teacherParams: new Gpt2(teacherConfig).paramCount(), studentParams: new Gpt2(studentConfig).paramCount(), augment: AUG, offlineTopK: OFFLINE_TOPK },
     teachers: teacherRows, bestTeacher: bestName,
-    multiTeacher: s1, offlineOnline: s2, bornAgain: s3, augmentation: { details: augDetails, rows: s4 }, seedSpread: { seeds, perplexity: spread },
-    tables: [table1, table2, table3, table4, table5],
+    multiTeacher: s1, offlineOnline: s2, bornAgain: s3, augmentation: { details: augDetails, rows: s4 }, balancing: s5, seedSpread: { seeds, perplexity: spread },
+    tables: [table1, table2, table3, table4, table6, table5],
   }, null, 2));
   log(`wrote ${a.out}`);
 }
