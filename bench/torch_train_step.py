@@ -198,6 +198,8 @@ def main():
     p.add_argument("--omp-spin", action="store_true",
                    help="do not default OMP_WAIT_POLICY to PASSIVE (libgomp's default spinning)")
     p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--forward-only", action="store_true",
+                   help="time the forward pass and loss alone, under torch.no_grad (no backward, no update)")
     p.add_argument("--sdpa", action="store_true",
                    help="use F.scaled_dot_product_attention (torch>=2.0); falls back to the manual path if absent")
     args = p.parse_args()
@@ -223,7 +225,11 @@ def main():
     x = data[:, :-1].contiguous()
     y = data[:, 1:].contiguous()
 
-    def step():
+    def forward():
+        with torch.no_grad():
+            return model(x, y).item()
+
+    def train_step():
         opt.zero_grad(set_to_none=True)
         loss = model(x, y)
         loss.backward()
@@ -231,6 +237,9 @@ def main():
         opt.step()
         return loss.item()
 
+    step = forward if args.forward_only else train_step
+    if args.forward_only:
+        model.eval()
     losses = []
     for _ in range(args.warmup):
         losses.append(step())
@@ -251,6 +260,7 @@ def main():
         "blas_threads": blas.openblas_get_num_threads() if blas is not None else None,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
         "attn": "sdpa" if use_sdpa else "manual",
+        "variant": "forward only" if args.forward_only else None,
         "sdpa_requested": bool(args.sdpa),
         "sdpa_available": HAS_SDPA,
         "layers": args.layers,
