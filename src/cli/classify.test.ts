@@ -8,16 +8,11 @@ import { after, test } from 'node:test';
 import { mulberry32 } from '../data/rng.ts';
 import { MetricsLog } from '../distill/trainer/index.ts';
 import { loadHfModel } from '../models/index.ts';
-import { main } from './main.ts';
+import { cli } from './testing.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'retort-cli-classify-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
-  const code = await main(argv, { out: (t) => void (out += `${t}\n`), err: (t) => void (err += `${t}\n`) });
-  return { code, out, err };
-}
 
 // Three topics, told apart by their words: learnable in a few dozen steps.
 const topics = { fruit: ['apple', 'pear', 'plum', 'fig'], cars: ['engine', 'wheel', 'brake', 'gear'], sky: ['cloud', 'rain', 'sun', 'wind'] };

@@ -9,16 +9,11 @@ import { Gpt2 } from '../models/gpt2/model.ts';
 import { saveHfModel } from '../models/index.ts';
 import { trainByteLevelBpe } from '../models/tokenizers/train-byte-level-bpe.ts';
 import { ParamStore } from '../runtime/index.ts';
-import { main } from './main.ts';
+import { cli } from './testing.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'retort-cli-distill-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
-  const code = await main(argv, { out: (t) => void (out += `${t}\n`), err: (t) => void (err += `${t}\n`) });
-  return { code, out, err };
-}
 
 const text = 'Fellow citizens of the Senate and of the House of Representatives: the state of the union is strong. '.repeat(60);
 writeFileSync(join(dir, 'corpus.txt'), text);

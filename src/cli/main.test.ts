@@ -6,18 +6,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { parseEvalReport } from '../eval/index.ts';
-import { main } from './main.ts';
+import { cli } from './testing.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/retort.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'retort-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Runs the CLI in this process; returns the exit code and what it printed. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '', err = '';
-  const code = await main(argv, { out: (t) => void (out += t.endsWith('\n') ? t : `${t}\n`), err: (t) => void (err += t.endsWith('\n') ? t : `${t}\n`) });
-  return { code, out, err };
-}
 
 test('retort --help lists every command; no command is a usage error', async () => {
   const help = await cli('--help');

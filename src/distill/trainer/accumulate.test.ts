@@ -1,26 +1,19 @@
 // Gradient accumulation (TrainStep.runAccumulated, used by Trainer's `accumulate`): K micro-batches of
 // B rows must take the same step as one batch of K·B rows, up to float32 summation order.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import * as g from '../../graph/index.ts';
 import { Gpt2 } from '../../models/gpt2/model.ts';
 import { defaultAdamW, TrainStep } from '../../optim/index.ts';
 import { hostTensor, mulberry32, ParamStore, type HostTensor } from '../../runtime/index.ts';
 import { loadCheckpoint } from '../checkpoint/index.ts';
 import { MetricsLog } from './metrics-log.ts';
+import { tmpDirs } from './testing/tmp-dirs.ts';
 import { tinyOptions } from './testing/tiny-run.ts';
 import { Trainer } from './trainer.ts';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'retort-acc-'));
-  dirs.push(d);
-  return d;
-};
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = tmpDirs('retort-acc-');
 
 const cfg = { vocabSize: 16, maxPositions: 8, dModel: 16, nLayers: 1, nHeads: 2 };
 

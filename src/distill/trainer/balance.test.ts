@@ -1,22 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { add, crossEntropy, mul } from '../../graph/index.ts';
 import type { DecoderOutput } from '../../models/types.ts';
 import { defaultExecutor } from '../../runtime/index.ts';
+import { tmpDirs } from './testing/tmp-dirs.ts';
 import { tinyOptions } from './testing/tiny-run.ts';
 import { Trainer, type StepRecord, type TrainerOptions } from './trainer.ts';
 
 const executor = await defaultExecutor();
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'retort-balance-'));
-  dirs.push(d);
-  return d;
-};
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = tmpDirs('retort-balance-');
 
 // Two terms 1000× apart in scale: `big` is the same cross-entropy times 1000.
 const twoScales = (dir: string, steps: number, over: Partial<TrainerOptions<DecoderOutput>> = {}) =>

@@ -2,25 +2,19 @@
 // checkpoint, then resumed; the loss curve must be the uninterrupted run's, bit for bit.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { MetricsLog } from './metrics-log.ts';
+import { tmpDirs } from './testing/tmp-dirs.ts';
 import { tinyOptions } from './testing/tiny-run.ts';
 import { Trainer } from './trainer.ts';
 
 const script = fileURLToPath(new URL('./testing/tiny-run.ts', import.meta.url));
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const STEPS = 20;
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'retort-kill-'));
-  dirs.push(d);
-  return d;
-};
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = tmpDirs('retort-kill-');
 const stepLosses = (dir: string) => MetricsLog.read(join(dir, 'metrics.jsonl')).filter((r) => r.type === 'step').map((r) => [r.step, r.loss]);
 
 /** Runs the tiny run in a child and SIGKILLs it as soon as it reports checkpoint `at`. */

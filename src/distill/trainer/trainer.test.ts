@@ -1,22 +1,16 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, truncateSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { after, test } from 'node:test';
 import { defaultExecutor, type Executor } from '../../runtime/index.ts';
 import { MetricsLog } from './metrics-log.ts';
 import { tinyCorpus, tinyOptions } from './testing/tiny-run.ts';
+import { tmpDirs } from './testing/tmp-dirs.ts';
 import { Trainer, TrainingDivergedError, type StepRecord } from './trainer.ts';
 
 // One executor for the file: every trainer here traces the same graphs, so sessions are compiled once.
 const executor = await defaultExecutor();
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'retort-trainer-'));
-  dirs.push(d);
-  return d;
-};
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = tmpDirs('retort-trainer-');
 const STEPS = 20;
 
 const stepLosses = (dir: string) => MetricsLog.read(join(dir, 'metrics.jsonl')).filter((r) => r.type === 'step').map((r) => [r.step, r.loss]);
