@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { EvalReport } from '../../eval/index.ts';
+import { writeReport, type ReportSamples } from '../../report/index.ts';
 import { UsageError } from '../command.ts';
 
 /** Marks a folder as the demo's own, so a second run may clear it. */
@@ -107,4 +108,40 @@ export function finishDemo(o: {
   writeFileSync(join(o.out, 'demo.json'), JSON.stringify({ ...result, eval: undefined }, null, 2) + '\n');
   o.log(`\ndemo finished in ${fmtSeconds(result.seconds)}`);
   return result;
+}
+
+/** The demo's HTML report: the three runs' curves, the evaluation, samples, and where the student is. */
+export function writeDemoReport(out: string, o: {
+  title: string;
+  summary: string;
+  /** metrics.jsonl of each run. */
+  runs: { teacher: string; student: string; baseline: string };
+  /** How the baseline run is named in the charts, e.g. 'baseline (hard labels)'. */
+  baselineLabel: string;
+  eval: EvalReport;
+  samples: ReportSamples;
+  /** More lines for the files-and-next-steps list. */
+  facts?: [string, string][];
+}): { reportPath: string; studentDir: string; web: string } {
+  const reportPath = join(out, 'report.html');
+  const studentDir = join(out, 'models', 'student');
+  const web = `retort web --dir ${studentDir}`;
+  writeReport(reportPath, {
+    title: o.title,
+    summary: o.summary,
+    runs: [
+      { name: 'teacher', metrics: o.runs.teacher },
+      { name: 'student (KD)', metrics: o.runs.student },
+      { name: o.baselineLabel, metrics: o.runs.baseline },
+    ],
+    eval: o.eval,
+    samples: o.samples,
+    facts: [
+      ['student ONNX', join(studentDir, 'onnx', 'model.onnx')],
+      ['student int8', join(studentDir, 'onnx', 'model_quantized.onnx')],
+      ['browser demo', web],
+      ...(o.facts ?? []),
+    ],
+  });
+  return { reportPath, studentDir, web };
 }

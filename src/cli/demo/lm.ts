@@ -19,8 +19,8 @@ import { trainByteLevelBpe } from '../../models/tokenizers/train-byte-level-bpe.
 import { defaultAdamW } from '../../optim/index.ts';
 import type { ParamStore } from '../../runtime/index.ts';
 import { LocalTeacher } from '../../teachers/index.ts';
-import { writeReport, type GenerationSample } from '../../report/index.ts';
-import { finishDemo, prepareOut, Stages, type DemoResult } from './common.ts';
+import type { GenerationSample } from '../../report/index.ts';
+import { finishDemo, prepareOut, Stages, writeDemoReport, type DemoResult } from './common.ts';
 import { lmSettings, withOverrides, type LmSettings, type ModelSize } from './settings.ts';
 
 export interface DemoOptions {
@@ -170,28 +170,16 @@ export async function runLmDemo(o: DemoOptions): Promise<DemoResult> {
       s.outputs[name] = r.text![0]!;
     }
   }
-  const reportPath = join(out, 'report.html');
-  const studentDir = join(out, 'models', 'student');
-  const web = `retort web --dir ${studentDir}`;
   const runs = { teacher: metricsOf(teacherRun), student: metricsOf(kdRun), baseline: metricsOf(baseRun) };
-  writeReport(reportPath, {
+  const { reportPath, studentDir, web } = writeDemoReport(out, {
     title: `Retort demo: distilling a GPT-2 on State of the Union addresses${o.quick ? ' (quick)' : ''}`,
     summary: `A ${teacherModel.paramCount().toLocaleString('en')}-parameter GPT-2 teacher trained on addresses ${years(trainSpeeches)} (byte-level BPE, ${tokenizer.vocabSize} tokens). `
       + `A ${studentModel.paramCount().toLocaleString('en')}-parameter student (${ratio.toFixed(1)}× smaller) distilled from it (logit KD${S.kd.hiddenWeight ? ' + hidden states' : ''}) and the same student trained on hard labels alone for the same ${S.studentSteps} steps; evaluated on addresses ${years(validSpeeches)}.`,
-    runs: [
-      { name: 'teacher', metrics: runs.teacher },
-      { name: 'student (KD)', metrics: runs.student },
-      { name: 'baseline (hard labels)', metrics: runs.baseline },
-    ],
+    runs,
+    baselineLabel: 'baseline (hard labels)',
     eval: report,
     samples: { kind: 'generation', items: samples },
-    facts: [
-      ['student ONNX', join(studentDir, 'onnx', 'model.onnx')],
-      ['student int8', join(studentDir, 'onnx', 'model_quantized.onnx')],
-      ['evaluation', evalPath],
-      ['browser demo', web],
-      ['serve', `retort serve ${studentDir}`],
-    ],
+    facts: [['evaluation', evalPath], ['serve', `retort serve ${join(out, 'models', 'student')}`]],
   });
   stages.end();
   return finishDemo({

@@ -12,12 +12,12 @@ import { saveHfModel, SequenceClassifier, type ClassifierConfigInput } from '../
 import { trainByteLevelBpe } from '../../models/tokenizers/train-byte-level-bpe.ts';
 import { defaultAdamW } from '../../optim/index.ts';
 import { ParamStore } from '../../runtime/index.ts';
-import { writeReport, type PredictionSample } from '../../report/index.ts';
+import type { PredictionSample } from '../../report/index.ts';
 import { classificationEval, classificationSource, classifierObjective, encodeExamples, type ClassifierRun } from '../../distill/classify/index.ts';
 import { SPAM_LABELS, spamSplit } from '../classify-data.ts';
 import { exportClassifierOnnx } from '../../export/index.ts';
 import { SPAM_SPLIT } from '../run/eval.ts';
-import { finishDemo, prepareOut, Stages, type DemoResult } from './common.ts';
+import { finishDemo, prepareOut, Stages, writeDemoReport, type DemoResult } from './common.ts';
 import type { DemoOptions } from './lm.ts';
 import { spamSettings, withOverrides, type ModelSize, type SpamSettings } from './settings.ts';
 
@@ -142,27 +142,16 @@ export async function runSpamDemo(o: DemoOptions): Promise<DemoResult> {
       s.predictions[em.name] = { label: SPAM_LABELS[label]!, confidence: label === 1 ? pSpam : 1 - pSpam };
     });
   }
-  const reportPath = join(out, 'report.html');
-  const studentDir = join(out, 'models', 'student');
-  const web = `retort web --dir ${studentDir}`;
   const runs = { teacher: models.teacher.metrics, student: models.student.metrics, baseline: models.baseline.metrics };
-  writeReport(reportPath, {
+  const { reportPath, studentDir, web } = writeDemoReport(out, {
     title: `Retort demo: distilling a spam classifier${o.quick ? ' (quick)' : ''}`,
     summary: `A ${teacherModel.paramCount().toLocaleString('en')}-parameter classifier (GPT-2 body) trained on ${train.length} SpamAssassin emails; `
       + `a ${studentModel.paramCount().toLocaleString('en')}-parameter student (${ratio.toFixed(1)}× smaller) distilled from it (logit KD) and the same student trained on the labels alone for the same ${S.studentSteps} steps; evaluated on held-out emails.`,
-    runs: [
-      { name: 'teacher', metrics: runs.teacher },
-      { name: 'student (KD)', metrics: runs.student },
-      { name: 'baseline (labels only)', metrics: runs.baseline },
-    ],
+    runs,
+    baselineLabel: 'baseline (labels only)',
     eval: report,
     samples: { kind: 'prediction', items: samples },
-    facts: [
-      ['student ONNX', join(studentDir, 'onnx', 'model.onnx')],
-      ['student int8', join(studentDir, 'onnx', 'model_quantized.onnx')],
-      ['evaluation', evalPath],
-      ['browser demo', web],
-    ],
+    facts: [['evaluation', evalPath]],
   });
   stages.end();
   return finishDemo({
