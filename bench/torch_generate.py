@@ -23,27 +23,14 @@ import json
 import math
 import os
 import statistics
+import sys
 import time
 
 import torch
 import torch.nn.functional as F
 
-
-def _openblas():
-    """ctypes handle to the OpenBLAS torch loaded (Debian's torch does not size its pool; see torch_train_step.py)."""
-    import ctypes
-    try:
-        paths = sorted({l.split()[-1] for l in open("/proc/self/maps") if "openblas" in l and ".so" in l})
-    except OSError:
-        return None
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-            lib.openblas_set_num_threads
-            return lib
-        except (OSError, AttributeError):
-            continue
-    return None
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_train_step import _openblas  # noqa: E402  (sizes OpenBLAS's pool; see there)
 
 
 class Gpt2:
