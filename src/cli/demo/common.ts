@@ -1,7 +1,7 @@
 // What both demos share: the output folder, stage headers with timings, and the summary they return.
 import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { EvalReport } from '../../eval/index.ts';
+import { evaluate, formatEvalTable, type EvalData, type EvalModel, type EvalReport } from '../../eval/index.ts';
 import { writeReport, type ReportSamples } from '../../report/index.ts';
 import { UsageError } from '../command.ts';
 
@@ -144,4 +144,14 @@ export function writeDemoReport(out: string, o: {
     ],
   });
   return { reportPath, studentDir, web };
+}
+
+/** Evaluates the teacher (first) and the students side by side, writes out/eval.json and logs the table. */
+export async function evaluateDemo(out: string, models: EvalModel[], data: EvalData, speedRuns: number, log: (line: string) => void): Promise<{ report: EvalReport; evalPath: string }> {
+  const report = await evaluate({ teacher: models[0]!, student: models.slice(1), data, speed: { warmup: 3, runs: speedRuns }, threads: 1, onProgress: log });
+  const evalPath = join(out, 'eval.json');
+  writeFileSync(evalPath, JSON.stringify(report, null, 2) + '\n');
+  log('');
+  log(formatEvalTable(report));
+  return { report, evalPath };
 }

@@ -3,13 +3,12 @@
 // steps from the same initialization and batches: distilled from the teacher (logit KD + hidden
 // states, the teacher traced in-graph) and on hard labels alone (the baseline). All three are
 // evaluated on later years, exported to ONNX (fp32 and int8), and written up in one HTML report.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSotu, type SotuSpeech } from '../../data/sotu.ts';
 import { Progress } from '../../distill/progress/index.ts';
 import { createDistillContext, runDistill, type DistillResult, type RunSettings, type StageReport } from '../../distill/strategies/index.ts';
 import { evalWindows } from '../../distill/trainer/index.ts';
-import { evaluate, formatEvalTable, type EvalModel } from '../../eval/index.ts';
+import type { EvalModel } from '../../eval/index.ts';
 import { exportDecoderOnnx } from '../../export/index.ts';
 import { Generator } from '../../generate/index.ts';
 import { Gpt2 } from '../../models/gpt2/model.ts';
@@ -20,7 +19,7 @@ import { defaultAdamW } from '../../optim/index.ts';
 import type { ParamStore } from '../../runtime/index.ts';
 import { LocalTeacher } from '../../teachers/index.ts';
 import type { GenerationSample } from '../../report/index.ts';
-import { finishDemo, prepareOut, Stages, writeDemoReport, type DemoResult } from './common.ts';
+import { evaluateDemo, finishDemo, prepareOut, Stages, writeDemoReport, type DemoResult } from './common.ts';
 import { lmSettings, withOverrides, type LmSettings, type ModelSize } from './settings.ts';
 
 export interface DemoOptions {
@@ -145,18 +144,7 @@ export async function runLmDemo(o: DemoOptions): Promise<DemoResult> {
 
   // 6. Evaluation side by side on the held-out years.
   stages.start('evaluate', `perplexity, agreement with the teacher, size, latency, memory on addresses ${years(validSpeeches)}`);
-  const report = await evaluate({
-    teacher: evalModels[0]!,
-    student: evalModels.slice(1),
-    data: { source: evalWindows(validation, { batch: S.batch, ctx: S.seq, maxBatches: S.evalBatches }), description: `held-out SOTU addresses ${years(validSpeeches)}, ${S.evalBatches} batches of ${S.batch} × ${S.seq} tokens` },
-    speed: { warmup: 3, runs: S.speedRuns },
-    threads: 1,
-    onProgress: log,
-  });
-  const evalPath = join(out, 'eval.json');
-  writeFileSync(evalPath, JSON.stringify(report, null, 2) + '\n');
-  log('');
-  log(formatEvalTable(report));
+  const { report, evalPath } = await evaluateDemo(out, evalModels, { source: evalWindows(validation, { batch: S.batch, ctx: S.seq, maxBatches: S.evalBatches }), description: `held-out SOTU addresses ${years(validSpeeches)}, ${S.evalBatches} batches of ${S.batch} × ${S.seq} tokens` }, S.speedRuns, log);
 
   // 7. Samples and the report.
   stages.start('report', 'greedy continuations of held-out prompts, HTML report');

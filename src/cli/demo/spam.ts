@@ -3,11 +3,10 @@
 // the same small classifier trained twice for the same steps from the same start: distilled from
 // the teacher (logit KD on the class logits, the teacher in the same graph with frozen weights) and
 // on the labels alone. Evaluated on held-out emails, exported to ONNX, written up in the report.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Progress } from '../../distill/progress/index.ts';
 import { Trainer, type TrainerOptions } from '../../distill/trainer/index.ts';
-import { evaluate, formatEvalTable, InferenceProgram, type EvalModel } from '../../eval/index.ts';
+import { InferenceProgram, type EvalModel } from '../../eval/index.ts';
 import { saveHfModel, SequenceClassifier, type ClassifierConfigInput } from '../../models/index.ts';
 import { trainByteLevelBpe } from '../../models/tokenizers/train-byte-level-bpe.ts';
 import { defaultAdamW } from '../../optim/index.ts';
@@ -17,7 +16,7 @@ import { classificationEval, classificationSource, classifierObjective, encodeEx
 import { SPAM_LABELS, spamSplit } from '../classify-data.ts';
 import { exportClassifierOnnx } from '../../export/index.ts';
 import { SPAM_SPLIT } from '../run/eval.ts';
-import { finishDemo, prepareOut, Stages, writeDemoReport, type DemoResult } from './common.ts';
+import { evaluateDemo, finishDemo, prepareOut, Stages, writeDemoReport, type DemoResult } from './common.ts';
 import type { DemoOptions } from './lm.ts';
 import { spamSettings, withOverrides, type ModelSize, type SpamSettings } from './settings.ts';
 
@@ -114,18 +113,7 @@ export async function runSpamDemo(o: DemoOptions): Promise<DemoResult> {
   // 6. Evaluation.
   stages.start('evaluate', 'accuracy, macro-F1, agreement with the teacher, size, latency, memory on held-out emails');
   const evalSource = classificationEval(validEx, { batch: S.batch, maxBatches: S.evalBatches });
-  const report = await evaluate({
-    teacher: evalModels[0]!,
-    student: evalModels.slice(1),
-    data: { source: evalSource, description: `${S.evalBatches * S.batch} held-out SpamAssassin emails, ${S.seq} tokens each`, labels: [...SPAM_LABELS] },
-    speed: { warmup: 3, runs: S.speedRuns },
-    threads: 1,
-    onProgress: log,
-  });
-  const evalPath = join(out, 'eval.json');
-  writeFileSync(evalPath, JSON.stringify(report, null, 2) + '\n');
-  log('');
-  log(formatEvalTable(report));
+  const { report, evalPath } = await evaluateDemo(out, evalModels, { source: evalSource, description: `${S.evalBatches * S.batch} held-out SpamAssassin emails, ${S.seq} tokens each`, labels: [...SPAM_LABELS] }, S.speedRuns, log);
 
   // 7. Predictions next to the teacher's, and the report.
   stages.start('report', 'predictions on held-out emails, HTML report');
