@@ -50,11 +50,14 @@ export function splitText(data: RunConfig['data']): TextSplit {
   };
 }
 
-/** The tokenizer data.tokenizer names: learned from the training text, or loaded. */
-export function buildTokenizer(data: RunConfig['data'], split: TextSplit): Tokenizer {
+/**
+ * The tokenizer data.tokenizer names: a BPE learned from `train`, a character set from `all` (every
+ * character the run will read, so none maps to unknown), or loaded.
+ */
+export function buildTokenizer(data: RunConfig['data'], texts: { train: readonly string[]; all: readonly string[] }): Tokenizer {
   const t = data.tokenizer;
-  if (t.kind === 'char') return CharTokenizer.fromCorpus([split.train, split.validation]);
-  if (t.kind === 'bpe') return trainByteLevelBpe([split.train], { vocabSize: t.vocabSize });
+  if (t.kind === 'char') return CharTokenizer.fromCorpus(texts.all);
+  if (t.kind === 'bpe') return trainByteLevelBpe([...texts.train], { vocabSize: t.vocabSize });
   return loadHfTokenizer(t.path);
 }
 
@@ -70,7 +73,7 @@ export function tokenCorpus(data: RunConfig['data'], o: { tokenizer?: Tokenizer;
   const split = splitText(data);
   const mb = (s: string) => `${(s.length / 1e6).toFixed(1)}M characters`;
   o.log?.(`data: ${split.trainDescription} (${mb(split.train)}) to train, ${split.validationDescription} (${mb(split.validation)}) held out`);
-  const tokenizer = o.tokenizer ?? buildTokenizer(data, split);
+  const tokenizer = o.tokenizer ?? buildTokenizer(data, { train: [split.train], all: [split.train, split.validation] });
   const train = Int32Array.from(tokenizer.encode(split.train));
   const validation = Int32Array.from(tokenizer.encode(split.validation));
   o.log?.(`tokens: ${train.length.toLocaleString('en')} to train, ${validation.length.toLocaleString('en')} held out, vocabulary ${tokenizer.vocabSize}`);

@@ -5,11 +5,9 @@ import { readFileSync } from 'node:fs';
 import { seededSplit } from '../data/split.ts';
 import { encodeExamples, type EncodedExamples, type LabelledText } from '../distill/classify/index.ts';
 import type { RunConfig } from '../distill/config/index.ts';
-import { CharTokenizer } from '../models/tokenizers/char-tokenizer.ts';
-import { loadHfTokenizer } from '../models/tokenizers/hf-tokenizer.ts';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.ts';
-import { trainByteLevelBpe } from '../models/tokenizers/train-byte-level-bpe.ts';
 import { SPAM_LABELS, spamSplit } from './classify-data.ts';
+import { buildTokenizer } from './corpus.ts';
 
 export interface LabelledCorpus {
   labels: string[];
@@ -64,7 +62,9 @@ export function labelledCorpus(data: RunConfig['data'], o: { tokenizer?: Tokeniz
   } else {
     throw new Error(`data.dataset '${data.dataset}' holds no labels; task classify reads 'spam' or a .jsonl file of {"text", "label"} lines`);
   }
-  const tokenizer = o.tokenizer ?? buildTokenizer(data, train);
+  // A BPE learns from a sample of the training texts, not every character of every one.
+  const sample = train.slice(0, 2000).map((x) => x.text.slice(0, 4000));
+  const tokenizer = o.tokenizer ?? buildTokenizer(data, { train: sample, all: [...train, ...validation].map((x) => x.text) });
   const padId = tokenizer.padId ?? tokenizer.eosId ?? 0;
   o.log?.(`data: ${name}, ${train.length} texts to train and ${validation.length} held out; labels ${labels.join(', ')}; vocabulary ${tokenizer.vocabSize}`);
   return {
@@ -72,13 +72,4 @@ export function labelledCorpus(data: RunConfig['data'], o: { tokenizer?: Tokeniz
     trainExamples: encodeExamples(train, tokenizer, data.seqLen, padId),
     validationExamples: encodeExamples(validation, tokenizer, data.seqLen, padId),
   };
-}
-
-function buildTokenizer(data: RunConfig['data'], train: readonly LabelledText[]): Tokenizer {
-  const t = data.tokenizer;
-  // Learning a vocabulary needs a sample, not every character of every text.
-  const sample = train.slice(0, 2000).map((x) => x.text.slice(0, 4000));
-  if (t.kind === 'char') return CharTokenizer.fromCorpus(sample);
-  if (t.kind === 'bpe') return trainByteLevelBpe(sample, { vocabSize: t.vocabSize });
-  return loadHfTokenizer(t.path);
 }
