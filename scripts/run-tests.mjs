@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under src/ and test/ with Node's own test runner (through tsx),
 // after a type check, so `npm test` is the one command that says whether the tree is sound.
+// The browser tests (report, web demo) drive Debian's Chromium: when it is missing, this installs
+// it first (scripts/install-chromium.sh), so `npm install && npm test` passes on a fresh machine.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 function findTests(dir, out = []) {
@@ -24,6 +26,20 @@ const files = [...findTests('src'), ...findTests('test'), ...findTests('examples
 if (files.length === 0) {
   console.error(`no test files matched ${filter.join(' ') || '(all)'}`);
   process.exit(1);
+}
+
+const chromium = process.env.RETORT_CHROMIUM ?? '/usr/bin/chromium';
+const needsBrowser = files.some((f) => f.includes(join('test', 'e2e')));
+if (needsBrowser && !existsSync(chromium)) {
+  console.log(`headless Chromium is not at ${chromium}: installing Debian's chromium (scripts/install-chromium.sh)`);
+  const install = spawnSync('bash', ['scripts/install-chromium.sh'], { stdio: 'inherit' });
+  if (install.status !== 0) {
+    console.error(
+      "could not install Chromium for the browser tests; install Debian's chromium package " +
+        '(or point RETORT_CHROMIUM at a Chromium binary) and run npm test again',
+    );
+    process.exit(install.status ?? 1);
+  }
 }
 
 if (filter.length === 0) {
