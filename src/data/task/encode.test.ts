@@ -66,7 +66,7 @@ for (const [name, tok, close] of [['Llama 3', llama3, '<|eot_id|>'], ['Qwen3', q
 
 test('the default template (no chat_template): role lines, answers closed by eos', () => {
   const tok = CharTokenizer.fromCorpus([...chat.messages.map((m) => m.content), 'systemuserassistant:\n'], { eosToken: '<|endoftext|>' });
-  assert.equal(tok.chatTemplate, undefined);
+  assert.equal((tok as Tokenizer).chatTemplate, undefined);
   const r = renderConversation(tok, chat.messages.slice(1, 3), { addGenerationPrompt: false });
   assert.equal(r.text, 'user:\nABACUS\nassistant:\nAE1 B AH0 K AH0 S<|endoftext|>\n');
   const e = encodeConversation(tok, chat, { trainOn: 'allAnswers' });

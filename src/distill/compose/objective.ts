@@ -8,6 +8,7 @@ import {
   combineLosses, createLoss, distillLossSchema, fromDecoder, layerPairs, lossWeightInputs,
   type DistillLoss, type DistillLossConfigInput, type LayerMapInput, type LossDims, type ModelDims, type ModelOutputs,
 } from '../losses/index.ts';
+import { batchInputs, type BatchLayout } from './batch-inputs.ts';
 import { combineTeacherLogits, type MultiTeacherMode } from './multi-teacher.ts';
 import { addFrozen, traceTeacher, type TeacherNeeds, type TeacherSlot, type TracedTeacher } from './teachers.ts';
 
@@ -35,8 +36,10 @@ export interface DistillObjectiveSpec {
   seq: number;
   /** Training-mode dropout in the student. */
   train?: boolean;
-  /** The symbolic batch inputs to trace on (a Trainer passes its own); default fresh `input_ids`/`labels`. */
+  /** The symbolic batch inputs to trace on (a Trainer passes its own); default fresh `input_ids`/`labels` (and the layout's inputs). */
   inputs?: { ids: g.Tensor; labels: g.Tensor };
+  /** Task batches: an attention_mask (padding) and, packed, position_ids and segment_ids, for student, in-graph teachers and losses. */
+  layout?: BatchLayout;
 }
 
 export interface DistillObjective {
@@ -112,11 +115,17 @@ export function buildDistillObjective(spec: DistillObjectiveSpec): DistillObject
   }
 
   const [b, t] = [spec.batch, spec.seq];
-  const ids = spec.inputs?.ids ?? g.input('input_ids', [b, t], 'int64');
-  const labels = spec.inputs?.labels ?? g.input('labels', [b, t], 'int64');
-  const student = fromDecoder(spec.student.forward(ids, { train: spec.train }));
+  const made = spec.inputs ? { ...spec.inputs, mask: undefined, forward: {} } : batchInputs(b, t, spec.layout);
+  const { ids, labels, mask, forward } = made;
+  const student = fromDecoder(spec.student.forward(ids, { ...forward, train: spec.train }));
   const traced = new Map<string, TracedTeacher>();
-  for (const slot of spec.teachers) if (needs.has(slot.name)) traced.set(slot.name, traceTeacher(slot, ids, needs.get(slot.name)!));
+  for (const slot of spec.teachers) {
+    if (!needs.has(slot.name)) continue;
+    if (spec.layout?.packed && slot.mode === 'fed') {
+      throw new Error(`teacher '${slot.name}' (${slot.teacher.kind}) scores token ids alone, so it cannot see packed rows' example boundaries; turn data.packing off, or use a Retort teacher in-graph`);
+    }
+    traced.set(slot.name, traceTeacher(slot, ids, needs.get(slot.name)!, forward));
+  }
 
   const terms: Record<string, g.Tensor> = {};
   const lossParams = new Map<string, g.Tensor>();
@@ -128,7 +137,7 @@ export function buildDistillObjective(spec: DistillObjectiveSpec): DistillObject
     const teacher = outs.length <= 1
       ? outs[0] ?? {}
       : { logits: combineTeacherLogits(outs.map((o) => o.logits!), mode === 'confidence' ? 'confidence' : 'weighted', spec.multiTeacher?.weights) };
-    const out = loss.forward({ student, teacher, labels });
+    const out = loss.forward({ student, teacher, labels, mask });
     terms[p.name] = out.loss;
     for (const [part, v] of Object.entries(out.parts)) terms[`${p.name}/${part}`] = v;
   }

@@ -5,7 +5,7 @@
 //  - 'fed': the outputs are graph inputs, filled each step from Teacher.score (ONNX, HTTP) or from
 //    an offline store; the graph never sees how they were made.
 import * as g from '../../graph/index.ts';
-import type { DecoderModel } from '../../models/types.ts';
+import type { DecoderModel, ForwardOptions } from '../../models/types.ts';
 import type { HostTensor, ParamStore } from '../../runtime/index.ts';
 import type { ScoreRequest, Teacher } from '../../teachers/index.ts';
 import type { ModelOutputs, SparseTargets } from '../losses/index.ts';
@@ -43,14 +43,14 @@ export interface TracedTeacher {
 
 export const teacherPrefix = (name: string): string => `teacher.${name}.`;
 
-function traceInGraph(slot: TeacherSlot, ids: g.Tensor, needs: TeacherNeeds): TracedTeacher {
+function traceInGraph(slot: TeacherSlot, ids: g.Tensor, needs: TeacherNeeds, forward: ForwardOptions): TracedTeacher {
   const local = slot.teacher.local;
   if (!local || !slot.rebuild) {
     throw new Error(`teacher '${slot.name}' (${slot.teacher.kind}) cannot run in-graph; only Retort models can. Use mode 'fed' (or an offline store)`);
   }
   const prefix = teacherPrefix(slot.name);
   const model = g.withParamPrefix(prefix, () => slot.rebuild!());
-  const out = model.forward(ids);
+  const out = model.forward(ids, forward);
   const frozen = new Map<string, HostTensor>();
   for (const name of model.params.keys()) frozen.set(name, local.params.get(name.slice(prefix.length)));
   const outputs: TracedTeacher['outputs'] = { logits: out.logits, hidden: out.hidden, attentions: out.attentions, values: out.present.map((kv) => kv.value) };
@@ -102,8 +102,9 @@ function traceFed(slot: TeacherSlot, ids: g.Tensor, needs: TeacherNeeds): Traced
   return { name: slot.name, outputs, frozen: new Map(), feed };
 }
 
-export function traceTeacher(slot: TeacherSlot, ids: g.Tensor, needs: TeacherNeeds): TracedTeacher {
-  return slot.mode === 'in-graph' ? traceInGraph(slot, ids, needs) : traceFed(slot, ids, needs);
+/** `forward`: the batch's attention mask and positions (task batches), for in-graph teachers. */
+export function traceTeacher(slot: TeacherSlot, ids: g.Tensor, needs: TeacherNeeds, forward: ForwardOptions = {}): TracedTeacher {
+  return slot.mode === 'in-graph' ? traceInGraph(slot, ids, needs, forward) : traceFed(slot, ids, needs);
 }
 
 /** Adds an in-graph teacher's frozen weights to the store a TrainStep feeds from (shared, not copied). */

@@ -2,6 +2,7 @@
 // (offline labelling swaps a live teacher for its store, augmentation swaps the training data,
 // initFromTeacher sets the student's starting weights, onPolicy adds a batch transform); training
 // steps read it, train, and leave the trained student in it for whatever follows.
+import type { Conversation, EncodedExample, TrainOn } from '../../data/task/index.ts';
 import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
 import type { DecoderModel } from '../../models/types.ts';
 import type { OptimizerConfig, Schedule } from '../../optim/index.ts';
@@ -10,7 +11,7 @@ import type { TeacherSlot } from '../compose/index.ts';
 import type { DistillLossConfigInput } from '../losses/index.ts';
 import type { Progress } from '../progress/index.ts';
 import {
-  tokenWindows, type BalanceOptions, type CheckpointOptions, type DataSource, type EvalResult, type MonitorOptions, type RunSummary, type TrainerEvent,
+  taskBatches, tokenWindows, type BalanceOptions, type CheckpointOptions, type DataSource, type EvalResult, type MonitorOptions, type RunSummary, type TrainerEvent,
 } from '../trainer/index.ts';
 import type { BatchTransform } from './batches.ts';
 
@@ -41,11 +42,25 @@ export interface TeacherEntry extends TeacherSlot {
 }
 
 export interface LmCorpus {
-  /** The training token stream. */
+  /** The training token stream (empty for task data). */
   train: Int32Array;
   /** Held-out tokens for evaluation; absent: no evaluation. */
   validation?: Int32Array;
   tokenizer?: Tokenizer;
+  /** Task data (prompts with answers, or documents): batches of examples with answer-only labels instead of windows of `train`. */
+  task?: TaskData;
+}
+
+/** Encoded task examples: training rows, held-out rows, and the prompts teachers can answer. */
+export interface TaskData {
+  train: EncodedExample[];
+  validation?: EncodedExample[];
+  /** Conversations of the training split, prompts with or without answers (teacherAnswers and onPolicy read them). */
+  conversations: Conversation[];
+  /** How examples were made into rows: what teacher-written answers must be encoded with too. */
+  encode: { trainOn: TrainOn; seq: number };
+  packed: boolean;
+  padId: number;
 }
 
 export interface RunSettings {
@@ -153,14 +168,17 @@ export async function createDistillContext(o: DistillContextOptions): Promise<Di
     names.add(t.name);
   }
   const s = o.settings;
-  if (o.data.train.length < s.seq + 1) throw new RangeError(`distill: the training text has ${o.data.train.length} tokens, fewer than one window of seq + 1 = ${s.seq + 1}; use more text or a smaller seq`);
+  const task = o.data.task;
+  if (task && task.train.length === 0) throw new RangeError('distill: the task data has no training examples (every one was dropped as too long, or the file holds only prompts); raise data.seqLen, or add answers with teacherAnswers');
+  if (!task && o.data.train.length < s.seq + 1) throw new RangeError(`distill: the training text has ${o.data.train.length} tokens, fewer than one window of seq + 1 = ${s.seq + 1}; use more text or a smaller seq`);
   const executor = s.executor ?? (await defaultExecutor());
   return {
     student: o.student,
     teachers: [...(o.teachers ?? [])],
     data: o.data,
     settings: { ...s, executor },
-    source: ({ batch, seq, seed }) => tokenWindows(o.data.train, { batch, ctx: seq, seed }),
+    source: ({ batch, seq, seed }) =>
+      task ? taskBatches(task.train, { batch, seq, seed, packed: task.packed, padId: task.padId }) : tokenWindows(o.data.train, { batch, ctx: seq, seed }),
     transforms: [],
     kdDefaults: { loss: { kind: 'logits', alpha: 0.5 } },
     reports: [],

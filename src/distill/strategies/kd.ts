@@ -3,10 +3,10 @@
 // are whatever the run holds: Retort models traced in-graph, ONNX/HTTP teachers fed from score(),
 // or an offline store (the offline step puts it there).
 import { z } from 'zod';
-import { crossEntropy, input } from '../../graph/index.ts';
+import { crossEntropy } from '../../graph/index.ts';
 import type { DecoderModel } from '../../models/types.ts';
 import { ParamStore } from '../../runtime/index.ts';
-import { buildDistillObjective, type LossTerm } from '../compose/index.ts';
+import { batchInputs, buildDistillObjective, type BatchLayout, type LossTerm } from '../compose/index.ts';
 import { combineLosses, lossWeightInputs, scheduleAt } from '../losses/index.ts';
 import type { DistillContext, StageInfo, StageReport, TeacherEntry } from './context.ts';
 import { pickTeachers } from './context.ts';
@@ -49,12 +49,12 @@ export function kdTrainObjective(
   student: DecoderModel,
   teachers: readonly TeacherEntry[],
   terms: readonly TermConfig[],
-  o: { batch: number; seq: number; params: ParamStore; multiTeacher?: KdConfig['multiTeacher'] },
+  o: { batch: number; seq: number; params: ParamStore; multiTeacher?: KdConfig['multiTeacher']; layout?: BatchLayout },
 ): { objective: (mode: { train: boolean }) => JobObjective; trainable: (name: string) => boolean } {
   const lossTerms: LossTerm[] = terms.map((t) => ({ name: t.name, config: t.loss, teacher: t.teacher, topK: t.topK }));
   let frozen = (_: string) => false;
   const objective = (mode: { train: boolean }): JobObjective => {
-    const obj = buildDistillObjective({ student, teachers, terms: lossTerms, multiTeacher: o.multiTeacher, batch: o.batch, seq: o.seq, train: mode.train });
+    const obj = buildDistillObjective({ student, teachers, terms: lossTerms, multiTeacher: o.multiTeacher, batch: o.batch, seq: o.seq, train: mode.train, layout: o.layout });
     obj.attachTeachers(o.params);
     frozen = (n) => !obj.trainable(n);
     const fed = teachers.some((t) => t.mode === 'fed');
@@ -74,7 +74,7 @@ export async function runKd(ctx: DistillContext, c: KdConfig, stage: StageInfo):
   const terms = c.terms ?? defaultTerms(ctx);
   const { batch, seq } = ctx.settings;
   const params = studentStart(ctx);
-  const { objective, trainable } = kdTrainObjective(ctx.student.model, teachers, terms, { batch, seq, params, multiTeacher: c.multiTeacher });
+  const { objective, trainable } = kdTrainObjective(ctx.student.model, teachers, terms, { batch, seq, params, multiTeacher: c.multiTeacher, layout: layoutOf(ctx) });
   const r = await trainJob(ctx, {
     stage, objective, student: ctx.student.model, params, trainable, steps: c.steps,
     weight: (n, s) => termWeight(terms, n, s),
@@ -84,12 +84,16 @@ export async function runKd(ctx: DistillContext, c: KdConfig, stage: StageInfo):
   return { stage: stage.name, kind: 'kd', dir: stage.dir, summary: r.summary, eval: r.eval, details: { teachers: teachers.map((t) => t.name), terms: terms.map((t) => t.name) } };
 }
 
-/** Cross-entropy on the data's next tokens: the student's own objective, without a teacher. */
-export function hardLabelObjective(student: DecoderModel, batch: number, seq: number) {
+/** The batch layout of the run's data: task batches feed attention masks (and packing inputs); text windows do not. */
+export function layoutOf(ctx: DistillContext): BatchLayout | undefined {
+  return ctx.data.task ? { mask: true, packed: ctx.data.task.packed } : undefined;
+}
+
+/** Cross-entropy on the data's next tokens (task data: the answer tokens): the student's own objective, without a teacher. */
+export function hardLabelObjective(student: DecoderModel, batch: number, seq: number, layout?: BatchLayout) {
   return (mode: { train: boolean }): JobObjective => {
-    const ids = input('input_ids', [batch, seq], 'int64'); // (B, T)
-    const labels = input('labels', [batch, seq], 'int64'); // (B, T)
-    const out = student.forward(ids, { train: mode.train });
+    const { ids, labels, forward } = batchInputs(batch, seq, layout); // (B, T) each
+    const out = student.forward(ids, { ...forward, train: mode.train });
     const ce = crossEntropy(out.logits, labels);
     const { total } = combineLosses({ ce }, lossWeightInputs(['ce']));
     return { total, terms: { ce }, predictions: { logits: out.logits, labels } };
@@ -99,7 +103,7 @@ export function hardLabelObjective(student: DecoderModel, batch: number, seq: nu
 export async function runHardLabels(ctx: DistillContext, c: z.output<typeof hardLabelsSchema>, stage: StageInfo): Promise<StageReport> {
   const { batch, seq } = ctx.settings;
   const r = await trainJob(ctx, {
-    stage, objective: hardLabelObjective(ctx.student.model, batch, seq), student: ctx.student.model, params: studentStart(ctx), steps: c.steps,
+    stage, objective: hardLabelObjective(ctx.student.model, batch, seq, layoutOf(ctx)), student: ctx.student.model, params: studentStart(ctx), steps: c.steps,
     config: { kind: 'hardLabels' },
   });
   ctx.student.params = copyParams(r.trainer.params, ctx.student.model.params.keys());

@@ -5,7 +5,7 @@
 import type { Tensor } from '../../graph/index.ts';
 import type { DecoderModel } from '../../models/types.ts';
 import { hostTensor, ParamStore, type HostTensor } from '../../runtime/index.ts';
-import { evalWindows, Trainer, type Batch, type DataSource, type EvalResult, type EvalSource, type RunSummary, type StepRecord } from '../trainer/index.ts';
+import { evalWindows, taskEvalBatches, Trainer, type Batch, type DataSource, type EvalResult, type EvalSource, type RunSummary, type StepRecord } from '../trainer/index.ts';
 import { PreparedSource, prepareEval, type BatchInfo, type BatchTransform } from './batches.ts';
 import type { DistillContext, RunSettings, StageInfo } from './context.ts';
 
@@ -66,9 +66,14 @@ export function copyParams(from: ParamStore, names: Iterable<string>, rename: (n
 
 /** The held-out batches of the run, if it has validation text. */
 export function heldOut(ctx: DistillContext): EvalSource | undefined {
+  const { batch, seq } = ctx.settings;
+  const task = ctx.data.task;
+  if (task) {
+    if (!task.validation?.length) return undefined;
+    return taskEvalBatches(task.validation, { batch, seq, packed: task.packed, padId: task.padId, maxBatches: ctx.settings.evalBatches ?? 8 });
+  }
   const v = ctx.data.validation;
   if (!v) return undefined;
-  const { batch, seq } = ctx.settings;
   return evalWindows(v, { batch, ctx: seq, maxBatches: ctx.settings.evalBatches ?? 8 });
 }
 

@@ -1,3 +1,4 @@
+export { taskBatches, taskEvalBatches, taskInputs, type TaskBatchOptions } from './task-data.ts';
 export { evalWindows, tokenWindows, type Batch, type BatchStream, type DataSource, type EvalSource, type InputSpec, type TokenWindowOptions } from './data.ts';
 export { Monitor, type MonitorOptions, type MonitorState } from './early-stopping.ts';
 export { evalOutputs, metricOf, type EvalResult } from './evaluate.ts';
