@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { z } from 'zod';
-import { configIssue, loadRunConfig } from '../../distill/config/index.ts';
+import { configIssue, isTaskDataset, loadRunConfig, taskDataFromConfig } from '../../distill/config/index.ts';
 import { Progress } from '../../distill/progress/index.ts';
 import {
   createDistillContext, distillSectionSchema, resolveTeachers, runDistill, settingsFromRunConfig, type TeacherResolver,
@@ -69,7 +69,8 @@ export async function run({ values, positionals, io, json }: CommandContext<z.ou
     // As the LM steps do, a rerun resumes the step from its folder's checkpoints.
     return runClassifier({ c, file: name, io, json, resume: true, corpus, plan: { ...plan, dir: join(c.checkpoint.dir, plan.stage) } });
   }
-  const corpus = tokenCorpus(c.data, { tokenizer, log });
+  const task = isTaskDataset(c.data) ? taskDataFromConfig(c.data, { tokenizer, log }) : undefined;
+  const corpus = task ? { tokenizer: task.tokenizer, train: new Int32Array(0), validation: new Int32Array(0) } : tokenCorpus(c.data, { tokenizer, log });
   const { model, params } = modelFromConfig(c, corpus.tokenizer, name);
   const family = c.model.family;
   const studentConfig = model.config;
@@ -78,7 +79,7 @@ export async function run({ values, positionals, io, json }: CommandContext<z.ou
   const ctx = await createDistillContext({
     student: { model, rebuild: () => createModel(family, studentConfig as never) as DecoderModel, params },
     teachers,
-    data: { train: corpus.train, validation: corpus.validation.length > c.data.seqLen ? corpus.validation : undefined, tokenizer: corpus.tokenizer },
+    data: { train: corpus.train, validation: corpus.validation.length > c.data.seqLen ? corpus.validation : undefined, tokenizer: corpus.tokenizer, task: task?.task },
     settings: { ...settingsFromRunConfig(c), progress: new Progress() },
     hooks: { log },
   });

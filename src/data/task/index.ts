@@ -5,3 +5,4 @@ export { readLines, type JsonlLine } from './jsonl.ts';
 export { readTaskFile, type ReadTaskOptions, type SkippedRecord, type TaskFile } from './read.ts';
 export { batchArrays, IGNORE_INDEX, packRows, type TaskBatchArrays } from './rows.ts';
 export { isPromptOnly, promptOf, type ChatMessage, type Conversation, type Document, type Role, type SourceLine } from './types.ts';
+export { encodeRecords, readTaskSplits, taskCorpus, taskTexts, type FitCounts, type TaskCorpus, type TaskCorpusOptions } from './corpus.ts';

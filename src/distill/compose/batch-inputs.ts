@@ -22,17 +22,30 @@ export interface BatchInputs {
   forward: Pick<ForwardOptions, 'keep' | 'positionIds'>;
 }
 
+/**
+ * The model's forward options from a batch's extra inputs (a Trainer's symbolic inputs by name):
+ * segment_ids give block-diagonal attention and position_ids the restarting positions; an
+ * attention_mask alone drops padded keys. Plain windows give none.
+ */
+export function batchForward(inputs: Readonly<Record<string, g.Tensor | undefined>>): BatchInputs['forward'] {
+  const { attention_mask: mask, position_ids: positions, segment_ids: segments } = inputs;
+  if (segments) {
+    const [b, t] = segments.shape as [number, number];
+    const keep = g.equal(g.reshape(segments, [b, 1, t, 1]), g.reshape(segments, [b, 1, 1, t])); // (B, 1, T, S): same example only
+    return { keep, ...(positions && { positionIds: positions }) };
+  }
+  if (mask) {
+    const [b, t] = mask.shape as [number, number];
+    return { keep: g.logicalNot(g.equal(g.reshape(mask, [b, 1, 1, t]), 0)) }; // (B, 1, 1, S): padded keys dropped
+  }
+  return {};
+}
+
 export function batchInputs(b: number, t: number, layout?: BatchLayout): BatchInputs {
   const ids = g.input('input_ids', [b, t], 'int64');
   const labels = g.input('labels', [b, t], 'int64');
   if (!layout?.mask && !layout?.packed) return { ids, labels, forward: {} };
   const mask = g.input('attention_mask', [b, t], 'int64');
-  if (!layout.packed) {
-    const keep = g.logicalNot(g.equal(g.reshape(mask, [b, 1, 1, t]), 0)); // (B, 1, 1, S): padded keys dropped
-    return { ids, labels, mask, forward: { keep } };
-  }
-  const positions = g.input('position_ids', [b, t], 'int64');
-  const segments = g.input('segment_ids', [b, t], 'int64');
-  const keep = g.equal(g.reshape(segments, [b, 1, t, 1]), g.reshape(segments, [b, 1, 1, t])); // (B, 1, T, S): same example only
-  return { ids, labels, mask, forward: { keep, positionIds: positions } };
+  const packed = layout.packed ? { position_ids: g.input('position_ids', [b, t], 'int64'), segment_ids: g.input('segment_ids', [b, t], 'int64') } : {};
+  return { ids, labels, mask, forward: batchForward({ attention_mask: mask, ...packed }) };
 }

@@ -59,7 +59,23 @@ export const tokenizerSchema = z.discriminatedUnion('kind', [
 
 export const dataSchema = z
   .object({
-    dataset: doc(z.string().min(1), "'sotu' (State of the Union addresses), 'spam' (SpamAssassin email text), or the path of a UTF-8 text file", 'sotu'),
+    dataset: doc(
+      z.string().min(1),
+      "'sotu' (State of the Union addresses), 'spam' (SpamAssassin email text), the path of a UTF-8 text file, or a .jsonl file of task records (prompt/completion, messages, or text lines; see data.format)",
+      'sotu',
+    ),
+    format: doc(
+      z.enum(['auto', 'text', 'promptCompletion', 'messages']).default('auto'),
+      "How a .jsonl dataset's lines read: 'promptCompletion' ({prompt, completion}; no completion: the teacher answers), 'messages' (OpenAI {messages} or ShareGPT {conversations}), 'text' ({text} documents; a plain text file is one stream), or 'auto': decided from the first line (the log says what it decided)",
+      'auto',
+    ),
+    train_on: doc(
+      z.enum(['lastAnswer', 'allAnswers']).default('lastAnswer'),
+      'Which assistant turns of a conversation are trained on (the loss reads only their tokens and the end-of-turn token)',
+      'lastAnswer',
+    ),
+    packing: doc(z.boolean().default(false), 'Task data: several examples per row with block-diagonal attention and positions restarting per example, instead of one right-padded example per row', false),
+    skipBad: doc(z.boolean().default(false), 'Skip bad .jsonl lines (counted and reported) instead of stopping at the first one', false),
     tokenizer: doc(tokenizerSchema.default({ kind: 'char' }), 'How text becomes token ids', { kind: 'char' }),
     seqLen: doc(posInt().default(128), 'Tokens per training row (context length); at most the model’s maxPositions', 128),
     batchSize: doc(posInt().default(8), 'Rows per micro-batch', 8),
@@ -68,6 +84,7 @@ export const dataSchema = z
         .object({
           fraction: doc(z.number().gt(0).lt(1).default(0.1), 'Share of the text held out for evaluation (its end, so no window overlaps training)', 0.1),
           afterYear: doc(z.number().int().optional(), "sotu only: hold out the addresses after this year instead (a split in time)", 1990),
+          file: doc(z.string().min(1).optional(), 'Task data: a .jsonl file of held-out records (same format) instead of the last fraction of the dataset', 'data/test.jsonl'),
         })
         .strict()
         .default({ fraction: 0.1 }),

@@ -61,6 +61,8 @@ export interface TaskData {
   encode: { trainOn: TrainOn; seq: number };
   packed: boolean;
   padId: number;
+  /** Kept, truncated and dropped examples per split: logged, and written to each training step's metrics.jsonl. */
+  counts?: Record<string, unknown>;
 }
 
 export interface RunSettings {

@@ -129,6 +129,7 @@ export async function trainJob(ctx: DistillContext, job: TrainJob): Promise<JobR
       if (e.type === 'step' && e.record.step < steps) await prepared.prepare(k);
     },
     saveParam: job.saveParam,
+    runInfo: ctx.data.task?.counts && { data: ctx.data.task.counts },
     config: { job: job.config, steps, seed, optimizer: s.optimizer, schedule, clipNorm: s.clipNorm ?? null, ...(s.balance?.mode === 'auto' ? { balance: s.balance } : {}), accumulate: k, batch: s.batch, seq: s.seq },
     seed,
     threads: s.threads,

@@ -95,6 +95,8 @@ export interface TrainerOptions<O> {
   saveParam?: (name: string) => boolean;
   /** The run's configuration, hashed into each checkpoint; resuming under a different one is refused. Default: the optimizer, schedule, data shapes and seed. */
   config?: unknown;
+  /** Facts about the run for metrics.jsonl's start record (e.g. the task data's kept, truncated and dropped example counts). */
+  runInfo?: Record<string, unknown>;
   seed?: number;
   threads?: number;
   executor?: Executor;
@@ -328,7 +330,7 @@ export class Trainer<O = unknown> {
         throw new Error(`${o.dir}: already holds checkpoints (${existing.map((c) => `ckpt-${c.step}`).join(', ')}); call resume() to continue that run, or train into a new folder`);
       }
       if (existsSync(this.metrics.path)) rmSync(this.metrics.path);
-      this.metrics.write({ type: 'start', step: 0, steps: o.steps, configHash: this.configHash });
+      this.metrics.write({ type: 'start', step: 0, steps: o.steps, configHash: this.configHash, ...o.runInfo });
     }
     this.progress?.start(o.steps, this.step);
     let stoppedEarly = this.monitor.shouldStop;

@@ -1,0 +1,70 @@
+// retort distill on task data: prompt/completion lines, answer-only KD from a teacher folder,
+// padded and packed rows; the kept/truncated/dropped counts in the log and in metrics.jsonl.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { MetricsLog } from '../distill/trainer/index.ts';
+import { Gpt2 } from '../models/gpt2/model.ts';
+import { saveHfModel } from '../models/index.ts';
+import { trainByteLevelBpe } from '../models/tokenizers/train-byte-level-bpe.ts';
+import { ParamStore } from '../runtime/index.ts';
+import { cli } from './testing.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'retort-cli-task-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const words: [string, string][] = [
+  ['cat', 'K AE1 T'], ['dog', 'D AO1 G'], ['fish', 'F IH1 SH'], ['bird', 'B ER1 D'], ['tree', 'T R IY1'],
+  ['house', 'HH AW1 S'], ['water', 'W AO1 T ER0'], ['apple', 'AE1 P AH0 L'], ['music', 'M Y UW1 Z IH0 K'], ['river', 'R IH1 V ER0'],
+  ['stone', 'S T OW1 N'], ['light', 'L AY1 T'],
+];
+const lines = words.map(([w, p]) => JSON.stringify({ prompt: w, completion: p }));
+// One answer far too long for seqLen 40: dropped, and counted.
+lines.push(JSON.stringify({ prompt: 'supercalifragilistic', completion: 'S UW2 P ER0 K AE2 L AH0 F R AE1 JH AH0 L IH0 S T IH0 K '.repeat(3).trim() }));
+writeFileSync(join(dir, 'g2p.jsonl'), lines.join('\n') + '\n');
+const texts = words.flatMap(([w, p]) => [w, p]).concat(['user:\nassistant:\n']);
+const tokenizer = trainByteLevelBpe(texts, { vocabSize: 300 });
+const teacherModel = new Gpt2({ vocabSize: tokenizer.vocabSize, maxPositions: 48, dModel: 32, nLayers: 2, nHeads: 2 });
+saveHfModel(join(dir, 'teacher'), teacherModel, ParamStore.init(teacherModel.params.values(), 3), { tokenizer });
+
+const config = (extra = '') => `
+model: { family: gpt2, config: { dModel: 16, nLayers: 1, nHeads: 2, maxPositions: 48 } }
+data: { dataset: g2p.jsonl, seqLen: 40, batchSize: 4, tokenizer: { kind: hf, path: teacher }, validation: { fraction: 0.25 }${extra} }
+optimizer: { kind: adamw, lr: 0.01 }
+steps: 3
+eval: { every: 0, batches: 2 }
+checkpoint: { dir: run }
+threads: 1
+distill:
+  teachers: [ { name: big, source: { kind: retort, hfDir: teacher } } ]
+  strategy: { kind: kd, terms: [ { name: kd, loss: { kind: logits, alpha: 0.5 } } ] }
+`;
+
+for (const packing of [false, true]) {
+  test(`retort distill on prompt/completion lines (${packing ? 'packed' : 'padded'} rows): answer-only KD, counts logged and recorded`, async () => {
+    const file = join(dir, `kd-${packing}.yaml`);
+    writeFileSync(file, config(packing ? ', packing: true' : ''));
+    const run = join(dir, `run-${packing}`);
+    const r = await cli('distill', file, '--dir', run, '--json');
+    assert.equal(r.code, 0, r.err + r.out);
+    assert.match(r.err, /format promptCompletion \(from line 1's fields: prompt, completion\)/);
+    assert.match(r.err, /the tokenizer has no chat template; rendering with the plain default/);
+    assert.match(r.err, /examples: train 9 kept, 0 truncated \(prompt cut from the left\), 0 dropped.*; held out 3 kept, 0 truncated .*, 1 dropped/);
+    const result = JSON.parse(r.out).result;
+    assert.equal(result.stages[0].steps, 3);
+    assert.ok(Number.isFinite(result.stages[0].perplexity), 'held-out answers are evaluated');
+    const start = MetricsLog.read(join(result.stages[0].dir, 'metrics.jsonl')).find((m) => m.type === 'start')!;
+    assert.deepEqual((start.data as { validation: { dropped: number } }).validation.dropped, 1);
+    assert.ok(existsSync(join(result.model, 'model.safetensors')));
+  });
+}
+
+test('a .jsonl of prompts under data.format text is refused with the format it looks like', async () => {
+  const file = join(dir, 'text.yaml');
+  writeFileSync(file, config(', format: text'));
+  const r = await cli('distill', file);
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /g2p\.jsonl:1: is a promptCompletion record, but data\.format is text/);
+});
