@@ -2,7 +2,7 @@
 // the examples in a fresh seeded order, one per row right-padded or packed several to a row (see
 // src/data/task/rows.ts); the last incomplete batch of an epoch is left for the next epoch's order.
 // The cursor {seed, epoch, index} reopens the stream at exactly the next batch.
-import { mulberry32 } from '../../data/rng.ts';
+import { seededShuffle } from '../../data/split.ts';
 import { batchArrays, packRows, type EncodedExample } from '../../data/task/index.ts';
 import { hostTensor } from '../../runtime/index.ts';
 import type { Json } from '../checkpoint/index.ts';
@@ -31,21 +31,11 @@ function toBatch(rows: readonly (readonly EncodedExample[])[], o: TaskBatchOptio
   return out;
 }
 
-function shuffled<T>(items: readonly T[], seed: number): T[] {
-  const out = [...items];
-  const rng = mulberry32(seed >>> 0);
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = rng.nextInt(i + 1);
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
-
 /** Training batches over `examples`, reshuffled every epoch. */
 export function taskBatches(examples: readonly EncodedExample[], o: TaskBatchOptions & { seed: number }): DataSource {
   if (examples.length === 0) throw new RangeError('taskBatches: no training examples (all were dropped or the file is empty); check the data and seqLen');
   const epochRows = (epoch: number) => {
-    const order = shuffled(examples, Math.imul(o.seed ^ 0x5bd1e995, 31) + epoch);
+    const order = seededShuffle(examples, (Math.imul(o.seed ^ 0x5bd1e995, 31) + epoch) >>> 0);
     return o.packed ? packRows(order, o.seq) : order.map((e) => [e]);
   };
   return {
