@@ -16,6 +16,28 @@ export const onnxFileSchema = z.object({
   latencyMs: z.object({ p50: nonNeg, p95: nonNeg, runs: z.number().int().positive() }).optional(),
 });
 
+/** A model's answers to held-out prompts, scored against the reference answers and the teacher's answers. */
+export const taskEvalSchema = z.object({
+  /** Prompts answered. */
+  items: z.number().int().nonnegative(),
+  /** Share of answers equal to the reference after normalizeAnswer (NFKC, lowercase, punctuation → space, whitespace collapsed). */
+  exactMatch: figure,
+  /** Mean SQuAD-style token F1 over normalized whitespace tokens, 0..1. */
+  tokenF1: figure,
+  /** Corpus chrF (sacrebleu's default chrF2), 0..100. */
+  chrF: figure,
+  /** Corpus token error rate: summed token Levenshtein distances / summed reference tokens (phoneme error rate for g2p). */
+  tokenErrorRate: figure,
+  /** Share of answers equal to the teacher's (normalized); null when there is no teacher. */
+  teacherExact: figure,
+  /** Corpus chrF with the teacher's answers as references; null when there is no teacher. */
+  teacherChrF: figure,
+  /** The teacher's mean log-probability per token of this model's answers, nats; null when there is no teacher (or it cannot score them). */
+  teacherLogprob: figure,
+  /** Mean generation time per answer, in ms. */
+  latencyMsPerAnswer: figure,
+});
+
 export const modelEvalSchema = z.object({
   /** As given to evaluate(): 'teacher', 'student', 'baseline', ... */
   name: z.string().min(1),
@@ -71,6 +93,27 @@ export const modelEvalSchema = z.object({
       file: z.string(),
     })
     .nullable(),
+  /** Scores of this model's generated answers to held-out prompts (task-metrics.ts); null or absent where none were generated. */
+  task: taskEvalSchema.nullable().optional(),
+});
+
+/** Sampling settings of the generated answers (src/generate's names and meanings). */
+export const generationSettingsSchema = z.object({
+  maxNewTokens: z.number().int().positive(),
+  /** 0 is greedy. */
+  temperature: nonNeg,
+  /** In (0, 1]; 1 disables it. */
+  topP: z.number().gt(0).lte(1),
+  /** 0 disables it. */
+  topK: z.number().int().nonnegative(),
+  seed: z.number().int(),
+});
+
+/** One held-out prompt, its reference answer (null when it has none) and each model's answer, keyed by model name. */
+export const taskExampleSchema = z.object({
+  prompt: z.string(),
+  reference: z.string().nullable(),
+  answers: z.record(z.string(), z.string()),
 });
 
 export const evalReportSchema = z.object({
@@ -95,10 +138,17 @@ export const evalReportSchema = z.object({
   /** Name of the model every agreement figure compares with. */
   teacher: z.string(),
   models: z.array(modelEvalSchema).min(1),
+  /** The settings the models' answers were generated with (with task scores only). */
+  generation: generationSettingsSchema.optional(),
+  /** A sample of held-out prompts with each model's answer, for the side-by-side table. */
+  examples: z.array(taskExampleSchema).optional(),
 });
 
 export type ModelEval = z.infer<typeof modelEvalSchema>;
 export type EvalReport = z.infer<typeof evalReportSchema>;
+export type TaskEval = z.infer<typeof taskEvalSchema>;
+export type GenerationSettings = z.infer<typeof generationSettingsSchema>;
+export type TaskExample = z.infer<typeof taskExampleSchema>;
 
 /** Parses an evaluation JSON (a file's contents or a value), refusing other schemas and versions by name. */
 export function parseEvalReport(value: unknown, where = 'eval JSON'): EvalReport {

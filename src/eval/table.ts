@@ -22,6 +22,36 @@ export interface Column {
   left?: boolean;
 }
 
+/** Whether any model carries scores of generated answers (ModelEval.task). */
+export function hasTaskScores(r: EvalReport): boolean {
+  return r.models.some((m) => m.task);
+}
+
+/** Generated answers against the references and the teacher's answers (task-metrics.ts). */
+const taskColumns: Column[] = [
+  { head: 'exact', cell: (m) => pct(m.task?.exactMatch) },
+  { head: 'tok F1', cell: (m) => fixed(m.task?.tokenF1, 3) },
+  { head: 'chrF', cell: (m) => fixed(m.task?.chrF, 1) },
+  { head: 'PER/WER', cell: (m) => pct(m.task?.tokenErrorRate) },
+  { head: 'exact vs t', cell: (m) => pct(m.task?.teacherExact) },
+  { head: 'chrF vs t', cell: (m) => fixed(m.task?.teacherChrF, 1) },
+  { head: 't logp/tok', cell: (m) => fixed(m.task?.teacherLogprob, 3) },
+  { head: 'ms/answer', cell: (m) => fixed(m.task?.latencyMsPerAnswer, 1) },
+];
+
+/** What the answer columns measure, and how the answers were generated (one sentence, no markup). */
+export function taskNote(r: EvalReport): string {
+  const g = r.generation;
+  const how = g
+    ? ` Generated with maxNewTokens ${g.maxNewTokens}, temperature ${g.temperature}${g.temperature === 0 ? ' (greedy)' : ''}, top-p ${g.topP}, top-k ${g.topK}, seed ${g.seed}.`
+    : '';
+  return (
+    'Answers: exact match and token F1 after normalization (NFKC, lowercase, punctuation to spaces, whitespace collapsed); ' +
+    'chrF: corpus chrF2 (character 1..6-grams, sacrebleu defaults); PER/WER: token edit distance over reference tokens (phonemes for g2p, words otherwise); ' +
+    `"vs t": the same against '${r.teacher}'s answers; t logp/tok: '${r.teacher}'s mean log-probability per token of the answer, nats; ms/answer: mean generation time.${how}`
+  );
+}
+
 export function columnsFor(r: EvalReport): Column[] {
   const teacher = r.models.find((m) => m.role === 'teacher');
   const quality: Column[] = r.task === 'lm'
@@ -36,6 +66,7 @@ export function columnsFor(r: EvalReport): Column[] {
     ...quality,
     { head: 'top-1 agree', cell: (m) => pct(m.agreement?.top1) },
     { head: 'KL(t‖s)', cell: (m) => fixed(m.agreement?.kl, 4) },
+    ...(hasTaskScores(r) ? taskColumns : []),
     { head: 'p50 ms', cell: (m) => fixed(m.speed?.latencyMs.p50, 2) },
     { head: 'p95 ms', cell: (m) => fixed(m.speed?.latencyMs.p95, 2) },
     { head: 'fp32 file ms', cell: (m) => fixed(m.files.fp32?.latencyMs?.p50, 2) },
@@ -59,5 +90,6 @@ export function formatEvalTable(r: EvalReport): string {
     `${r.data.description}; ${r.task === 'lm' ? 'ppl: per-token perplexity' : 'accuracy and macro-F1 over examples'}; agreement with '${r.teacher}'.`,
     `Latency: batch 1, ${r.data.seq} positions, ${s.runs} runs after ${s.warmup} warmup, ${s.threads} thread(s); throughput at batch ${s.throughputBatch}; file ms: the exported fp32/int8 files in plain onnxruntime, batch 1. Peak: VmHWM of a process running the fp32 ONNX file.`,
   );
+  if (hasTaskScores(r)) out.push(taskNote(r));
   return out.join('\n');
 }

@@ -74,5 +74,28 @@
     }));
   }
 
+  // Exact match of generated answers with the references, one bar per model that has task scores.
+  const exactCanvas = document.getElementById('chart-exact-match');
+  if (exactCanvas && data.eval) {
+    const models = data.eval.models.filter((m) => m.task);
+    const colors = models.map((m) => color(data.eval.models.indexOf(m)));
+    charts.push(new Chart(exactCanvas, {
+      type: 'bar',
+      data: {
+        labels: models.map((m) => m.name),
+        datasets: [{
+          label: 'exact match (%)',
+          data: models.map((m) => (typeof m.task.exactMatch === 'number' ? 100 * m.task.exactMatch : null)),
+          backgroundColor: colors,
+          borderColor: colors,
+        }],
+      },
+      options: {
+        plugins: { title: { display: true, text: 'Exact match with the reference answers (higher is better)' }, legend: { display: false } },
+        scales: { y: { min: 0, max: 100, title: { display: true, text: 'exact match (%)' } } },
+      },
+    }));
+  }
+
   window.retortReport = { ready: true, charts: charts.length, canvases: document.querySelectorAll('canvas').length };
 })();

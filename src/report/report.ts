@@ -1,12 +1,13 @@
 // One self-contained HTML file about a distillation run: training curves of every loss term (from
 // each run's metrics.jsonl), validation metrics over steps, the teacher-vs-student table, size
-// against quality across the models, and sample generations (or predictions) beside the teacher's.
+// against quality across the models, exact match of generated answers with held-out prompts side by
+// side (when the evaluation has task scores and examples), and sample generations (or predictions).
 // Chart.js is inlined from node_modules, the data is embedded as JSON: the file opens offline.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MetricsLog, type MetricsRecord } from '../distill/trainer/index.ts';
-import { columnsFor, type EvalReport } from '../eval/index.ts';
+import { columnsFor, exactMatch, hasTaskScores, taskNote, type EvalReport } from '../eval/index.ts';
 
 export interface ReportRun {
   /** 'teacher', 'student (KD)', 'baseline (hard labels)', ... */
@@ -104,10 +105,36 @@ function evalTable(r: EvalReport): string {
   const body = r.models
     .map((m) => `<tr class="${m.role}">${cols.map((c) => `<td class="${c.left ? 'text' : 'num'}">${escapeHtml(c.cell(m, r))}</td>`).join('')}</tr>`)
     .join('\n');
-  return `<table class="eval"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>
+  return `<div class="wide"><table class="eval"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>
 <p class="note">${escapeHtml(r.data.description)}. Agreement: top-1 match with '${escapeHtml(r.teacher)}' and mean KL(teacher‖model) per position.
 Latency at batch 1 over ${r.data.seq} positions (${r.settings.runs} runs after ${r.settings.warmup} warmup, ${r.settings.threads} thread(s)); throughput at batch ${r.settings.throughputBatch}.
-Peak memory: VmHWM of a separate process running the fp32 ONNX file; "model MB" is that minus the same process before loading the model.</p>`;
+Peak memory: VmHWM of a separate process running the fp32 ONNX file; "model MB" is that minus the same process before loading the model.</p>${
+    hasTaskScores(r) ? `\n<p class="note">${escapeHtml(taskNote(r))}</p>` : ''
+  }`;
+}
+
+/**
+ * Held-out prompts, the reference, then each model's answer in the models' order (names found only in
+ * the answers after them). An answer that is not an exact match of the reference (after
+ * normalizeAnswer, as the exact-match column counts it) has the class "wrong", one that is "right".
+ */
+function examplesHtml(r: EvalReport): string {
+  const examples = r.examples ?? [];
+  const names = [...new Set([...r.models.map((m) => m.name), ...examples.flatMap((e) => Object.keys(e.answers))])].filter((n) => examples.some((e) => n in e.answers));
+  const rows = examples
+    .map((e) => {
+      const cells = names.map((n) => {
+        const a = e.answers[n];
+        if (a === undefined) return '<td class="answer missing"></td>';
+        if (e.reference === null) return `<td class="answer">${escapeHtml(a)}</td>`;
+        const ok = exactMatch(a, e.reference) === 1;
+        return `<td class="answer ${ok ? 'right' : 'wrong'}"${ok ? '' : ' title="differs from the reference"'}>${escapeHtml(a)}</td>`;
+      });
+      return `<tr><td class="prompt">${escapeHtml(e.prompt)}</td><td class="reference">${e.reference === null ? '' : escapeHtml(e.reference)}</td>${cells.join('')}</tr>`;
+    })
+    .join('\n');
+  return `<table class="examples"><thead><tr><th>prompt</th><th>reference</th>${names.map((n) => `<th>${escapeHtml(n)}</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table>
+<p class="note">Answers in red differ from the reference after normalization (NFKC, lowercase, punctuation to spaces, whitespace collapsed).</p>`;
 }
 
 function samplesHtml(s: ReportSamples, order: readonly string[]): string {
@@ -140,6 +167,7 @@ th { text-align: left; background: #f6f6f6; } td.num { text-align: right; font-v
 tr.teacher td { background: #fbf7ee; } .note { color: #666; font-size: 0.85rem; max-width: 70rem; }
 td.prompt { max-width: 18rem; color: #555; } td.gen { white-space: pre-wrap; max-width: 22rem; font-family: ui-monospace, monospace; font-size: 0.8rem; }
 td.right { color: #1a7f37; } td.wrong { color: #b42318; } dl { display: grid; grid-template-columns: max-content 1fr; gap: 0.2rem 1rem; } dt { font-weight: 600; } dd { margin: 0; font-family: ui-monospace, monospace; }
+.wide { overflow-x: auto; } td.answer, td.reference { white-space: pre-wrap; max-width: 22rem; font-family: ui-monospace, monospace; font-size: 0.8rem; } td.answer.wrong { background: #fdecea; }
 `;
 
 export function renderReport(input: ReportInput): string {
@@ -157,6 +185,10 @@ export function renderReport(input: ReportInput): string {
   if (input.eval) {
     sections.push(`<h2>Teacher and students</h2>${evalTable(input.eval)}`);
     sections.push(`<h2>Size against quality</h2><div class="charts"><div class="chart"><canvas id="chart-size-quality" aria-label="size against quality"></canvas></div></div>`);
+    const answers: string[] = [];
+    if (hasTaskScores(input.eval)) answers.push('<div class="charts"><div class="chart"><canvas id="chart-exact-match" aria-label="exact match per model"></canvas></div></div>');
+    if (input.eval.examples?.length) answers.push(examplesHtml(input.eval));
+    if (answers.length) sections.push(`<h2>Answers to held-out prompts</h2>${answers.join('\n')}`);
   }
   if (input.samples && input.samples.items.length > 0) {
     const order = input.eval?.models.map((m) => m.name) ?? [...new Set(input.samples.kind === 'generation' ? input.samples.items.flatMap((i) => Object.keys(i.outputs)) : input.samples.items.flatMap((i) => Object.keys(i.predictions)))];

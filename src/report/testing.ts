@@ -1,4 +1,5 @@
-// A report input with every section filled, for the report's tests (unit and headless browser).
+// Report inputs with every section filled, for the report's tests (unit and headless browser): the
+// sample run, and the same with scores of generated answers and side-by-side examples.
 import type { MetricsRecord } from '../distill/trainer/index.ts';
 import { EVAL_SCHEMA, EVAL_VERSION, type EvalReport, type ModelEval } from '../eval/index.ts';
 import type { ReportInput } from './report.ts';
@@ -49,4 +50,28 @@ export function sampleReportInput(): ReportInput {
     samples: { kind: 'generation', items: [{ prompt: 'The state of the <Union>', outputs: { teacher: ' is strong', student: ' is good', baseline: ' the the' } }] },
     facts: [['report', '/tmp/x/report.html'], ['web demo', 'retort web --dir /tmp/x/student']],
   };
+}
+
+/** The sample evaluation with scores of generated answers (g2p), the generation settings and examples, HTML in some answers. */
+export function sampleTaskEvalReport(): EvalReport {
+  const r = sampleEvalReport();
+  const task = [
+    { items: 8, exactMatch: 0.75, tokenF1: 0.9, chrF: 92.5, tokenErrorRate: 0.06, teacherExact: 1, teacherChrF: 100, teacherLogprob: -0.21, latencyMsPerAnswer: 41.3 },
+    { items: 8, exactMatch: 0.625, tokenF1: 0.85, chrF: 88.1, tokenErrorRate: 0.11, teacherExact: 0.75, teacherChrF: 93.4, teacherLogprob: -0.48, latencyMsPerAnswer: 6.2 },
+    { items: 8, exactMatch: 0.375, tokenF1: 0.7, chrF: 75.9, tokenErrorRate: 0.24, teacherExact: 0.5, teacherChrF: 80.2, teacherLogprob: -1.37, latencyMsPerAnswer: 6.0 },
+  ];
+  return {
+    ...r,
+    models: r.models.map((m, i) => ({ ...m, task: task[i]! })),
+    generation: { maxNewTokens: 24, temperature: 0, topP: 1, topK: 0, seed: 0 },
+    examples: [
+      { prompt: 'ABACUS', reference: 'AE1 B AH0 K AH0 S', answers: { teacher: 'AE1 B AH0 K AH0 S', student: 'ae1 b ah0 k ah0 s', baseline: 'AE1 B AH0 K AH1 S' } },
+      { prompt: 'ZEBRA', reference: 'Z IY1 B R AH0', answers: { baseline: '<img src=x onerror=alert(1)>', student: 'Z IY1 B R AH0', teacher: 'Z IY1 B R AH0' } },
+      { prompt: 'Q & <A>', reference: null, answers: { teacher: 'K Y UW1', student: 'K Y UW1 <b>' } },
+    ],
+  };
+}
+
+export function sampleTaskReportInput(): ReportInput {
+  return { ...sampleReportInput(), title: 'Retort g2p demo', eval: sampleTaskEvalReport(), samples: undefined };
 }
