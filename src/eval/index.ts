@@ -13,4 +13,4 @@ export { columnsFor, formatCount, formatEvalTable, hasTaskScores, taskNote, type
 export {
   agreementScores, CHRF_BETA, CHRF_ORDER, chrF, chrFFromStatistics, chrFStatistics, corpusChrF, corpusTokenErrorRate, exactMatch, levenshtein, normalizeAnswer,
   taskScores, tokenErrorRate, tokenF1, whitespaceTokens, type AgreementScores, type TaskScores,
-} from './task-metrics.ts';
+} from '../data/task/metrics.ts';

@@ -93,7 +93,7 @@ export const modelEvalSchema = z.object({
       file: z.string(),
     })
     .nullable(),
-  /** Scores of this model's generated answers to held-out prompts (task-metrics.ts); null or absent where none were generated. */
+  /** Scores of this model's generated answers to held-out prompts (src/data/task/metrics.ts); null or absent where none were generated. */
   task: taskEvalSchema.nullable().optional(),
 });
 

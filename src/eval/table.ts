@@ -27,7 +27,7 @@ export function hasTaskScores(r: EvalReport): boolean {
   return r.models.some((m) => m.task);
 }
 
-/** Generated answers against the references and the teacher's answers (task-metrics.ts). */
+/** Generated answers against the references and the teacher's answers (src/data/task/metrics.ts). */
 const taskColumns: Column[] = [
   { head: 'exact', cell: (m) => pct(m.task?.exactMatch) },
   { head: 'tok F1', cell: (m) => fixed(m.task?.tokenF1, 3) },

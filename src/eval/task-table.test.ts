@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EVAL_SCHEMA, EVAL_VERSION, parseEvalReport, type EvalReport, type ModelEval } from './schema.ts';
 import { formatEvalTable } from './table.ts';
-import { taskScores } from './task-metrics.ts';
+import { taskScores } from '../data/task/metrics.ts';
 
 function model(name: string, role: 'teacher' | 'student', params: number): ModelEval {
   return {

@@ -1,4 +1,4 @@
-// Task metrics: a model's generated answers scored against reference answers (g2p pronunciations,
+// Task metrics (in the data layer so distillation's answer filters and evaluation share them): a model's generated answers scored against reference answers (g2p pronunciations,
 // short QA answers), and against the teacher's answers. Pure functions over strings.
 //
 // Normalization (exact match and token F1 only), in this order:

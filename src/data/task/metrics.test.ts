@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import {
   agreementScores, chrF, chrFFromStatistics, chrFStatistics, corpusChrF, corpusTokenErrorRate, exactMatch, levenshtein, normalizeAnswer,
   taskScores, tokenErrorRate, tokenF1, whitespaceTokens,
-} from './task-metrics.ts';
+} from './metrics.ts';
 
 const close = (actual: number, expected: number, what: string, tol = 1e-9) =>
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: got ${actual}, expected ${expected}`);
