@@ -1,7 +1,7 @@
 // retort distill on task data: prompt/completion lines, answer-only KD from a teacher folder,
 // padded and packed rows; the kept/truncated/dropped counts in the log and in metrics.jsonl.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -67,4 +67,53 @@ test('a .jsonl of prompts under data.format text is refused with the format it l
   const r = await cli('distill', file);
   assert.notEqual(r.code, 0);
   assert.match(r.err, /g2p\.jsonl:1: is a promptCompletion record, but data\.format is text/);
+});
+
+test('retort eval --data on held-out prompts: generated answers scored per model, side by side', async () => {
+  const file = join(dir, 'eval-kd.yaml');
+  writeFileSync(file, config());
+  const run = join(dir, 'run-eval');
+  assert.equal((await cli('distill', file, '--dir', run)).code, 0);
+  const held = join(dir, 'held.jsonl');
+  writeFileSync(held, words.slice(0, 5).map(([w, p]) => JSON.stringify({ prompt: w, completion: p })).join('\n') + '\n');
+  const out = join(dir, 'eval.json');
+  const r = await cli('eval', '--teacher', join(dir, 'teacher'), '--student', join(run, 'final'), '--data', held, '--max-new-tokens', '8', '--no-speed', '--no-memory', '--batch', '2', '--out', out, '--json');
+  assert.equal(r.code, 0, r.err + r.out);
+  const report = JSON.parse(r.out).result;
+  assert.equal(report.models.length, 2);
+  for (const m of report.models) {
+    assert.equal(m.task.items, 5);
+    for (const k of ['exactMatch', 'tokenF1', 'chrF', 'tokenErrorRate', 'teacherExact', 'teacherChrF', 'teacherLogprob', 'latencyMsPerAnswer']) assert.equal(typeof m.task[k], 'number', `${m.name}.task.${k}`);
+    assert.ok(m.quality.perplexity > 1, 'perplexity on the reference answer tokens');
+  }
+  assert.equal(report.models[0].task.teacherExact, 1, "the teacher agrees with its own answers");
+  assert.ok(report.models[0].task.teacherLogprob < 0);
+  assert.deepEqual(report.generation, { maxNewTokens: 8, temperature: 0, topP: 1, topK: 0, seed: 0 });
+  assert.equal(report.examples.length, 5);
+  assert.deepEqual(Object.keys(report.examples[0].answers).length, 2);
+  assert.equal(report.examples[0].reference, 'K AE1 T');
+});
+
+test('teacherAnswers then kd: the teacher writes answers to prompt-only lines once; a rerun reuses them, other settings are refused', async () => {
+  const prompts = join(dir, 'prompts.jsonl');
+  writeFileSync(prompts, words.map(([w]) => JSON.stringify({ prompt: w })).join('\n') + '\n');
+  const strategy = (temperature: number) => `{ kind: pipeline, steps: [ { kind: teacherAnswers, maxNewTokens: 6, temperature: ${temperature}, batch: 5, dir: answers, filter: { dropEmpty: false, dropTruncated: false } }, { kind: kd } ] }`;
+  const file = join(dir, 'answers.yaml');
+  const write = (t: number) => writeFileSync(file, config().replace('dataset: g2p.jsonl', 'dataset: prompts.jsonl').replace(/strategy: .*/, `strategy: ${strategy(t)}`));
+  write(0);
+  const r = await cli('distill', file, '--dir', join(dir, 'run-answers'), '--json');
+  assert.equal(r.code, 0, r.err + r.out);
+  assert.match(r.err, /teacherAnswers: 9\/9 prompts answered by 'big'/);
+  assert.match(r.err, /teacherAnswers: 9 training examples from 9 answered prompts \(generated 9, reused 0/);
+  const stages = JSON.parse(r.out).result.stages;
+  assert.deepEqual(stages.map((s: { stage: string }) => s.stage), ['1-teacherAnswers', '2-kd']);
+  const store = readFileSync(join(dir, 'answers', 'answers.jsonl'), 'utf8').trim().split('\n');
+  assert.equal(store.length, 9);
+  const again = await cli('distill', file, '--dir', join(dir, 'run-answers-2'), '--json');
+  assert.equal(again.code, 0, again.err);
+  assert.match(again.err, /generated 0, reused 9/);
+  write(0.8);
+  const other = await cli('distill', file, '--dir', join(dir, 'run-answers-3'));
+  assert.notEqual(other.code, 0);
+  assert.match(other.err, /settings\.temperature: the store's answers were written with 0, this run asks for 0\.8/);
 });

@@ -14,3 +14,4 @@ export {
   agreementScores, CHRF_BETA, CHRF_ORDER, chrF, chrFFromStatistics, chrFStatistics, corpusChrF, corpusTokenErrorRate, exactMatch, levenshtein, normalizeAnswer,
   taskScores, tokenErrorRate, tokenF1, whitespaceTokens, type AgreementScores, type TaskScores,
 } from '../data/task/metrics.ts';
+export { evaluateTask, type TaskEvalOptions, type TaskEvalResult, type TaskModel } from './task.ts';

@@ -92,7 +92,7 @@ async function teacherLogprob(teacher: TaskModel, conversations: readonly Conver
   const scorer = new RowScorer(teacher, executor);
   let total = 0, count = 0;
   for (const [i, c] of conversations.entries()) {
-    if (answers[i] === '') continue;
+    // An empty answer still has its end-of-turn token to score.
     const e = encodeConversation(tok, { ...c, messages: [...promptOf(c), { role: 'assistant', content: answers[i]! }] }, { trainOn: 'lastAnswer' });
     const lp = await scorer.logprobs(e.ids);
     e.train.forEach((t, k) => {

@@ -49,7 +49,7 @@ export async function run({ values, positionals, io, json }: CommandContext<z.ou
   // Paths in a run config start at the config file's folder; the strategy's store folders too.
   const strategy = c.distill.strategy;
   for (const step of strategy.kind === 'pipeline' ? strategy.steps : [strategy]) {
-    if (step.kind === 'offline' && step.dir) step.dir = resolve(baseDir, step.dir);
+    if ((step.kind === 'offline' || step.kind === 'teacherAnswers') && step.dir) step.dir = resolve(baseDir, step.dir);
   }
   // The student must read the teacher's token ids: a tokenizer learned here would number them differently.
   c.distill.teachers.forEach((t, i) => {

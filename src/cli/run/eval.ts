@@ -5,8 +5,11 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { z } from 'zod';
 import { loadSotu } from '../../data/sotu.ts';
-import { evalWindows } from '../../distill/trainer/index.ts';
-import { evaluate, formatEvalTable, type EvalModel } from '../../eval/index.ts';
+import { evalWindows, taskEvalBatches } from '../../distill/trainer/index.ts';
+import { encodeRecords, readTaskFile } from '../../data/task/index.ts';
+import { evaluate, evaluateTask, formatEvalTable, type EvalModel, type TaskModel } from '../../eval/index.ts';
+import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
+import type { DecoderModel } from '../../models/types.ts';
 import { classificationEval, encodeExamples, type LabelledText } from '../../distill/classify/index.ts';
 import { readLabelledJsonl } from '../labelled-corpus.ts';
 import { SPAM_LABELS, spamSplit } from '../classify-data.ts';
@@ -33,7 +36,11 @@ export async function run({ values, io, json }: CommandContext<z.output<typeof e
   }
   const log = (l: string) => io.err(l);
   let data;
-  if (teacher.loaded.task === 'causal-lm') {
+  let task: Awaited<ReturnType<typeof taskEvaluation>> | undefined;
+  if (teacher.loaded.task === 'causal-lm' && values.data.endsWith('.jsonl')) {
+    task = await taskEvaluation(values, tok, all.map((m, i) => ({ name: names[i]!, model: m.loaded.model as DecoderModel, params: m.loaded.params })), log);
+    data = task.data;
+  } else if (teacher.loaded.task === 'causal-lm') {
     const maxPositions = (teacher.loaded.model.config as { maxPositions?: number }).maxPositions ?? 1024;
     const seq = values.seq ?? Math.min(64, maxPositions);
     const { text, description } = lmText(values.data, values['after-year']);
@@ -72,6 +79,11 @@ export async function run({ values, io, json }: CommandContext<z.output<typeof e
     threads: values.threads,
     onProgress: log,
   });
+  if (task) {
+    for (const m of report.models) m.task = task.result.scores.get(m.name) ?? null;
+    report.generation = task.generation;
+    report.examples = task.result.examples;
+  }
   if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
   if (!json) {
     io.out(formatEvalTable(report));
@@ -80,6 +92,28 @@ export async function run({ values, io, json }: CommandContext<z.output<typeof e
   return report;
 }
 
+
+/**
+ * Held-out task records (prompts with reference answers): perplexity and agreement on the answer
+ * tokens, and each model's generated answers scored by evaluateTask.
+ */
+async function taskEvaluation(values: z.output<typeof evalSchema>, tok: Tokenizer, models: TaskModel[], log: (l: string) => void) {
+  const maxPositions = (models[0]!.model.config as { maxPositions?: number }).maxPositions ?? 1024;
+  const seq = values.seq ?? Math.min(128, maxPositions);
+  const file = readTaskFile(values.data, { format: 'auto', log });
+  const conversations = file.conversations.filter((c) => c.reference !== undefined).slice(0, values.prompts);
+  if (conversations.length === 0) throw new UsageError(`--data ${values.data}: no prompts with reference answers to evaluate on; give each line its answer (completion, or a final assistant turn)`, 'eval');
+  const { examples, counts } = encodeRecords(tok, conversations, { trainOn: 'lastAnswer', seq });
+  log(`eval: ${conversations.length} prompts with references (${counts.kept} fit ${seq} tokens whole, ${counts.truncated} truncated, ${counts.dropped} too long to score)`);
+  const batch = Math.min(values.batch, Math.max(1, examples.length));
+  const generation = { maxNewTokens: values['max-new-tokens'], temperature: values.temperature, topP: 1, topK: 0, seed: 0 };
+  const result = await evaluateTask({ models, teacher: models[0]!.name, tokenizer: tok, conversations, generation, batch: 16, examples: values.examples, log });
+  return {
+    data: { source: taskEvalBatches(examples, { batch, seq, packed: false, padId: tok.padId ?? tok.eosId ?? 0, maxBatches: values.batches }), description: `${values.data}: answer tokens of ${examples.length} held-out examples` },
+    generation,
+    result,
+  };
+}
 
 function uniqueNames(dirs: readonly ModelDir[]): string[] {
   const seen = new Map<string, number>();

@@ -171,7 +171,7 @@ export async function createDistillContext(o: DistillContextOptions): Promise<Di
   }
   const s = o.settings;
   const task = o.data.task;
-  if (task && task.train.length === 0) throw new RangeError('distill: the task data has no training examples (every one was dropped as too long, or the file holds only prompts); raise data.seqLen, or add answers with teacherAnswers');
+  if (task && task.train.length === 0 && task.conversations.length === 0) throw new RangeError('distill: the task data has no training examples (every one was dropped as too long); raise data.seqLen or shorten the answers');
   if (!task && o.data.train.length < s.seq + 1) throw new RangeError(`distill: the training text has ${o.data.train.length} tokens, fewer than one window of seq + 1 = ${s.seq + 1}; use more text or a smaller seq`);
   const executor = s.executor ?? (await defaultExecutor());
   return {

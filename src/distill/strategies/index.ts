@@ -1,13 +1,15 @@
 // Distillation strategies, one row each in pipeline.ts's table, composed over one DistillContext:
 // kd / hardLabels, offline, online / mutual, bornAgain / deepToShallow, onPolicy, augment,
-// finetuneTeacher, initFromTeacher, and pipelines of them.
+// finetuneTeacher, initFromTeacher, teacherAnswers, and pipelines of them.
+export { answerSeed, answerWriter, type AnswerSettings, type AnswerWriter, type WrittenAnswer } from './answers/writers.ts';
+export { runTeacherAnswers, teacherAnswersRule, teacherAnswersSchema, type TeacherAnswersConfig } from './answers/strategy.ts';
 export * from './augment/index.ts';
 export { PreparedSource, prepareEval, type BatchInfo, type BatchTransform } from './batches.ts';
 export { bornAgainRule, bornAgainSchema, runBornAgain, type GenerationReport } from './born-again.ts';
 export {
   createDistillContext, localTeacher, pickTeachers,
   type BatchEvent, type DistillContext, type DistillContextOptions, type DistillHooks, type KdDefaults, type LmCorpus, type RunSettings,
-  type StageInfo, type StageReport, type StudentSpec, type TeacherEntry, type TextGenerateOptions, type TextGenerator,
+  type StageInfo, type StageReport, type StudentSpec, type TaskData, type TeacherEntry, type TextGenerateOptions, type TextGenerator,
 } from './context.ts';
 export { deepToShallowRule, deepToShallowSchema, runDeepToShallow } from './deep-to-shallow.ts';
 export { exampleSource, rngAt, windowExamples, type Windows } from './examples.ts';

@@ -9,6 +9,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { configError, type ConfigError } from '../config/index.ts';
+import { teacherAnswersRule } from './answers/strategy.ts';
 import { augmentRule } from './augment/strategy.ts';
 import type { DistillContext, StageInfo, StageReport, StudentSpec, TeacherEntry } from './context.ts';
 import { deepToShallowRule } from './deep-to-shallow.ts';
@@ -24,7 +25,7 @@ import type { StrategyRule } from './rule.ts';
 
 export type StrategyKind =
   | 'kd' | 'hardLabels' | 'offline' | 'online' | 'mutual' | 'bornAgain' | 'deepToShallow'
-  | 'onPolicy' | 'augment' | 'finetuneTeacher' | 'initFromTeacher' | 'pipeline';
+  | 'onPolicy' | 'augment' | 'finetuneTeacher' | 'initFromTeacher' | 'teacherAnswers' | 'pipeline';
 
 /** The rows a pipeline's steps are made of (every strategy but the pipeline itself). */
 export const stepRules = {
@@ -39,6 +40,7 @@ export const stepRules = {
   augment: augmentRule,
   finetuneTeacher: finetuneTeacherRule,
   initFromTeacher: initFromTeacherRule,
+  teacherAnswers: teacherAnswersRule,
 } satisfies Record<Exclude<StrategyKind, 'pipeline'>, StrategyRule<any>>;
 
 type StepKind = keyof typeof stepRules;
@@ -55,13 +57,14 @@ export const stepSchema = z.discriminatedUnion('kind', [
   stepRules.augment.schema,
   stepRules.finetuneTeacher.schema,
   stepRules.initFromTeacher.schema,
+  stepRules.teacherAnswers.schema,
 ]);
 export type StepConfig = z.output<typeof stepSchema>;
 
 export const pipelineSchema = z
   .object({
     kind: z.literal('pipeline'),
-    steps: doc(z.array(stepSchema).min(1), 'The steps, in order: preparing steps (finetuneTeacher, initFromTeacher, offline, augment, onPolicy) before the training steps they prepare', [
+    steps: doc(z.array(stepSchema).min(1), 'The steps, in order: preparing steps (finetuneTeacher, initFromTeacher, teacherAnswers, offline, augment, onPolicy) before the training steps they prepare', [
       { kind: 'offline', topK: 20 },
       { kind: 'onPolicy', lambda: 0.5 },
       { kind: 'kd' },

@@ -33,7 +33,7 @@ function toBatch(rows: readonly (readonly EncodedExample[])[], o: TaskBatchOptio
 
 /** Training batches over `examples`, reshuffled every epoch. */
 export function taskBatches(examples: readonly EncodedExample[], o: TaskBatchOptions & { seed: number }): DataSource {
-  if (examples.length === 0) throw new RangeError('taskBatches: no training examples (all were dropped or the file is empty); check the data and seqLen');
+  if (examples.length === 0) throw new RangeError('taskBatches: no training examples: the data holds only prompts (run a teacherAnswers step first, so the teacher writes the answers) or every example was too long for seqLen');
   const epochRows = (epoch: number) => {
     const order = seededShuffle(examples, (Math.imul(o.seed ^ 0x5bd1e995, 31) + epoch) >>> 0);
     return o.packed ? packRows(order, o.seq) : order.map((e) => [e]);
