@@ -117,3 +117,20 @@ test('teacherAnswers then kd: the teacher writes answers to prompt-only lines on
   assert.notEqual(other.code, 0);
   assert.match(other.err, /settings\.temperature: the store's answers were written with 0, this run asks for 0\.8/);
 });
+
+test('retort train on prompt/completion lines trains on the answers; prompt-only data is refused with the way forward', async () => {
+  const file = join(dir, 'train.yaml');
+  writeFileSync(file, config().split('distill:')[0]!);
+  const r = await cli('train', file, '--dir', join(dir, 'run-train'), '--json');
+  assert.equal(r.code, 0, r.err + r.out);
+  const result = JSON.parse(r.out).result;
+  assert.equal(result.steps, 3);
+  assert.ok(Number.isFinite(result.lastEval.perplexity));
+  const start = MetricsLog.read(result.metrics).find((m) => m.type === 'start')!;
+  assert.equal((start.data as { train: { kept: number } }).train.kept, 9);
+  writeFileSync(join(dir, 'only-prompts.jsonl'), words.map(([w]) => JSON.stringify({ prompt: w })).join('\n') + '\n');
+  writeFileSync(file, config().split('distill:')[0]!.replace('dataset: g2p.jsonl', 'dataset: only-prompts.jsonl'));
+  const bad = await cli('train', file, '--dir', join(dir, 'run-train-2'));
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /only-prompts\.jsonl: holds prompts without answers; retort train needs answers \(or use retort distill with a teacherAnswers step/);
+});

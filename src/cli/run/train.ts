@@ -5,10 +5,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { z } from 'zod';
-import { configIssue, loadRunConfig, optimizerOf, scheduleOf, type LoadedRunConfig } from '../../distill/config/index.ts';
+import { configIssue, isTaskDataset, loadRunConfig, optimizerOf, scheduleOf, taskDataFromConfig, type LoadedRunConfig } from '../../distill/config/index.ts';
 import { Progress } from '../../distill/progress/index.ts';
 import { listCheckpoints } from '../../distill/checkpoint/index.ts';
-import { evalWindows, tokenWindows, Trainer } from '../../distill/trainer/index.ts';
+import { evalWindows, taskBatches, taskEvalBatches, tokenWindows, Trainer } from '../../distill/trainer/index.ts';
+import { batchForward } from '../../distill/compose/index.ts';
+import type { TaskData } from '../../distill/strategies/index.ts';
 import { crossEntropy, mul } from '../../graph/index.ts';
 import { createModel, loadHfModel, saveHfModel } from '../../models/index.ts';
 import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
@@ -64,19 +66,24 @@ export async function run({ values, positionals, io, json }: CommandContext<z.ou
     const corpus = labelledCorpus(c.data, { log });
     return runClassifier({ c, file: name, io, json, resume: values.resume, corpus, plan: { steps: c.steps, teachers: [], dir } });
   }
-  const corpus = tokenCorpus(c.data, { log });
+  const task = isTaskDataset(c.data) ? taskDataFromConfig(c.data, { log }) : undefined;
+  const corpus = task ? { tokenizer: task.tokenizer, train: new Int32Array(0), validation: new Int32Array(0) } : tokenCorpus(c.data, { log });
   const { model, params } = modelFromConfig(c, corpus.tokenizer, name);
   log(`model: ${c.model.family}, ${model.paramCount().toLocaleString('en')} parameters`);
   const tokFiles = tokenizerFiles(corpus.tokenizer);
   const trainer = await Trainer.create<DecoderOutput>({
-    model: (inputs, { train }) => model.forward(inputs.input_ids!, { train }),
+    // Task batches feed attention_mask (and packed position_ids/segment_ids): the model sees its rows' real extent.
+    model: (inputs, { train }) => model.forward(inputs.input_ids!, { ...batchForward(inputs), train }),
     loss: (out, inputs, ctx) => {
       const ce = crossEntropy(out.logits, inputs.labels!);
       return { total: mul(ce, ctx.weight('ce')), terms: { ce } };
     },
     predictions: (out, inputs) => ({ logits: out.logits, labels: inputs.labels! }),
-    data: tokenWindows(corpus.train, { batch: c.data.batchSize, ctx: c.data.seqLen, seed: c.seed }),
-    evalData: corpus.validation.length > c.data.seqLen ? evalWindows(corpus.validation, { batch: c.data.batchSize, ctx: c.data.seqLen, maxBatches: c.eval.batches }) : undefined,
+    ...(task ? taskSources(task.task, c) : {
+      data: tokenWindows(corpus.train, { batch: c.data.batchSize, ctx: c.data.seqLen, seed: c.seed }),
+      evalData: corpus.validation.length > c.data.seqLen ? evalWindows(corpus.validation, { batch: c.data.batchSize, ctx: c.data.seqLen, maxBatches: c.eval.batches }) : undefined,
+    }),
+    runInfo: task && { data: task.task.counts },
     lossWeights: () => ({ ce: 1 }),
     dir,
     steps: c.steps,
@@ -117,6 +124,16 @@ export async function run({ values, positionals, io, json }: CommandContext<z.ou
   return result;
 }
 
+
+/** Answer-only batches of task examples for training and held-out evaluation. */
+function taskSources(task: TaskData, c: LoadedRunConfig<unknown>) {
+  const o = { batch: c.data.batchSize, seq: c.data.seqLen, packed: task.packed, padId: task.padId };
+  if (task.train.length === 0) throw new UsageError(`${c.data.dataset}: holds prompts without answers; retort train needs answers (or use retort distill with a teacherAnswers step, so a teacher writes them)`, 'train');
+  return {
+    data: taskBatches(task.train, { ...o, seed: c.seed }),
+    evalData: task.validation?.length ? taskEvalBatches(task.validation, { ...o, maxBatches: c.eval.batches }) : undefined,
+  };
+}
 
 /** tokenizer.json and tokenizer_config.json as checkpoint extra files (what Tokenizer.save writes). */
 export function tokenizerFiles(tok: Tokenizer): Record<string, string> {
