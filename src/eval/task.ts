@@ -53,7 +53,10 @@ async function answerAll(m: TaskModel, o: TaskEvalOptions): Promise<{ answers: s
     const rows = o.conversations.slice(i, i + batch);
     const prompts = rows.map((c) => promptIds(tok, c));
     const g = o.generation;
-    const r = await gen.generate(prompts, { maxNewTokens: g.maxNewTokens, temperature: g.temperature, topP: g.topP, topK: g.topK, seed: g.seed + i, eosTokenId: [...stop], padTokenId: tok.padId ?? tok.eosId ?? 0 });
+    // Answers end where the model's context does: a long prompt leaves fewer new tokens.
+    const room = (m.model.config.maxPositions ?? Infinity) - Math.max(...prompts.map((p) => p.length));
+    if (room < 1) throw new Error(`eval: a prompt of ${Math.max(...prompts.map((p) => p.length))} tokens fills model '${m.name}''s ${m.model.config.maxPositions} positions; shorten the prompts`);
+    const r = await gen.generate(prompts, { maxNewTokens: Math.min(g.maxNewTokens, room), temperature: g.temperature, topP: g.topP, topK: g.topK, seed: g.seed + i, eosTokenId: [...stop], padTokenId: tok.padId ?? tok.eosId ?? 0 });
     for (const ids of r.tokens) {
       const end = ids.findIndex((t) => stop.has(t));
       answers.push(tok.decode(end >= 0 ? ids.slice(0, end) : ids).trim());

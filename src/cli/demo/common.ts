@@ -56,7 +56,7 @@ export class Stages {
 }
 
 export interface DemoResult {
-  task: 'lm' | 'spam';
+  task: 'lm' | 'spam' | 'g2p';
   quick: boolean;
   out: string;
   seconds: number;

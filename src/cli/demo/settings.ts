@@ -107,6 +107,38 @@ export const spamSettings: Record<'full' | 'quick', SpamSettings> = {
   },
 };
 
+export interface G2pSettings extends CommonSettings {
+  /** Words with their pronunciations the teacher and the baseline train on. */
+  labelledWords: number;
+  /** More training words given without pronunciations: the teacher answers them for the student (teacherAnswers). */
+  unlabelledWords: number;
+  /** Held-out words the three models answer in the evaluation (none of them is trained on). */
+  testWords: number;
+  /** Longest pronunciation generated, in tokens. */
+  maxNewTokens: number;
+}
+
+export const g2pSettings: Record<'full' | 'quick', G2pSettings> = {
+  full: {
+    labelledWords: 8000, unlabelledWords: 24000, testWords: 400,
+    vocab: 768, seq: 32, batch: 32,
+    teacher: { dModel: 128, nLayers: 4, nHeads: 4 },
+    student: { dModel: 40, nLayers: 2, nHeads: 2 },
+    teacherSteps: 1200, studentSteps: 1200, teacherLr: 2e-3, studentLr: 4e-3, warmupSteps: 50,
+    kd: { alpha: 0.5, temperature: 1, hiddenWeight: 0 },
+    evalEvery: 300, evalBatches: 8, speedRuns: 10, minRatio: 8, maxNewTokens: 24,
+  },
+  quick: {
+    labelledWords: 1500, unlabelledWords: 1500, testWords: 64,
+    vocab: 512, seq: 32, batch: 32,
+    teacher: { dModel: 64, nLayers: 2, nHeads: 4 },
+    student: { dModel: 16, nLayers: 1, nHeads: 2 },
+    teacherSteps: 150, studentSteps: 100, teacherLr: 4e-3, studentLr: 8e-3, warmupSteps: 10,
+    kd: { alpha: 0.5, temperature: 1, hiddenWeight: 0 },
+    evalEvery: 50, evalBatches: 4, speedRuns: 5, minRatio: 8, maxNewTokens: 20,
+  },
+};
+
 /** The chosen record with RETORT_DEMO_SETTINGS merged over it (objects merge one level deep). */
 export function withOverrides<T extends object>(base: T, env = process.env.RETORT_DEMO_SETTINGS): T {
   if (!env) return base;

@@ -43,7 +43,7 @@ test('each error names file, field path, expectation, value and a fix', () => {
     [{ model: { family: 'gpt2', config: { dModel: 32, nLayers: 2, nHeads: 4, maxPositions: 64, dropout: 2 } } }, /^train\.yaml: model\.config\.dropout: expected a number ≤ 0\.99, got 2/],
     [{ model: { family: 'gpt2' } }, /^train\.yaml: model\.config: expected config \(a fresh model\) or hfDir \(a Hugging Face folder\); fix: add one of them$/],
     [{ eval: { monitor: 'ppl' } }, /^train\.yaml: eval\.monitor: expected loss, accuracy, perplexity or term\.\{name\} \(a loss term\), got "ppl"/],
-    [{ data: { dataset: 'no-such-file.txt' } }, /^train\.yaml: data\.dataset: expected 'sotu', 'spam', or the path of a text file, got "no-such-file\.txt"; fix: no file at /],
+    [{ data: { dataset: 'no-such-file.txt' } }, /^train\.yaml: data\.dataset: expected 'sotu', 'spam', or the path of a text file or a \.jsonl file of task records, got "no-such-file\.txt"; fix: no file at /],
   ];
   for (const [over, want] of cases) {
     const lines = errorsOf(over);

@@ -73,11 +73,16 @@ export function parseRunConfig<D = Record<string, unknown>>(value: unknown, file
   if (!(BUILTIN_DATASETS as readonly string[]).includes(c.data.dataset)) {
     const path = at(c.data.dataset);
     if (!existsSync(path)) {
-      const expected = `'sotu', 'spam', or the path of a text file`;
+      const expected = `'sotu', 'spam', or the path of a text file or a .jsonl file of task records`;
       const fix = `no file at ${path}; check the path (relative paths start at the config file's folder) or use a built-in dataset`;
       throw configIssue(file, 'data.dataset', expected, JSON.stringify(c.data.dataset), fix);
     }
     out.data = { ...out.data, dataset: path };
+  }
+  if (c.data.validation.file !== undefined) {
+    const path = at(c.data.validation.file);
+    if (!existsSync(path)) throw configIssue(file, 'data.validation.file', 'the path of a .jsonl file of held-out records', JSON.stringify(c.data.validation.file), `no file at ${path}; check the path (relative paths start at the config file's folder)`);
+    out.data = { ...out.data, validation: { ...out.data.validation, file: path } };
   }
   if (c.task === 'classify' && c.data.dataset !== 'spam' && !c.data.dataset.endsWith('.jsonl')) {
     const expected = `'spam' or a .jsonl file of {"text", "label"} lines (task classify reads labelled texts)`;

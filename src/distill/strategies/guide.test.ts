@@ -1,7 +1,9 @@
 // Keeps DISTILLATION.md honest: every ```yaml block that starts with `distill:` must parse with the
 // real `distill` section schema (the one `retort distill` uses).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse } from 'yaml';
 import { parseRunConfig } from '../config/index.ts';
@@ -32,13 +34,18 @@ blocks.forEach((block, i) => {
 // Whole run configs (```yaml blocks that start with `task:`) parse as `retort distill` reads them.
 const runConfigs = [...guide.matchAll(/^```yaml\n([\s\S]*?)^```/gm)].map((m) => m[1]!).filter((b) => b.startsWith('task:'));
 
-test('DISTILLATION.md has a whole run config for classifiers', () => {
-  assert.ok(runConfigs.length >= 1);
+test('DISTILLATION.md has whole run configs (classifiers, tasks)', () => {
+  assert.ok(runConfigs.length >= 2);
 });
 
 runConfigs.forEach((block, i) => {
   test(`DISTILLATION.md run config ${i + 1}`, () => {
-    const c = parseRunConfig(parse(block), 'guide.yaml', { distill: distillSectionSchema });
+    // The files a block names (its dataset, held-out file) exist in a folder of their own.
+    const baseDir = mkdtempSync(join(tmpdir(), 'retort-guide-'));
+    const value = parse(block) as { data?: { dataset?: string; validation?: { file?: string } } };
+    for (const f of [value.data?.dataset, value.data?.validation?.file]) if (f && /\.(jsonl|txt)$/.test(f)) writeFileSync(join(baseDir, f), '');
+    const c = parseRunConfig(value, 'guide.yaml', { distill: distillSectionSchema, baseDir });
+    rmSync(baseDir, { recursive: true, force: true });
     assert.ok(c.distill, 'the block has a distill section');
   });
 });

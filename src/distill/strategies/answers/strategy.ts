@@ -65,12 +65,22 @@ export async function runTeacherAnswers(ctx: DistillContext, c: TeacherAnswersCo
   const prompts = task.conversations.map((conv) => ({ id: conv.id, messages: promptOf(conv) }));
   const write = answerWriter(entry, tok, ctx.settings.executor);
   const started = Date.now();
+  let lastLog = started;
+  const skipped0 = prompts.filter((p) => store.has(p.id)).length;
   const filled = await fillAnswerStore(store, prompts.map((p) => ({ id: p.id, ids: [] })), async (batch) => {
     const byId = new Map(prompts.map((p) => [p.id, p]));
     return write(batch.map((b) => byId.get(b.id)!), settings);
   }, {
     batch: c.batch,
-    onProgress: (done, total) => ctx.hooks.log?.(`teacherAnswers: ${done}/${total} prompts answered by '${entry.name}' (${((Date.now() - started) / 1000).toFixed(0)} s)`),
+    // A line every 10 s (and at the end), with the rate and the time left.
+    onProgress: (done, total) => {
+      const now = Date.now();
+      if (done < total && now - lastLog < 10_000) return;
+      lastLog = now;
+      const s = (now - started) / 1000, rate = (done - skipped0) / Math.max(s, 1e-3);
+      const eta = done < total && rate > 0 ? `, ETA ${Math.ceil((total - done) / rate)} s` : '';
+      ctx.hooks.log?.(`teacherAnswers: ${done}/${total} prompts answered by '${entry.name}' (${s.toFixed(0)} s, ${rate.toFixed(0)} prompts/s${eta})`);
+    },
   });
 
   const kept: Conversation[] = [];

@@ -50,8 +50,11 @@ function localWriter(entry: TeacherEntry, tok: Tokenizer, executor: Executor): A
   return async (prompts, s) => {
     const rows = prompts.flatMap((p) => Array.from({ length: s.n }, (_, k) => ({ p, k })));
     const ids = rows.map(({ p }) => promptIds(tok, { id: p.id, messages: p.messages, source: { file: '', line: 0 } } as Conversation));
+    // The model's context bounds the answer: a prompt near maxPositions leaves fewer new tokens (such answers end 'length').
+    const room = (local.model.config.maxPositions ?? Infinity) - Math.max(...ids.map((p) => p.length));
+    if (room < 1) throw new Error(`teacherAnswers: a prompt of ${Math.max(...ids.map((p) => p.length))} tokens leaves no room in teacher '${entry.name}''s ${local.model.config.maxPositions} positions; shorten the prompts`);
     const r = await gen.generate(ids, {
-      maxNewTokens: s.maxNewTokens, temperature: s.temperature, topP: s.topP, topK: s.topK,
+      maxNewTokens: Math.min(s.maxNewTokens, room), temperature: s.temperature, topP: s.topP, topK: s.topK,
       seed: rows.map(({ p, k }) => answerSeed(s.seed, p.id, k)), eosTokenId: [...stop], padTokenId: tok.padId ?? tok.eosId ?? 0,
     });
     const out: WrittenAnswer[][] = prompts.map(() => []);
