@@ -16,6 +16,12 @@ export async function fillAnswerStore<P extends { id: string }>(
   generate: (batch: P[]) => Promise<StoredAnswer[][]>,
   o: FillOptions,
 ): Promise<{ generated: number; skipped: number }> {
+  const first = new Map<string, number>();
+  prompts.forEach((p, i) => {
+    const j = first.get(p.id);
+    if (j !== undefined) throw new Error(`fillAnswerStore: prompts ${j} and ${i} share the id '${p.id}'; each prompt needs its own id`);
+    first.set(p.id, i);
+  });
   const todo = prompts.filter((p) => !store.has(p.id));
   const skipped = prompts.length - todo.length;
   for (let i = 0; i < todo.length; i += o.batch) {

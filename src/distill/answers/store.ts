@@ -2,10 +2,10 @@
 // task's prompts, keyed by prompt id, written once and reused. Appends go to answers.jsonl; a
 // commit fsyncs them and then atomically advances the manifest's committed length, so a killed run
 // loses only uncommitted answers and a rerun writes each prompt once.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { readLines } from '../../data/task/index.ts';
+import { z } from 'zod';
 import { atomicWriteFile } from '../../models/checkpoint/atomic-write.ts';
 import { canonicalJson, type Json } from '../checkpoint/index.ts';
 
@@ -28,23 +28,26 @@ export interface StoredAnswer {
   finish: 'stop' | 'length';
 }
 
-interface Manifest {
-  format: string;
-  version: number;
-  identity: AnswerIdentity;
-  count: number;
-  bytes: number;
-}
+const manifestSchema = z.object({
+  format: z.literal(ANSWER_STORE_FORMAT),
+  version: z.literal(ANSWER_STORE_VERSION),
+  identity: z.object({ teacher: z.string(), tokenizer: z.string(), settings: z.record(z.string(), z.custom<Json>((v) => v !== undefined)) }),
+  count: z.number().int().nonnegative(),
+  bytes: z.number().int().nonnegative(),
+});
+type Manifest = z.infer<typeof manifestSchema>;
 
 const checksum = (id: string, answers: readonly StoredAnswer[]) => createHash('sha256').update(canonicalJson({ id, answers })).digest('hex');
 
 function identityDiff(want: AnswerIdentity, have: AnswerIdentity): string | undefined {
-  if (want.teacher !== have.teacher) return `teacher: the store holds answers of teacher ${have.teacher.slice(0, 16)}…, this run's is ${want.teacher.slice(0, 16)}…`;
-  if (want.tokenizer !== have.tokenizer) return `tokenizer: the store was written with vocabulary ${have.tokenizer.slice(0, 16)}…, this run uses ${want.tokenizer.slice(0, 16)}…`;
+  if (want.teacher !== have.teacher) return `teacher: the store holds answers of teacher ${have.teacher}, this run's is ${want.teacher}`;
+  if (want.tokenizer !== have.tokenizer) return `tokenizer: the store was written with vocabulary ${have.tokenizer}, this run uses ${want.tokenizer}`;
   const keys = new Set([...Object.keys(want.settings), ...Object.keys(have.settings)]);
+  // An absent key and a null one are different settings: `k in` tells them apart.
+  const show = (s: Record<string, Json>, k: string) => (k in s ? canonicalJson(s[k]) : '(not set)');
   for (const k of keys) {
-    if (canonicalJson(want.settings[k] ?? null) !== canonicalJson(have.settings[k] ?? null)) {
-      return `settings.${k}: the store's answers were written with ${canonicalJson(have.settings[k] ?? null)}, this run asks for ${canonicalJson(want.settings[k] ?? null)}`;
+    if (show(want.settings, k) !== show(have.settings, k)) {
+      return `settings.${k}: the store's answers were written with ${show(have.settings, k)}, this run asks for ${show(want.settings, k)}`;
     }
   }
   return undefined;
@@ -91,16 +94,20 @@ export class AnswerStore {
   /** Opens a store to read it, whatever its identity; every committed record is checked. */
   static read(dir: string): AnswerStore {
     const path = join(dir, 'manifest.json');
-    let m: Manifest;
+    let raw: { format?: unknown; version?: unknown };
     try {
-      m = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+      raw = JSON.parse(readFileSync(path, 'utf8')) as typeof raw;
     } catch (err) {
       throw new Error(`${path}: not a readable answer-store manifest (${(err as Error).message}); delete the folder to write the answers again`);
     }
-    if (m.format !== ANSWER_STORE_FORMAT || m.version !== ANSWER_STORE_VERSION) {
-      throw new Error(`${path}: not an answer store of version ${ANSWER_STORE_VERSION} (format ${String(m.format)}, version ${String(m.version)})`);
+    if (raw.format !== ANSWER_STORE_FORMAT || raw.version !== ANSWER_STORE_VERSION) {
+      throw new Error(`${path}: not an answer store of version ${ANSWER_STORE_VERSION} (format ${String(raw.format)}, version ${String(raw.version)})`);
     }
-    const store = new AnswerStore(dir, m);
+    const parsed = manifestSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new Error(`${path}: not a valid answer-store manifest (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}); delete the folder to write the answers again`);
+    }
+    const store = new AnswerStore(dir, parsed.data);
     store.load();
     return store;
   }
@@ -108,19 +115,17 @@ export class AnswerStore {
   private load(): void {
     const size = statSync(this.recordsPath).size;
     if (size < this.manifest.bytes) throw new Error(`${this.recordsPath}: holds ${size} bytes, fewer than the ${this.manifest.bytes} committed; the store is damaged; delete it to write the answers again`);
-    let bytes = 0;
-    for (const { line, text } of readLines(this.recordsPath)) {
-      if (bytes >= this.manifest.bytes) break;
-      bytes += Buffer.byteLength(text) + 1;
+    const corrupt = (line: number, at: number, what: string) =>
+      new Error(`${this.recordsPath}:${line}: a committed record ${what}; the store is corrupt from byte ${at} on; delete it to write the answers again`);
+    for (const { line, at, bytes } of committedLines(this.recordsPath, this.manifest.bytes)) {
       let r: { id?: unknown; answers?: unknown; sha256?: unknown };
       try {
-        r = JSON.parse(text);
+        r = JSON.parse(utf8.decode(bytes)) as typeof r;
       } catch {
-        throw new Error(`${this.recordsPath}:${line}: a committed record is not JSON; the store is corrupt; delete it to write the answers again`);
+        throw corrupt(line, at, 'is not UTF-8 JSON');
       }
-      if (typeof r.id !== 'string' || !Array.isArray(r.answers) || r.sha256 !== checksum(r.id, r.answers as StoredAnswer[])) {
-        throw new Error(`${this.recordsPath}:${line}: a committed record fails its checksum; the store is corrupt; delete it to write the answers again`);
-      }
+      if (typeof r.id !== 'string' || !Array.isArray(r.answers) || r.sha256 !== checksum(r.id, r.answers as StoredAnswer[])) throw corrupt(line, at, 'fails its checksum');
+      if (this.answers.has(r.id)) throw corrupt(line, at, `repeats prompt '${r.id}'`);
       this.answers.set(r.id, r.answers as StoredAnswer[]);
     }
     if (this.answers.size !== this.manifest.count) {
@@ -155,19 +160,54 @@ export class AnswerStore {
   commit(): void {
     if (this.pending.length === 0) return;
     const data = this.pending.join('');
-    const fd = openSync(this.recordsPath, 'a');
+    const bytes = Buffer.from(data);
+    // Written at the committed length, not appended: bytes a failed write left behind are overwritten and cut.
+    const fd = openSync(this.recordsPath, 'r+');
     try {
-      writeSync(fd, data);
+      if (fstatSync(fd).size !== this.manifest.bytes) ftruncateSync(fd, this.manifest.bytes);
+      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, this.manifest.bytes + done);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
-    this.manifest = { ...this.manifest, count: this.manifest.count + this.pending.length, bytes: this.manifest.bytes + Buffer.byteLength(data) };
+    this.manifest = { ...this.manifest, count: this.manifest.count + this.pending.length, bytes: this.manifest.bytes + bytes.length };
     this.pending = [];
     this.writeManifest();
   }
 
   private writeManifest(): void {
     atomicWriteFile(this.manifestPath, JSON.stringify(this.manifest, null, 2) + '\n');
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The lines of the first `end` bytes of a file, as bytes, read in 1 MiB chunks: memory stays
+ * bounded by the longest line, and nothing past `end` (an uncommitted, possibly torn tail) is
+ * decoded, so a tail cut inside a character cannot fail the read.
+ */
+function* committedLines(path: string, end: number): Generator<{ line: number; at: number; bytes: Buffer }> {
+  const fd = openSync(path, 'r');
+  try {
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    let carry = Buffer.alloc(0);
+    let pos = 0, line = 0, at = 0;
+    while (pos < end) {
+      const n = readSync(fd, chunk, 0, Math.min(chunk.length, end - pos), pos);
+      if (n === 0) break;
+      pos += n;
+      let buf = carry.length ? Buffer.concat([carry, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+      let nl: number;
+      while ((nl = buf.indexOf(0x0a)) >= 0) {
+        yield { line: ++line, at, bytes: buf.subarray(0, nl) };
+        at += nl + 1;
+        buf = buf.subarray(nl + 1);
+      }
+      carry = Buffer.from(buf);
+    }
+    if (carry.length) throw new Error(`${path}:${line + 1} (byte ${at}): the committed bytes end inside a record; the store is corrupt; delete it to write the answers again`);
+  } finally {
+    closeSync(fd);
   }
 }
