@@ -134,3 +134,11 @@ test('retort train on prompt/completion lines trains on the answers; prompt-only
   assert.equal(bad.code, 2);
   assert.match(bad.err, /only-prompts\.jsonl: holds prompts without answers; retort train needs answers \(or use retort distill with a teacherAnswers step/);
 });
+
+test('strategies that read text windows refuse task data with the ones that work', async () => {
+  const file = join(dir, 'online.yaml');
+  writeFileSync(file, config().replace(/strategy: .*/, 'strategy: { kind: pipeline, steps: [ { kind: offline, topK: 4 }, { kind: kd } ] }'));
+  const r = await cli('distill', file, '--dir', join(dir, 'run-online'));
+  assert.notEqual(r.code, 0);
+  assert.match(r.err, /offline works on text windows, not yet on task data \(prompts and answers\); use kd, hardLabels, teacherAnswers, onPolicy, initFromTeacher/);
+});

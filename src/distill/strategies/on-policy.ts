@@ -1,7 +1,8 @@
 // On-policy distillation (GKD, Agarwal et al. 2024): with probability λ a step trains on the
-// student's own generations instead of the dataset batch. Each row keeps the first `promptTokens`
-// tokens of its dataset row as the prompt, and the student, with its current weights, samples the
-// rest; the teachers score whatever ids come in (in-graph teachers read the batch's input_ids; fed
+// student's own generations instead of the dataset batch. On text, each row keeps the first
+// `promptTokens` tokens of its dataset row as the prompt, and the student, with its current
+// weights, samples the rest; on task data (prompts with answers) the student answers each row's
+// prompt under the chat template, stopping at an end-of-turn token; the teachers score whatever ids come in (in-graph teachers read the batch's input_ids; fed
 // ones are asked after this transform). Positions inside the prompt carry no label (−100), so the
 // loss counts only what the student generated. GKD's default divergence is the generalized JSD, β = 0.5.
 //
@@ -10,6 +11,7 @@
 // trainer's live ParamStore. src/generate bakes parameters for onnxruntime; the executor wrapper
 // below drops the initializers, which makes the runner feed them (it does so for executors that do not bake).
 import { z } from 'zod';
+import { endOfTurnIds } from '../../data/task/index.ts';
 import { Generator } from '../../generate/index.ts';
 import { hostTensor, type CompileOptions, type Executor, type HostTensor, type ParamStore } from '../../runtime/index.ts';
 import type { Batch } from '../trainer/index.ts';
@@ -46,8 +48,44 @@ export interface OnPolicyStats {
   generated: number;
 }
 
-/** The batch transform: a coin per batch index, then generation from the prompt prefixes. */
-export function onPolicyTransform(c: OnPolicyConfig, seq: number, defaultSeed: number, stats: OnPolicyStats = { batches: 0, generated: 0 }): BatchTransform {
+/**
+ * Task batches (prompts with answers, right-padded with an attention_mask): each row's prompt is
+ * everything before its first labelled position; the student answers it, stopping at an
+ * end-of-turn token or the row's end, and only the answer it sampled (with its end-of-turn
+ * token) is labelled.
+ */
+async function answerRows(batch: Batch, generate: (prompts: number[][], maxNewTokens: number) => Promise<number[][]>, eot: ReadonlySet<number>): Promise<Batch> {
+  const ids = batch.input_ids as HostTensor;
+  const [b, t] = ids.shape as [number, number];
+  const src = ids.data as BigInt64Array, labels = batch.labels!.data as BigInt64Array, mask = batch.attention_mask!.data as BigInt64Array;
+  const prompts: number[][] = [];
+  for (let r = 0; r < b; r++) {
+    let first = 0;
+    while (first < t && labels[r * t + first] === -100n && mask[r * t + first] === 1n) first++;
+    // An empty row (padding only) keeps a one-token prompt; its answer is never labelled.
+    prompts.push(Array.from(src.subarray(r * t, r * t + Math.max(1, Math.min(first + 1, t - 1))), Number));
+  }
+  const longest = Math.max(...prompts.map((p) => p.length));
+  // A row holds prompt and answer within T tokens (the model's positions bound them too).
+  const out = await generate(prompts, Math.max(1, t - longest));
+  const x = new BigInt64Array(b * t).fill(src[0] ?? 0n), y = new BigInt64Array(b * t).fill(-100n), m = new BigInt64Array(b * t);
+  for (let r = 0; r < b; r++) {
+    const real = mask[r * t] === 1n;
+    const gen = out[r]!;
+    const end = gen.findIndex((tok) => eot.has(tok));
+    const answer = end >= 0 ? gen.slice(0, end + 1) : gen;
+    const row = [...prompts[r]!, ...answer].slice(0, t + 1);
+    for (let p = 0; p < Math.min(row.length, t); p++) {
+      x[r * t + p] = BigInt(row[p]!);
+      m[r * t + p] = real ? 1n : 0n;
+      if (real && p >= prompts[r]!.length - 1 && p + 1 < row.length) y[r * t + p] = BigInt(row[p + 1]!);
+    }
+  }
+  return { ...batch, input_ids: hostTensor('int64', [b, t], x), labels: hostTensor('int64', [b, t], y), attention_mask: hostTensor('int64', [b, t], m) };
+}
+
+/** The batch transform: a coin per batch index, then generation from the prompt prefixes (or, for task batches, answers to their prompts). */
+export function onPolicyTransform(c: OnPolicyConfig, seq: number, defaultSeed: number, stats: OnPolicyStats = { batches: 0, generated: 0 }, endOfTurn?: ReadonlySet<number>): BatchTransform {
   const prompt = c.promptTokens ?? Math.max(1, Math.floor(seq / 2));
   if (prompt >= seq) throw new RangeError(`onPolicy: promptTokens ${prompt} leaves nothing to generate in rows of ${seq} tokens; use fewer than ${seq}`);
   const seed = c.seed ?? defaultSeed;
@@ -61,6 +99,12 @@ export function onPolicyTransform(c: OnPolicyConfig, seq: number, defaultSeed: n
     stats.batches++;
     if (c.lambda === 0 || rngAt(seed, info.index, 0x6b64).next() >= c.lambda) return batch;
     stats.generated++;
+    if (batch.attention_mask && endOfTurn) {
+      const gen = generatorFor(info);
+      return answerRows(batch, async (prompts, maxNewTokens) => (await gen.generate(prompts, {
+        maxNewTokens, temperature: c.temperature, topP: c.topP, topK: c.topK, seed: (seed + info.index * prompts.length) >>> 0, eosTokenId: [...endOfTurn],
+      })).tokens, endOfTurn);
+    }
     const ids = batch.input_ids as HostTensor;
     const [b, t] = ids.shape as [number, number];
     if (t !== seq) throw new Error(`onPolicy: batch rows have ${t} tokens, the run ${seq}`);
@@ -83,7 +127,16 @@ export function onPolicyTransform(c: OnPolicyConfig, seq: number, defaultSeed: n
 
 export async function runOnPolicy(ctx: DistillContext, c: OnPolicyConfig, stage: StageInfo): Promise<StageReport> {
   const stats: OnPolicyStats = { batches: 0, generated: 0 };
-  ctx.transforms.push(onPolicyTransform(c, ctx.settings.seq, ctx.settings.seed, stats));
+  const task = ctx.data.task;
+  if (task?.packed) throw new Error('onPolicy: the student answers one prompt per row; turn data.packing off for on-policy steps');
+  let endOfTurn: Set<number> | undefined;
+  if (task) {
+    if (!ctx.data.tokenizer) throw new Error('onPolicy: task data needs its tokenizer (the end-of-turn tokens end the sampled answers)');
+    endOfTurn = endOfTurnIds(ctx.data.tokenizer);
+    const eos = ctx.student.model.config.eosTokenId;
+    for (const e of eos === undefined ? [] : Array.isArray(eos) ? eos : [eos]) endOfTurn.add(e);
+  }
+  ctx.transforms.push(onPolicyTransform(c, ctx.settings.seq, ctx.settings.seed, stats, endOfTurn));
   const base = ctx.kdDefaults.loss as Record<string, unknown>;
   ctx.kdDefaults = { ...ctx.kdDefaults, loss: { ...base, alpha: 1, divergence: c.divergence, beta: c.beta } as never };
   return { stage: stage.name, kind: 'onPolicy', details: { lambda: c.lambda, stats } };

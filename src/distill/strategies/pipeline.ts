@@ -138,6 +138,9 @@ async function runStep(ctx: DistillContext, step: StepConfig): Promise<StageRepo
 }
 
 /** Runs a strategy (or a pipeline) over the run; the context holds the trained student afterwards. */
+/** Steps that train on task data (answer-only batches with their attention mask); the others read text windows. */
+const TASK_DATA_STEPS = new Set<StepKind>(['kd', 'hardLabels', 'teacherAnswers', 'onPolicy', 'initFromTeacher']);
+
 export async function runDistill(ctx: DistillContext, input: DistillConfigInput | DistillConfig): Promise<DistillResult> {
   const config = parseDistillConfig(input);
   const steps: StepConfig[] = config.kind === 'pipeline' ? config.steps : [config];
@@ -146,6 +149,12 @@ export async function runDistill(ctx: DistillContext, input: DistillConfigInput 
   if (last >= 0 && last < steps.length - 1) {
     const idle = steps.slice(last + 1).map((s) => s.kind).join(', ');
     throw new Error(`distill pipeline: ${idle} come${steps.length - last - 1 > 1 ? '' : 's'} after the last training step (${steps[last]!.kind}) and would change nothing; move ${steps.length - last - 1 > 1 ? 'them' : 'it'} before a training step, or add {kind: 'kd'} after`);
+  }
+  if (ctx.data.task) {
+    const unfit = steps.filter((s) => !TASK_DATA_STEPS.has(s.kind)).map((s) => s.kind);
+    if (unfit.length > 0) {
+      throw new Error(`distill: ${[...new Set(unfit)].join(', ')} work${unfit.length > 1 ? '' : 's'} on text windows, not yet on task data (prompts and answers); use ${[...TASK_DATA_STEPS].join(', ')} with a .jsonl dataset`);
+    }
   }
   for (const step of steps) await runStep(ctx, step);
   if (last < 0) await runStep(ctx, stepSchema.parse({ kind: 'kd' }));
