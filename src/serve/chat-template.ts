@@ -1,14 +1,14 @@
 // Chat messages → prompt text through the model's Jinja chat template (tokenizer_config.json's
 // chat_template or chat_template.jinja), rendered by @huggingface/jinja (the renderer
-// transformers.js uses). Models without a template get a plain "role: content" layout.
+// transformers.js uses). Models without a template get the plain layout task training uses
+// (src/data/task/chat.ts), so a served student is prompted exactly as it was trained.
 import { Template } from '@huggingface/jinja';
+import { DEFAULT_CHAT_TEMPLATE } from '../data/task/chat.ts';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.ts';
 import { ApiError } from './errors.ts';
 import type { ChatMessage } from './schemas.ts';
 
-/** The layout for models that ship no template: one "role: content" line per message, then "assistant:". */
-export const DEFAULT_CHAT_TEMPLATE =
-  "{% for message in messages %}{{ message['role'] }}: {{ message['content'] }}\n{% endfor %}{% if add_generation_prompt %}assistant:{% endif %}";
+export { DEFAULT_CHAT_TEMPLATE };
 
 const compiled = new Map<string, Template>();
 
@@ -40,6 +40,8 @@ export function renderChat(messages: readonly ChatMessage[], tokenizer: Tokenize
       add_generation_prompt: true,
       bos_token: token(tokenizer?.bosId),
       eos_token: token(tokenizer?.eosId),
+      // As in training (src/data/task/chat.ts): Qwen3-style templates write the empty thinking block.
+      enable_thinking: false,
       ...extra,
     });
   } catch (err) {

@@ -6,7 +6,7 @@ import { after, test } from 'node:test';
 import { encodeRecords, type Conversation } from '../../data/task/index.ts';
 import { Gpt2 } from '../../models/gpt2/model.ts';
 import { CharTokenizer } from '../../models/tokenizers/char-tokenizer.ts';
-import { ParamStore } from '../../runtime/index.ts';
+import { ParamStore, type HostTensor } from '../../runtime/index.ts';
 import { LocalTeacher } from '../../teachers/index.ts';
 import { createDistillContext, type BatchEvent } from './context.ts';
 import { runDistill } from './pipeline.ts';
@@ -37,9 +37,8 @@ test('the student answers task prompts: prompt kept, sampled answer labelled, en
   assert.equal(own.length, 3);
   const eot = tok.eosId!;
   for (const b of own) {
-    const ids = [...(b.batch.input_ids!.data as BigInt64Array)].map(Number);
-    const labels = [...(b.batch.labels!.data as BigInt64Array)].map(Number);
-    const mask = [...(b.batch.attention_mask!.data as BigInt64Array)].map(Number);
+    const feed = (name: string) => [...((b.batch[name] as HostTensor).data as BigInt64Array)].map(Number);
+    const [ids, labels, mask] = [feed('input_ids'), feed('labels'), feed('attention_mask')];
     for (let r = 0; r < 4; r++) {
       const row = ids.slice(r * seq, (r + 1) * seq), lab = labels.slice(r * seq, (r + 1) * seq), m = mask.slice(r * seq, (r + 1) * seq);
       const text = tok.decode(row.filter((_, i) => m[i]));
