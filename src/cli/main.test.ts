@@ -62,7 +62,7 @@ test('usage errors exit 2 and say what to fix', async () => {
 
   const task = await cli('demo', '--task', 'translate');
   assert.equal(task.code, 2);
-  assert.match(task.err, /--task: expected one of "lm", "spam", got "translate"/);
+  assert.match(task.err, /--task: expected one of "lm", "spam", "g2p", got "translate"/);
 });
 
 test('--json prints one object on stdout, for failures too', async () => {
