@@ -124,8 +124,8 @@ export const g2pSettings: Record<'full' | 'quick', G2pSettings> = {
     vocab: 768, seq: 32, batch: 32,
     teacher: { dModel: 128, nLayers: 4, nHeads: 4 },
     student: { dModel: 40, nLayers: 2, nHeads: 2 },
-    teacherSteps: 1200, studentSteps: 1200, teacherLr: 2e-3, studentLr: 4e-3, warmupSteps: 50,
-    kd: { alpha: 0.5, temperature: 1, hiddenWeight: 0 },
+    teacherSteps: 2400, studentSteps: 2000, teacherLr: 2e-3, studentLr: 4e-3, warmupSteps: 50,
+    kd: { alpha: 0.8, temperature: 1, hiddenWeight: 0 },
     evalEvery: 300, evalBatches: 8, speedRuns: 10, minRatio: 8, maxNewTokens: 24,
   },
   quick: {
