@@ -11,7 +11,7 @@ import { Progress } from '../../distill/progress/index.ts';
 import {
   createDistillContext, distillSectionSchema, resolveTeachers, runDistill, settingsFromRunConfig, type TeacherResolver,
 } from '../../distill/strategies/index.ts';
-import { createModel, saveHfModel } from '../../models/index.ts';
+import { familyLabel, freshModelLike, saveHfModel } from '../../models/index.ts';
 import { loadHfTokenizer } from '../../models/tokenizers/hf-tokenizer.ts';
 import type { DecoderModel } from '../../models/types.ts';
 import { HttpTeacher } from '../../teachers/http/index.ts';
@@ -75,9 +75,9 @@ export async function run({ values, positionals, io, json }: CommandContext<z.ou
   const family = c.model.family;
   const studentConfig = model.config;
   const teachers = await resolveTeachers(c.distill.teachers, { resolvers: teacherResolvers, tokenizer: corpus.tokenizer, baseDir });
-  log(`student: ${family}, ${model.paramCount().toLocaleString('en')} parameters; teachers: ${teachers.map((t) => `${t.name} (${t.teacher.kind}, ${t.mode})`).join(', ') || 'none'}; strategy: ${c.distill.strategy.kind}`);
+  log(`student: ${familyLabel(model)}, ${model.paramCount().toLocaleString('en')} parameters; teachers: ${teachers.map((t) => `${t.name} (${t.teacher.kind}, ${t.mode})`).join(', ') || 'none'}; strategy: ${c.distill.strategy.kind}`);
   const ctx = await createDistillContext({
-    student: { model, rebuild: () => createModel(family, studentConfig as never) as DecoderModel, params },
+    student: { model, rebuild: () => freshModelLike(model), params },
     teachers,
     data: { train: corpus.train, validation: corpus.validation.length > c.data.seqLen ? corpus.validation : undefined, tokenizer: corpus.tokenizer, task: task?.task },
     settings: { ...settingsFromRunConfig(c), progress: new Progress() },

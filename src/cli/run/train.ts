@@ -33,6 +33,11 @@ export function modelFromConfig(c: LoadedRunConfig<unknown>, tokenizer: Tokenize
   if (c.model.hfDir) {
     const loaded = loadHfModel(c.model.hfDir);
     if (loaded.task !== 'causal-lm') throw configIssue(file, 'model.hfDir', 'a causal language model folder', JSON.stringify(c.model.hfDir), 'point it at a *ForCausalLM / *LMHeadModel folder (this one holds a sequence classifier)');
+    // The folder's config.json decides the architecture; a family that says otherwise is a mistake in the config, not a conversion to make.
+    if (loaded.family !== c.model.family) {
+      const holds = `a ${loaded.family} model (config.json model_type '${String(loaded.hfConfig.model_type)}')`;
+      throw configIssue(file, 'model.family', `the family of model.hfDir, which holds ${holds}`, JSON.stringify(c.model.family), `set model.family to ${loaded.family}, or point model.hfDir at a ${c.model.family} folder`);
+    }
     model = loaded.model;
     params = loaded.params;
   } else {

@@ -51,6 +51,35 @@ test('each error names file, field path, expectation, value and a fix', () => {
   }
 });
 
+test('model.family llama: a Llama, Qwen2 or Mistral config (config.dialect) validates; its mistakes read like the rest', () => {
+  const llama = { dModel: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, mlpHidden: 128, maxPositions: 64 };
+  for (const dialect of ['llama', 'qwen2', 'mistral']) {
+    const c = parseRunConfig({ ...base, model: { family: 'llama', config: { ...llama, dialect } } }, 'train.yaml');
+    assert.deepEqual(c.model, { family: 'llama', config: { ...llama, dialect } });
+  }
+  const at = (config: Record<string, unknown>) => errorsOf({ model: { family: 'llama', config: { ...llama, ...config } } });
+  const { mlpHidden: _m, ...noMlp } = llama;
+  assert.deepEqual(errorsOf({ model: { family: 'llama', config: { ...noMlp, mlpHiden: 128 } } }), ['train.yaml: model.config.mlpHiden: unknown field of llama\'s config; fix: did you mean "mlpHidden"?']);
+  assert.deepEqual(at({ nKvHead: 2 }), ['train.yaml: model.config.nKvHead: unknown field of llama\'s config; fix: did you mean "nKvHeads"?']);
+  assert.deepEqual(at({ dialect: 'qwen' }), ['train.yaml: model.config.dialect: expected one of "llama", "qwen2", "mistral", got "qwen"; fix: did you mean "qwen2"?']);
+  assert.match(at({ nKvHeads: 3 })[0]!, /^train\.yaml: model\.config: nHeads must be a multiple of nKvHeads/);
+  // A config its dialect cannot write as config.json is refused now rather than when the trained model is saved.
+  assert.deepEqual(at({ dialect: 'mistral', qkvBias: true }), [
+    "train.yaml: model.config: dialect 'mistral' cannot express qkvBias=true, oBias=false (llama: both equal, qwen2: qkv only, mistral: none), so the trained model could not be saved as a Hugging Face folder; fix: pick the dialect that matches the biases",
+  ]);
+  // The dialect is the Llama config's own field, not the model section's.
+  assert.match(errorsOf({ model: { family: 'llama', dialect: 'qwen2', config: llama } })[0]!, /^train\.yaml: model\.dialect: unknown field/);
+  assert.deepEqual(parseRunConfig({ ...base, model: { family: 'llama', hfDir: 'models/qwen' } }, 'train.yaml').model.family, 'llama');
+});
+
+test('a misspelled field of a gpt2 config is an error with a "did you mean", not an ignored setting', () => {
+  const gpt2 = { dModel: 32, nLayers: 2, nHeads: 4, maxPositions: 64 };
+  assert.deepEqual(errorsOf({ model: { family: 'gpt2', config: { ...gpt2, dropuot: 0.1 } } }), ['train.yaml: model.config.dropuot: unknown field of gpt2\'s config; fix: did you mean "dropout"?']);
+  const { nLayers: _n, ...noLayers } = gpt2;
+  assert.deepEqual(errorsOf({ model: { family: 'gpt2', config: { ...noLayers, nLayer: 2 } } }), ['train.yaml: model.config.nLayer: unknown field of gpt2\'s config; fix: did you mean "nLayers"?']);
+  assert.match(errorsOf({ model: { family: 'gpt2', config: { ...gpt2, dialect: 'qwen2' } } })[0]!, /^train\.yaml: model\.config\.dialect: unknown field of gpt2's config; fix: remove it \(gpt2's config has vocabSize, maxPositions, dModel, nLayers, nHeads,/);
+});
+
 test('all problems are reported at once, one line each, with structured issues', () => {
   try {
     parseRunConfig({ ...base, steps: -5, seed: 'x' }, 'run.json');

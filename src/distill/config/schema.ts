@@ -4,6 +4,8 @@
 // (with a "did you mean") instead of a silently ignored setting.
 import { z } from 'zod';
 import { gpt2ConfigSchema } from '../../models/gpt2/config.ts';
+import { llamaConfigSchema, llamaConfigToHf, type LlamaConfig } from '../../models/llama/config.ts';
+import { levenshtein } from './errors.ts';
 
 /** Attaches the field comment and an example value (used in error messages). */
 const doc = <T extends z.ZodType>(schema: T, description: string, example?: unknown): T => schema.meta({ description, ...(example !== undefined && { example }) });
@@ -15,15 +17,30 @@ const nonNegInt = () => z.number().int().nonnegative();
 /** Model families the trainer can build, each with the schema of its config (Retort's field names). */
 export const modelFamilies = {
   gpt2: gpt2ConfigSchema,
+  /** Llama, Qwen2 and Mistral: one architecture, the config's `dialect` picks which. */
+  llama: llamaConfigSchema,
 } as const;
 export type ModelFamily = keyof typeof modelFamilies;
 
+/** The field names of a family's config schema (its object, under refinements and transforms). */
+const fieldsOf = (s: z.ZodType): string[] => (s instanceof z.ZodPipe ? fieldsOf(s.in as z.ZodType) : s instanceof z.ZodObject ? Object.keys(s.shape) : []);
+
+/** The known field nearest to a misspelled one, as errors.ts judges "did you mean". */
+function nearest(word: string, known: readonly string[]): string | undefined {
+  const [best] = known.map((k) => [k, levenshtein(word.toLowerCase(), k.toLowerCase())] as const).sort((a, b) => a[1] - b[1]);
+  return best && best[1] <= Math.max(2, Math.floor(word.length / 3)) ? best[0] : undefined;
+}
+
 export const modelSchema = z
   .object({
-    family: doc(z.enum(Object.keys(modelFamilies) as [ModelFamily, ...ModelFamily[]]), 'Architecture of the model being trained', 'gpt2'),
+    family: doc(
+      z.enum(Object.keys(modelFamilies) as [ModelFamily, ...ModelFamily[]]),
+      "Architecture of the model being trained: gpt2, or llama (Llama, Qwen2 and Mistral; config.dialect picks which). With hfDir it must be the family of the folder's config.json",
+      'gpt2',
+    ),
     config: doc(
       z.record(z.string(), z.unknown()).optional(),
-      "The family's config in Retort's names (e.g. dModel, nLayers, nHeads, maxPositions); vocabSize defaults to the tokenizer's",
+      "The family's config in Retort's names (e.g. dModel, nLayers, nHeads, maxPositions; llama also mlpHidden, nKvHeads and dialect: llama, qwen2 or mistral); vocabSize defaults to the tokenizer's",
       { dModel: 64, nLayers: 2, nHeads: 4, maxPositions: 128 },
     ),
     hfDir: doc(z.string().min(1).optional(), 'A Hugging Face model folder (config.json, model.safetensors) to start from instead of a fresh config', 'models/gpt2-small'),
@@ -39,9 +56,32 @@ export const modelSchema = z
       return;
     }
     if (m.config) {
+      // The family schemas let unknown fields through; here a misspelled one is an error, not an ignored setting.
+      const known = fieldsOf(modelFamilies[m.family]);
+      const guesses = new Set<string>();
+      for (const k of Object.keys(m.config).filter((k) => !known.includes(k))) {
+        const guess = nearest(k, known);
+        if (guess) guesses.add(guess);
+        const fix = guess ? `did you mean "${guess}"?` : `remove it (${m.family}'s config has ${known.join(', ')})`;
+        ctx.addIssue({ code: 'custom', path: ['config', k], message: `unknown field of ${m.family}'s config; fix: ${fix}` });
+      }
       // vocabSize may come from the tokenizer; check the rest against the family's own schema now.
       const r = modelFamilies[m.family].safeParse({ vocabSize: 1, ...m.config }, { reportInput: true });
-      if (!r.success) for (const issue of r.error.issues) ctx.addIssue({ ...issue, path: ['config', ...issue.path] } as never);
+      if (!r.success) {
+        for (const issue of r.error.issues) {
+          // "nLayers is missing" says nothing more than "nLayer: did you mean nLayers?".
+          if (issue.code === 'invalid_type' && issue.path.length === 1 && guesses.has(String(issue.path[0]))) continue;
+          ctx.addIssue({ ...issue, path: ['config', ...issue.path] } as never);
+        }
+      } else if (m.family === 'llama') {
+        // The trained model is saved as a Hugging Face folder: find out now, not after training, if its dialect cannot say it.
+        try {
+          llamaConfigToHf(r.data as LlamaConfig);
+        } catch (err) {
+          const [what, fix] = (err as Error).message.replace(/^llamaConfigToHf: /, '').split('; ');
+          ctx.addIssue({ code: 'custom', path: ['config'], message: `${what}, so the trained model could not be saved as a Hugging Face folder; fix: ${fix ?? 'change the config'}` });
+        }
+      }
     }
   });
 

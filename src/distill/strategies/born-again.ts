@@ -9,6 +9,7 @@ import { logitKdSchema } from '../losses/index.ts';
 import type { DistillContext, StageInfo, StageReport, TeacherEntry } from './context.ts';
 import { doc, posInt, stepsField, termSchema } from './fields.ts';
 import { hardLabelObjective, kdTrainObjective, studentStart } from './kd.ts';
+import { checkRebuilt } from './online.ts';
 import { strategyRule } from './rule.ts';
 import { copyParams, trainJob } from './train.ts';
 import { ParamStore } from '../../runtime/index.ts';
@@ -42,6 +43,8 @@ export interface GenerationReport {
 export async function runBornAgain(ctx: DistillContext, c: z.output<typeof bornAgainSchema>, stage: StageInfo): Promise<StageReport> {
   const { batch, seq, seed } = ctx.settings;
   const model = ctx.student.model;
+  // Each later generation's teacher is the one before, rebuilt in the graph: it must be the student's architecture.
+  checkRebuilt('bornAgain', model, ctx.student.rebuild());
   const generations: GenerationReport[] = [];
   let previous: ParamStore | undefined;
   let best: { perplexity: number; params: ParamStore } | undefined;

@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
+import { Gpt2 } from '../../models/gpt2/model.ts';
+import { freshModelLike, Llama, type DecoderModel } from '../../models/index.ts';
 import type { StepRecord } from '../trainer/index.ts';
 import { runDistill } from './pipeline.ts';
-import { cleanup, randomTeacher, teacherEntry, tinyContext, tmpDir, trainedTeacher } from './testing.ts';
+import { PEER_PREFIX } from './online.ts';
+import { cleanup, randomTeacher, SEQ, studentConfig, teacherEntry, tinyContext, tinyText, tmpDir, trainedTeacher } from './testing.ts';
 
 after(cleanup);
 
@@ -55,4 +58,33 @@ test('mutual learning: both peers\' losses fall, each with a KL to the other', a
     assert.ok(t1! < t0!, `peer ${peer}: CE + KL ${t0} → ${t1}`);
   }
   assert.ok(records[0]!.terms['a.kl']! > 0 && records[0]!.terms['b.kl']! > 0, 'two differently initialized peers disagree');
+});
+
+const tinyLlama = () => new Llama({ dialect: 'qwen2', vocabSize: tinyText().tokenizer.vocabSize, maxPositions: SEQ, dModel: 16, nLayers: 1, nHeads: 2, nKvHeads: 1, mlpHidden: 32 });
+
+test('mutual learning with a Llama (qwen2) student: the peer is a Llama of the student\'s shapes, and both train', async () => {
+  const model = tinyLlama();
+  const built: DecoderModel[] = [];
+  const ctx = await tinyContext(tmpDir(), 3, { student: { model, rebuild: () => (built.push(freshModelLike(model)), built.at(-1)!) } });
+  const records: StepRecord[] = [];
+  ctx.hooks.onTrainerEvent = (_s, e) => void (e.type === 'step' && records.push(e.record));
+  await runDistill(ctx, { kind: 'mutual' });
+  assert.ok(built.length > 0);
+  const shapes = (m: DecoderModel, prefix = '') => [...m.params].map(([k, t]) => [k.slice(prefix.length), t.shape.join('x')]);
+  for (const peer of built) {
+    assert.ok(peer instanceof Llama && peer.config.dialect === 'qwen2');
+    assert.deepEqual(shapes(peer, PEER_PREFIX), shapes(model));
+  }
+  const peer = built[0]!;
+  assert.deepEqual(peer.params.get(`${PEER_PREFIX}model.layers.0.self_attn.v_proj.weight`)!.shape, [8, 16], 'one key/value head of 8');
+  assert.ok(peer.params.has(`${PEER_PREFIX}model.layers.0.mlp.gate_proj.weight`), "the peer's MLP is SwiGLU");
+  assert.equal(records.length, 3);
+  assert.ok(records.every((x) => ['a.ce', 'a.kl', 'b.ce', 'b.kl'].every((t) => Number.isFinite(x.terms[t]!))));
+  assert.ok(records[0]!.terms['b.kl']! > 0, 'two differently initialized peers disagree');
+});
+
+test('mutual learning refuses a peer of another architecture (a GPT-2 from the Llama student\'s dimensions)', async () => {
+  const model = tinyLlama();
+  const ctx = await tinyContext(tmpDir(), 1, { student: { model, rebuild: () => new Gpt2({ ...studentConfig(), dModel: 16, nLayers: 1, nHeads: 2 }) } });
+  await assert.rejects(runDistill(ctx, { kind: 'mutual' }), /mutual: the student's rebuild\(\) made a model that lacks the student's model\.embed_tokens\.weight/);
 });

@@ -8,6 +8,7 @@
 //    update in the same step from the same batch, the usual one-graph form.
 import { z } from 'zod';
 import { crossEntropy, input, stopGradient, withParamPrefix } from '../../graph/index.ts';
+import type { DecoderModel } from '../../models/types.ts';
 import { ParamStore } from '../../runtime/index.ts';
 import { LocalTeacher } from '../../teachers/index.ts';
 import { teacherPrefix } from '../compose/index.ts';
@@ -42,6 +43,30 @@ export const mutualSchema = z
     steps: stepsField(),
   })
   .strict();
+
+/**
+ * Throws unless `built` (declared under `prefix`) has the student's parameters, by name and shape. A
+ * rebuild() of another architecture (a GPT-2 from a Llama's dimensions) would otherwise train a
+ * different model than the student, or fail far from the cause.
+ */
+export function checkRebuilt(strategy: string, student: DecoderModel, built: DecoderModel, prefix = ''): void {
+  const shape = (t: { shape: readonly number[] }) => `[${t.shape.join(', ')}]`;
+  const got = new Map([...built.params].map(([k, t]) => [k.startsWith(prefix) ? k.slice(prefix.length) : k, t]));
+  const missing = [...student.params.keys()].filter((k) => !got.has(k));
+  const extra = [...got.keys()].filter((k) => !student.params.has(k));
+  const reshaped = [...student.params].filter(([k, t]) => got.has(k) && shape(got.get(k)!) !== shape(t)).map(([k, t]) => `${k} ${shape(t)} vs ${shape(got.get(k)!)}`);
+  if (missing.length + extra.length + reshaped.length === 0) return;
+  const first = (xs: string[]) => xs.slice(0, 3).join(', ') + (xs.length > 3 ? `, ... (${xs.length} in all)` : '');
+  const parts = [
+    missing.length ? `lacks the student's ${first(missing)}` : '',
+    extra.length ? `has ${first(extra)}, which the student does not` : '',
+    reshaped.length ? `has other shapes: ${first(reshaped)}` : '',
+  ].filter(Boolean);
+  throw new Error(
+    `${strategy}: the student's rebuild() made a model that ${parts.join('; ')}; ` +
+      `rebuild must make a fresh model of the student's own family and config (e.g. rebuild: () => freshModelLike(model), from src/models)`,
+  );
+}
 
 const ids = (b: number, t: number) => ({ ids: input('input_ids', [b, t], 'int64'), labels: input('labels', [b, t], 'int64') }); // (B, T) each
 
@@ -104,6 +129,7 @@ export async function runMutual(ctx: DistillContext, c: z.output<typeof mutualSc
   };
   // The second peer starts from its own seed: its parameters are initialized here, the first peer's by the trainer.
   const probe = withParamPrefix(PEER_PREFIX, () => ctx.student.rebuild());
+  checkRebuilt('mutual', ctx.student.model, probe, PEER_PREFIX);
   for (const [k, v] of ParamStore.init(probe.params.values(), peerSeed).values) params.set(k, v);
   const r = await trainJob(ctx, {
     stage, objective, student: ctx.student.model, params, steps: c.steps,

@@ -81,3 +81,13 @@ export function familyOf(model: DecoderModel): FamilyName {
   if (model instanceof Llama) return 'llama';
   throw new Error(`familyOf: ${model.constructor.name} is not a model of a known family (${Object.keys(families).join(', ')})`);
 }
+
+/** A fresh model of the same family and config as `model` (its parameters declared anew, e.g. under a prefix). */
+export function freshModelLike(model: DecoderModel): DecoderModel {
+  return createModel(familyOf(model), model.config as never);
+}
+
+/** The family as a log names it, with the Llama dialect: 'gpt2', 'llama (qwen2)'. */
+export function familyLabel(model: DecoderModel): string {
+  return model instanceof Llama ? `llama (${model.config.dialect})` : familyOf(model);
+}

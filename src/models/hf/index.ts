@@ -1,5 +1,5 @@
 export {
-  createModel, families, familyOf, familyOfModelType,
+  createModel, families, familyLabel, familyOf, familyOfModelType, freshModelLike,
   type DecoderModel, type Family, type FamilyConfig, type FamilyConfigInput, type FamilyModel, type FamilyName,
 } from './families.ts';
 export { loadHfModel, readHfConfig, type HfTask, type LoadedHfModel, type LoadHfOptions } from './load.ts';

@@ -44,8 +44,8 @@ export const llamaConfigSchema = z
     /** RoPE base θ: frequencies are θ^(-2i/headDim) (HF: rope_theta). */
     ropeTheta: z.number().positive().default(10000),
     ropeScaling: ropeScalingSchema.optional(),
-    /** Biases on q, k, v projections (Qwen2: always; Llama: attention_bias). */
-    qkvBias: z.boolean().default(false),
+    /** Biases on q, k, v projections (Qwen2: always; Llama: attention_bias); default true for dialect qwen2, else false. */
+    qkvBias: z.boolean().optional(),
     /** Bias on o_proj (Llama's attention_bias sets both; Qwen2 never). */
     oBias: z.boolean().default(false),
     tieWordEmbeddings: z.boolean().default(false),
@@ -63,7 +63,8 @@ export const llamaConfigSchema = z
     eosTokenId: z.union([z.number().int(), z.array(z.number().int())]).optional(),
     padTokenId: z.number().int().optional(),
   })
-  .transform((c) => ({ ...c, nKvHeads: c.nKvHeads ?? c.nHeads, headDim: c.headDim ?? c.dModel / c.nHeads }))
+  // A fresh qwen2 config gets Qwen2's q/k/v biases unless it says otherwise, so it can be saved as its dialect.
+  .transform((c) => ({ ...c, qkvBias: c.qkvBias ?? c.dialect === 'qwen2', nKvHeads: c.nKvHeads ?? c.nHeads, headDim: c.headDim ?? c.dModel / c.nHeads }))
   .refine((c) => Number.isInteger(c.headDim), { message: 'dModel must be divisible by nHeads when headDim is not given (each head gets dModel/nHeads dimensions)' })
   .refine((c) => c.headDim % 2 === 0, { message: 'headDim must be even: RoPE rotates pairs of dimensions' })
   .refine((c) => c.nHeads % c.nKvHeads === 0, { message: 'nHeads must be a multiple of nKvHeads (each key/value head serves nHeads/nKvHeads query heads)' });
