@@ -26,7 +26,7 @@ export const DEFAULT_CHAT_TEMPLATE =
 export interface RenderOptions {
   /** Append the template's opening of an assistant turn (the prompt for an answer). */
   addGenerationPrompt: boolean;
-  /** Variables beside messages; default bos_token/eos_token from the tokenizer and enable_thinking: false. */
+  /** Variables beside messages (they override the defaults: bos_token/eos_token from the tokenizer, enable_thinking: false). */
   extra?: Record<string, unknown>;
 }
 
