@@ -118,7 +118,7 @@ test('train → export → eval on a small text file, through the CLI', async ()
   const ev = await cli('eval', '--teacher', t.model, '--student', t.model, '--data', text, '--seq', '16', '--batch', '2', '--batches', '2', '--runs', '2', '--no-memory', '--json');
   assert.equal(ev.code, 0, ev.err);
   const report = parseEvalReport(JSON.parse(ev.out).result);
-  assert.deepEqual(report.models.map((m) => m.name), ['final', 'final-2']);
+  assert.deepEqual(report.models.map((m) => m.name), ['run', 'run-2'], 'named by the run folder; the same folder twice gets -2');
   assert.equal(report.models[1]!.agreement!.top1, 1);
   assert.equal(report.models[1]!.agreement!.kl, 0);
 });

@@ -8,6 +8,7 @@ import { defineCommand, described, intOption } from '../command.ts';
 export const evalSchema = z.object({
     teacher: described(z.string().min(1), "The teacher's model folder", 'retort-demo/models/teacher'),
     student: described(z.array(z.string().min(1)).min(1), "A student's model folder (repeat --student for more)", ['retort-demo/models/student']),
+    name: described(z.array(z.string().min(1)).default([]), 'Names the models in the table and the JSON, in the order given: the teacher, then each --student (repeat --name; default each run folder)', ['teacher', 'kd']),
     data: z.string().min(1).default('sotu'),
     'after-year': intOption(1789, 3000).default(1990),
     seq: intOption(2).optional(),
@@ -48,10 +49,12 @@ export const evalCommand = defineCommand({
     'retort eval --teacher big/ --student small/ --data notes.txt --seq 128 --out eval.json',
     'retort eval --teacher t/ --student s/ --no-memory --json > eval.json',
     'retort eval --teacher t/ --student runs/kd/final --data test.jsonl --max-new-tokens 32 --out eval.json',
+    'retort eval --teacher runs/teacher/final --student runs/kd/final --student runs/scratch/final --name big --name distilled --name baseline',
   ],
   options: {
     teacher: { type: 'string', arg: 'DIR', help: 'The teacher\'s model folder' },
     student: { type: 'string', arg: 'DIR', multiple: true, help: 'A student\'s model folder' },
+    name: { type: 'string', arg: 'NAME', multiple: true, help: 'A model\'s name in the table: the teacher\'s first, then each student\'s, in order (default its run folder: kd for runs/kd/final)' },
     data: { type: 'string', arg: 'sotu|spam|FILE', default: 'sotu', help: 'Held-out data: sotu, spam, a text file, or a .jsonl of task records' },
     'after-year': { type: 'string', arg: 'YEAR', default: '1990', help: 'sotu: addresses after this year' },
     seq: { type: 'string', arg: 'N', help: 'Tokens per row (LM, default min(64, maxPositions)) or padded length (classifier, default config retort_seq_len or 128)' },

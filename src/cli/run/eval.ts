@@ -2,7 +2,7 @@
 // data (src/eval): quality, agreement with the teacher, size, latency, peak memory; a table, and the
 // versioned JSON with --out or --json.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import type { z } from 'zod';
 import { loadSotu } from '../../data/sotu.ts';
 import { evalWindows, taskEvalBatches } from '../../distill/trainer/index.ts';
@@ -24,7 +24,7 @@ export async function run({ values, io, json }: CommandContext<z.output<typeof e
   const teacher = loadModelDir('--teacher', values.teacher, 'eval');
   const students = values.student.map((s) => loadModelDir('--student', s, 'eval'));
   const all = [teacher, ...students];
-  const names = uniqueNames(all);
+  const names = modelNames(all.map((m) => m.dir), values.name);
   const tok = teacher.tokenizer;
   if (!tok) throw new UsageError(`--teacher ${values.teacher}: has no tokenizer.json; the data is tokenized with the teacher's tokenizer`, 'eval');
   const tokText = readFileSync(join(teacher.dir, 'tokenizer.json'), 'utf8');
@@ -115,12 +115,47 @@ async function taskEvaluation(values: z.output<typeof evalSchema>, tok: Tokenize
   };
 }
 
-function uniqueNames(dirs: readonly ModelDir[]): string[] {
+/** A run's model folder is its `final` or a checkpoint: the run is the folder above. */
+const RUN_LEAF = /^(final|ckpt-\d+)$/;
+
+/**
+ * Each model's name in the table, in the order given (teacher first): `given` names (--name) first,
+ * then its run folder (`kd` for runs/kd/final or runs/kd/ckpt-40, `student` for models/student).
+ * Names that clash take more of their path: the leaf they share a run with (kd/ckpt-40 beside
+ * kd/final), then the next folder up (a/kd beside b/kd); the same folder twice gets -2, -3.
+ */
+export function modelNames(dirs: readonly string[], given: readonly string[] = []): string[] {
+  if (given.length > dirs.length) throw new UsageError(`--name: ${given.length} names for ${dirs.length} models (the teacher, then each --student); give at most one per model`, 'eval');
+  const twice = given.find((n, i) => given.indexOf(n) !== i);
+  if (twice !== undefined) throw new UsageError(`--name ${twice}: given twice; each model needs its own name`, 'eval');
+  const candidates = dirs.map((d) => {
+    const parts = resolve(d).split(sep).filter(Boolean);
+    const leaf = parts.length > 1 && RUN_LEAF.test(parts.at(-1)!) ? parts.pop()! : undefined;
+    const ups = parts.map((_, k) => parts.slice(parts.length - k - 1).join('/'));
+    return leaf ? [ups[0]!, `${ups[0]}/${leaf}`, ...ups.slice(1)] : ups;
+  });
+  const depth = dirs.map(() => 0);
+  const name = (i: number) => given[i] ?? candidates[i]![Math.min(depth[i]!, candidates[i]!.length - 1)]!;
+  for (let moved = true; moved; ) {
+    moved = false;
+    const groups = new Map<string, number[]>();
+    dirs.forEach((_, i) => groups.set(name(i), [...(groups.get(name(i)) ?? []), i]));
+    for (const group of groups.values()) {
+      // One folder given twice reads alike at any length: it gets -2 below instead.
+      if (new Set(group.map((i) => resolve(dirs[i]!))).size < 2) continue;
+      for (const i of group) {
+        if (given[i] === undefined && depth[i]! < candidates[i]!.length - 1) [depth[i], moved] = [depth[i]! + 1, true];
+      }
+    }
+  }
   const seen = new Map<string, number>();
-  return dirs.map((d) => {
-    const n = seen.get(d.name) ?? 0;
-    seen.set(d.name, n + 1);
-    return n === 0 ? d.name : `${d.name}-${n + 1}`;
+  given.forEach((n) => seen.set(n, 1));
+  return dirs.map((_, i) => {
+    const n = name(i);
+    if (given[i] !== undefined) return n;
+    const count = (seen.get(n) ?? 0) + 1;
+    seen.set(n, count);
+    return count === 1 ? n : `${n}-${count}`;
   });
 }
 

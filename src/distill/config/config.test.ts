@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { z } from 'zod';
-import { ConfigError } from './errors.ts';
+import { ConfigError, configError } from './errors.ts';
 import { loadRunConfig, optimizerOf, parseRunConfig, scheduleOf } from './load.ts';
 
 const base = {
@@ -36,7 +36,7 @@ test('each error names file, field path, expectation, value and a fix', () => {
     [{ steps: 1.5 }, /^train\.yaml: steps: expected an integer, got 1\.5; fix: write steps as an integer, e.g\. 1000/],
     [{ steps: undefined }, /^train\.yaml: steps: expected an integer, got nothing; fix: add steps, e.g\. 1000/],
     [{ optimizer: { kind: 'adam', lr: 1 } }, /^train\.yaml: optimizer\.kind: expected one of "adamw", "sgd", got "adam"; fix: did you mean "adamw"\?$/],
-    [{ stepz: 10 }, /^train\.yaml: stepz: unknown field; fix: did you mean "steps"\?$/],
+    [{ stepz: 10 }, /^train\.yaml: stepz: unknown field; fix: did you mean "steps"\? \(optimizer steps of the whole run\); the top level has task, .*, steps, /],
     [{ schedule: { decay: 'cosin' } }, /^train\.yaml: schedule\.decay: expected one of "cosine", "linear", "constant", got "cosin"; fix: did you mean "cosine"\?/],
     [{ data: { dataset: 'sotu', seqLen: '128' } }, /^train\.yaml: data\.seqLen: expected an integer, got "128"; fix: write data\.seqLen as an integer, e.g\. 128/],
     [{ data: { dataset: 'sotu', tokenizer: { kind: 'bpe', vocabSize: 100 } } }, /^train\.yaml: data\.tokenizer\.vocabSize: expected an integer ≥ 257, got 100/],
@@ -149,4 +149,57 @@ test('the distill section passes through, or is checked by the schema the distil
     () => parseRunConfig({ ...base, distill: { temperature: -2 } }, 'train.yaml', { distill }),
     /^ConfigError: train\.yaml: distill\.temperature: expected a positive number, got -2; fix: set distill\.temperature to a positive number, e\.g\. 2 \(softmax temperature\)$/,
   );
+});
+
+test('a typo inside lists, unions and wrappers keeps the field list, its description and the "did you mean"', () => {
+  const doc = <T extends z.ZodType>(s: T, description: string, example?: unknown) => s.meta({ description, ...(example !== undefined && { example }) });
+  const source = z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('dir'), hfDir: doc(z.string(), 'Folder with config.json', 'models/t') }).strict(),
+    z.object({ kind: z.literal('url'), baseUrl: doc(z.string(), 'The API root'), model: doc(z.string(), 'Model name') }).strict(),
+  ]);
+  const weight = z.union([
+    z.number().nonnegative(),
+    z.object({ kind: z.literal('linear'), from: doc(z.number(), 'Weight at the start'), to: doc(z.number(), 'Weight at the end', 0.5) }).strict(),
+  ]);
+  const schema = z
+    .object({
+      teachers: doc(z.array(z.object({ name: z.string(), source: doc(source, 'Where the teacher comes from') }).strict()).default([]), 'The teachers'),
+      terms: z.array(z.object({ weight: doc(weight.optional(), 'Weight of the term') }).strict()).nullable().default(null),
+      piped: z.object({ every: doc(z.number().int(), 'How often', 10) }).strict().pipe(z.object({ every: z.number() })).optional(),
+    })
+    .strict();
+  const messages = (value: unknown) => {
+    const r = schema.safeParse(value, { reportInput: true });
+    assert.ok(!r.success, 'accepted');
+    return configError('run.yaml', schema, r.error, ['distill'], value).message.split('\n');
+  };
+  // The issue's example: in a list item, a union option picked by its kind.
+  assert.deepEqual(messages({ teachers: [{ name: 'a', source: { kind: 'dir', hfdir: 'x' } }] }), [
+    'run.yaml: distill.teachers.0.source.hfdir: unknown field; fix: did you mean "hfDir"? (folder with config.json); distill.teachers.0.source (where the teacher comes from) has kind, hfDir',
+  ]);
+  // The other option's fields when the kind says so; no "missing baseUrl" beside the "did you mean".
+  assert.deepEqual(messages({ teachers: [{ name: 'a', source: { kind: 'url', baseURL: 'x', model: 'm' } }] }), [
+    'run.yaml: distill.teachers.0.source.baseURL: unknown field; fix: did you mean "baseUrl"? (the API root); distill.teachers.0.source (where the teacher comes from) has kind, baseUrl, model',
+  ]);
+  assert.deepEqual(messages({ teachers: [{ name: 'a', source: { kind: 'url', baseUrl: 'x', model: 'm', zzzzzz: 1 } }] }), [
+    'run.yaml: distill.teachers.0.source.zzzzzz: unknown field; fix: remove it; distill.teachers.0.source (where the teacher comes from) has kind, baseUrl, model',
+  ]);
+  // A plain union: the option the value was meant for speaks (its description and example too).
+  assert.deepEqual(messages({ terms: [{ weight: { kind: 'linear', from: 1, too: 0.5 } }] }), [
+    'run.yaml: distill.terms.0.weight.too: unknown field; fix: did you mean "to"? (weight at the end); distill.terms.0.weight (weight of the term) has kind, from, to',
+  ]);
+  assert.deepEqual(messages({ terms: [{ weight: { kind: 'linear', to: 0.5 } }] }), [
+    'run.yaml: distill.terms.0.weight.from: expected a number, got nothing; fix: add distill.terms.0.weight.from (weight at the start)',
+  ]);
+  assert.deepEqual(messages({ terms: [{ weight: 'high' }] }), [
+    'run.yaml: distill.terms.0.weight: expected a number or {kind: "linear", from, to}, got "high"; fix: write distill.terms.0.weight as a number or {kind: "linear", from, to} (weight of the term)',
+  ]);
+  // Through a pipe's input schema.
+  assert.deepEqual(messages({ piped: { evry: 3 } }), [
+    'run.yaml: distill.piped.evry: unknown field; fix: did you mean "every"? (how often); distill.piped has every',
+  ]);
+  // The run config's own discriminated union (data.tokenizer), at the top level of parsing.
+  assert.deepEqual(errorsOf({ data: { dataset: 'sotu', tokenizer: { kind: 'bpe', vocabsize: 600 } } }), [
+    'train.yaml: data.tokenizer.vocabsize: unknown field; fix: did you mean "vocabSize"? (vocabulary size: the 256 bytes plus the merges learned); data.tokenizer (how text becomes token ids) has kind, vocabSize',
+  ]);
 });

@@ -49,22 +49,64 @@ function unwrap(s: AnySchema): AnySchema {
   }
 }
 
-/** The schema of the field at `path`, following objects, unions (the option with that key) and records. */
-function schemaAt(root: AnySchema, path: readonly PropertyKey[]): AnySchema | undefined {
+type Shape = Record<string, AnySchema>;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The fields an object option pins to literal values (a discriminated union's `kind`). */
+function literalsOf(shape: Shape): [string, readonly unknown[]][] {
+  return Object.entries(shape).flatMap(([k, s]) => {
+    const d = defOf(unwrap(s));
+    return d.type === 'literal' ? [[k, d.values as unknown[]] as [string, readonly unknown[]]] : [];
+  });
+}
+
+/**
+ * The object option of a union that `value` was checked against: the one whose literal fields
+ * (the discriminator) the value matches, then the one sharing most of its fields; with `key`, only
+ * options that have that field.
+ */
+function optionFor(options: readonly AnySchema[], value: unknown, key?: string): Shape | undefined {
+  const shapes = options.map((o) => defOf(unwrap(o))).filter((d) => d.type === 'object').map((d) => d.shape as Shape);
+  const fits = (shape: Shape) => !isPlainObject(value) || literalsOf(shape).every(([k, vs]) => !(k in value) || vs.includes(value[k]));
+  const overlap = (shape: Shape) => (isPlainObject(value) ? Object.keys(value).filter((k) => k in shape).length : 0);
+  return shapes.filter((shape) => key === undefined || key in shape).sort((a, b) => Number(fits(b)) - Number(fits(a)) || overlap(b) - overlap(a))[0];
+}
+
+/** The schema one step down from `s` at `key`, through objects, unions (the option `value` took), records, lists and tuples. */
+function childOf(s: AnySchema, key: PropertyKey, value: unknown): AnySchema | undefined {
+  const d = defOf(unwrap(s));
+  switch (d.type) {
+    case 'object': return (d.shape as Shape)[String(key)];
+    case 'union': return optionFor(d.options as AnySchema[], value, String(key))?.[String(key)];
+    case 'record': return d.valueType as AnySchema;
+    case 'array': return d.element as AnySchema;
+    case 'tuple': return (d.items as AnySchema[])[Number(key)] ?? (d.rest as AnySchema | undefined);
+    case 'lazy': return childOf((d.getter as () => AnySchema)(), key, value);
+    default: return undefined;
+  }
+}
+
+/** The schema of the field at `path`, walking the input alongside (when given) to pick union options. */
+function schemaAt(root: AnySchema, path: readonly PropertyKey[], input?: unknown): AnySchema | undefined {
   let s: AnySchema | undefined = root;
+  let value = input;
   for (const key of path) {
     if (!s) return undefined;
-    const d = defOf(unwrap(s));
-    if (d.type === 'object') s = (d.shape as Record<string, AnySchema>)[String(key)];
-    else if (d.type === 'union') {
-      const option = (d.options as AnySchema[]).map((o) => defOf(unwrap(o))).find((o) => o.type === 'object' && String(key) in (o.shape as object));
-      s = (option?.shape as Record<string, AnySchema> | undefined)?.[String(key)];
-    }
-    else if (d.type === 'record') s = d.valueType as AnySchema;
-    else if (d.type === 'tuple') s = (d.items as AnySchema[])[Number(key)];
-    else return undefined;
+    s = childOf(s, key, value);
+    value = isPlainObject(value) || Array.isArray(value) ? (value as Record<PropertyKey, unknown>)[key as never] : undefined;
   }
   return s;
+}
+
+/** The fields of the object at a schema: the object's, or the union option `value` took. */
+function shapeOf(s: AnySchema | undefined, value: unknown): Shape | undefined {
+  if (!s) return undefined;
+  const d = defOf(unwrap(s));
+  if (d.type === 'object') return d.shape as Shape;
+  if (d.type === 'union') return optionFor(d.options as AnySchema[], value);
+  if (d.type === 'lazy') return shapeOf((d.getter as () => AnySchema)(), value);
+  return undefined;
 }
 
 interface FieldMeta {
@@ -83,6 +125,31 @@ function metaOf(s: AnySchema | undefined): FieldMeta {
     s = d.type === 'default' || d.type === 'optional' || d.type === 'nullable' || d.type === 'prefault' ? (d.innerType as AnySchema) : undefined;
   }
   return out;
+}
+
+const lowerFirst = (t: string): string => t[0]!.toLowerCase() + t.slice(1);
+
+/** An issue saying the value is not of an option's form at all: another type, or another value of its literal field (kind). */
+function isWrongForm(issue: Issue, option: AnySchema | undefined): boolean {
+  const disc = (issue as { discriminator?: string }).discriminator;
+  if (issue.code === 'invalid_union' && disc !== undefined && (issue.path.length === 0 || (issue.path.length === 1 && issue.path[0] === disc))) return true;
+  if (issue.path.length === 0) return issue.code === 'invalid_type' || issue.code === 'invalid_value';
+  if (issue.code !== 'invalid_value' || issue.path.length !== 1 || !option) return false;
+  const d = defOf(unwrap(option));
+  const f = d.type === 'object' ? (d.shape as Shape)[String(issue.path[0])] : undefined;
+  return f !== undefined && defOf(unwrap(f)).type === 'literal';
+}
+
+/** One option of a union in words: `a number`, `{kind: "linear", from, to, startStep, endStep}`. */
+function formOf(option: AnySchema): string {
+  const d = defOf(unwrap(option));
+  if (d.type === 'object') {
+    const lits = new Map(literalsOf(d.shape as Shape));
+    return `{${Object.keys(d.shape as Shape).map((k) => (lits.has(k) ? `${k}: ${show(lits.get(k)![0])}` : k)).join(', ')}}`;
+  }
+  if (d.type === 'literal') return (d.values as unknown[]).map(show).join(' or ');
+  if (d.type === 'enum') return `one of ${Object.values(d.entries as object).map(show).join(', ')}`;
+  return TYPE_WORDS[d.type] ?? d.type;
 }
 
 function isIntSchema(s: AnySchema | undefined): boolean {
@@ -143,12 +210,13 @@ function bound(issue: { minimum?: unknown; maximum?: unknown; inclusive?: boolea
 }
 
 // ------------------------------------------------------------------ one issue → sentences
-function describe(file: string, root: AnySchema, issue: Issue, pathPrefix: readonly PropertyKey[]): ConfigIssue[] {
+/** `guessed` collects the paths that a "did you mean" names, whose "missing" issues then say nothing more. */
+function describe(file: string, root: AnySchema, issue: Issue, pathPrefix: readonly PropertyKey[], input: unknown, guessed: Set<string>): ConfigIssue[] {
   const fullPath = [...pathPrefix, ...issue.path];
-  const field = schemaAt(root, issue.path);
+  const field = schemaAt(root, issue.path, input);
   const meta = metaOf(field);
   const name = (p: readonly PropertyKey[]) => (p.length ? p.map(String).join('.') : '(top level)');
-  const about = meta.description ? ` (${meta.description[0]!.toLowerCase()}${meta.description.slice(1)})` : '';
+  const about = meta.description ? ` (${lowerFirst(meta.description)})` : '';
   const eg = meta.example !== undefined ? `, e.g. ${show(meta.example)}` : '';
   const make = (path: string, expected: string, received: string, fix: string): ConfigIssue => ({
     path, expected, received, fix, message: `${file}: ${path}: expected ${expected}, got ${received}; fix: ${fix}`,
@@ -190,16 +258,32 @@ function describe(file: string, root: AnySchema, issue: Issue, pathPrefix: reado
         const path = issue.path.at(-1) === u.discriminator ? at : name([...fullPath, u.discriminator]);
         return [make(path, expected, show(got), guess ? `did you mean ${show(guess)}?` : `set ${path} to ${expected}`)];
       }
-      return [make(at, meta.description ?? 'one of the allowed forms', received, `see the description of ${at}${about}`)];
+      // A plain union: the issues of the option the value was meant for (the right type, and its literal fields match).
+      const union = field ? defOf(unwrap(field)) : undefined;
+      const options = union?.type === 'union' ? (union.options as AnySchema[]) : [];
+      const branches = ((issue as { errors?: Issue[][] }).errors ?? []).map((b, i) => ({ issues: b, option: options[i] }));
+      const meant = branches.filter((b) => b.issues.length > 0 && !b.issues.some((i) => isWrongForm(i, b.option)));
+      if (meant.length > 0) {
+        const best = meant.reduce((a, b) => (b.issues.length < a.issues.length ? b : a));
+        return best.issues.flatMap((i) => describe(file, root, { ...i, path: [...issue.path, ...i.path] } as Issue, pathPrefix, input, guessed));
+      }
+      const forms = [...new Set(options.map(formOf))];
+      if (forms.length === 0) return [make(at, meta.description ?? 'one of the allowed forms', received, `see the description of ${at}${about}`)];
+      const expected = forms.join(' or ');
+      return [make(at, expected, received, `write ${at} as ${expected}${eg}${about}`)];
     }
     case 'unrecognized_keys': {
-      const d = field ? defOf(unwrap(field)) : undefined;
-      const known = d?.type === 'object' ? Object.keys(d.shape as object) : [];
+      const shape = shapeOf(field, issue.input);
+      const known = shape ? Object.keys(shape) : [];
+      const where = `${at === '(top level)' ? 'the top level' : at}${about}`;
+      const fields = known.length ? `${where} has ${known.join(', ')}` : `${where} takes no fields`;
       return issue.keys.map((k) => {
         const guess = closest(k, known);
         const path = name([...fullPath, k]);
         const expected = `one of the fields ${known.join(', ')}`;
-        const fix = guess ? `did you mean ${show(guess)}?` : `remove it (${at === '(top level)' ? 'the top level' : at} has ${known.join(', ')})`;
+        const meant = guess ? metaOf(shape![guess]).description : undefined;
+        if (guess) guessed.add(name([...fullPath, guess]));
+        const fix = guess ? `did you mean ${show(guess)}?${meant ? ` (${lowerFirst(meant)})` : ''}; ${fields}` : `remove it; ${fields}`;
         return { path, expected, received: show((issue.input as Record<string, unknown>)?.[k]), fix, message: `${file}: ${path}: unknown field; fix: ${fix}` };
       });
     }
@@ -209,6 +293,11 @@ function describe(file: string, root: AnySchema, issue: Issue, pathPrefix: reado
       return [make(at, expected, received, `set ${at} to ${expected}${eg}${about}`)];
     }
     default: {
+      // A section parsed by code of its own (nestedIssues) arrives worded already.
+      const nested = (issue as { params?: { configIssue?: ConfigIssue; sentence?: string } }).params;
+      if (issue.code === 'custom' && nested?.configIssue && nested.sentence) {
+        return [{ ...nested.configIssue, path: at, message: `${file}: ${at}: ${nested.sentence}` }];
+      }
       // Custom checks write "expected ...; fix: ..." themselves; others fall back to zod's message.
       const [expected, fix] = issue.message.includes('; fix: ') ? issue.message.split('; fix: ') as [string, string] : [issue.message, `see the description of ${at}${about}`];
       // An object's dump says little about a rule across its fields (dModel vs nHeads); values are worth showing.
@@ -218,7 +307,31 @@ function describe(file: string, root: AnySchema, issue: Issue, pathPrefix: reado
   }
 }
 
-/** Turns a failed safeParse (with reportInput: true) into a ConfigError naming `file`; `pathPrefix` places a sub-schema (e.g. ['distill']). */
-export function configError(file: string, root: AnySchema, error: z.core.$ZodError, pathPrefix: readonly PropertyKey[] = []): ConfigError {
-  return new ConfigError(file, error.issues.flatMap((i) => describe(file, root, i as Issue, pathPrefix)));
+/**
+ * Turns a failed safeParse (with reportInput: true) into a ConfigError naming `file`; `pathPrefix`
+ * places a sub-schema (e.g. ['distill']). `input`, the value parsed, picks the union option each
+ * path went through (a teacher's `source` by its kind), so the fields, descriptions and "did you
+ * mean" are that option's.
+ */
+export function configError(file: string, root: AnySchema, error: z.core.$ZodError, pathPrefix: readonly PropertyKey[] = [], input?: unknown): ConfigError {
+  const guessed = new Set<string>();
+  const issues = error.issues.flatMap((i) => describe(file, root, i as Issue, pathPrefix, input, guessed));
+  // "hfDir is missing" beside "hfdir: did you mean hfDir?" says nothing more.
+  const kept = issues.filter((i) => !(i.received === 'nothing' && guessed.has(i.path)));
+  return new ConfigError(file, kept.length > 0 ? kept : issues);
+}
+
+/**
+ * A ConfigError raised while parsing a field by code (a transform that runs its own parser) as
+ * issues of the enclosing schema, each keeping its sentence. Its paths must start with `prefix`,
+ * the field's full path, which is cut off so zod places the issues under the field itself.
+ */
+export function nestedIssues(err: ConfigError, prefix: readonly string[]): z.core.$ZodRawIssue[] {
+  return err.issues.map((i) => {
+    let path = i.path === '(top level)' ? [] : i.path.split('.');
+    if (prefix.every((p, j) => path[j] === p)) path = path.slice(prefix.length);
+    const head = `${err.file}: ${i.path}: `;
+    const sentence = i.message.startsWith(head) ? i.message.slice(head.length) : i.message;
+    return { code: 'custom', path, message: `${i.expected}; fix: ${i.fix}`, params: { configIssue: i, sentence }, input: undefined };
+  });
 }

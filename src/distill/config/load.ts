@@ -57,12 +57,12 @@ export function readConfigFile(path: string): unknown {
 /** Validates a configuration value; `file` labels the errors. */
 export function parseRunConfig<D = Record<string, unknown>>(value: unknown, file: string, o: ParseOptions<D> = {}): LoadedRunConfig<D> {
   const r = runConfigSchema.safeParse(value ?? {}, { reportInput: true });
-  if (!r.success) throw configError(file, runConfigSchema, r.error);
+  if (!r.success) throw configError(file, runConfigSchema, r.error, [], value);
   const c = r.data;
   let distill: D | undefined = c.distill as D | undefined;
   if (o.distill && c.distill !== undefined) {
     const d = o.distill.safeParse(c.distill, { reportInput: true });
-    if (!d.success) throw configError(file, o.distill, d.error, ['distill']);
+    if (!d.success) throw configError(file, o.distill, d.error, ['distill'], c.distill);
     distill = d.data;
   }
   const base = o.baseDir ?? process.cwd();

@@ -7,6 +7,7 @@ import { loadRunConfig } from '../config/index.ts';
 import { createDistillContext } from './context.ts';
 import { distillSectionSchema, resolveTeachers, settingsFromRunConfig } from './from-config.ts';
 import { runDistill } from './pipeline.ts';
+import type { Teacher } from '../../teachers/index.ts';
 import { cleanup, randomTeacher, sharedExecutor, tinyContext, tinyText, tmpDir } from './testing.ts';
 
 after(cleanup);
@@ -82,9 +83,42 @@ test('errors inside the distill section name the file, the field and a fix', () 
   const write = (distill: string) => (writeFileSync(join(dir, 'train.yaml'), yaml(distill)), () => loadRunConfig(join(dir, 'train.yaml'), { distill: distillSectionSchema }));
   assert.throws(write(`
   strategy: { kind: pipeline, steps: [ { kind: offline, topk: 8 }, { kind: kd } ] }
-`), /train\.yaml: distill\.strategy\.steps\.0\.topk: expected one of the fields .*; fix: did you mean "topK"\?/);
+`), /train\.yaml: distill\.strategy\.steps\.0\.topk: unknown field; fix: did you mean "topK"\? \(.+\); distill\.strategy\.steps\.0 has kind, .*topK/);
   assert.throws(write(`
   teachers: [ { name: big, source: { kind: retort } } ]
   strategy: { kind: kd }
 `), /train\.yaml: distill\.teachers\.0\.source\.hfDir: expected text, got nothing; fix: add distill\.teachers\.0\.source\.hfDir/);
+});
+
+test('ONNX and HTTP teacher sources are strict: a misspelled option is refused when the config loads, with a did-you-mean', () => {
+  const dir = tmpDir();
+  const load = (source: string) => {
+    writeFileSync(join(dir, 'train.yaml'), yaml(`
+  teachers: [ { name: api, source: ${source} } ]
+  strategy: { kind: kd }
+`));
+    return () => loadRunConfig(join(dir, 'train.yaml'), { distill: distillSectionSchema });
+  };
+  assert.throws(
+    load('{ kind: http, baseUrl: "http://127.0.0.1:8000/v1", modle: gpt }'),
+    (e: Error) => e.message === 'train.yaml: distill.teachers.0.source.modle: unknown field; fix: did you mean "model"? (the model name the API serves); distill.teachers.0.source (where the teacher comes from) has kind, baseUrl, model, tokenIds, vocabSize, version, concurrency, maxRetries, retryBaseMs, retryMaxMs, maxRetryAfterMs, timeoutMs, budget, cacheDir, credentialsFile',
+  );
+  assert.throws(load('{ kind: http, baseURL: "http://127.0.0.1:8000/v1", model: gpt }'), /distill\.teachers\.0\.source\.baseURL: unknown field; fix: did you mean "baseUrl"\? \(the API root\)/);
+  assert.throws(load('{ kind: http, baseUrl: "http://x/v1", model: gpt, budget: { maxRequest: 5 } }'), /distill\.teachers\.0\.source\.budget\.maxRequest: unknown field; fix: did you mean "maxRequests"\?/);
+  assert.throws(load('{ kind: onnx, path: t.onnx, logitName: out }'), /distill\.teachers\.0\.source\.logitName: unknown field; fix: did you mean "logitsName"\? \(the graph output holding the logits; default 'logits'\); distill\.teachers\.0\.source \(where the teacher comes from\) has kind, path, tokenizer, hidden, attentions, logitsName, config, threads$/);
+  assert.throws(load('{ kind: onnx, path: t.onnx, threads: 0 }'), /distill\.teachers\.0\.source\.threads: expected a positive integer, got 0/);
+  assert.throws(load('{ kind: onnx }'), /distill\.teachers\.0\.source\.path: expected text, got nothing; fix: add distill\.teachers\.0\.source\.path, e\.g\. "models\/teacher\/onnx\/model\.onnx" \(the \.onnx file\)/);
+  const ok = load('{ kind: http, baseUrl: "http://127.0.0.1:8000/v1", model: gpt, cacheDir: cache, concurrency: 8, budget: { maxRequests: 10 } }')();
+  assert.deepEqual(ok.distill!.teachers[0]!.source, { kind: 'http', baseUrl: 'http://127.0.0.1:8000/v1', model: 'gpt', cacheDir: 'cache', concurrency: 8, budget: { maxRequests: 10 } });
+});
+
+test("a fed teacher's loader gets its source with relative paths resolved against the config's folder", async () => {
+  const seen: Record<string, unknown>[] = [];
+  const fake = { name: 'api', kind: 'http', fingerprint: 'f', info: { vocabSize: 4 }, capabilities: { logits: false, topK: true, hidden: false, attentions: false } } as unknown as Teacher;
+  const teachers = await resolveTeachers(
+    [{ name: 'api', source: { kind: 'http', baseUrl: 'http://x/v1', model: 'm', cacheDir: 'cache', credentialsFile: '/abs/key.json' } }],
+    { resolvers: { http: (src) => (seen.push(src), fake) }, baseDir: '/runs/cfg' },
+  );
+  assert.equal(teachers[0]!.mode, 'fed');
+  assert.deepEqual(seen, [{ kind: 'http', baseUrl: 'http://x/v1', model: 'm', cacheDir: '/runs/cfg/cache', credentialsFile: '/abs/key.json' }]);
 });

@@ -9,19 +9,14 @@ import { families, loadHfModel } from '../../models/hf/index.ts';
 import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
 import type { Executor } from '../../runtime/index.ts';
 import { LocalTeacher, type Teacher } from '../../teachers/index.ts';
-import { ConfigError, optimizerOf, type LoadedRunConfig } from '../config/index.ts';
+import { ConfigError, nestedIssues, optimizerOf, type LoadedRunConfig } from '../config/index.ts';
 import type { RunSettings, TeacherEntry } from './context.ts';
 import { doc } from './fields.ts';
 import { parseDistillConfig, type DistillConfig } from './pipeline.ts';
+import { resolveSourcePaths, teacherSourceSchema } from './teacher-source.ts';
 
-const teacherSourceSchema = z.discriminatedUnion('kind', [
-  z.object({
-    kind: doc(z.literal('retort'), 'A Hugging Face model folder Retort loads itself (GPT-2, Llama, Qwen2, Mistral)'),
-    hfDir: doc(z.string().min(1), 'Folder with config.json and model.safetensors', 'models/teacher'),
-  }).strict(),
-  z.looseObject({ kind: doc(z.literal('onnx'), 'An ONNX file, loaded by the ONNX teacher (its fields are that teacher’s)') }),
-  z.looseObject({ kind: doc(z.literal('http'), 'An OpenAI-compatible API, served by the HTTP teacher (its fields are that teacher’s)') }),
-]);
+/** Where the strategy sits in a run config: its errors are worded with these paths. */
+const STRATEGY_PATH = ['distill', 'strategy'];
 
 export const teacherConfigSchema = z
   .object({
@@ -40,13 +35,10 @@ export const distillSectionSchema = z
     strategy: doc(
       z.unknown().transform((value, ctx): DistillConfig => {
         try {
-          return parseDistillConfig(value);
+          return parseDistillConfig(value, 'distill config', STRATEGY_PATH);
         } catch (err) {
           if (!(err instanceof ConfigError)) throw err;
-          for (const i of err.issues) {
-            const path = i.path === '(top level)' ? [] : i.path.split('.');
-            ctx.addIssue({ code: 'custom', path, message: `expected ${i.expected}, got ${i.received}; fix: ${i.fix}` });
-          }
+          for (const issue of nestedIssues(err, STRATEGY_PATH)) ctx.addIssue(issue);
           return z.NEVER;
         }
       }),
@@ -85,7 +77,7 @@ export async function resolveTeachers(
     const load = o.resolvers?.[src.kind];
     if (!load) throw new Error(`teacher '${c.name}': no loader for '${src.kind}' teachers was given; pass resolvers.${src.kind} (from src/teachers/${src.kind})`);
     if (c.mode === 'in-graph') throw new Error(`teacher '${c.name}': an ${src.kind} teacher cannot run in-graph; use mode 'fed'`);
-    out.push({ name: c.name, teacher: await load(src as Record<string, unknown>, { name: c.name, tokenizer: o.tokenizer, executor: o.executor, baseDir }), mode: 'fed' });
+    out.push({ name: c.name, teacher: await load(resolveSourcePaths(src, baseDir), { name: c.name, tokenizer: o.tokenizer, executor: o.executor, baseDir }), mode: 'fed' });
   }
   return out;
 }

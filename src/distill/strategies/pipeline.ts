@@ -97,16 +97,16 @@ export function parseDistillConfig(value: unknown, file = 'distill config', path
   if (kind === 'pipeline') {
     if (!Array.isArray(steps)) {
       const r = pipelineSchema.safeParse(value, { reportInput: true });
-      if (!r.success) throw configError(file, pipelineSchema, r.error, pathPrefix);
+      if (!r.success) throw configError(file, pipelineSchema, r.error, pathPrefix, value);
     }
     const { steps: _s, ...rest } = value as Record<string, unknown>;
     const head = pipelineSchema.omit({ steps: true }).safeParse(rest, { reportInput: true });
-    if (!head.success) throw configError(file, pipelineSchema, head.error, pathPrefix);
+    if (!head.success) throw configError(file, pipelineSchema, head.error, pathPrefix, rest);
     return { kind: 'pipeline', steps: (steps as unknown[]).map((s, i) => parseStep(s, file, [...pathPrefix, 'steps', i])) };
   }
   if (typeof kind === 'string' && kind in stepRules) return parseStep(value, file, pathPrefix);
   const r = distillConfigSchema.safeParse(value, { reportInput: true });
-  if (!r.success) throw configError(file, distillConfigSchema, r.error, pathPrefix) satisfies ConfigError;
+  if (!r.success) throw configError(file, distillConfigSchema, r.error, pathPrefix, value) satisfies ConfigError;
   return r.data;
 }
 
@@ -114,7 +114,7 @@ function parseStep(value: unknown, file: string, path: readonly PropertyKey[]): 
   const kind = (value as { kind?: unknown } | null)?.kind;
   const schema: z.ZodType = typeof kind === 'string' && kind in stepRules ? stepRules[kind as StepKind].schema : stepSchema;
   const r = schema.safeParse(value, { reportInput: true });
-  if (!r.success) throw configError(file, schema as never, r.error, path);
+  if (!r.success) throw configError(file, schema as never, r.error, path, value);
   return r.data as StepConfig;
 }
 
