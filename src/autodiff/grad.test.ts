@@ -11,7 +11,7 @@ import { hostTensor, toNumbers } from '../runtime/host.ts';
 import { mulberry32 } from '../runtime/random.ts';
 import { ReferenceExecutor } from '../runtime/reference.ts';
 import { grad, GradError } from './grad.ts';
-import { checkGrads, GradCheckError, type GradCheckInput } from './gradcheck.ts';
+import { checkGrads, GradCheckError, type GradCheckInput } from '../runtime/gradcheck.ts';
 
 /** Ops whose grad is null by design: boolean or integer outputs, or piecewise constant. */
 const NON_DIFFERENTIABLE = ['equal', 'greater', 'greaterEqual', 'less', 'lessEqual', 'logicalNot', 'oneHot', 'topKIndices', 'topKValues'];

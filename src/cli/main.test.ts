@@ -32,6 +32,10 @@ test('each command has help with usage, options and examples', async () => {
     assert.match(r.out, /--json/, c);
   }
   assert.deepEqual(await cli('help', 'eval'), await cli('eval', '--help'));
+  const serve = (await cli('serve', '--help')).out;
+  for (const [flag, dflt] of [['--host ADDR', '127.0.0.1'], ['--port PORT', '8000'], ['--concurrency N', '1'], ['--queue N', '256'], ['--max-body BYTES', '1048576'], ['--grace-ms MS', '10000']]) {
+    assert.match(serve, new RegExp(`^  ${flag} .*\\(default ${dflt.replaceAll('.', '\\.')}\\)$`, 'm'), `serve --help lists ${flag} with its default`);
+  }
 });
 
 test('usage errors exit 2 and say what to fix', async () => {
@@ -57,8 +61,14 @@ test('usage errors exit 2 and say what to fix', async () => {
   assert.match(flag.err, /Unknown option '--quik'; did you mean --quick\?/);
 
   const serve = await cli('serve', '--port', '1');
-  assert.equal(serve.code, 2, 'serve hands its arguments to src/serve, whose usage errors are usage errors here');
-  assert.match(serve.err, /retort serve: no model given\nusage: retort serve MODEL/);
+  assert.equal(serve.code, 2, 'serve parses its options like every command');
+  assert.match(serve.err, /retort serve: expected MODEL \(a model folder, a checkpoint, or an \.onnx file\)\nusage: retort serve MODEL/);
+  const noModel = await cli('serve', join(dir, 'nope'));
+  assert.equal(noModel.code, 2);
+  assert.match(noModel.err, /retort serve: MODEL .*nope does not exist; pass a Hugging Face model folder/);
+  const servePort = await cli('serve', dir, '--port', '70000');
+  assert.equal(servePort.code, 2);
+  assert.match(servePort.err, /retort serve: --port: expected a number ≤ 65535, got 70000; fix: set --port to a number ≤ 65535/);
 
   const task = await cli('demo', '--task', 'translate');
   assert.equal(task.code, 2);

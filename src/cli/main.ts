@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, levenshtein } from '../distill/config/errors.ts';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, helpText, parseCommandArgs, processIo, UsageError, type Command, type Io } from './command.ts';
-import { commands } from './commands/index.ts';
+import { commands } from './commands.ts';
 
 export function version(): string {
   try {

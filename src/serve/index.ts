@@ -1,7 +1,6 @@
 // `retort serve`: an OpenAI-compatible server over a Retort model or an ONNX decoder file.
 export { loadBackend, onnxBackend, retortBackend, type OnnxBackendOptions, type RetortBackendOptions, type ServeBackend } from './backend.ts';
 export { DEFAULT_CHAT_TEMPLATE, renderChat } from './chat-template.ts';
-export { SERVE_USAGE, serveCommand } from './command.ts';
 export { decode, type DecodeEvent, type DecodeOptions } from './decode.ts';
 export { ApiError } from './errors.ts';
 export { promptLogprobs, tokenLogprob, topIndices, type TokenLogprob } from './logprobs.ts';

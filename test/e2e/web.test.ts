@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { classificationEval, encodeExamples } from '../../src/distill/classify/index.ts';
 import { exportClassifierOnnx } from '../../src/export/index.ts';
-import { startWebServer, type RunningWebServer } from '../../src/cli/web-server.ts';
+import { startWebServer, type RunningWebServer } from '../../src/cli/web/server.ts';
 import { loadSotu } from '../../src/data/sotu.ts';
 import { InferenceProgram } from '../../src/eval/index.ts';
 import { exportDecoderOnnx } from '../../src/export/index.ts';

@@ -8,6 +8,7 @@ import {
   combineLosses, createLoss, distillLossSchema, fromDecoder, layerPairs, lossWeightInputs,
   type DistillLoss, type DistillLossConfigInput, type LayerMapInput, type LossDims, type ModelDims, type ModelOutputs,
 } from '../losses/index.ts';
+import { TeacherError } from '../../teachers/teacher.ts';
 import { batchInputs, type BatchLayout } from './batch-inputs.ts';
 import { combineTeacherLogits, type MultiTeacherMode } from './multi-teacher.ts';
 import { addFrozen, traceTeacher, type TeacherNeeds, type TeacherSlot, type TracedTeacher } from './teachers.ts';
@@ -88,6 +89,33 @@ function merge(a: TeacherNeeds, b: TeacherNeeds): TeacherNeeds {
   };
 }
 
+/** What each capability is called in a term, and what to write instead when a teacher lacks it. */
+const CAPABILITY_FIX: Record<Exclude<keyof TeacherNeeds, 'values'>, { cap: 'logits' | 'topK' | 'hidden' | 'attentions'; what: string; fix: string }> = {
+  logits: { cap: 'logits', what: 'whole next-token distributions (loss kind logits)', fix: "use loss {kind: topk} with topK: 20 (sparse targets), or a teacher that returns logits (a Retort folder or an ONNX file)" },
+  topK: { cap: 'topK', what: 'top-k log-probabilities (loss kind topk)', fix: 'use loss {kind: logits}' },
+  hidden: { cap: 'hidden', what: 'hidden states (loss kind hidden)', fix: 'use a Retort teacher, or an ONNX teacher with source.hidden naming its hidden-state values' },
+  attentions: { cap: 'attentions', what: 'attention maps (loss kind attention)', fix: 'use a Retort teacher, or an ONNX teacher with source.attentions naming its attention outputs' },
+};
+
+/** Refuses, before anything is traced or run, a term that asks a fed teacher for what it cannot give. */
+function checkCapabilities(teachers: readonly TeacherSlot[], plan: readonly { term: LossTerm; teachers: TeacherSlot[] }[], needs: Map<string, TeacherNeeds>): void {
+  for (const slot of teachers) {
+    if (slot.mode !== 'fed') continue;
+    const need = needs.get(slot.name) ?? {};
+    for (const key of Object.keys(CAPABILITY_FIX) as (keyof typeof CAPABILITY_FIX)[]) {
+      const asked = Array.isArray(need[key]) ? (need[key] as number[]).length > 0 : !!need[key];
+      const can = slot.teacher.capabilities[CAPABILITY_FIX[key].cap];
+      if (!asked || can) continue;
+      const terms = plan.filter((p) => p.teachers.includes(slot) && needsKey(p.term, key)).map((p) => `'${p.term.name}'`);
+      const { what, fix } = CAPABILITY_FIX[key];
+      throw new TeacherError(`teacher '${slot.name}' (${slot.teacher.kind}) cannot return ${what}, which term ${terms.join(', ') || '(default)'} reads; ${fix}`);
+    }
+  }
+}
+
+const needsKey = (term: LossTerm, key: keyof typeof CAPABILITY_FIX): boolean =>
+  ({ logits: 'logits', topK: 'topk', hidden: 'hidden', attentions: 'attention' })[key] === term.config.kind;
+
 export function buildDistillObjective(spec: DistillObjectiveSpec): DistillObjective {
   const names = new Set<string>();
   for (const t of spec.teachers) {
@@ -113,6 +141,8 @@ export function buildDistillObjective(spec: DistillObjectiveSpec): DistillObject
   for (const p of plan) {
     for (const t of p.teachers) needs.set(t.name, merge(needs.get(t.name) ?? {}, needsOf(p.term, { student: studentDims, teacher: teacherDims(t) })));
   }
+
+  checkCapabilities(spec.teachers, plan, needs);
 
   const [b, t] = [spec.batch, spec.seq];
   const made = spec.inputs ? { ...spec.inputs, mask: undefined, forward: {} } : batchInputs(b, t, spec.layout);

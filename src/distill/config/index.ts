@@ -1,4 +1,5 @@
 export { ConfigError, configError, configIssue, nestedIssues, type ConfigIssue } from './errors.ts';
+export { modelFromConfig, type BuiltModel } from './model.ts';
 export { isTaskDataset, TASK_EOS, taskDataFromConfig, taskTokenizer, type TaskDataResult } from './task-data.ts';
 export { BUILTIN_DATASETS, loadRunConfig, optimizerOf, parseRunConfig, readConfigFile, scheduleOf, type LoadedRunConfig, type ParseOptions } from './load.ts';
 export {

@@ -2,7 +2,7 @@
 // property, masking, and gradients against finite differences.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkGrads } from '../../autodiff/gradcheck.ts';
+import { checkGrads } from '../../runtime/gradcheck.ts';
 import { causalMask, input, softmax } from '../../graph/index.ts';
 import { attentionMapKl } from './attention.ts';
 import { assertClose, f64, i64, klJs, mean, randomValues, runRef, softmaxJs } from './testing.ts';

@@ -2,7 +2,7 @@
 // finite differences, and the properties every divergence must have.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkGrads } from '../../autodiff/gradcheck.ts';
+import { checkGrads } from '../../runtime/gradcheck.ts';
 import { input } from '../../graph/index.ts';
 import { divergenceKinds, type DivergenceKind } from './divergence.ts';
 import { logitKdLoss, logitKdSchema } from './logit-kd.ts';

@@ -2,7 +2,7 @@
 // dense logit KD, ignored positions, and gradients against finite differences.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkGrads } from '../../autodiff/gradcheck.ts';
+import { checkGrads } from '../../runtime/gradcheck.ts';
 import { input } from '../../graph/index.ts';
 import { divergenceKinds } from './divergence.ts';
 import { takeAlongLastAxis } from './gather.ts';

@@ -13,7 +13,7 @@ import { ConfigError, nestedIssues, optimizerOf, type LoadedRunConfig } from '..
 import type { RunSettings, TeacherEntry } from './context.ts';
 import { doc } from './fields.ts';
 import { parseDistillConfig, type DistillConfig } from './pipeline.ts';
-import { resolveSourcePaths, teacherSourceSchema } from './teacher-source.ts';
+import { resolveSourcePaths, teacherResolvers, teacherSourceSchema, type TeacherResolver } from './teacher-source.ts';
 
 /** Where the strategy sits in a run config: its errors are worded with these paths. */
 const STRATEGY_PATH = ['distill', 'strategy'];
@@ -49,12 +49,10 @@ export const distillSectionSchema = z
   .strict();
 export type DistillSection = z.output<typeof distillSectionSchema>;
 
-/** Builds a teacher from its config entry (the ONNX and HTTP teachers' loaders). */
-export type TeacherResolver = (source: Record<string, unknown>, o: { name: string; tokenizer?: Tokenizer; executor?: Executor; baseDir: string }) => Teacher | Promise<Teacher>;
-
 export async function resolveTeachers(
   configs: readonly TeacherConfig[],
   o: {
+    /** Loaders by source kind, in place of the built-in ones (teacherResolvers). */
     resolvers?: Partial<Record<'onnx' | 'http', TeacherResolver>>;
     tokenizer?: Tokenizer;
     executor?: Executor;
@@ -74,8 +72,7 @@ export async function resolveTeachers(
       out.push({ name: c.name, teacher: new LocalTeacher(c.name, loaded.model, loaded.params, o.tokenizer, o.executor), mode: c.mode ?? 'in-graph', rebuild });
       continue;
     }
-    const load = o.resolvers?.[src.kind];
-    if (!load) throw new Error(`teacher '${c.name}': no loader for '${src.kind}' teachers was given; pass resolvers.${src.kind} (from src/teachers/${src.kind})`);
+    const load = o.resolvers?.[src.kind] ?? teacherResolvers[src.kind];
     if (c.mode === 'in-graph') throw new Error(`teacher '${c.name}': an ${src.kind} teacher cannot run in-graph; use mode 'fed'`);
     out.push({ name: c.name, teacher: await load(resolveSourcePaths(src, baseDir), { name: c.name, tokenizer: o.tokenizer, executor: o.executor, baseDir }), mode: 'fed' });
   }

@@ -16,8 +16,9 @@ export { exampleSource, rngAt, windowExamples, type Windows } from './examples.t
 export { multiTeacherSchema, samplingFields, termSchema, type TermConfig, type TermConfigInput } from './fields.ts';
 export {
   distillSectionSchema, resolveTeachers, settingsFromRunConfig, teacherConfigSchema,
-  type DistillSection, type TeacherConfig, type TeacherResolver,
+  type DistillSection, type TeacherConfig,
 } from './from-config.ts';
+export { resolveSourcePaths, teacherResolvers, teacherSourceSchema, type TeacherResolver, type TeacherSource } from './teacher-source.ts';
 export { FINETUNE_MARKER, finetuneTeacherRule, finetuneTeacherSchema, runFinetuneTeacher } from './finetune-teacher.ts';
 export { defaultLayers, initFromTeacher, initFromTeacherRule, initFromTeacherSchema, runInitFromTeacher, type InitFromTeacherOptions, type InitReport } from './init-from-teacher.ts';
 export { defaultTerms, hardLabelObjective, hardLabelsRule, hardLabelsSchema, kdTrainObjective, kdRule, kdSchema, runHardLabels, runKd, studentStart, termWeight, type KdConfig } from './kd.ts';

@@ -63,15 +63,24 @@ export function kdTrainObjective(
   return { objective, trainable: (n) => !frozen(n) };
 }
 
-/** The default term: the run's KD defaults (logits; top-k after an offline step; JSD after onPolicy). */
-export function defaultTerms(ctx: DistillContext): TermConfig[] {
+/**
+ * The default term: the run's KD defaults (logits; top-k after an offline step; JSD after onPolicy).
+ * Teachers that give only top-k log-probs (an HTTP API) get a top-k term instead of dense logits.
+ */
+export function defaultTerms(ctx: DistillContext, teachers: readonly TeacherEntry[] = ctx.teachers): TermConfig[] {
+  const loss = ctx.kdDefaults.loss as { kind: string };
+  const sparseOnly = teachers.length > 0 && teachers.every((t) => t.mode === 'fed' && !t.teacher.capabilities.logits && t.teacher.capabilities.topK);
+  if (loss.kind === 'logits' && sparseOnly) {
+    const { kind: _k, ...rest } = loss;
+    return [termSchema.parse({ name: 'kd', loss: { ...rest, kind: 'topk' }, topK: ctx.kdDefaults.topK })];
+  }
   return [termSchema.parse({ name: 'kd', loss: ctx.kdDefaults.loss, topK: ctx.kdDefaults.topK })];
 }
 
 export async function runKd(ctx: DistillContext, c: KdConfig, stage: StageInfo): Promise<StageReport> {
   const teachers = pickTeachers(ctx, c.teachers, 'kd');
   if (teachers.length === 0) throw new Error("kd: the run has no teachers; add one, or use {kind: 'hardLabels'} to train on the data alone");
-  const terms = c.terms ?? defaultTerms(ctx);
+  const terms = c.terms ?? defaultTerms(ctx, teachers);
   const { batch, seq } = ctx.settings;
   const params = studentStart(ctx);
   const { objective, trainable } = kdTrainObjective(ctx.student.model, teachers, terms, { batch, seq, params, multiTeacher: c.multiTeacher, layout: layoutOf(ctx) });

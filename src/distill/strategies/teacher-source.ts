@@ -4,8 +4,11 @@
 // is tokenized. The type checks below fail to compile when a field here is not one of the loader's.
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
-import type { HttpTeacherOptions } from '../../teachers/http/index.ts';
-import type { OnnxTeacherOptions } from '../../teachers/onnx/index.ts';
+import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
+import type { Executor } from '../../runtime/index.ts';
+import { HttpTeacher, type HttpTeacherOptions } from '../../teachers/http/index.ts';
+import { OnnxTeacher, type OnnxTeacherOptions } from '../../teachers/onnx/index.ts';
+import type { Teacher } from '../../teachers/teacher.ts';
 import { doc, nonNegInt, posInt } from './fields.ts';
 
 const retortSourceSchema = z
@@ -88,3 +91,18 @@ export function resolveSourcePaths<S extends TeacherSource>(source: S, baseDir: 
   }
   return out as S;
 }
+
+/** Builds a teacher from its config entry's source (paths already resolved). */
+export type TeacherResolver = (source: Record<string, unknown>, o: { name: string; tokenizer?: Tokenizer; executor?: Executor; baseDir: string }) => Teacher | Promise<Teacher>;
+
+/** The loaders of the teachers that are not Retort models: a source's fields are its loader's options. */
+export const teacherResolvers: Record<'onnx' | 'http', TeacherResolver> = {
+  onnx: (src, o) => {
+    const { kind: _k, path, ...rest } = src as Extract<TeacherSource, { kind: 'onnx' }>;
+    return OnnxTeacher.load(path, { tokenizer: o.tokenizer, ...rest });
+  },
+  http: (src, o) => {
+    const { kind: _k, ...rest } = src as Extract<TeacherSource, { kind: 'http' }>;
+    return new HttpTeacher({ name: o.name, tokenizer: o.tokenizer, ...rest } as HttpTeacherOptions);
+  },
+};

@@ -123,6 +123,7 @@ export async function trainJob(ctx: DistillContext, job: TrainJob): Promise<JobR
     monitor: s.monitor,
     checkpoint: s.checkpoint ?? { every: 0, keep: 1 },
     progress: s.progress ?? false,
+    log: ctx.hooks.log,
     onEvent: async (e) => {
       if (e.type === 'step') history.push(e.record);
       await ctx.hooks.onTrainerEvent?.(job.stage.name, e);

@@ -1,7 +1,8 @@
 // The run's record: metrics.jsonl, one JSON object per line (a step, an evaluation, a checkpoint,
 // a resume, an error), each with its wall time. Appended line by line so a crash loses at most the
 // line being written; on resume the lines after the checkpoint's step are dropped, so the file
-// reads as one continuous run.
+// reads as one continuous run. The folder is made at the first line, so a run refused before it
+// writes anything leaves nothing behind.
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { atomicWriteFile } from '../../models/checkpoint/atomic-write.ts';
@@ -9,11 +10,10 @@ import { atomicWriteFile } from '../../models/checkpoint/atomic-write.ts';
 export type MetricsRecord = { type: 'step' | 'eval' | 'checkpoint' | 'start' | 'resume' | 'stop' | 'error'; step: number } & Record<string, unknown>;
 
 export class MetricsLog {
-  constructor(readonly path: string) {
-    mkdirSync(dirname(path), { recursive: true });
-  }
+  constructor(readonly path: string) {}
 
   write(record: MetricsRecord): void {
+    mkdirSync(dirname(this.path), { recursive: true });
     appendFileSync(this.path, JSON.stringify({ ...record, time: new Date().toISOString() }) + '\n');
   }
 

@@ -6,7 +6,7 @@
 // Step numbers: "step s" is the s-th optimizer update (1-based); ckpt-s holds the state after it,
 // and a run resumed from ckpt-s runs step s+1 next, on the batch the uninterrupted run would have read.
 import { existsSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { input, type Tensor } from '../../graph/index.ts';
 import { lrAt, NonFiniteLossError, TrainStep, type OptimizerConfig, type Schedule } from '../../optim/index.ts';
 import { defaultExecutor, hostTensor, ParamStore, type Executor, type HostTensor, type Program } from '../../runtime/index.ts';
@@ -89,6 +89,8 @@ export interface TrainerOptions<O> {
   checkpoint?: CheckpointOptions;
   /** Progress display; default one on stderr. false for none. */
   progress?: Progress | false;
+  /** Lines about the run itself (resuming from a checkpoint); default the progress display's message line. */
+  log?: (line: string) => void;
   /** Called after each step, evaluation and checkpoint (a throw here stops the run where it is). */
   onEvent?: (e: TrainerEvent) => void | Promise<void>;
   /** Which parameters checkpoints hold. Default: the trainable ones (frozen ones, a teacher's, come from `params` again on resume). */
@@ -318,6 +320,8 @@ export class Trainer<O = unknown> {
     this.lastCheckpoint = path;
     this.metrics.truncateAfter(c.manifest.step);
     this.metrics.write({ type: 'resume', step: c.manifest.step, from: path });
+    // Said on the console too: a rerun that quietly continued would read as a fresh run.
+    (this.o.log ?? ((line: string) => this.progress?.message(line)))(`resuming ${this.o.dir} from step ${c.manifest.step} of ${this.o.steps} (${basename(path)})`);
     return c.manifest.step;
   }
 

@@ -1,5 +1,5 @@
-// Starts `retort serve` in a child process (src/serve/testing/child.ts) and waits for its URL, for
-// tests that SIGTERM or SIGKILL the server and for the serving benchmark.
+// Starts `retort serve` (bin/retort.js) in a child process and waits for its URL, for tests that
+// SIGTERM or SIGKILL the server and for the serving benchmark. Any free port unless --port is given.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 
@@ -13,10 +13,10 @@ export interface ChildServer {
   exited: Promise<number | string>;
 }
 
-const CHILD = join(import.meta.dirname, 'child.ts');
+const BIN = join(import.meta.dirname, '../../../bin/retort.js');
 
 export function spawnServer(args: readonly string[], o: { timeoutMs?: number } = {}): Promise<ChildServer> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', CHILD, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RETORT_THREADS: process.env.RETORT_THREADS ?? '2' } });
+  const proc = spawn(process.execPath, [BIN, 'serve', ...(args.includes('--port') ? [] : ['--port', '0']), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RETORT_THREADS: process.env.RETORT_THREADS ?? '2' } });
   let out = '';
   const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   return new Promise((resolve, reject) => {
