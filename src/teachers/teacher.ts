@@ -45,6 +45,8 @@ export interface Teacher {
   readonly info: TeacherInfo;
   readonly tokenizer?: Tokenizer;
   readonly capabilities: { logits: boolean; topK: boolean; hidden: boolean; attentions: boolean };
+  /** Why a capability is false and what to pass to get it, where the teacher knows (checkRequest's message). */
+  readonly unavailable?: Partial<Record<keyof Teacher['capabilities'], string>>;
   score(req: ScoreRequest): Promise<ScoreResult>;
   /**
    * Present when the teacher is a Retort model in this process: distillation can then trace the
@@ -57,14 +59,23 @@ export class TeacherError extends Error {
   override name = 'TeacherError';
 }
 
-/** Checks that a request asks only for what the teacher can give, with a message naming the gap. */
+/** What to do about a missing hidden-state capability, by teacher kind, when the teacher gives no reason of its own. */
+const HIDDEN_HINT: Record<Teacher['kind'], string> = {
+  retort: 'hidden-state distillation needs the model in this process',
+  onnx: "name the hidden-state values: `source.hidden: [...]` in a run config, or the `hidden` option of OnnxTeacher.load ('auto' walks a pre-norm decoder's residual stream)",
+  http: 'an API returns tokens and log-probs only; hidden-state distillation needs a Retort teacher (source.kind retort) or an ONNX teacher (source.kind onnx)',
+  ensemble: 'an ensemble does not combine hidden states; distill hidden states from one Retort or ONNX teacher',
+  store: 'the answer store holds no hidden states; score with a Retort or ONNX teacher to distill them',
+};
+
+/** Checks that a request asks only for what the teacher can give, with a message naming the gap and what to do. */
 export function checkRequest(t: Teacher, req: ScoreRequest): void {
   const want = (cond: boolean, what: keyof Teacher['capabilities'], hint: string) => {
-    if (cond && !t.capabilities[what]) throw new TeacherError(`teacher '${t.name}' (${t.kind}) cannot return ${what}; ${hint}`);
+    if (cond && !t.capabilities[what]) throw new TeacherError(`teacher '${t.name}' (${t.kind}) cannot return ${what}; ${t.unavailable?.[what] ?? hint}`);
   };
   want(!!req.logits, 'logits', 'use top-k targets (topK) instead');
   want(req.topK !== undefined, 'topK', 'request dense logits instead');
-  want((req.hidden?.length ?? 0) > 0, 'hidden', 'hidden-state distillation needs a Retort or ONNX teacher');
+  want((req.hidden?.length ?? 0) > 0, 'hidden', HIDDEN_HINT[t.kind]);
   want((req.attentions?.length ?? 0) > 0, 'attentions', 'attention distillation needs a Retort teacher or an ONNX teacher exposing attention outputs');
   if (req.ids.dtype !== 'int64' || req.ids.shape.length !== 2) {
     throw new TeacherError(`teacher '${t.name}': ids must be int64 (B, T), got ${req.ids.dtype}[${req.ids.shape.join(', ')}]`);

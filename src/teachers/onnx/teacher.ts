@@ -12,7 +12,7 @@ import { loadHfTokenizer } from '../../models/tokenizers/hf-tokenizer.ts';
 import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
 import { hostTensor, type HostTensor } from '../../runtime/index.ts';
 import { checkRequest, TeacherError, type ScoreRequest, type ScoreResult, type Teacher, type TeacherInfo, type TopK } from '../teacher.ts';
-import { listCandidates, residualStream, type CandidateTensor } from './graph-edit.ts';
+import { hiddenHint, listCandidates, walkResidualStream, type CandidateTensor } from './graph-edit.ts';
 import { fromOrt, OnnxSession } from './session.ts';
 
 export interface OnnxTeacherOptions {
@@ -21,7 +21,8 @@ export interface OnnxTeacherOptions {
   tokenizer?: Tokenizer | string | null;
   /**
    * Hidden states by index (0 = embedding output): value names, or 'auto' (the default) for the
-   * residual stream of a pre-norm decoder (residualStream), quietly none when the walk fails.
+   * residual stream of a pre-norm decoder (walkResidualStream). Where the walk fails the teacher
+   * still loads, without hidden states; a request for them then fails saying why, with candidates.
    */
   hidden?: readonly string[] | 'auto';
   /** Attention maps by layer: value names (e.g. each layer's Softmax output, from listCandidates(model, ['Softmax'])). */
@@ -79,6 +80,7 @@ export function topkFromLogits(logits: HostTensor, k: number): TopK {
 export class OnnxTeacher implements Teacher {
   readonly kind = 'onnx';
   readonly capabilities;
+  readonly unavailable: Teacher['unavailable'];
   readonly info: TeacherInfo;
   /** 'causal-lm' when logits are (B, T, V); 'classifier' when they are (B, C). */
   readonly task: 'causal-lm' | 'classifier';
@@ -91,6 +93,8 @@ export class OnnxTeacher implements Teacher {
     readonly attentionNames: readonly string[],
     readonly tokenizer: Tokenizer | undefined,
     readonly config: Record<string, unknown> | undefined,
+    /** Why there are no hidden states and which values to name, when there are none. */
+    hiddenMissing: string | undefined,
   ) {
     const rank = session.io.logits.shape?.length;
     this.task = rank === 2 ? 'classifier' : 'causal-lm';
@@ -103,6 +107,10 @@ export class OnnxTeacher implements Teacher {
       ...(typeof config?.hidden_size === 'number' || typeof config?.n_embd === 'number' ? { dModel: Number(config.hidden_size ?? config.n_embd) } : {}),
     };
     this.capabilities = { logits: true, topK: true, hidden: hiddenNames.length > 0, attentions: attentionNames.length > 0 };
+    this.unavailable = {
+      ...(hiddenNames.length ? {} : { hidden: hiddenMissing ?? "the teacher was loaded with hidden: []; name the hidden-state values (`source.hidden` in a run config, the `hidden` option of OnnxTeacher.load), or leave it 'auto'" }),
+      ...(attentionNames.length ? {} : { attentions: "name each layer's attention probabilities (its Softmax output; listCandidates(model, ['Softmax']) lists them): `source.attentions: [...]` in a run config, or the `attentions` option of OnnxTeacher.load" }),
+    };
   }
 
   static async load(path: string, o: OnnxTeacherOptions = {}): Promise<OnnxTeacher> {
@@ -112,18 +120,22 @@ export class OnnxTeacher implements Teacher {
     const cfgPath = typeof o.config === 'string' ? o.config : o.config ? undefined : besideFile(path, 'config.json');
     const config = typeof o.config === 'object' ? o.config : cfgPath ? (JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>) : undefined;
     let hidden: readonly string[] = [];
+    let hiddenMissing: string | undefined;
     if (o.hidden === undefined || o.hidden === 'auto') {
+      let walk: ReturnType<typeof walkResidualStream> | undefined;
       try {
-        hidden = residualStream(decodeModel(bytes)) ?? [];
-      } catch {
-        hidden = [];
+        walk = walkResidualStream(decodeModel(bytes));
+      } catch (err) {
+        hiddenMissing = `Retort cannot decode ${path} (${(err as Error).message}), so it can neither walk the graph for hidden states nor add them as outputs; export the model as one file without external data, then leave hidden 'auto' or name the values (\`source.hidden: [...]\` in a run config, the \`hidden\` option of OnnxTeacher.load)`;
       }
+      if (walk?.names) hidden = walk.names;
+      else if (walk) hiddenMissing = hiddenHint(walk.reason, walk.candidates, walk.suggested);
     } else hidden = o.hidden;
     const attentions = o.attentions ?? [];
     const session = await OnnxSession.open(bytes, { extraOutputs: [...hidden, ...attentions], logitsName: o.logitsName, config, threads: o.threads });
     const h = createHash('sha256').update(bytes);
     const fingerprint = h.digest('hex').slice(0, 32) + (tokenizer ? `:${tokenizerHash(tokenizer).slice(0, 8)}` : '');
-    return new OnnxTeacher(o.name ?? basename(path), session, fingerprint, hidden, attentions, tokenizer, config);
+    return new OnnxTeacher(o.name ?? basename(path), session, fingerprint, hidden, attentions, tokenizer, config, hiddenMissing);
   }
 
   async score(req: OnnxScoreRequest): Promise<ScoreResult> {
@@ -159,12 +171,14 @@ export class OnnxTeacher implements Teacher {
   }
 }
 
-/** What a file offers as hidden states: candidate values (Add and normalization outputs) and the residual stream guess. */
-export function inspectOnnx(path: string, ops?: readonly string[]): { candidates: CandidateTensor[]; residual?: string[]; inputs: string[]; outputs: string[] } {
+/** What a file offers as hidden states: candidate values (Add and normalization outputs) and the residual stream guess (or why there is none). */
+export function inspectOnnx(path: string, ops?: readonly string[]): { candidates: CandidateTensor[]; residual?: string[]; residualMissing?: string; inputs: string[]; outputs: string[] } {
   const model = decodeModel(readFileSync(path));
+  const walk = walkResidualStream(model);
   return {
     candidates: listCandidates(model, ops),
-    residual: residualStream(model),
+    residual: walk.names,
+    ...(walk.names ? {} : { residualMissing: hiddenHint(walk.reason, walk.candidates, walk.suggested) }),
     inputs: model.graph.inputs.map((v) => v.name),
     outputs: model.graph.outputs.map((v) => v.name),
   };
