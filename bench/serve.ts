@@ -1,23 +1,33 @@
-// Benchmark: `retort serve` under load from a second process on loopback. The server runs in this
-// process (startServer); a child process (this file with --load) sends requests from N concurrent
-// clients and reports requests/s and latency percentiles. Two workloads per concurrency level:
-//   score     echo + logprobs 5 + max_tokens 1: what a distillation teacher is asked (HttpTeacher.score)
-//   generate  16 new tokens, temperature 0.8
-// Each level is bounded by a request count and a time limit. The server's RSS is read before and
-// after every level to show memory stays bounded under load.
-//   npx tsx bench/serve.ts                                   (fixtures/hf/tiny-gpt2, Retort backend)
-//   npx tsx bench/serve.ts --model fixtures/onnx/tiny-gpt2.onnx --requests 300 --seconds 10
+// Benchmark: `retort serve` under load, continuous batching against batching off (one request at a
+// time, the path before batching), in the same run. Two servers run in this process on the same
+// model; a child process (this file with --load) sends requests from N concurrent clients over
+// loopback and reports completion tokens/s, requests/s and latency percentiles. Levels and modes
+// are interleaved for --rounds rounds and the medians reported, since this machine drifts.
+//   generate  32 new tokens (temperature 0.8, a seed per request), a 12-token prompt
+//   score     echo + logprobs 5 + max_tokens 1: what a distillation teacher asks (HttpTeacher.score)
+// The model is the demo's student shape (GPT-2, vocab 1024, d 64, 2 layers, 2 heads, 64 positions)
+// with random weights, unless --model names a folder. --soak N then sends N requests at 32 clients
+// to the batching server and reports its RSS before and after.
+//   npx tsx bench/serve.ts
+//   npx tsx bench/serve.ts --rounds 3 --requests 400 --seconds 8 --soak 10000
 import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Gpt2 } from '../src/models/gpt2/model.ts';
+import { saveHfModel } from '../src/models/index.ts';
+import { ParamStore } from '../src/runtime/index.ts';
 import { loadBackend } from '../src/serve/backend.ts';
-import { startServer } from '../src/serve/server.ts';
+import { startServer, type RunningServer } from '../src/serve/server.ts';
+import { median } from './stats.ts';
 
 const { values: a } = parseArgs({
   options: {
-    model: { type: 'string', default: join(import.meta.dirname, '../fixtures/hf/tiny-gpt2') },
-    requests: { type: 'string', default: '200' }, seconds: { type: 'string', default: '10' }, levels: { type: 'string', default: '1,8,32' },
-    'server-concurrency': { type: 'string', default: '2' }, threads: { type: 'string', default: '2' },
+    model: { type: 'string' },
+    requests: { type: 'string', default: '400' }, seconds: { type: 'string', default: '8' }, levels: { type: 'string', default: '1,8,32' },
+    rounds: { type: 'string', default: '3' }, threads: { type: 'string', default: '2' }, tokens: { type: 'string', default: '32' },
+    workloads: { type: 'string', default: 'generate,score' }, soak: { type: 'string', default: '0' },
     // Child mode.
     load: { type: 'string' }, concurrency: { type: 'string' }, workload: { type: 'string' }, name: { type: 'string' }, vocab: { type: 'string' },
   },
@@ -31,9 +41,9 @@ interface LoadResult {
   statuses: Record<string, number>;
   seconds: number;
   rps: number;
+  tokensPerSecond: number;
   p50_ms: number;
-  p95_ms: number;
-  max_ms: number;
+  p99_ms: number;
 }
 
 const pct = (xs: number[], p: number) => {
@@ -46,7 +56,7 @@ async function generateLoad(): Promise<void> {
   const url = a.load!, c = Number(a.concurrency), total = Number(a.requests), limitMs = Number(a.seconds) * 1000, V = Number(a.vocab);
   const lat: number[] = [];
   const statuses: Record<string, number> = {};
-  let sent = 0, ok = 0, seed = 1;
+  let sent = 0, ok = 0, seed = 1, tokens = 0;
   const t0 = performance.now();
   const client = async () => {
     while (sent < total && performance.now() - t0 < limitMs) {
@@ -55,14 +65,15 @@ async function generateLoad(): Promise<void> {
       const prompt = Array.from({ length: 12 }, (_, i) => (s * 31 + i * 7) % Math.min(V, 256));
       const body = a.workload === 'score'
         ? { model: a.name, prompt, max_tokens: 1, echo: true, logprobs: 5, temperature: 0, return_tokens_as_token_ids: true }
-        : { model: a.name, prompt, max_tokens: 16, temperature: 0.8, seed: s };
+        : { model: a.name, prompt, max_tokens: Number(a.tokens), temperature: 0.8, seed: s };
       const r0 = performance.now();
       try {
         const res = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-        await res.arrayBuffer();
+        const json = (await res.json()) as { usage?: { completion_tokens: number } };
         statuses[res.status] = (statuses[res.status] ?? 0) + 1;
         if (res.ok) {
           ok++;
+          tokens += json.usage?.completion_tokens ?? 0;
           lat.push(performance.now() - r0);
         }
       } catch {
@@ -72,14 +83,14 @@ async function generateLoad(): Promise<void> {
   };
   await Promise.all(Array.from({ length: c }, client));
   const seconds = (performance.now() - t0) / 1000;
-  const r: LoadResult = { workload: a.workload!, concurrency: c, sent, ok, statuses, seconds, rps: ok / seconds, p50_ms: pct(lat, 0.5), p95_ms: pct(lat, 0.95), max_ms: Math.max(...lat) };
+  const r: LoadResult = { workload: a.workload!, concurrency: c, sent, ok, statuses, seconds, rps: ok / seconds, tokensPerSecond: tokens / seconds, p50_ms: pct(lat, 0.5), p99_ms: pct(lat, 0.99) };
   process.stdout.write(`${JSON.stringify(r)}\n`);
 }
 
-function runChild(url: string, name: string, vocab: number, workload: string, concurrency: number): Promise<LoadResult> {
+function runChild(url: string, name: string, vocab: number, workload: string, concurrency: number, requests = a.requests!, seconds = a.seconds!): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     const args = ['--import', 'tsx', join(import.meta.dirname, 'serve.ts'), '--load', url, '--name', name, '--vocab', String(vocab), '--workload', workload,
-      '--concurrency', String(concurrency), '--requests', a.requests!, '--seconds', a.seconds!];
+      '--concurrency', String(concurrency), '--requests', requests, '--seconds', seconds, '--tokens', a.tokens!];
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     p.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -89,30 +100,63 @@ function runChild(url: string, name: string, vocab: number, workload: string, co
 
 const rssMb = () => process.memoryUsage().rss / 2 ** 20;
 
+/** The demo student's shape (src/cli/demo/settings.ts, lm full) with seeded random weights. */
+function demoStudent(dir: string): string {
+  const model = new Gpt2({ vocabSize: 1024, maxPositions: 64, dModel: 64, nLayers: 2, nHeads: 2, tieWordEmbeddings: false, eosTokenId: 1023 } as never);
+  saveHfModel(dir, model, ParamStore.init(model.params.values(), 7));
+  return dir;
+}
+
 async function main(): Promise<void> {
-  const backend = await loadBackend(a.model!, { threads: Number(a.threads) });
-  const server = await startServer({ backend, concurrency: Number(a['server-concurrency']), queue: 64 });
+  const tmp = mkdtempSync(join(tmpdir(), 'retort-bench-serve-'));
+  const path = a.model ?? demoStudent(join(tmp, 'student'));
+  const threads = Number(a.threads);
+  const servers: Record<'batching' | 'off', { server: RunningServer; name: string; vocab: number }> = {} as never;
+  for (const mode of ['batching', 'off'] as const) {
+    const backend = await loadBackend(path, { threads, batchRows: mode === 'batching' ? 32 : 0 });
+    servers[mode] = { server: await startServer({ backend, concurrency: mode === 'batching' ? 32 : 1, queue: 1024 }), name: backend.name, vocab: backend.vocabSize };
+  }
   const levels = a.levels!.split(',').map(Number);
-  console.log(`retort serve benchmark: ${backend.kind} model '${backend.name}' (vocab ${backend.vocabSize}), server concurrency ${a['server-concurrency']}, ${a.threads} onnxruntime threads`);
-  console.log(`each level: at most ${a.requests} requests or ${a.seconds} s; load from a child process over loopback\n`);
-  // Warm-up: compile the programs both workloads use, so RSS before the first level is the steady base.
-  for (const w of ['score', 'generate']) await runChild(server.url, backend.name, backend.vocabSize, w, 2).catch(() => undefined);
-  const rssStart = rssMb();
-  const rows: (LoadResult & { rss_before: number; rss_after: number })[] = [];
-  for (const w of ['score', 'generate']) {
-    for (const c of levels) {
-      const before = rssMb();
-      const r = await runChild(server.url, backend.name, backend.vocabSize, w, c);
-      rows.push({ ...r, rss_before: before, rss_after: rssMb() });
+  const workloads = a.workloads!.split(',');
+  const rounds = Number(a.rounds);
+  console.log(`retort serve benchmark: ${a.model ?? "the demo student's shape (random weights)"}, ${threads} onnxruntime threads; continuous batching (32 rows) against batching off (one request at a time)`);
+  console.log(`each level: at most ${a.requests} requests or ${a.seconds} s, ${rounds} rounds interleaved; load from a child process over loopback\n`);
+  // Warm-up: compile the programs each server uses at each batch size.
+  for (const mode of ['batching', 'off'] as const) for (const w of workloads) for (const c of levels) await runChild(servers[mode].server.url, servers[mode].name, servers[mode].vocab, w, c, '64', '3');
+  const results = new Map<string, LoadResult[]>();
+  for (let r = 0; r < rounds; r++) {
+    for (const w of workloads) {
+      for (const c of levels) {
+        for (const mode of (r % 2 ? ['off', 'batching'] : ['batching', 'off']) as ('batching' | 'off')[]) {
+          const s = servers[mode];
+          const key = `${w}|${c}|${mode}`;
+          results.set(key, [...(results.get(key) ?? []), await runChild(s.server.url, s.name, s.vocab, w, c)]);
+        }
+      }
     }
   }
   const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-  console.log('workload  conc   sent     ok  429   req/s   p50 ms   p95 ms   max ms   RSS before → after (MB)');
-  for (const r of rows) {
-    console.log(`${r.workload.padEnd(9)} ${String(r.concurrency).padStart(4)} ${String(r.sent).padStart(6)} ${String(r.ok).padStart(6)} ${String(r.statuses['429'] ?? 0).padStart(4)} ${f(r.rps).padStart(7)} ${f(r.p50_ms).padStart(8)} ${f(r.p95_ms).padStart(8)} ${f(r.max_ms).padStart(8)}   ${f(r.rss_before)} → ${f(r.rss_after)}`);
+  const med = (rs: LoadResult[], k: keyof LoadResult) => median(rs.map((x) => x[k] as number));
+  console.log('workload  clients  mode       tokens/s    req/s   p50 ms   p99 ms   429s   tokens/s ratio (median of rounds)');
+  for (const w of workloads) {
+    for (const c of levels) {
+      const on = results.get(`${w}|${c}|batching`)!, off = results.get(`${w}|${c}|off`)!;
+      const ratios = on.map((x, i) => (w === 'score' ? x.rps / off[i]!.rps : x.tokensPerSecond / off[i]!.tokensPerSecond));
+      for (const [mode, rs] of [['batching', on], ['off', off]] as const) {
+        const refused = rs.reduce((s, x) => s + (x.statuses['429'] ?? 0), 0);
+        console.log(`${w.padEnd(9)} ${String(c).padStart(7)}  ${mode.padEnd(9)} ${f(med(rs, 'tokensPerSecond')).padStart(9)} ${f(med(rs, 'rps')).padStart(8)} ${f(med(rs, 'p50_ms')).padStart(8)} ${f(med(rs, 'p99_ms')).padStart(8)} ${String(refused).padStart(6)}   ${mode === 'batching' ? `${f(median(ratios), 2)}× (${ratios.map((x) => f(x, 2)).join(', ')})` : ''}`);
+      }
+    }
   }
-  console.log(`\nserver RSS: ${f(rssStart)} MB after warm-up, ${f(rssMb())} MB at the end; ${server.stats().generatedTokens} tokens generated`);
-  await server.close();
+  const soak = Number(a.soak);
+  if (soak > 0) {
+    const s = servers.batching;
+    const before = rssMb();
+    const r = await runChild(s.server.url, s.name, s.vocab, 'generate', 32, String(soak), '100000');
+    console.log(`\nsoak: ${r.ok} of ${r.sent} requests served at 32 clients in ${f(r.seconds)} s (${f(r.tokensPerSecond)} tokens/s); server RSS ${f(before)} MB before, ${f(rssMb())} MB after`);
+  }
+  for (const s of Object.values(servers)) await s.server.close();
+  rmSync(tmp, { recursive: true, force: true });
 }
 
 await (a.load ? generateLoad() : main());

@@ -33,7 +33,7 @@ test('each command has help with usage, options and examples', async () => {
   }
   assert.deepEqual(await cli('help', 'eval'), await cli('eval', '--help'));
   const serve = (await cli('serve', '--help')).out;
-  for (const [flag, dflt] of [['--host ADDR', '127.0.0.1'], ['--port PORT', '8000'], ['--concurrency N', '1'], ['--queue N', '256'], ['--max-body BYTES', '1048576'], ['--grace-ms MS', '10000']]) {
+  for (const [flag, dflt] of [['--host ADDR', '127.0.0.1'], ['--port PORT', '8000'], ['--queue N', '256'], ['--max-body BYTES', '1048576'], ['--grace-ms MS', '10000']]) {
     assert.match(serve, new RegExp(`^  ${flag} .*\\(default ${dflt.replaceAll('.', '\\.')}\\)$`, 'm'), `serve --help lists ${flag} with its default`);
   }
 });

@@ -13,6 +13,7 @@ import { hostTensor, type ParamStore } from '../runtime/index.ts';
 import { LocalTeacher } from '../teachers/local.ts';
 import { OnnxTeacher } from '../teachers/onnx/index.ts';
 import type { Teacher } from '../teachers/teacher.ts';
+import { Batcher, PREFILL_QUANTUM } from './batcher.ts';
 import { OnnxStepper } from './onnx-stepper.ts';
 
 export interface ServeBackend {
@@ -33,6 +34,8 @@ export interface ServeBackend {
   scorePrompt(ids: readonly number[]): Promise<Float32Array>;
   /** A stepper over these prompts with room for maxNew new tokens (maxNew >= 1). */
   stepper(prompts: readonly (readonly number[])[], maxNew: number): Stepper;
+  /** Continuous batching (Retort models): every request's rows decode together, one run per token. */
+  readonly batcher?: Batcher;
 }
 
 function eosList(...xs: unknown[]): number[] {
@@ -55,7 +58,12 @@ export interface RetortBackendOptions {
   params: ParamStore;
   tokenizer?: Tokenizer;
   threads?: number;
+  /** Rows decoded together by continuous batching; 0 or absent: each request decodes on its own. */
+  batchRows?: number;
 }
+
+/** Cache slots per batched row when the model's context is longer (or unbounded): bounds the cache's memory. */
+export const MAX_BATCH_CONTEXT = 2048;
 
 /** A Retort decoder in this process: prompt scoring through LocalTeacher, generation through src/generate's KV cache. */
 export function retortBackend(o: RetortBackendOptions): ServeBackend {
@@ -87,6 +95,11 @@ export function retortBackend(o: RetortBackendOptions): ServeBackend {
       // The last new token is never fed back; a decode step attends over the cache plus the new token.
       return new CachedStepper(runner, layout, roundCapacity(layout.promptSlots + maxNew - 1, limit - 1));
     },
+    ...(o.batchRows ? {
+      // A row holds its prompt (rounded up to the prefill quantum where there is room) and every new
+      // token but the last; a decode step attends over capacity + 1 slots, within the model's positions.
+      batcher: new Batcher(runner, { maxRows: o.batchRows, capacity: Math.min(roundCapacity(Math.min(limit, MAX_BATCH_CONTEXT) + PREFILL_QUANTUM - 1), limit - 1), padId, vocabSize: model.config.vocabSize, tokenizer: o.tokenizer }),
+    } : {}),
   };
 }
 
@@ -126,7 +139,7 @@ export async function onnxBackend(path: string, o: OnnxBackendOptions = {}): Pro
  * A backend from a path: an .onnx file (or a folder with onnx/model.onnx and no safetensors), a
  * Retort checkpoint (its folder or the run folder with `latest`), or a Hugging Face model folder.
  */
-export async function loadBackend(path: string, o: { name?: string; tokenizer?: string; threads?: number } = {}): Promise<ServeBackend> {
+export async function loadBackend(path: string, o: { name?: string; tokenizer?: string; threads?: number; batchRows?: number } = {}): Promise<ServeBackend> {
   if (!existsSync(path)) throw new Error(`serve: ${path} does not exist; pass a Hugging Face model folder, a Retort checkpoint or an .onnx file`);
   if (!statSync(path).isDirectory()) {
     if (path.endsWith('.onnx')) return onnxBackend(path, o);
@@ -140,5 +153,5 @@ export async function loadBackend(path: string, o: { name?: string; tokenizer?: 
   const tokDir = o.tokenizer ?? [dir, path].find((d) => existsSync(join(d, 'tokenizer.json')));
   const tokenizer = tokDir ? loadHfTokenizer(tokDir) : undefined;
   // models/hf's DecoderModel type omits nHeads; every family's model has it (LocalTeacher reads it).
-  return retortBackend({ name: o.name ?? basename(path), model: loaded.model as unknown as DecoderModel, params: loaded.params, tokenizer, threads: o.threads });
+  return retortBackend({ name: o.name ?? basename(path), model: loaded.model as unknown as DecoderModel, params: loaded.params, tokenizer, threads: o.threads, batchRows: o.batchRows });
 }

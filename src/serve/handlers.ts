@@ -100,10 +100,16 @@ async function runRows(
   const tokens = prompts.map((): number[] => []), text = prompts.map(() => ''), lps = prompts.map((): TokenLogprob[] => []);
   const reasons = prompts.map((): FinishReason => 'length');
   if (s.maxTokens === 0) return { tokens, text, lps, reasons };
-  const events = decode(prompts, prompts.map((_, r) => s.seed + r), backend.vocabSize, () => backend.stepper(prompts, s.maxTokens), {
+  const seeds = prompts.map((_, r) => s.seed + r);
+  const opts = {
     maxTokens: s.maxTokens, temperature: s.temperature, topP: s.topP, topK: s.topK, repetitionPenalty: s.repetitionPenalty,
-    stop: s.stop, eosIds: backend.eosIds, logprobs, tokenizer: backend.tokenizer, signal: ctx.signal, firstLogits,
-  });
+    stop: s.stop, eosIds: backend.eosIds, logprobs, tokenizer: backend.tokenizer, signal: ctx.signal,
+  };
+  // Batched rows decode beside every other request's; a row too long for the batch's cache runs alone.
+  const batcher = backend.batcher;
+  const events = batcher && prompts.every((p) => batcher.fits(p.length, s.maxTokens))
+    ? batcher.decode(prompts, seeds, opts)
+    : decode(prompts, seeds, backend.vocabSize, () => backend.stepper(prompts, s.maxTokens), { ...opts, firstLogits });
   for await (const e of events) {
     tokens[e.row]!.push(e.token);
     text[e.row] += e.text;
@@ -195,15 +201,32 @@ export async function completions(ctx: HandlerContext, b: CompletionRequest, res
   const name = namer(ctx, b.return_tokens_as_token_ids ?? false);
   const s = samplingOf(b, maxTokens);
 
-  // Echo with log-probs scores the prompt; its last position also gives the first generated token's logits.
-  const scored = echo && k !== undefined ? await scorePrompts(ctx, prompts, k) : undefined;
+  // Echo with log-probs, or prompt_logprobs, scores the prompt; its last position also gives the first generated token's logits.
+  const pk = b.prompt_logprobs ?? undefined;
+  const scored = (echo && k !== undefined) || pk !== undefined ? await scorePrompts(ctx, prompts, Math.max(k ?? 0, pk ?? 0)) : undefined;
   const rows = prompts.flatMap((p) => Array.from({ length: n }, () => p));
   const first = scored ? concatRows(prompts.flatMap((_, i) => Array.from({ length: n }, () => scored.last[i]!))) : undefined;
   const id = newId('cmpl'), created = nowSeconds();
   const promptTokens = prompts.reduce((t, p) => t + p.length, 0) * n;
   const echoed = (row: number) => {
     const p = Math.floor(row / n);
-    return { ids: prompts[p]!, lps: scored?.lps[p] ?? prompts[p]!.map(() => null), text: promptText[p]! };
+    const lps = scored?.lps[p]?.map((lp) => lp && { ...lp, top: lp.top.slice(0, k ?? 0) });
+    return { ids: prompts[p]!, lps: lps ?? prompts[p]!.map(() => null), text: promptText[p]! };
+  };
+  /** vLLM's prompt_logprobs of a row: null for the first token, then {id: {logprob, rank, decoded_token}} with the token and the top pk. */
+  const promptLps = (row: number) => {
+    if (pk === undefined || !scored) return {};
+    const p = Math.floor(row / n);
+    const decoded = (id: number) => backend.tokenizer?.decode([id]) ?? `token_id:${id}`;
+    return {
+      prompt_logprobs: scored.lps[p]!.map((lp) => {
+        if (!lp) return null;
+        const entry: Record<string, { logprob: number; rank: number; decoded_token: string }> = {};
+        entry[lp.id] = { logprob: lp.logprob, rank: lp.rank, decoded_token: decoded(lp.id) };
+        lp.top.slice(0, pk).forEach((t, r) => (entry[t.id] ??= { logprob: t.logprob, rank: r + 1, decoded_token: decoded(t.id) }));
+        return entry;
+      }),
+    };
   };
 
   if (b.stream) {
@@ -215,6 +238,7 @@ export async function completions(ctx: HandlerContext, b: CompletionRequest, res
         await stream.send(chunk([{ index: r, text: e.text, logprobs: k === undefined ? null : completionLogprobs(ctx, [{ ids: e.ids, lps: e.lps, base: 0 }], name), finish_reason: maxTokens === 0 ? 'length' : null }]));
       }
     }
+    if (pk !== undefined) for (let r = 0; r < rows.length; r++) await stream.send(chunk([{ index: r, text: '', logprobs: null, finish_reason: null, ...promptLps(r) }]));
     const done = rows.map((): number[] => []);
     const out = await runRows(ctx, rows, s, k, first, async (e) => {
       const base = (echo ? echoed(e.row).text.length : 0) + (done[e.row]!.length ? backend.tokenizer?.decode(done[e.row]!).length ?? 0 : 0);
@@ -243,6 +267,7 @@ export async function completions(ctx: HandlerContext, b: CompletionRequest, res
         text: (echo ? e.text : '') + out.text[r]!,
         logprobs: k === undefined ? null : completionLogprobs(ctx, parts, name),
         finish_reason: out.reasons[r],
+        ...promptLps(r),
       };
     }),
     usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },

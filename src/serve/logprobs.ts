@@ -5,6 +5,8 @@
 export interface TokenLogprob {
   id: number;
   logprob: number;
+  /** 1 + how many tokens are likelier than this one (vLLM's rank). */
+  rank: number;
   /** The k most likely tokens, most likely first. */
   top: { id: number; logprob: number }[];
 }
@@ -38,9 +40,12 @@ export function topIndices(row: Float32Array, k: number): number[] {
 /** The chosen token's log-prob and the top k of one row of logits. */
 export function tokenLogprob(row: Float32Array, id: number, k: number): TokenLogprob {
   const z = lse(row);
+  let above = 0;
+  for (let i = 0; i < row.length; i++) if (row[i]! > row[id]!) above++;
   return {
     id,
     logprob: row[id]! - z,
+    rank: above + 1,
     top: k > 0 ? topIndices(row, Math.min(k, row.length)).map((i) => ({ id: i, logprob: row[i]! - z })) : [],
   };
 }

@@ -52,6 +52,8 @@ export function completionSchema(l: RequestLimits) {
     ]),
     echo: z.boolean().nullish(),
     logprobs: z.number().int().min(0).max(l.maxLogprobs).nullish(),
+    /** vLLM's prompt scoring: each prompt token's log-prob, rank and the k likeliest tokens at its position. */
+    prompt_logprobs: z.number().int().min(0).max(l.maxLogprobs).nullish(),
     suffix: z.null().optional(),
   });
 }
