@@ -11,6 +11,7 @@
 //   npx tsx bench/serve.ts
 //   npx tsx bench/serve.ts --rounds 3 --requests 400 --seconds 8 --soak 10000
 import { spawn } from 'node:child_process';
+import { Agent, request } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { Gpt2 } from '../src/models/gpt2/model.ts';
 import { saveHfModel } from '../src/models/index.ts';
 import { ParamStore } from '../src/runtime/index.ts';
-import { loadBackend } from '../src/serve/backend.ts';
+import { loadBackend, type ServeBackend } from '../src/serve/backend.ts';
 import { startServer, type RunningServer } from '../src/serve/server.ts';
 import { median } from './stats.ts';
 
@@ -27,7 +28,7 @@ const { values: a } = parseArgs({
     model: { type: 'string' },
     requests: { type: 'string', default: '400' }, seconds: { type: 'string', default: '8' }, levels: { type: 'string', default: '1,8,32' },
     rounds: { type: 'string', default: '3' }, threads: { type: 'string', default: '2' }, tokens: { type: 'string', default: '32' },
-    workloads: { type: 'string', default: 'generate,score' }, soak: { type: 'string', default: '0' },
+    workloads: { type: 'string', default: 'generate,score' }, soak: { type: 'string', default: '0' }, modes: { type: 'string', default: 'batching,off' },
     // Child mode.
     load: { type: 'string' }, concurrency: { type: 'string' }, workload: { type: 'string' }, name: { type: 'string' }, vocab: { type: 'string' },
   },
@@ -51,6 +52,25 @@ const pct = (xs: number[], p: number) => {
   return s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : NaN;
 };
 
+/**
+ * One POST over a kept-alive connection. node:http, not fetch: undici's fetch costs the client
+ * process about twice the CPU per request, and the client shares the machine with the server.
+ */
+const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
+function post(url: string, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 /** Child: N clients in a loop until the request count or the time limit is reached. */
 async function generateLoad(): Promise<void> {
   const url = a.load!, c = Number(a.concurrency), total = Number(a.requests), limitMs = Number(a.seconds) * 1000, V = Number(a.vocab);
@@ -68,10 +88,10 @@ async function generateLoad(): Promise<void> {
         : { model: a.name, prompt, max_tokens: Number(a.tokens), temperature: 0.8, seed: s };
       const r0 = performance.now();
       try {
-        const res = await fetch(`${url}/v1/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
-        const json = (await res.json()) as { usage?: { completion_tokens: number } };
+        const res = await post(`${url}/v1/completions`, JSON.stringify(body));
+        const json = JSON.parse(res.body) as { usage?: { completion_tokens: number } };
         statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-        if (res.ok) {
+        if (res.status === 200) {
           ok++;
           tokens += json.usage?.completion_tokens ?? 0;
           lat.push(performance.now() - r0);
@@ -111,26 +131,32 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(join(tmpdir(), 'retort-bench-serve-'));
   const path = a.model ?? demoStudent(join(tmp, 'student'));
   const threads = Number(a.threads);
-  const servers: Record<'batching' | 'off', { server: RunningServer; name: string; vocab: number }> = {} as never;
+  const servers: Record<'batching' | 'off', { server: RunningServer; name: string; vocab: number; backend: ServeBackend }> = {} as never;
   for (const mode of ['batching', 'off'] as const) {
     const backend = await loadBackend(path, { threads, batchRows: mode === 'batching' ? 32 : 0 });
-    servers[mode] = { server: await startServer({ backend, concurrency: mode === 'batching' ? 32 : 1, queue: 1024 }), name: backend.name, vocab: backend.vocabSize };
+    servers[mode] = { server: await startServer({ backend, concurrency: mode === 'batching' ? 32 : 1, queue: 1024 }), name: backend.name, vocab: backend.vocabSize, backend };
   }
   const levels = a.levels!.split(',').map(Number);
   const workloads = a.workloads!.split(',');
   const rounds = Number(a.rounds);
+  const modes = a.modes!.split(',');
   console.log(`retort serve benchmark: ${a.model ?? "the demo student's shape (random weights)"}, ${threads} onnxruntime threads; continuous batching (32 rows) against batching off (one request at a time)`);
   console.log(`each level: at most ${a.requests} requests or ${a.seconds} s, ${rounds} rounds interleaved; load from a child process over loopback\n`);
   // Warm-up: compile the programs each server uses at each batch size.
-  for (const mode of ['batching', 'off'] as const) for (const w of workloads) for (const c of levels) await runChild(servers[mode].server.url, servers[mode].name, servers[mode].vocab, w, c, '64', '3');
+  for (const mode of ['batching', 'off'] as const) for (const w of workloads) for (const c of levels) if (a.modes!.includes(mode)) await runChild(servers[mode].server.url, servers[mode].name, servers[mode].vocab, w, c, '64', '3');
   const results = new Map<string, LoadResult[]>();
+  /** Rows per decode run of the batching server, per level: how full its batches were. */
+  const fill = new Map<string, number[]>();
   for (let r = 0; r < rounds; r++) {
     for (const w of workloads) {
       for (const c of levels) {
-        for (const mode of (r % 2 ? ['off', 'batching'] : ['batching', 'off']) as ('batching' | 'off')[]) {
+        for (const mode of ((r % 2 ? ['off', 'batching'] : ['batching', 'off']) as ('batching' | 'off')[]).filter((m) => modes.includes(m))) {
           const s = servers[mode];
           const key = `${w}|${c}|${mode}`;
+          const stats0 = { ...(s.backend.batcher?.stats ?? { steps: 0, rows: 0 }) };
           results.set(key, [...(results.get(key) ?? []), await runChild(s.server.url, s.name, s.vocab, w, c)]);
+          const stats = s.backend.batcher?.stats;
+          if (stats && stats.steps > stats0.steps) fill.set(key, [...(fill.get(key) ?? []), (stats.rows - stats0.rows) / (stats.steps - stats0.steps)]);
         }
       }
     }
@@ -140,11 +166,11 @@ async function main(): Promise<void> {
   console.log('workload  clients  mode       tokens/s    req/s   p50 ms   p99 ms   429s   tokens/s ratio (median of rounds)');
   for (const w of workloads) {
     for (const c of levels) {
-      const on = results.get(`${w}|${c}|batching`)!, off = results.get(`${w}|${c}|off`)!;
-      const ratios = on.map((x, i) => (w === 'score' ? x.rps / off[i]!.rps : x.tokensPerSecond / off[i]!.tokensPerSecond));
-      for (const [mode, rs] of [['batching', on], ['off', off]] as const) {
+      const on = results.get(`${w}|${c}|batching`) ?? [], off = results.get(`${w}|${c}|off`) ?? [];
+      const ratios = off.length ? on.map((x, i) => (w === 'score' ? x.rps / off[i]!.rps : x.tokensPerSecond / off[i]!.tokensPerSecond)) : [NaN];
+      for (const [mode, rs] of ([['batching', on], ['off', off]] as const).filter(([, rs]) => rs.length > 0)) {
         const refused = rs.reduce((s, x) => s + (x.statuses['429'] ?? 0), 0);
-        console.log(`${w.padEnd(9)} ${String(c).padStart(7)}  ${mode.padEnd(9)} ${f(med(rs, 'tokensPerSecond')).padStart(9)} ${f(med(rs, 'rps')).padStart(8)} ${f(med(rs, 'p50_ms')).padStart(8)} ${f(med(rs, 'p99_ms')).padStart(8)} ${String(refused).padStart(6)}   ${mode === 'batching' ? `${f(median(ratios), 2)}× (${ratios.map((x) => f(x, 2)).join(', ')})` : ''}`);
+        console.log(`${w.padEnd(9)} ${String(c).padStart(7)}  ${mode.padEnd(9)} ${f(med(rs, 'tokensPerSecond')).padStart(9)} ${f(med(rs, 'rps')).padStart(8)} ${f(med(rs, 'p50_ms')).padStart(8)} ${f(med(rs, 'p99_ms')).padStart(8)} ${String(refused).padStart(6)}   ${mode === 'batching' ? `${f(median(ratios), 2)}× (${ratios.map((x) => f(x, 2)).join(', ')}); ${f(median(fill.get(`${w}|${c}|batching`) ?? [NaN]))} rows per decode run` : ''}`);
       }
     }
   }

@@ -39,7 +39,7 @@ export function argmax(x: ArrayLike<number>): number {
  * probabilities exp((logit - max) / temperature).
  */
 export function candidates(logits: Float32Array, temperature: number, topK: number, topP: number): { ids: number[]; weights: number[] } {
-  let ids = Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
+  let ids = topK > 0 && topK < logits.length ? topWithTies(logits, topK) : Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
   if (topK > 0 && topK < ids.length) {
     // Ties with the k-th logit stay in, as torch.topk's threshold comparison keeps them.
     const kth = logits[ids[topK - 1]!]!;
@@ -60,6 +60,52 @@ export function candidates(logits: Float32Array, temperature: number, topK: numb
 }
 
 /** A sampler for one row; `rng` gives uniform [0, 1) draws (mulberry32 for reproducible runs). */
+/**
+ * The ids of the k largest logits plus any tied with the k-th, most likely first (ties: lower id
+ * first), as a full sort would order them: O(V·k) instead of sorting all V.
+ */
+function topWithTies(logits: Float32Array, k: number): number[] {
+  const best: number[] = [];
+  for (let i = 0; i < logits.length; i++) {
+    const v = logits[i]!;
+    if (best.length === k && v <= logits[best[k - 1]!]!) continue;
+    let j = best.length < k ? best.length : k - 1;
+    best[j] = i;
+    while (j > 0 && logits[best[j - 1]!]! < v) {
+      best[j] = best[j - 1]!;
+      best[j - 1] = i;
+      j--;
+    }
+  }
+  const kth = logits[best[k - 1]!]!;
+  for (let i = 0; i < logits.length; i++) if (logits[i] === kth && !best.includes(i)) best.push(i);
+  return best.sort((a, b) => logits[b]! - logits[a]! || a - b);
+}
+
+/**
+ * A draw from softmax(logits / temperature) over the whole vocabulary: one pass for the maximum,
+ * one for the total, one to the draw. Without top-k or top-p the order tokens are walked in does
+ * not change the distribution, so nothing is sorted.
+ */
+function drawAll(logits: Float32Array, temperature: number, rng: () => number): number {
+  const n = logits.length;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) if (logits[i]! > max) max = logits[i]!;
+  if (scratch.length < n) scratch = new Float64Array(n);
+  const w = scratch, inv = 1 / temperature;
+  let total = 0;
+  for (let i = 0; i < n; i++) total += w[i] = Math.exp((logits[i]! - max) * inv);
+  let u = rng() * total;
+  for (let i = 0; i < n; i++) {
+    u -= w[i]!;
+    if (u < 0) return i;
+  }
+  return argmax(logits); // rounding left u a hair above zero
+}
+
+/** drawAll's weights, reused: a server draws thousands of tokens a second, each over the whole vocabulary. */
+let scratch = new Float64Array(0);
+
 export function makeSampler(o: SamplingOptions, rng: () => number): Sampler {
   checkOptions(o);
   const temperature = o.temperature ?? 0, topK = o.topK ?? 0, topP = o.topP ?? 1, penalty = o.repetitionPenalty ?? 1;
@@ -67,6 +113,7 @@ export function makeSampler(o: SamplingOptions, rng: () => number): Sampler {
     const logits = penalty === 1 ? row : Float32Array.from(row);
     applyRepetitionPenalty(logits, context, penalty);
     if (temperature === 0) return argmax(logits);
+    if (topK === 0 && topP === 1) return drawAll(logits, temperature, rng);
     const { ids, weights } = candidates(logits, temperature, topK, topP);
     const total = weights.reduce((s, w) => s + w, 0);
     let u = rng() * total;
