@@ -22,7 +22,7 @@ test('retort train and retort distill (mutual, then born-again) with a Llama stu
   writeFileSync(join(dir, 'train.yaml'), `model: { family: llama, config: ${JSON.stringify(llamaConfig)} }\n${common}checkpoint: { dir: trained }\n`);
   const t = await cli('train', join(dir, 'train.yaml'), '--json');
   assert.equal(t.code, 0, t.err + t.out);
-  assert.match(t.err, /model: llama, /);
+  assert.match(t.err, /model: llama \(qwen2\), /);
   assert.equal(JSON.parse(readFileSync(join(dir, 'trained', 'final', 'config.json'), 'utf8')).model_type, 'qwen2');
 
   const strategy = '{ kind: pipeline, steps: [ { kind: mutual }, { kind: bornAgain, generations: 2 } ] }';

@@ -59,8 +59,6 @@ export async function run({ values, positionals, io, json }: CommandContext<Dist
   const task = isTaskDataset(c.data) ? taskDataFromConfig(c.data, { tokenizer, log }) : undefined;
   const corpus = task ? { tokenizer: task.tokenizer, train: new Int32Array(0), validation: new Int32Array(0) } : tokenCorpus(c.data, { tokenizer, log });
   const { model, params } = modelFromConfig(c, corpus.tokenizer, name);
-  const family = c.model.family;
-  const studentConfig = model.config;
   teachers ??= await resolveTeachers(c.distill.teachers, { tokenizer: corpus.tokenizer, baseDir });
   log(`student: ${familyLabel(model)}, ${model.paramCount().toLocaleString('en')} parameters; teachers: ${teachers.map((t) => `${t.name} (${t.teacher.kind}, ${t.mode})`).join(', ') || 'none'}; strategy: ${c.distill.strategy.kind}`);
   const ctx = await createDistillContext({

@@ -12,7 +12,7 @@ import { evalWindows, taskBatches, taskEvalBatches, tokenWindows, Trainer } from
 import { batchForward } from '../../distill/compose/index.ts';
 import type { TaskData } from '../../distill/strategies/index.ts';
 import { crossEntropy, mul } from '../../graph/index.ts';
-import { createModel, loadHfModel, saveHfModel } from '../../models/index.ts';
+import { familyLabel, saveHfModel } from '../../models/index.ts';
 import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
 import type { DecoderModel, DecoderOutput } from '../../models/types.ts';
 import { ParamStore } from '../../runtime/index.ts';
@@ -47,7 +47,7 @@ export async function run({ values, positionals, io, json }: CommandContext<Trai
   const task = isTaskDataset(c.data) ? taskDataFromConfig(c.data, { log }) : undefined;
   const corpus = task ? { tokenizer: task.tokenizer, train: new Int32Array(0), validation: new Int32Array(0) } : tokenCorpus(c.data, { log });
   const { model, params } = modelFromConfig(c, corpus.tokenizer, name);
-  log(`model: ${c.model.family}, ${model.paramCount().toLocaleString('en')} parameters`);
+  log(`model: ${familyLabel(model)}, ${model.paramCount().toLocaleString('en')} parameters`);
   const tokFiles = tokenizerFiles(corpus.tokenizer);
   const trainer = await Trainer.create<DecoderOutput>({
     // Task batches feed attention_mask (and packed position_ids/segment_ids): the model sees its rows' real extent.

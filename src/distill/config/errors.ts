@@ -44,7 +44,8 @@ function unwrap(s: AnySchema): AnySchema {
   for (;;) {
     const d = defOf(s);
     if (d.type === 'default' || d.type === 'optional' || d.type === 'nullable' || d.type === 'prefault' || d.type === 'readonly') s = d.innerType as AnySchema;
-    else if (d.type === 'pipe') s = d.in as AnySchema;
+    // A preprocess (transform → schema) is described by the schema it feeds; a transform after a schema, by that schema.
+    else if (d.type === 'pipe') s = (defOf(d.in as AnySchema).type === 'transform' ? d.out : d.in) as AnySchema;
     else return s;
   }
 }

@@ -54,3 +54,11 @@ test('model.hfDir builds the family its config.json names; a model.family that d
   assert.ok(fresh instanceof Llama && fresh.config.dialect === 'qwen2');
   assert.deepEqual(shapes(fresh), shapes(model));
 });
+
+test('model.dialect beside family llama is read as model.config.dialect; beside gpt2 it is refused, naming the fields', () => {
+  const { dialect: _d, ...rest } = llamaConfig;
+  const { model } = modelFromConfig(run({ family: 'llama', dialect: 'mistral', config: rest }), tokenizer, 'train.yaml');
+  assert.ok(model instanceof Llama);
+  assert.equal(model.config.dialect, 'mistral');
+  assert.throws(() => run({ family: 'gpt2', dialect: 'qwen2', config: { dModel: 16, nLayers: 1, nHeads: 2, maxPositions: 16 } }), /train\.yaml: model\.dialect: unknown field; fix: remove it; model \(.*\) has family, config, hfDir/);
+});

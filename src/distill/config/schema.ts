@@ -31,6 +31,21 @@ function nearest(word: string, known: readonly string[]): string | undefined {
   return best && best[1] <= Math.max(2, Math.floor(word.length / 3)) ? best[0] : undefined;
 }
 
+/**
+ * `model: {family: llama, dialect: qwen2, config: {...}}` reads as users write it: the dialect is
+ * the llama family's config field, so it moves there (a config that names another one keeps both,
+ * and the family's schema reports the clash as an unknown field).
+ */
+function dialectIntoConfig(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || !('dialect' in v) || (v as { family?: unknown }).family !== 'llama') return v;
+  const { dialect, ...rest } = v as { dialect: unknown; config?: unknown };
+  const config = rest.config;
+  if (typeof config !== 'object' || config === null || Array.isArray(config)) return v;
+  const has = (config as { dialect?: unknown }).dialect;
+  if (has !== undefined && has !== dialect) return v;
+  return { ...rest, config: { ...config, dialect } };
+}
+
 export const modelSchema = z
   .object({
     family: doc(
@@ -203,7 +218,7 @@ export const runConfigSchema = z
       'task classify: the classification head',
       { pooling: 'mean' },
     ),
-    model: doc(modelSchema, 'The model being trained (the student, when distilling)'),
+    model: doc(z.preprocess(dialectIntoConfig, modelSchema), 'The model being trained (the student, when distilling)'),
     data: doc(dataSchema, 'Training and held-out text'),
     optimizer: doc(optimizerSchema, 'Optimizer and its learning rate', { kind: 'adamw', lr: 3e-4 }),
     schedule: doc(scheduleSchema.default({ warmupSteps: 0, decay: 'cosine', minLrRatio: 0.1 }), 'Learning-rate schedule'),
