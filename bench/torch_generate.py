@@ -13,7 +13,10 @@ prompts. Model: GPT-2 as Retort builds it (Hugging Face GPT2LMHeadModel names an
   attn: c_attn (d -> 3d) -> H heads, causal softmax(q k^T / sqrt(hd)) v -> c_proj;
   mlp: c_fc (d -> 4d) -> GELU (tanh form) -> c_proj.
 Generation is greedy. With the cache, keys and values are concatenated per step (as transformers
-does); without it, the whole sequence so far is re-run for every token.
+does); without it, the whole sequence so far is re-run for every token. Prompts of different
+lengths are left-padded as transformers does for batched generation: each row's positions count
+from its first real token and padded keys are masked out (a large negative score, not -inf, so a
+padded query row that sees no real key stays finite).
 
 Prints exactly one JSON line on stdout.
 """
@@ -45,26 +48,30 @@ class Gpt2:
     def conv1d(self, x, name):  # GPT-2's Conv1D: x @ W + b with W stored (in, out)
         return torch.addmm(self.w[name + ".bias"], x.reshape(-1, x.shape[-1]), self.w[name + ".weight"]).view(*x.shape[:-1], -1)
 
-    def forward(self, ids, past=None):
+    def forward(self, ids, pos, keep=None, past=None):
+        """ids, pos (B, T); keep None (no padding) or (B, S) bool over past and new keys."""
         B, T = ids.shape
-        offset = 0 if past is None else past[0][0].shape[2]
-        pos = torch.arange(offset, offset + T)
-        x = self.w["transformer.wte.weight"][ids] + self.w["transformer.wpe.weight"][pos]
+        x = self.w["transformer.wte.weight"][ids] + self.w["transformer.wpe.weight"][pos]  # (B, T, d)
         present = []
         for i in range(self.cfg["nLayers"]):
             p = f"transformer.h.{i}"
             q, k, v = self.conv1d(self.ln(x, p + ".ln_1"), p + ".attn.c_attn").split(x.shape[-1], dim=2)
             hd = x.shape[-1] // self.h
-            q, k, v = (t.view(B, T, self.h, hd).transpose(1, 2) for t in (q, k, v))
+            q, k, v = (t.view(B, T, self.h, hd).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
             if past is not None:
                 k = torch.cat([past[i][0], k], dim=2)
                 v = torch.cat([past[i][1], v], dim=2)
             present.append((k, v))
             S = k.shape[2]
-            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
-            if T > 1:
-                keep = torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T)
-                att = att.masked_fill(~keep, float("-inf"))
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))  # (B, nh, T, S)
+            if keep is not None:
+                allowed = keep[:, None, None, :]
+                if T > 1:
+                    allowed = allowed & torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T)
+                att = att.masked_fill(~allowed, torch.finfo(att.dtype).min)
+            elif T > 1:
+                causal = torch.ones(T, S, dtype=torch.bool).tril(diagonal=S - T)
+                att = att.masked_fill(~causal, float("-inf"))
             y = (F.softmax(att, dim=-1) @ v).transpose(1, 2).reshape(B, T, -1)
             x = x + self.conv1d(y, p + ".attn.c_proj")
             h = F.gelu(self.conv1d(self.ln(x, p + ".ln_2"), p + ".mlp.c_fc"), approximate="tanh")
@@ -73,23 +80,37 @@ class Gpt2:
         return x[:, -1] @ self.w["transformer.wte.weight"].T, present  # last position's logits (B, V)
 
 
+def left_pad(prompts, pad_id=0):
+    """Prompts (lists of ids) -> ids (B, T) left-padded, positions (B, T), keep (B, T) or None without padding."""
+    T = max(len(p) for p in prompts)
+    pads = torch.tensor([T - len(p) for p in prompts])
+    ids = torch.tensor([[pad_id] * (T - len(p)) + list(p) for p in prompts], dtype=torch.long)
+    pos = (torch.arange(T)[None, :] - pads[:, None]).clamp(min=0)
+    keep = torch.arange(T)[None, :] >= pads[:, None] if bool(pads.any()) else None
+    return ids, pos, keep
+
+
 @torch.inference_mode()
 def generate(model, prompts, n_new, use_cache):
     """Greedy; returns (tokens (B, n_new), seconds to the first token, per-step seconds after it, total seconds)."""
     t0 = time.perf_counter()
-    ids = prompts
-    logits, past = model.forward(ids)
+    ids, pos, keep = left_pad(prompts)
+    logits, past = model.forward(ids, pos, keep)
     nxt = logits.argmax(-1)
     out = [nxt]
+    last = pos[:, -1:]  # (B, 1)
     first = time.perf_counter() - t0
     steps = []
     for _ in range(n_new - 1):
         s = time.perf_counter()
+        last = last + 1
+        if keep is not None:
+            keep = torch.cat([keep, torch.ones(keep.shape[0], 1, dtype=torch.bool)], dim=1)
         if use_cache:
-            logits, past = model.forward(nxt[:, None], past)
+            logits, past = model.forward(nxt[:, None], last, keep, past)
         else:
-            ids = torch.cat([ids, nxt[:, None]], dim=1)
-            logits, _ = model.forward(ids)
+            ids, pos = torch.cat([ids, nxt[:, None]], dim=1), torch.cat([pos, last], dim=1)
+            logits, _ = model.forward(ids, pos, keep)
         nxt = logits.argmax(-1)
         out.append(nxt)
         steps.append(time.perf_counter() - s)
@@ -116,17 +137,16 @@ def main():
     n_new = man["newTokens"]
     res = {"torch": torch.__version__, "threads": args.threads}
     for b in man["batches"]:
-        prompts = torch.tensor(man["prompts"][:b], dtype=torch.long)
+        prompts = man["prompts"][:b]
         generate(model, prompts, n_new, True)  # untimed warm-up, full length as Retort's
         runs = [generate(model, prompts, n_new, True) for _ in range(args.repeats)]
         best = min(runs, key=lambda r: r[3])
         res[f"b{b}_tokens_per_s"] = b * n_new / best[3]
         res[f"b{b}_first_token_ms"] = best[1] * 1e3
         res[f"b{b}_step_ms_median"] = statistics.median(best[2]) * 1e3
-        if b == 1:
-            res["b1_tokens"] = best[0][0].tolist()
+        res[f"b{b}_tokens"] = best[0].tolist()
     if not args.cached_only:
-        _, _, steps, _ = generate(model, torch.tensor(man["prompts"][:1], dtype=torch.long), n_new, False)
+        _, _, steps, _ = generate(model, man["prompts"][:1], n_new, False)
         res["b1_nocache_step_ms_mean"] = statistics.mean(steps) * 1e3
         res["b1_nocache_step_ms_last"] = statistics.median(steps[-8:]) * 1e3
     print(json.dumps(res))
