@@ -1,7 +1,7 @@
 // Continuous batching: every active row of every request decodes its next token in one model run.
-// A request's rows join at the next step (each prefilled alone, its keys and values copied into a
-// free row of the shared cache) and leave at the step they finish, stop, or their client goes away;
-// the last row then moves into the freed one, so active rows stay a prefix of the cache and a step
+// A request's rows join at the next step (rows that arrive together are prefilled in one run, their
+// keys and values copied into free rows of the shared cache) and leave at the step they finish,
+// stop, or their client goes away; the last row then moves into the freed one, so active rows stay a prefix of the cache and a step
 // runs at the smallest batch bucket that holds them (1, 2, 4, ... up to maxRows).
 //
 // Cache rows are independent: row r's prompt sits in slots [start, fill) and each step writes its
@@ -134,44 +134,67 @@ export class Batcher {
     }
   }
 
-  /** Moves waiting rows into free cache rows, prefilling each. */
+  /** Moves waiting rows into free cache rows; those that arrived together are prefilled in one run. */
   private async admit(): Promise<void> {
-    while (this.waiting.length > 0 && this.active.length < this.o.maxRows) {
+    const joining: Seq[] = [];
+    while (this.waiting.length > 0 && this.active.length + joining.length < this.o.maxRows) {
       const seq = this.waiting.shift()!;
       if (seq.signal?.aborted) this.fail(seq.channel, new AbortedError('the client went away'));
       if (seq.channel.error) continue;
-      seq.row = this.active.length;
-      await this.prefill(seq);
-      this.active.push(seq);
+      seq.row = this.active.length + joining.length;
+      joining.push(seq);
+    }
+    // One run per group of rows that fit a common width: the longest rounded prompt of the group.
+    while (joining.length > 0) {
+      const group: Seq[] = [];
+      let width = 0;
+      for (const seq of [...joining]) {
+        const w = Math.max(width, this.widthFor(seq.prompt.length, seq.maxTokens));
+        if (group.every((g) => w + g.maxTokens - 1 <= this.o.capacity) && w + seq.maxTokens - 1 <= this.o.capacity) {
+          group.push(seq);
+          width = w;
+          joining.splice(joining.indexOf(seq), 1);
+        }
+      }
+      await this.prefill(group, width);
+      this.active.push(...group);
     }
   }
 
-  private async prefill(seq: Seq): Promise<void> {
-    const p = seq.prompt;
-    const width = this.widthFor(p.length, seq.maxTokens);
-    const pad = width - p.length;
-    const ids = new Array<number>(width).fill(this.o.padId);
-    const pos = new Array<number>(width).fill(0);
-    const keep = new Uint8Array(width);
-    p.forEach((id, k) => {
-      ids[pad + k] = id;
-      pos[pad + k] = k;
-      keep[pad + k] = 1;
+  /** Prefills `rows` together, each left-padded to `width`, and copies their keys and values into their cache rows. */
+  private async prefill(rows: readonly Seq[], width: number): Promise<void> {
+    const B = bucketOf(rows.length, this.o.maxRows);
+    const ids = new Array<number>(B * width).fill(this.o.padId);
+    const pos = new Array<number>(B * width).fill(0);
+    const keep = new Uint8Array(B * width);
+    for (let b = 0; b < B; b++) keep[b * width + width - 1] = 1; // filler rows see one slot, so their softmax is defined
+    rows.forEach((seq, b) => {
+      const p = seq.prompt;
+      const pad = width - p.length;
+      p.forEach((id, k) => {
+        ids[b * width + pad + k] = id;
+        pos[b * width + pad + k] = k;
+      });
+      keep.fill(1, b * width + pad, (b + 1) * width);
+      seq.start = pad;
+      seq.fill = width;
     });
-    const program = await this.runner.program(`prefill_1x${width}`, () => prefillGraph(this.runner.model, 1, width));
+    const program = await this.runner.program(`prefill_${B}x${width}`, () => prefillGraph(this.runner.model, B, width));
     const out = await this.runner.run(program, {
-      input_ids: hostTensor('int64', [1, width], ids),
-      position_ids: hostTensor('int64', [1, width], pos),
-      keep: hostTensor('bool', [1, 1, 1, width], keep),
+      input_ids: hostTensor('int64', [B, width], ids),
+      position_ids: hostTensor('int64', [B, width], pos),
+      keep: hostTensor('bool', [B, 1, 1, width], keep),
     });
     this.stats.prefills++;
-    for (let i = 0; i < this.kv.layers; i++) {
-      this.write(2 * i, seq.row, floats(out[`present.${i}.key`]!), 0, width);
-      this.write(2 * i + 1, seq.row, floats(out[`present.${i}.value`]!), 0, width);
-    }
-    seq.start = pad;
-    seq.fill = width;
-    seq.logits = floats(out.logits!).slice(0, this.o.vocabSize);
+    const V = this.o.vocabSize;
+    const logits = floats(out.logits!);
+    rows.forEach((seq, b) => {
+      for (let i = 0; i < this.kv.layers; i++) {
+        this.write(2 * i, seq.row, floats(out[`present.${i}.key`]!), b, width);
+        this.write(2 * i + 1, seq.row, floats(out[`present.${i}.value`]!), b, width);
+      }
+      seq.logits = logits.slice(b * V, (b + 1) * V);
+    });
   }
 
   /** Each active row takes its next token; finished and abandoned rows leave. */
@@ -249,12 +272,12 @@ export class Batcher {
     }
   }
 
-  /** Copies `src` (1, H, n, hs) into cache array `k`, row `row`, at slots [at, at + n). */
-  private write(k: number, row: number, src: Float32Array, at: number, n: number): void {
+  /** Copies batch row `b` of a prefill's `src` (B, H, n, hs) into cache array `k`, row `row`, at slots [0, n). */
+  private write(k: number, row: number, src: Float32Array, b: number, n: number): void {
     const { heads, headDim } = this.kv;
     const dst = this.cache[k]!;
     const run = n * headDim;
-    for (let h = 0; h < heads; h++) dst.set(src.subarray(h * run, (h + 1) * run), row * this.rowSize + (h * this.o.capacity + at) * headDim);
+    for (let h = 0; h < heads; h++) dst.set(src.subarray((b * heads + h) * run, (b * heads + h + 1) * run), row * this.rowSize + h * this.o.capacity * headDim);
   }
 
   /** Copies row `row` of a step's new keys or values (B, H, 1, hs) into its cache slot `at`. */
