@@ -1,8 +1,9 @@
 // Continuous batching: every active row of every request decodes its next token in one model run.
 // A request's rows join at the next step (rows that arrive together are prefilled in one run, their
 // keys and values copied into free rows of the shared cache) and leave at the step they finish,
-// stop, or their client goes away; the last row then moves into the freed one, so active rows stay a prefix of the cache and a step
-// runs at the smallest batch bucket that holds them (1, 2, 4, ... up to maxRows).
+// stop, or their client goes away; the last row then moves into the freed one, so active rows stay
+// a prefix of the cache and a step runs at the smallest batch bucket that holds them (1, 2, 4, ...
+// up to maxRows).
 //
 // Cache rows are independent: row r's prompt sits in slots [start, fill) and each step writes its
 // new key and value at slot fill. Slots are not positions (a row's position is fill − start), and
