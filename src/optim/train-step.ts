@@ -43,23 +43,53 @@ export interface TrainState {
 
 const scalarOf = (t: HostTensor): number => Number(t.data[0]);
 
+/** What create() compiles and hands the step: the program and the state it runs over. */
+interface CompiledStep {
+  program: Program;
+  params: ParamStore;
+  /** Optimizer slots by `${slot}.${param}`. */
+  opt: Map<string, HostTensor>;
+  trainableNames: readonly string[];
+  optimizer: OptimizerConfig;
+  /** The optimizer's slot names (m, v for AdamW). */
+  slots: readonly string[];
+  metricNames: readonly string[];
+  /** The graph's inputs fed from each batch. */
+  batchInputs: readonly Tensor[];
+  /** Seeds the step's dropout noise. */
+  seed: number;
+  /** What gradient accumulation re-traces the step from. */
+  source: AccumulationSource;
+}
+
 export class TrainStep {
   /** Buffers the next run writes into (the state two steps back); empty until the first run. */
   private spare: Record<string, HostTensor> = {};
 
-  private constructor(
-    private readonly program: Program,
-    readonly params: ParamStore,
-    readonly opt: Map<string, HostTensor>,
-    readonly trainableNames: readonly string[],
-    private readonly optimizer: OptimizerConfig,
-    private readonly slots: readonly string[],
-    private readonly metricNames: readonly string[],
-    readonly batchInputs: readonly Tensor[],
-    private readonly seed: number,
-    public stepCount: number,
-    private readonly source: AccumulationSource,
-  ) {}
+  private readonly program: Program;
+  readonly params: ParamStore;
+  readonly opt: Map<string, HostTensor>;
+  readonly trainableNames: readonly string[];
+  private readonly optimizer: OptimizerConfig;
+  private readonly slots: readonly string[];
+  private readonly metricNames: readonly string[];
+  readonly batchInputs: readonly Tensor[];
+  private readonly seed: number;
+  public stepCount = 0;
+  private readonly source: AccumulationSource;
+
+  private constructor(c: CompiledStep) {
+    this.program = c.program;
+    this.params = c.params;
+    this.opt = c.opt;
+    this.trainableNames = c.trainableNames;
+    this.optimizer = c.optimizer;
+    this.slots = c.slots;
+    this.metricNames = c.metricNames;
+    this.batchInputs = c.batchInputs;
+    this.seed = c.seed;
+    this.source = c.source;
+  }
 
   static async create(o: TrainStepOptions): Promise<TrainStep> {
     const rule = ruleFor(o.optimizer);
@@ -92,7 +122,10 @@ export class TrainStep {
     const executor = o.executor ?? (await defaultExecutor());
     const program = await executor.compile(outputs, { name: 'train_step', threads: o.threads });
     const source: AccumulationSource = { loss: o.loss, metrics: o.metrics ?? {}, trainable, grads: grads0, decay, clipNorm: o.clipNorm, executor, threads: o.threads };
-    return new TrainStep(program, params, opt, trainable.map((p) => p.name!), o.optimizer, rule.slots, Object.keys(o.metrics ?? {}), batchInputs, seed, 0, source);
+    return new TrainStep({
+      program, params, opt, trainableNames: trainable.map((p) => p.name!), optimizer: o.optimizer, slots: rule.slots,
+      metricNames: Object.keys(o.metrics ?? {}), batchInputs, seed, source,
+    });
   }
 
   /** Runs one step on a batch (feeds for the model's inputs) at learning rate `lr`. */

@@ -1,6 +1,9 @@
 // Checksums for checkpoint files and a stable hash of a run's configuration.
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { canonicalJson } from '../../data/canonical-json.ts';
+
+export { canonicalJson };
 
 /** sha256 of a file, read in 16 MiB slices so a multi-GB checkpoint is never held in memory twice. */
 export function sha256File(path: string): { sha256: string; bytes: number } {
@@ -22,13 +25,6 @@ export function sha256File(path: string): { sha256: string; bytes: number } {
   }
 }
 
-/** JSON with object keys sorted at every level, so equal values always give the same text. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
-    return Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  });
-}
 
 /** sha256 of the canonical JSON of a configuration: the same settings give the same hash, whatever the key order. */
 export function configHash(config: unknown): string {

@@ -4,6 +4,7 @@
 // that refuses new requests once spent (BudgetExhaustedError) while in-flight ones finish; and the
 // on-disk RequestCache in front of all of it, so an answer already paid for is never asked again.
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '../../data/canonical-json.ts';
 import { RequestCache } from './cache.ts';
 import { redact, resolveApiKey, type KeySource } from './credentials.ts';
 
@@ -60,12 +61,6 @@ export class HttpError extends Error {
 /** The budget is spent: no new request is sent. Work already answered (and cached) is kept. */
 export class BudgetExhaustedError extends Error {
   override name = 'BudgetExhaustedError';
-}
-
-/** JSON with object keys sorted at every level: equal requests give equal keys whatever the field order. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v: unknown) =>
-    v === null || typeof v !== 'object' || Array.isArray(v) ? v : Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))));
 }
 
 const RETRY_STATUS = new Set([408, 409, 425, 429]);
