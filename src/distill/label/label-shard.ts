@@ -1,13 +1,13 @@
 // One shard of an offline teacher pass: the teacher's top-k over the examples this shard owns,
-// appended to its own store (src/distill/store's format; FORMAT.md) under root/shard-i-of-n/.
-// Every batch is fsynced and committed before the next is asked for, so a run killed at any point
-// (or stopped by the HTTP teacher's budget, or by its server going away) resumes at the first
-// example not committed, and the store never holds an example twice. Shards are independent:
+// appended to its own store (src/distill/store's format; FORMAT.md) under root/shard-i-of-n/ by the
+// labelling loop (store/label.ts labelInto). Every batch is committed before the next is asked
+// for, so a run killed at any point (or stopped by the HTTP teacher's budget, or by its server
+// going away) resumes at the first example not committed, and the store never holds an example
+// twice. Shards are independent:
 // run them in separate processes or machines, then mergeShards.
 import { join } from 'node:path';
-import { hostTensor } from '../../runtime/index.ts';
 import type { Teacher } from '../../teachers/teacher.ts';
-import { datasetHash, tokenizerHash } from '../store/label.ts';
+import { datasetHash, labelInto, tokenizerHash } from '../store/label.ts';
 import { StoreWriter, type StoreIdentity } from '../store/index.ts';
 import { shardDirName, shardRange, type ShardSpec } from './shard.ts';
 
@@ -63,31 +63,9 @@ export async function labelShard(o: LabelShardOptions): Promise<LabelShardResult
   const skipped = writer.count;
   let stopped: string | undefined;
   try {
-    if (writer.count > total) throw new Error(`labelShard: ${dir} holds ${writer.count} records but the shard owns ${total} examples; it belongs to another split`);
-    while (writer.count < total) {
-      if (o.signal?.aborted) {
-        stopped = 'aborted';
-        break;
-      }
-      const from = start + writer.count, to = Math.min(from + batch, end);
-      const rows = o.examples.slice(from, to);
-      const ids = hostTensor('int64', [rows.length, seq], rows.flatMap((r) => Array.from(r)));
-      let res;
-      try {
-        res = await o.teacher.score({ ids, topK: o.topK });
-      } catch (err) {
-        if (o.stopOn?.(err)) {
-          stopped = (err as Error).message;
-          break;
-        }
-        throw err;
-      }
-      const n = seq * o.topK;
-      const topIds = res.topk!.ids.data as BigInt64Array, topLp = res.topk!.logprobs.data as Float32Array;
-      rows.forEach((_, b) => writer.append({ ids: Int32Array.from(topIds.subarray(b * n, (b + 1) * n), Number), logprobs: topLp.slice(b * n, (b + 1) * n), hidden: [] }));
-      writer.commit();
-      o.onProgress?.({ done: writer.count, total });
-    }
+    ({ stopped } = await labelInto(writer, o.teacher, o.examples.slice(start, end), {
+      topK: o.topK, batch, signal: o.signal, stopOn: o.stopOn, onProgress: (done, all) => o.onProgress?.({ done, total: all }),
+    }));
   } finally {
     writer.close();
   }
