@@ -107,8 +107,9 @@ function checkCapabilities(teachers: readonly TeacherSlot[], plan: readonly { te
       const can = slot.teacher.capabilities[CAPABILITY_FIX[key].cap];
       if (!asked || can) continue;
       const terms = plan.filter((p) => p.teachers.includes(slot) && needsKey(p.term, key)).map((p) => `'${p.term.name}'`);
-      const { what, fix } = CAPABILITY_FIX[key];
-      throw new TeacherError(`teacher '${slot.name}' (${slot.teacher.kind}) cannot return ${what}, which term ${terms.join(', ') || '(default)'} reads; ${fix}`);
+      const { what, fix, cap } = CAPABILITY_FIX[key];
+      // The teacher's own reason (an ONNX file whose hidden states were not found, with the names to pass) says more.
+      throw new TeacherError(`teacher '${slot.name}' (${slot.teacher.kind}) cannot return ${what}, which term ${terms.join(', ') || '(default)'} reads; ${slot.teacher.unavailable?.[cap] ?? fix}`);
     }
   }
 }
