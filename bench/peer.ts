@@ -23,13 +23,22 @@ export function findTorchPython(): string | null {
 
 export function runPeer(script: string, args: string[], threads: number): PeerResult | { ok: false; reason: string } {
   const py = findTorchPython();
-  if (!py) return { ok: false, reason: 'PyTorch is not installed (apt-get install python3-torch libopenblas0-pthread, or scripts/install-torch.sh)' };
+  if (!py)
+    return {
+      ok: false,
+      reason:
+        'PyTorch is not installed (apt-get install python3-torch libopenblas0-pthread, or scripts/install-torch.sh)',
+    };
   const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads) };
   delete env.OPENBLAS_CORETYPE;
   delete env.OPENBLAS_L2_SIZE;
   const r = spawnSync(py, [script, ...args], { env, encoding: 'utf8', maxBuffer: 1 << 24 });
   if (r.status !== 0) return { ok: false, reason: `peer failed (${r.status}): ${r.stderr.slice(-500)}` };
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  const line = r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .pop();
   if (!line) return { ok: false, reason: `peer printed no JSON: ${r.stdout.slice(-300)}` };
   return { ok: true, figures: JSON.parse(line) };
 }
@@ -45,7 +54,12 @@ export interface Round {
  * percent over minutes, so a ratio taken within one round compares both sides under the same
  * conditions; the median over rounds is the figure to quote. Stops asking the peer once it fails.
  */
-export async function interleave(rounds: number, noPeer: boolean | undefined, retort: () => Promise<number>, peer: () => PeerResult | { ok: false; reason: string }): Promise<Round[]> {
+export async function interleave(
+  rounds: number,
+  noPeer: boolean | undefined,
+  retort: () => Promise<number>,
+  peer: () => PeerResult | { ok: false; reason: string },
+): Promise<Round[]> {
   const out: Round[] = [];
   let peerDown = Boolean(noPeer);
   for (let r = 0; r < Math.max(1, rounds); r++) {
@@ -61,7 +75,11 @@ export async function interleave(rounds: number, noPeer: boolean | undefined, re
  * Prints the peer's median step over the rounds and the per-round ratios (peer step ÷ Retort step,
  * i.e. Retort's tokens/s over the peer's); returns the peer's median step, or undefined without one.
  */
-export function reportPeer(rounds: Round[], extra: (figures: Record<string, number | string>) => string, retortRssMb?: number): number | undefined {
+export function reportPeer(
+  rounds: Round[],
+  extra: (figures: Record<string, number | string>) => string,
+  retortRssMb?: number,
+): number | undefined {
   const failed = rounds.find((r) => r.peer && !r.peer.ok)?.peer as { ok: false; reason: string } | undefined;
   const ok = rounds.filter((r): r is Round & { peer: PeerResult } => r.peer?.ok === true);
   if (ok.length === 0) {
@@ -72,8 +90,15 @@ export function reportPeer(rounds: Round[], extra: (figures: Record<string, numb
   const ratios = ok.map((r, i) => steps[i]! / r.retortS);
   const last = ok[ok.length - 1]!.peer.figures;
   const peerS = median(steps);
-  console.log(`pytorch ${last.torch}: ${peerS.toFixed(3)} s/step (median of ${ok.length} rounds: ${steps.map((x) => x.toFixed(3)).join(', ')}), ${extra(last)}`);
-  const rss = retortRssMb !== undefined && last.peak_rss_mb !== undefined ? `, peak RSS ratio ${(retortRssMb / Number(last.peak_rss_mb)).toFixed(2)}` : '';
-  console.log(`ratio: retort/pytorch tokens/s = ${median(ratios).toFixed(2)}x (median of rounds: ${ratios.map((x) => x.toFixed(2)).join(', ')})${rss}`);
+  console.log(
+    `pytorch ${last.torch}: ${peerS.toFixed(3)} s/step (median of ${ok.length} rounds: ${steps.map((x) => x.toFixed(3)).join(', ')}), ${extra(last)}`,
+  );
+  const rss =
+    retortRssMb !== undefined && last.peak_rss_mb !== undefined
+      ? `, peak RSS ratio ${(retortRssMb / Number(last.peak_rss_mb)).toFixed(2)}`
+      : '';
+  console.log(
+    `ratio: retort/pytorch tokens/s = ${median(ratios).toFixed(2)}x (median of rounds: ${ratios.map((x) => x.toFixed(2)).join(', ')})${rss}`,
+  );
   return peerS;
 }

@@ -12,7 +12,8 @@ export function matmulFlops(outputs: readonly Tensor[]): number {
   let flops = 0;
   for (const t of topoSort(outputs)) {
     if (t.def?.name !== 'matmul') continue;
-    const a = t.inputs[0]!, { transA } = t.attrs as { transA: boolean };
+    const a = t.inputs[0]!,
+      { transA } = t.attrs as { transA: boolean };
     const k = transA ? a.shape[a.rank - 2]! : a.shape[a.rank - 1]!;
     flops += 2 * t.size * k;
   }
@@ -21,14 +22,32 @@ export function matmulFlops(outputs: readonly Tensor[]): number {
 
 const vi = (name: string, shape: number[]) => ({ name, elemType: 1 as const, shape });
 
-async function timeModel(nodes: OnnxNode[], inputs: Record<string, number[]>, output: [string, number[]], threads: number, reps: number): Promise<number> {
+async function timeModel(
+  nodes: OnnxNode[],
+  inputs: Record<string, number[]>,
+  output: [string, number[]],
+  threads: number,
+  reps: number,
+): Promise<number> {
   const model: OnnxModel = {
-    irVersion: 9, opsetImports: [{ domain: '', version: 20 }],
-    graph: { name: 'roofline', nodes, initializers: [], inputs: Object.entries(inputs).map(([k, s]) => vi(k, s)), outputs: [vi(...output)] },
+    irVersion: 9,
+    opsetImports: [{ domain: '', version: 20 }],
+    graph: {
+      name: 'roofline',
+      nodes,
+      initializers: [],
+      inputs: Object.entries(inputs).map(([k, s]) => vi(k, s)),
+      outputs: [vi(...output)],
+    },
   };
-  const session = await ort.InferenceSession.create(encodeModel(model), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(encodeModel(model), {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
   const feeds: Record<string, ort.Tensor> = {};
-  for (const [k, s] of Object.entries(inputs)) feeds[k] = new ort.Tensor('float32', new Float32Array(s.reduce((x, y) => x * y)).fill(0.5), s);
+  for (const [k, s] of Object.entries(inputs))
+    feeds[k] = new ort.Tensor('float32', new Float32Array(s.reduce((x, y) => x * y)).fill(0.5), s);
   for (let i = 0; i < 3; i++) await session.run(feeds);
   const times: number[] = [];
   for (let i = 0; i < reps; i++) {
@@ -44,7 +63,13 @@ async function timeModel(nodes: OnnxNode[], inputs: Record<string, number[]>, ou
 export async function peakGemmFlops(threads: number): Promise<number> {
   let best = 0;
   for (const n of [1024, 2048]) {
-    const s = await timeModel([{ opType: 'MatMul', inputs: ['A', 'B'], outputs: ['Y'], attributes: [] }], { A: [n, n], B: [n, n] }, ['Y', [n, n]], threads, n === 1024 ? 12 : 4);
+    const s = await timeModel(
+      [{ opType: 'MatMul', inputs: ['A', 'B'], outputs: ['Y'], attributes: [] }],
+      { A: [n, n], B: [n, n] },
+      ['Y', [n, n]],
+      threads,
+      n === 1024 ? 12 : 4,
+    );
     best = Math.max(best, (2 * n ** 3) / s);
   }
   return best;
@@ -75,4 +100,6 @@ export function gemmFloor(outputs: readonly Tensor[], peak: GemmPeak): Floor {
 
 export const describeFloor = (f: Floor, peerS?: number): string =>
   `floor: ${f.gflop.toFixed(1)} GFLOP of matmuls per step at this machine's best fp32 GEMM rate ${f.peakGflops.toFixed(0)} GFLOP/s = ${f.floorS.toFixed(3)} s/step` +
-  (peerS === undefined ? '' : `; PyTorch's step ÷ floor = ${(peerS / f.floorS).toFixed(2)}x, the most any fp32 engine could gain over it here`);
+  (peerS === undefined
+    ? ''
+    : `; PyTorch's step ÷ floor = ${(peerS / f.floorS).toFixed(2)}x, the most any fp32 engine could gain over it here`);

@@ -26,27 +26,35 @@ export async function generateAndExport(dir: string, out: string, prompt: string
   const session = await ort.InferenceSession.create(join(out, 'onnx', 'model.onnx'));
   const layers = session.inputNames.filter((n) => n.startsWith('past_key_values.') && n.endsWith('.key')).length;
   const c = model.config as DecoderModel['config'] & { nKvHeads?: number; headDim?: number };
-  const kvHeads = c.nKvHeads ?? c.nHeads, headDim = c.headDim ?? c.dModel / c.nHeads;
+  const kvHeads = c.nKvHeads ?? c.nHeads,
+    headDim = c.headDim ?? c.dModel / c.nHeads;
   let past: Record<string, ort.Tensor> = {};
   for (let i = 0; i < layers; i++) {
     past[`past_key_values.${i}.key`] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
     past[`past_key_values.${i}.value`] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
   }
   const onnxTokens: number[] = [];
-  let input = ids, total = 0;
+  let input = ids,
+    total = 0;
   for (let step = 0; step < maxNewTokens; step++) {
     total += input.length;
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', BigInt64Array.from(input.map(BigInt)), [1, input.length]),
       attention_mask: new ort.Tensor('int64', new BigInt64Array(total).fill(1n), [1, total]),
-      position_ids: new ort.Tensor('int64', BigInt64Array.from(input.map((_, i) => BigInt(total - input.length + i))), [1, input.length]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from(input.map((_, i) => BigInt(total - input.length + i))), [
+        1,
+        input.length,
+      ]),
       ...past,
     };
-    const r = await session.run(Object.fromEntries(Object.entries(feeds).filter(([k]) => session.inputNames.includes(k))));
+    const r = await session.run(
+      Object.fromEntries(Object.entries(feeds).filter(([k]) => session.inputNames.includes(k))),
+    );
     const logits = r.logits!.data as Float32Array;
     const v = logits.length / input.length;
     let best = 0;
-    for (let j = 1; j < v; j++) if (logits[(input.length - 1) * v + j]! > logits[(input.length - 1) * v + best]!) best = j;
+    for (let j = 1; j < v; j++)
+      if (logits[(input.length - 1) * v + j]! > logits[(input.length - 1) * v + best]!) best = j;
     onnxTokens.push(best);
     past = {};
     for (let i = 0; i < layers; i++) {
@@ -66,5 +74,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   }
   const r = await generateAndExport(dir, out, prompt);
   console.log(`generated: ${r.text ?? r.tokens.join(',')}`);
-  console.log(`onnxruntime on ${out}/onnx/model.onnx: ${r.onnxTokens.join(',')} (${r.onnxTokens.join(',') === r.tokens.join(',') ? 'same tokens' : 'DIFFERENT tokens'})`);
+  console.log(
+    `onnxruntime on ${out}/onnx/model.onnx: ${r.onnxTokens.join(',')} (${r.onnxTokens.join(',') === r.tokens.join(',') ? 'same tokens' : 'DIFFERENT tokens'})`,
+  );
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under src/ and test/ with Node's own test runner (through tsx),
-// after a type check, so `npm test` is the one command that says whether the tree is sound.
+// after a type check and the formatter and linter (Biome, biome.json), so `npm test` is the one
+// command that says whether the tree is sound.
 // The browser tests (report, web demo) drive Debian's Chromium: when it is missing, this installs
 // it first (scripts/install-chromium.sh), so `npm install && npm test` passes on a fresh machine.
 import { spawnSync } from 'node:child_process';
@@ -9,7 +10,11 @@ import { join } from 'node:path';
 
 function findTests(dir, out = []) {
   let entries;
-  try { entries = readdirSync(dir); } catch { return out; }
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
   for (const name of entries) {
     if (name === 'node_modules' || name.startsWith('.')) continue;
     const p = join(dir, name);
@@ -45,6 +50,13 @@ if (needsBrowser && !existsSync(chromium)) {
 if (filter.length === 0) {
   const tsc = spawnSync('npx', ['tsc', '--noEmit', '-p', '.'], { stdio: 'inherit' });
   if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+  const biome = spawnSync('npx', ['biome', 'check', '.'], { stdio: 'inherit' });
+  if (biome.status !== 0) {
+    console.error(
+      'formatting or lint problems (above); `npx biome check --write .` fixes the formatting and the safe lint fixes',
+    );
+    process.exit(biome.status ?? 1);
+  }
 }
 
 const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', ...files], {

@@ -24,7 +24,7 @@ async function json(path, optional = false) {
 }
 
 function fail(err) {
-  state.error = String(err && err.message ? err.message : err);
+  state.error = String(err?.message ? err.message : err);
   $('status').textContent = `Error: ${state.error}`;
   console.error(err);
 }
@@ -35,19 +35,26 @@ async function main() {
   const tokJson = await json('/model/tokenizer.json');
   const tokConfig = await json('/model/tokenizer_config.json', true);
   // Tokenizers.js insists on these keys; minimal files may leave them out.
-  const tokenizer = new Tokenizer({ normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...tokJson }, tokConfig);
+  const tokenizer = new Tokenizer(
+    { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...tokJson },
+    tokConfig,
+  );
   const variant = params.get('model') === 'int8' && info.files.int8 ? 'int8' : 'fp32';
   const file = variant === 'int8' ? 'model_quantized.onnx' : 'model.onnx';
   const t0 = performance.now();
-  const session = await ort.InferenceSession.create(`/model/onnx/${file}`, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(`/model/onnx/${file}`, {
+    executionProviders: ['wasm'],
+    graphOptimizationLevel: 'all',
+  });
   const mb = (info.files[variant] / 1e6).toFixed(2);
-  $('status').textContent = `${info.name}: ${config.architectures?.[0] ?? config.model_type}, ${file} (${mb} MB, ${variant}) loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s.`;
+  $('status').textContent =
+    `${info.name}: ${config.architectures?.[0] ?? config.model_type}, ${file} (${mb} MB, ${variant}) loaded in ${((performance.now() - t0) / 1000).toFixed(1)} s.`;
   const encode = (text) => tokenizer.encode(text, { add_special_tokens: false }).ids;
   Object.assign(state, { ready: true, variant, task: isClassifier(config) ? 'classifier' : 'lm' });
 
   if (isClassifier(config)) {
     $('classifier').hidden = false;
-    const padId = tokConfig.pad_token ? tokenizer.token_to_id(tokConfig.pad_token) ?? 0 : 0;
+    const padId = tokConfig.pad_token ? (tokenizer.token_to_id(tokConfig.pad_token) ?? 0) : 0;
     const run = async () => {
       const ids = encode($('text').value);
       const r = await classify(ort, session, config, ids, padId);
@@ -88,8 +95,12 @@ async function main() {
     });
     const secs = (performance.now() - t1) / 1000;
     const asked = Number($('tokens').value);
-    const capped = ids.length < asked ? ` (stopped at the model's ${config.n_positions ?? config.max_position_embeddings} positions)` : '';
-    $('footer').textContent = `${ids.length} tokens${capped} in ${secs.toFixed(2)} s (${(ids.length / secs).toFixed(1)} tokens/s), greedy, onnxruntime-web ${ort.env.versions?.web ?? ''} (WebAssembly).`;
+    const capped =
+      ids.length < asked
+        ? ` (stopped at the model's ${config.n_positions ?? config.max_position_embeddings} positions)`
+        : '';
+    $('footer').textContent =
+      `${ids.length} tokens${capped} in ${secs.toFixed(2)} s (${(ids.length / secs).toFixed(1)} tokens/s), greedy, onnxruntime-web ${ort.env.versions?.web ?? ''} (WebAssembly).`;
     Object.assign(state, { promptIds, ids, text: gen.textContent, done: true });
   };
   $('generate').onclick = () => run().catch(fail);

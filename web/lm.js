@@ -12,15 +12,22 @@ export function decoderShape(config) {
   const headDim = config.head_dim ?? width / heads;
   const maxPositions = config.n_positions ?? config.max_position_embeddings ?? Infinity;
   if (!Number.isInteger(layers) || !Number.isInteger(kvHeads) || !Number.isInteger(headDim)) {
-    throw new Error(`config.json: cannot read the layer count, heads and head size (n_layer, n_head, n_embd or num_hidden_layers, num_attention_heads, hidden_size)`);
+    throw new Error(
+      `config.json: cannot read the layer count, heads and head size (n_layer, n_head, n_embd or num_hidden_layers, num_attention_heads, hidden_size)`,
+    );
   }
   return { layers, kvHeads, headDim, maxPositions };
 }
 
-export const isClassifier = (config) => (config.architectures ?? []).some((a) => a.endsWith('ForSequenceClassification'));
+export const isClassifier = (config) =>
+  (config.architectures ?? []).some((a) => a.endsWith('ForSequenceClassification'));
 
 function int64(ort, values, dims) {
-  return new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
+  return new ort.Tensor(
+    'int64',
+    BigInt64Array.from(values, (v) => BigInt(v)),
+    dims,
+  );
 }
 
 /** Index of the first largest value in row `row` of a (rows, n) array. */
@@ -51,7 +58,8 @@ export async function greedyGenerate(ort, session, config, promptIds, o = {}) {
   const names = new Set(session.inputNames);
   let past = {};
   for (let i = 0; i < layers; i++) {
-    for (const kind of ['key', 'value']) past[`past_key_values.${i}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
+    for (const kind of ['key', 'value'])
+      past[`past_key_values.${i}.${kind}`] = new ort.Tensor('float32', new Float32Array(0), [1, kvHeads, 0, headDim]);
   }
   const out = [];
   let input = [...promptIds];
@@ -60,7 +68,12 @@ export async function greedyGenerate(ort, session, config, promptIds, o = {}) {
     const t = input.length;
     const feeds = { input_ids: int64(ort, input, [1, t]), ...past };
     if (names.has('attention_mask')) feeds.attention_mask = int64(ort, new Array(pos + t).fill(1), [1, pos + t]);
-    if (names.has('position_ids')) feeds.position_ids = int64(ort, Array.from({ length: t }, (_, k) => pos + k), [1, t]);
+    if (names.has('position_ids'))
+      feeds.position_ids = int64(
+        ort,
+        Array.from({ length: t }, (_, k) => pos + k),
+        [1, t],
+      );
     const r = await session.run(feeds);
     const [, rows, vocab] = r.logits.dims;
     const next = argmaxRow(r.logits.data, rows - 1, vocab);

@@ -3,8 +3,27 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  abs, add, allOps, apply, stopGradient, constant, exp, greater, input, isFloat, layerNorm, matmul, mul, ndarray, reduceSum, sign, softmax, tanh,
-  topoSort, where, type OpDef, type Tensor,
+  abs,
+  add,
+  allOps,
+  apply,
+  stopGradient,
+  constant,
+  exp,
+  greater,
+  input,
+  isFloat,
+  layerNorm,
+  matmul,
+  mul,
+  ndarray,
+  reduceSum,
+  softmax,
+  tanh,
+  topoSort,
+  where,
+  type OpDef,
+  type Tensor,
 } from '../graph/index.ts';
 import { opCases, sampleInput } from '../graph/ops/cases.ts';
 import { hostTensor, toNumbers } from '../runtime/host.ts';
@@ -14,10 +33,23 @@ import { grad, GradError } from './grad.ts';
 import { checkGrads, GradCheckError, type GradCheckInput } from '../runtime/gradcheck.ts';
 
 /** Ops whose grad is null by design: boolean or integer outputs, or piecewise constant. */
-const NON_DIFFERENTIABLE = ['equal', 'greater', 'greaterEqual', 'less', 'lessEqual', 'logicalNot', 'oneHot', 'topKIndices', 'topKValues'];
+const NON_DIFFERENTIABLE = [
+  'equal',
+  'greater',
+  'greaterEqual',
+  'less',
+  'lessEqual',
+  'logicalNot',
+  'oneHot',
+  'topKIndices',
+  'topKValues',
+];
 
 const reference = new ReferenceExecutor();
-async function evaluate(outputs: Record<string, Tensor>, feeds: Record<string, number[]>): Promise<Record<string, number[]>> {
+async function evaluate(
+  outputs: Record<string, Tensor>,
+  feeds: Record<string, number[]>,
+): Promise<Record<string, number[]>> {
   const prog = await reference.compile(outputs);
   const hostFeeds = Object.fromEntries(prog.inputs.map((s) => [s.name, hostTensor(s.dtype, s.shape, feeds[s.name]!)]));
   const res = await prog.run(hostFeeds);
@@ -26,12 +58,17 @@ async function evaluate(outputs: Record<string, Tensor>, feeds: Record<string, n
 
 const close = (got: number[], want: number[], what: string) => {
   assert.equal(got.length, want.length, what);
-  got.forEach((v, i) => assert.ok(Math.abs(v - want[i]!) <= 1e-12 * (1 + Math.abs(want[i]!)), `${what}[${i}]: ${v} vs ${want[i]}`));
+  got.forEach((v, i) =>
+    assert.ok(Math.abs(v - want[i]!) <= 1e-12 * (1 + Math.abs(want[i]!)), `${what}[${i}]: ${v} vs ${want[i]}`),
+  );
 };
 
 // ---------------------------------------------------------------- gradient rules vs finite differences
 test('ops without a gradient rule are exactly the non-differentiable set', () => {
-  const none = Object.entries(allOps).filter(([, d]) => d.grad === null).map(([k]) => k).sort();
+  const none = Object.entries(allOps)
+    .filter(([, d]) => d.grad === null)
+    .map(([k]) => k)
+    .sort();
   assert.deepEqual(none, NON_DIFFERENTIABLE);
 });
 
@@ -40,20 +77,29 @@ const NOT_A_DERIVATIVE = ['stopGradient'];
 
 /** Cases with a float input and a float output, whose op has a rule: the ones finite differences apply to. */
 const gradCases = opCases.filter((c) => {
-  if (allOps[c.op]!.grad === null || NOT_A_DERIVATIVE.includes(c.op) || !c.inputs.some((s) => isFloat(s.dtype))) return false;
-  return isFloat(c.build(...c.inputs.map((s, i) => input(`x${i}`, s.shape, isFloat(s.dtype) ? 'float64' : s.dtype))).dtype);
+  if (allOps[c.op]!.grad === null || NOT_A_DERIVATIVE.includes(c.op) || !c.inputs.some((s) => isFloat(s.dtype)))
+    return false;
+  return isFloat(
+    c.build(...c.inputs.map((s, i) => input(`x${i}`, s.shape, isFloat(s.dtype) ? 'float64' : s.dtype))).dtype,
+  );
 });
 
 test('every differentiable op has a finite-difference case', () => {
   const checked = new Set(gradCases.map((c) => c.op));
-  const missing = Object.keys(allOps).filter((k) => !NON_DIFFERENTIABLE.includes(k) && !NOT_A_DERIVATIVE.includes(k) && !checked.has(k));
+  const missing = Object.keys(allOps).filter(
+    (k) => !NON_DIFFERENTIABLE.includes(k) && !NOT_A_DERIVATIVE.includes(k) && !checked.has(k),
+  );
   assert.deepEqual(missing, [], `differentiable ops with no case that has a float input: ${missing.join(', ')}`);
 });
 
 gradCases.forEach((c, k) => {
   test(`checkGrads ${c.op}: ${c.name}`, async () => {
     const rand = mulberry32(2000 + k);
-    const inputs: GradCheckInput[] = c.inputs.map((s) => ({ shape: s.shape, dtype: isFloat(s.dtype) ? 'float64' : s.dtype, values: sampleInput(s, rand) }));
+    const inputs: GradCheckInput[] = c.inputs.map((s) => ({
+      shape: s.shape,
+      dtype: isFloat(s.dtype) ? 'float64' : s.dtype,
+      values: sampleInput(s, rand),
+    }));
     await checkGrads(c.build, inputs, { ...c.gradcheck, seed: k });
   });
 });
@@ -64,7 +110,14 @@ const SECOND_ORDER_SKIP: Record<string, string> = {};
 
 /** Σᵢ ⟨vᵢ, ∂(Σ w ⊙ build(xs))/∂xᵢ⟩ over the float inputs, with fixed w and vᵢ. */
 function gradientDotV(build: (...xs: Tensor[]) => Tensor): (...xs: Tensor[]) => Tensor {
-  const fixed = (t: Tensor, phase: number) => constant(ndarray(t.shape, t.dtype, Array.from({ length: t.size }, (_, j) => Math.sin(1.7 * j + phase))));
+  const fixed = (t: Tensor, phase: number) =>
+    constant(
+      ndarray(
+        t.shape,
+        t.dtype,
+        Array.from({ length: t.size }, (_, j) => Math.sin(1.7 * j + phase)),
+      ),
+    );
   return (...xs) => {
     const out = build(...xs);
     const floats = xs.filter((x) => isFloat(x.dtype));
@@ -77,7 +130,11 @@ gradCases.forEach((c, k) => {
   const skip = SECOND_ORDER_SKIP[c.op];
   test(`second order ${c.op}: ${c.name}`, { skip }, async () => {
     const rand = mulberry32(3000 + k);
-    const inputs: GradCheckInput[] = c.inputs.map((s) => ({ shape: s.shape, dtype: isFloat(s.dtype) ? 'float64' : s.dtype, values: sampleInput(s, rand) }));
+    const inputs: GradCheckInput[] = c.inputs.map((s) => ({
+      shape: s.shape,
+      dtype: isFloat(s.dtype) ? 'float64' : s.dtype,
+      values: sampleInput(s, rand),
+    }));
     await checkGrads(gradientDotV(c.build), inputs, { ...c.gradcheck, seed: k });
   });
 });
@@ -111,12 +168,15 @@ test('checkGrads catches a wrong gradient rule and names the input and element',
     grad: ({ g }) => [mul(g, 3)],
     lower: (ctx, [x]) => ctx.op('Add', [x!, x!]),
   };
-  await assert.rejects(checkGrads((x) => apply(wrong, [x], undefined), [[2, 2]]), (e: Error) => {
-    assert.ok(e instanceof GradCheckError);
-    assert.match(e.message, /input 0 \[0, 0\]: autodiff .* central differences/);
-    assert.match(e.message, /VJP identity/);
-    return true;
-  });
+  await assert.rejects(
+    checkGrads((x) => apply(wrong, [x], undefined), [[2, 2]]),
+    (e: Error) => {
+      assert.ok(e instanceof GradCheckError);
+      assert.match(e.message, /input 0 \[0, 0\]: autodiff .* central differences/);
+      assert.match(e.message, /VJP identity/);
+      return true;
+    },
+  );
 });
 
 test('checkGrads samples large inputs and still checks every element through the VJP identity', async () => {
@@ -126,8 +186,14 @@ test('checkGrads samples large inputs and still checks every element through the
 });
 
 test('checkGrads wants values for integer inputs and a float64 result', async () => {
-  await assert.rejects(checkGrads((x) => x, [{ shape: [2], dtype: 'int64' }]), /input 0 is int64; give its values/);
-  await assert.rejects(checkGrads((x) => mul(x, x), [{ shape: [2], dtype: 'float64', values: [1, 2, 3] }]), /3 values for shape \[2\]/);
+  await assert.rejects(
+    checkGrads((x) => x, [{ shape: [2], dtype: 'int64' }]),
+    /input 0 is int64; give its values/,
+  );
+  await assert.rejects(
+    checkGrads((x) => mul(x, x), [{ shape: [2], dtype: 'float64', values: [1, 2, 3] }]),
+    /3 values for shape \[2\]/,
+  );
 });
 
 // ---------------------------------------------------------------- the autodiff engine
@@ -138,18 +204,35 @@ test('a tensor used twice accumulates both gradients', async () => {
   const [dy] = grad(reduceSum(add(mul(y, y), y)), [x]); // (2y + 1)(1 − y²)
   const xs = [0.5, -1.25, 2];
   const res = await evaluate({ dx: dx!, dy: dy! }, { x: xs });
-  close(res.dx!, xs.map((v) => 2 * v), 'd(x·x)');
-  close(res.dy!, xs.map((v) => { const t = Math.tanh(v); return (2 * t + 1) * (1 - t * t); }), 'd(y² + y)');
+  close(
+    res.dx!,
+    xs.map((v) => 2 * v),
+    'd(x·x)',
+  );
+  close(
+    res.dy!,
+    xs.map((v) => {
+      const t = Math.tanh(v);
+      return (2 * t + 1) * (1 - t * t);
+    }),
+    'd(y² + y)',
+  );
 });
 
 test('unused branches add no nodes to the gradient graph', () => {
-  const x = input('x', [2, 3], 'float64'), w = input('w', [2, 3], 'float64'), y = input('y', [4], 'float64');
+  const x = input('x', [2, 3], 'float64'),
+    w = input('w', [2, 3], 'float64'),
+    y = input('y', [4], 'float64');
   const main = reduceSum(mul(x, w));
   const withBranch = add(main, reduceSum(exp(tanh(y))));
   const reachable = (t: Tensor) => topoSort([t]);
   const [dx] = grad(withBranch, [x]);
   const [dxPlain] = grad(main, [x]);
-  const ops = (t: Tensor) => reachable(t).filter((n) => n.def).map((n) => n.opName).sort();
+  const ops = (t: Tensor) =>
+    reachable(t)
+      .filter((n) => n.def)
+      .map((n) => n.opName)
+      .sort();
   // Σ x⊙w → dx = expand(reshape(1)) ⊙ w: the side branch (y) contributes nothing, not even a zero.
   assert.deepEqual(ops(dx!), ['expand', 'mul', 'reshape']);
   assert.deepEqual(ops(dx!), ops(dxPlain!));
@@ -157,7 +240,8 @@ test('unused branches add no nodes to the gradient graph', () => {
 });
 
 test('a wrt tensor the output does not depend on gets zeros of its shape', async () => {
-  const x = input('x', [2], 'float64'), u = input('u', [2, 3], 'float64');
+  const x = input('x', [2], 'float64'),
+    u = input('u', [2, 3], 'float64');
   const [dx, du] = grad(reduceSum(mul(x, x)), [x, u]);
   assert.deepEqual(du!.shape, [2, 3]);
   assert.equal(du!.dtype, 'float64');
@@ -169,12 +253,20 @@ test('a wrt tensor the output does not depend on gets zeros of its shape', async
 test('a non-scalar output needs a seed, and with one gives the vector-Jacobian product', async () => {
   const x = input('x', [2, 3], 'float64');
   const y = mul(x, x);
-  assert.throws(() => grad(y, [x]), (e: Error) => e instanceof GradError && /shape \[2, 3\].*reduceSum.*seed/.test(e.message));
+  assert.throws(
+    () => grad(y, [x]),
+    (e: Error) => e instanceof GradError && /shape \[2, 3\].*reduceSum.*seed/.test(e.message),
+  );
   const seed = input('s', [2, 3], 'float64');
   const [dx] = grad(y, [x], seed);
-  const xs = [1, 2, 3, -1, -2, -3], ss = [1, 0, -1, 0.5, 2, 1];
+  const xs = [1, 2, 3, -1, -2, -3],
+    ss = [1, 0, -1, 0.5, 2, 1];
   const res = await evaluate({ dx: dx! }, { x: xs, s: ss });
-  close(res.dx!, xs.map((v, i) => 2 * v * ss[i]!), 'dx');
+  close(
+    res.dx!,
+    xs.map((v, i) => 2 * v * ss[i]!),
+    'dx',
+  );
 });
 
 test('grad refuses an integer output', () => {
@@ -185,7 +277,10 @@ test('grad refuses an integer output', () => {
 test('an op without a gradient rule on the path is an error naming the op', () => {
   const x = input('x', [3], 'float64');
   const ruleless = apply({ ...allOps.exp!, name: 'ruleless', grad: null }, [x], undefined);
-  assert.throws(() => grad(reduceSum(mul(ruleless, x)), [x]), (e: Error) => e instanceof GradError && /op 'ruleless' has no gradient rule/.test(e.message));
+  assert.throws(
+    () => grad(reduceSum(mul(ruleless, x)), [x]),
+    (e: Error) => e instanceof GradError && /op 'ruleless' has no gradient rule/.test(e.message),
+  );
 });
 
 test('an op without a gradient rule is fine where no gradient reaches it', async () => {
@@ -204,7 +299,10 @@ test('a rule returning a gradient of the wrong shape is an error naming the op',
     lower: (ctx, [x]) => ctx.op('Identity', [x!]),
   };
   const x = input('x', [2, 2], 'float64');
-  assert.throws(() => grad(reduceSum(apply(bad, [x], undefined)), [x]), /rule of 'badRule' returned a gradient of shape \[\] for input 0 of shape \[2, 2\]/);
+  assert.throws(
+    () => grad(reduceSum(apply(bad, [x], undefined)), [x]),
+    /rule of 'badRule' returned a gradient of shape \[\] for input 0 of shape \[2, 2\]/,
+  );
 });
 
 test('stopGradient passes the value and blocks the gradient', async () => {

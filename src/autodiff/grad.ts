@@ -16,7 +16,9 @@ export class GradError extends Error {
 export function grad(output: Tensor, wrt: readonly Tensor[], seed?: Tensor): Tensor[] {
   if (!isFloat(output.dtype)) throw new GradError(`grad: the output must be a float tensor, got ${output.dtype}`);
   if (!seed && output.size !== 1) {
-    throw new GradError(`grad: the output has shape [${output.shape.join(', ')}]; reduce it to a scalar (reduceSum/reduceMean) or pass a seed gradient`);
+    throw new GradError(
+      `grad: the output has shape [${output.shape.join(', ')}]; reduce it to a scalar (reduceSum/reduceMean) or pass a seed gradient`,
+    );
   }
   const order = topoSort([output]);
   const wanted = new Set(wrt.map((t) => t.id));
@@ -46,14 +48,18 @@ export function grad(output: Tensor, wrt: readonly Tensor[], seed?: Tensor): Ten
     const needed = t.inputs.map((i) => onPath.has(i.id) && isFloat(i.dtype));
     if (!needed.some(Boolean)) continue;
     if (!t.def.grad) {
-      throw new GradError(`grad: op '${t.def.name}' has no gradient rule, but ${t} lies between the parameters and the output; add a grad rule to its OpDef or stop the gradient before it`);
+      throw new GradError(
+        `grad: op '${t.def.name}' has no gradient rule, but ${t} lies between the parameters and the output; add a grad rule to its OpDef or stop the gradient before it`,
+      );
     }
     const gs = t.def.grad({ g, out: t, inputs: t.inputs, attrs: t.attrs });
     t.inputs.forEach((input, i) => {
       const gi = gs[i];
       if (!needed[i] || !gi) return;
       if (gi.shape.length !== input.shape.length || gi.shape.some((d, j) => d !== input.shape[j])) {
-        throw new GradError(`grad: the rule of '${t.def!.name}' returned a gradient of shape [${gi.shape.join(', ')}] for input ${i} of shape [${input.shape.join(', ')}]`);
+        throw new GradError(
+          `grad: the rule of '${t.def!.name}' returned a gradient of shape [${gi.shape.join(', ')}] for input ${i} of shape [${input.shape.join(', ')}]`,
+        );
       }
       accumulate(input, gi);
     });

@@ -12,7 +12,10 @@ export const EXIT_USAGE = 2;
 /** A wrong command line: exit code 2, with the command's usage line. */
 export class UsageError extends Error {
   override name = 'UsageError';
-  constructor(message: string, readonly command?: string) {
+  constructor(
+    message: string,
+    readonly command?: string,
+  ) {
     super(message);
   }
 }
@@ -68,7 +71,9 @@ export interface Command<V = Record<string, unknown>> {
 }
 
 /** Defines a command with its values' type inferred from its schema. */
-export const defineCommand = <S extends z.ZodType>(c: Omit<Command<z.output<S>>, 'schema'> & { schema: S }): Command<z.output<S>> => c as Command<z.output<S>>;
+export const defineCommand = <S extends z.ZodType>(
+  c: Omit<Command<z.output<S>>, 'schema'> & { schema: S },
+): Command<z.output<S>> => c as Command<z.output<S>>;
 
 const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   json: { type: 'boolean', help: 'Print the result as JSON on stdout (progress stays on stderr)' },
@@ -77,8 +82,15 @@ const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
 
 export function helpText(c: Command<unknown>): string {
   const all = { ...c.options, ...GLOBAL_OPTIONS };
-  const flag = (name: string, o: OptionSpec) => `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ` ${o.arg ?? 'VALUE'}` : ''}${o.multiple ? ' (repeatable)' : ''}`;
-  const flags = Object.entries(all).map(([n, o]) => [flag(n, o), o.help + (o.default !== undefined && o.type === 'string' ? ` (default ${String(o.default)})` : '')] as const);
+  const flag = (name: string, o: OptionSpec) =>
+    `${o.short ? `-${o.short}, ` : ''}--${name}${o.type === 'string' ? ` ${o.arg ?? 'VALUE'}` : ''}${o.multiple ? ' (repeatable)' : ''}`;
+  const flags = Object.entries(all).map(
+    ([n, o]) =>
+      [
+        flag(n, o),
+        o.help + (o.default !== undefined && o.type === 'string' ? ` (default ${String(o.default)})` : ''),
+      ] as const,
+  );
   const width = Math.max(...flags.map(([f]) => f.length));
   return [
     `usage: ${c.usage}`,
@@ -94,29 +106,56 @@ export function helpText(c: Command<unknown>): string {
 }
 
 /** parseArgs + the command's schema; every problem is a UsageError or a ConfigError (exit 2). */
-export function parseCommandArgs<V>(c: Command<V>, argv: readonly string[]): { values: V; positionals: string[]; json: boolean; help: boolean } {
-  if (c.raw) return { values: {} as V, positionals: [...argv], json: argv.includes('--json'), help: argv.includes('--help') || argv.includes('-h') };
-  const options = Object.fromEntries(Object.entries({ ...c.options, ...GLOBAL_OPTIONS }).map(([k, o]) => {
-    const { help: _h, arg: _a, ...rest } = o;
-    return [k, rest];
-  }));
+export function parseCommandArgs<V>(
+  c: Command<V>,
+  argv: readonly string[],
+): { values: V; positionals: string[]; json: boolean; help: boolean } {
+  if (c.raw)
+    return {
+      values: {} as V,
+      positionals: [...argv],
+      json: argv.includes('--json'),
+      help: argv.includes('--help') || argv.includes('-h'),
+    };
+  const options = Object.fromEntries(
+    Object.entries({ ...c.options, ...GLOBAL_OPTIONS }).map(([k, o]) => {
+      const { help: _h, arg: _a, ...rest } = o;
+      return [k, rest];
+    }),
+  );
   let parsed;
   try {
-    parsed = parseArgs({ args: [...argv], options: options as ParseArgsConfig['options'], allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: [...argv],
+      options: options as ParseArgsConfig['options'],
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
     const e = err as Error & { code?: string };
     if (!e.code?.startsWith('ERR_PARSE_ARGS')) throw err;
     const unknown = /Unknown option '([^']+)'/.exec(e.message)?.[1];
     const known = Object.keys({ ...c.options, ...GLOBAL_OPTIONS }).map((k) => `--${k}`);
-    const guess = unknown ? known.find((k) => k.replace(/^--/, '').startsWith(unknown.replace(/^--?/, '').slice(0, 3))) : undefined;
-    throw new UsageError(`${e.message.replace(/\. To specify a positional argument.*$/, '')}${guess ? `; did you mean ${guess}?` : ''}`, c.name);
+    const guess = unknown
+      ? known.find((k) => k.replace(/^--/, '').startsWith(unknown.replace(/^--?/, '').slice(0, 3)))
+      : undefined;
+    throw new UsageError(
+      `${e.message.replace(/\. To specify a positional argument.*$/, '')}${guess ? `; did you mean ${guess}?` : ''}`,
+      c.name,
+    );
   }
   const { help, json, ...rest } = parsed.values as Record<string, unknown>;
   if (help) return { values: undefined as V, positionals: parsed.positionals, json: !!json, help: true };
   const p = c.positionals ?? { names: '', min: 0, max: 0 };
   if (parsed.positionals.length < p.min) throw new UsageError(`expected ${p.names}`, c.name);
   if (parsed.positionals.length > p.max) {
-    throw new UsageError(`unexpected argument${parsed.positionals.length - p.max > 1 ? 's' : ''} ${parsed.positionals.slice(p.max).map((x) => `'${x}'`).join(' ')}${p.max ? `; expected at most ${p.names}` : ''}`, c.name);
+    throw new UsageError(
+      `unexpected argument${parsed.positionals.length - p.max > 1 ? 's' : ''} ${parsed.positionals
+        .slice(p.max)
+        .map((x) => `'${x}'`)
+        .join(' ')}${p.max ? `; expected at most ${p.names}` : ''}`,
+      c.name,
+    );
   }
   const r = c.schema.safeParse(rest, { reportInput: true });
   if (!r.success) throw renameFlags(configError(`retort ${c.name}`, c.schema as z.core.$ZodType, r.error));
@@ -127,18 +166,33 @@ export function parseCommandArgs<V>(c: Command<V>, argv: readonly string[]): { v
 function renameFlags(e: ConfigError): ConfigError {
   const issues = e.issues.map((i) => {
     const path = i.path === '(top level)' ? i.path : `--${i.path}`;
-    return { ...i, path, message: i.message.replace(`${e.file}: ${i.path}:`, `${e.file}: ${path}:`).replace(new RegExp(`\\b(set|add|write) ${i.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`), `$1 ${path}`) };
+    return {
+      ...i,
+      path,
+      message: i.message
+        .replace(`${e.file}: ${i.path}:`, `${e.file}: ${path}:`)
+        .replace(new RegExp(`\\b(set|add|write) ${i.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`), `$1 ${path}`),
+    };
   });
   return new ConfigError(e.file, issues);
 }
 
 // ------------------------------------------------------------------ zod helpers for option strings
 /** Attaches what an option is and an example value: a usage error quotes them in its fix. */
-export const described = <T extends z.ZodType>(schema: T, description: string, example?: unknown): T => schema.meta({ description, ...(example !== undefined && { example }) });
+export const described = <T extends z.ZodType>(schema: T, description: string, example?: unknown): T =>
+  schema.meta({ description, ...(example !== undefined && { example }) });
 
 /** An optional string option holding an integer in [min, max]. */
 export const intOption = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.string().regex(/^-?\d+$/, { error: 'an integer' }).transform(Number).pipe(z.number().int().min(min).max(max));
+  z
+    .string()
+    .regex(/^-?\d+$/, { error: 'an integer' })
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 
 /** An optional string option holding a number. */
-export const numberOption = () => z.string().regex(/^-?(\d+\.?\d*|\.\d+)(e-?\d+)?$/i, { error: 'a number' }).transform(Number);
+export const numberOption = () =>
+  z
+    .string()
+    .regex(/^-?(\d+\.?\d*|\.\d+)(e-?\d+)?$/i, { error: 'a number' })
+    .transform(Number);

@@ -14,8 +14,8 @@ import { cli } from './testing.ts';
 const dir = mkdtempSync(join(tmpdir(), 'retort-cli-distill-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-
-const text = 'Fellow citizens of the Senate and of the House of Representatives: the state of the union is strong. '.repeat(60);
+const text =
+  'Fellow citizens of the Senate and of the House of Representatives: the state of the union is strong. '.repeat(60);
 writeFileSync(join(dir, 'corpus.txt'), text);
 const tokenizer = trainByteLevelBpe([text], { vocabSize: 300 });
 const teacherModel = new Gpt2({ vocabSize: tokenizer.vocabSize, maxPositions: 16, dModel: 32, nLayers: 2, nHeads: 2 });
@@ -35,20 +35,32 @@ distill:
 `;
 
 test('retort distill: kd from a teacher folder; the student lands in checkpoint.dir/final', async () => {
-  writeFileSync(join(dir, 'kd.yaml'), config("{ kind: kd, terms: [ { name: kd, loss: { kind: logits, alpha: 0.9 } } ] }"));
+  writeFileSync(
+    join(dir, 'kd.yaml'),
+    config('{ kind: kd, terms: [ { name: kd, loss: { kind: logits, alpha: 0.9 } } ] }'),
+  );
   const r = await cli('distill', join(dir, 'kd.yaml'), '--dir', join(dir, 'kd-run'), '--json');
   assert.equal(r.code, 0, r.err + r.out);
   const result = JSON.parse(r.out).result;
-  assert.deepEqual(result.stages.map((s: { stage: string }) => s.stage), ['1-kd']);
+  assert.deepEqual(
+    result.stages.map((s: { stage: string }) => s.stage),
+    ['1-kd'],
+  );
   assert.equal(result.stages[0].steps, 3);
   assert.ok(existsSync(join(result.model, 'model.safetensors')) && existsSync(join(result.model, 'tokenizer.json')));
 });
 
-test('retort distill refuses a student tokenizer other than the teacher\'s, naming the field and the fix', async () => {
-  writeFileSync(join(dir, 'char.yaml'), config('{ kind: kd }').replace('tokenizer: { kind: hf, path: teacher }', 'tokenizer: { kind: char }'));
+test("retort distill refuses a student tokenizer other than the teacher's, naming the field and the fix", async () => {
+  writeFileSync(
+    join(dir, 'char.yaml'),
+    config('{ kind: kd }').replace('tokenizer: { kind: hf, path: teacher }', 'tokenizer: { kind: char }'),
+  );
   const r = await cli('distill', join(dir, 'char.yaml'));
   assert.equal(r.code, 2);
-  assert.match(r.err, /char\.yaml: data\.tokenizer: expected the tokenizer of teacher 'big' \(distill\.teachers\.0\), got \{kind: char\}; fix: set data\.tokenizer to \{kind: hf, path: teacher\}/);
+  assert.match(
+    r.err,
+    /char\.yaml: data\.tokenizer: expected the tokenizer of teacher 'big' \(distill\.teachers\.0\), got \{kind: char\}; fix: set data\.tokenizer to \{kind: hf, path: teacher\}/,
+  );
   writeFileSync(join(dir, 'none.yaml'), config('{ kind: kd }').split('distill:')[0]!);
   const none = await cli('distill', join(dir, 'none.yaml'));
   assert.equal(none.code, 2);
@@ -56,7 +68,10 @@ test('retort distill refuses a student tokenizer other than the teacher\'s, nami
 });
 
 test('retort label --shard i/n, --merge, then distill trains from the store without labelling again', async () => {
-  writeFileSync(join(dir, 'offline.yaml'), config('{ kind: pipeline, steps: [ { kind: offline, topK: 4, dir: store }, { kind: kd } ] }'));
+  writeFileSync(
+    join(dir, 'offline.yaml'),
+    config('{ kind: pipeline, steps: [ { kind: offline, topK: 4, dir: store }, { kind: kd } ] }'),
+  );
   const file = join(dir, 'offline.yaml');
   for (const shard of ['0/2', '1/2']) {
     const r = await cli('label', file, '--shard', shard, '--json');
@@ -73,6 +88,9 @@ test('retort label --shard i/n, --merge, then distill trains from the store with
   const r = await cli('distill', file, '--json');
   assert.equal(r.code, 0, r.err + r.out);
   const stages = JSON.parse(r.out).result.stages;
-  assert.deepEqual(stages.map((s: { stage: string }) => s.stage), ['1-offline', '2-kd']);
+  assert.deepEqual(
+    stages.map((s: { stage: string }) => s.stage),
+    ['1-offline', '2-kd'],
+  );
   assert.doesNotMatch(r.err, /labelled \d+\/\d+ training examples/, 'the offline step found the merged store complete');
 });

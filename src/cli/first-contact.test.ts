@@ -17,7 +17,8 @@ import { cli } from './testing.ts';
 const dir = mkdtempSync(join(tmpdir(), 'retort-first-contact-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const text = 'Fellow citizens of the Senate and of the House of Representatives: the state of the union is strong. '.repeat(60);
+const text =
+  'Fellow citizens of the Senate and of the House of Representatives: the state of the union is strong. '.repeat(60);
 writeFileSync(join(dir, 'corpus.txt'), text);
 const tokenizer = trainByteLevelBpe([text], { vocabSize: 300 });
 const teacherModel = new Gpt2({ vocabSize: tokenizer.vocabSize, maxPositions: 16, dModel: 32, nLayers: 2, nHeads: 2 });
@@ -32,25 +33,40 @@ eval: { every: 0, batches: 1 }
 checkpoint: { dir: ${run}, every: 2 }
 threads: 1
 ${distill}`;
-const teachers = 'distill:\n  teachers: [ { name: big, source: { kind: retort, hfDir: teacher } } ]\n  strategy: { kind: kd }\n';
+const teachers =
+  'distill:\n  teachers: [ { name: big, source: { kind: retort, hfDir: teacher } } ]\n  strategy: { kind: kd }\n';
 
 test('retort train refuses a config with a distill section and names retort distill (exit 2)', async () => {
   const file = join(dir, 'kd.yaml');
   writeFileSync(file, config('train-run', teachers));
   const r = await cli('train', file);
   assert.equal(r.code, 2, r.err);
-  assert.match(r.err, /kd\.yaml: distill: expected no distill section \(retort train learns from the data alone\), got a distill section \(teachers, strategy\); fix: run retort distill .*kd\.yaml to learn from its teachers, or remove the distill section/);
+  assert.match(
+    r.err,
+    /kd\.yaml: distill: expected no distill section \(retort train learns from the data alone\), got a distill section \(teachers, strategy\); fix: run retort distill .*kd\.yaml to learn from its teachers, or remove the distill section/,
+  );
   assert.equal(existsSync(join(dir, 'train-run')), false, 'nothing was written');
 });
 
 test('an HTTP teacher (top-k only) gets a top-k KD term by default; dense logits asked of it are refused naming the term, leaving no folders', async () => {
-  const http = (strategy: string) => `distill:\n  teachers: [ { name: api, source: { kind: http, baseUrl: "http://127.0.0.1:9/v1", model: gpt, maxRetries: 0 } } ]\n  strategy: ${strategy}\n`;
+  const http = (strategy: string) =>
+    `distill:\n  teachers: [ { name: api, source: { kind: http, baseUrl: "http://127.0.0.1:9/v1", model: gpt, maxRetries: 0 } } ]\n  strategy: ${strategy}\n`;
   const file = join(dir, 'http.yaml');
-  writeFileSync(file, config('nested/http-run', http('{ kind: kd, terms: [ { name: soft, loss: { kind: logits, alpha: 0.5 } } ] }')));
+  writeFileSync(
+    file,
+    config('nested/http-run', http('{ kind: kd, terms: [ { name: soft, loss: { kind: logits, alpha: 0.5 } } ] }')),
+  );
   const r = await cli('distill', file);
   assert.equal(r.code, 1, r.err);
-  assert.match(r.err, /teacher 'api' \(http\) cannot return whole next-token distributions \(loss kind logits\), which term 'soft' reads; use loss \{kind: topk\} with topK: 20/);
-  assert.equal(existsSync(join(dir, 'nested')), false, `a failed start leaves no folders: ${existsSync(join(dir, 'nested')) ? readdirSync(join(dir, 'nested'), { recursive: true }).join(', ') : ''}`);
+  assert.match(
+    r.err,
+    /teacher 'api' \(http\) cannot return whole next-token distributions \(loss kind logits\), which term 'soft' reads; use loss \{kind: topk\} with topK: 20/,
+  );
+  assert.equal(
+    existsSync(join(dir, 'nested')),
+    false,
+    `a failed start leaves no folders: ${existsSync(join(dir, 'nested')) ? readdirSync(join(dir, 'nested'), { recursive: true }).join(', ') : ''}`,
+  );
 
   // The default term reads top-k: the run gets as far as asking the (absent) server.
   writeFileSync(file, config('nested/http-run', http('{ kind: kd }')));
@@ -85,11 +101,18 @@ test('a rerun of a stopped run says it resumes: "resuming DIR from step N of M (
   killedAfterStep2(stage);
   const rerun = await cli('distill', join(dir, 'kd.yaml'));
   assert.equal(rerun.code, 0, rerun.err);
-  assert.ok(rerun.err.includes(`resuming ${stage} from step 2 of 4 (ckpt-2)`), `distill steps resume from their folders and say so:\n${rerun.err}`);
+  assert.ok(
+    rerun.err.includes(`resuming ${stage} from step 2 of 4 (ckpt-2)`),
+    `distill steps resume from their folders and say so:\n${rerun.err}`,
+  );
 });
 
 test('eval names models by their run folder; clashes take more of the path; --name overrides', () => {
-  assert.deepEqual(modelNames(['runs/teacher/final', 'runs/kd/final', 'runs/scratch/ckpt-40']), ['teacher', 'kd', 'scratch']);
+  assert.deepEqual(modelNames(['runs/teacher/final', 'runs/kd/final', 'runs/scratch/ckpt-40']), [
+    'teacher',
+    'kd',
+    'scratch',
+  ]);
   assert.deepEqual(modelNames(['models/teacher', 'a/kd/final', 'b/kd/final']), ['teacher', 'a/kd', 'b/kd']);
   assert.deepEqual(modelNames(['t', 'runs/kd/final', 'runs/kd/ckpt-40']), ['t', 'kd/final', 'kd/ckpt-40']);
   assert.deepEqual(modelNames(['t', 'runs/kd/final', 'runs/kd/final']), ['t', 'kd', 'kd-2'], 'the same folder twice');

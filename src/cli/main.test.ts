@@ -17,7 +17,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 test('retort --help lists every command; no command is a usage error', async () => {
   const help = await cli('--help');
   assert.equal(help.code, 0);
-  for (const c of ['train', 'label', 'distill', 'eval', 'export', 'serve', 'web', 'demo']) assert.match(help.out, new RegExp(`^  ${c}\\s+\\S`, 'm'), `${c} is listed`);
+  for (const c of ['train', 'label', 'distill', 'eval', 'export', 'serve', 'web', 'demo'])
+    assert.match(help.out, new RegExp(`^  ${c}\\s+\\S`, 'm'), `${c} is listed`);
   const none = await cli();
   assert.equal(none.code, 2);
   assert.match(none.err, /usage: retort COMMAND/);
@@ -28,13 +29,23 @@ test('each command has help with usage, options and examples', async () => {
     const r = await cli(c, '--help');
     assert.equal(r.code, 0, c);
     assert.match(r.out, new RegExp(`^usage: retort ${c}`), c);
-    assert.match(r.out, /\nexamples:\n  retort /, c);
+    assert.match(r.out, /\nexamples:\n {2}retort /, c);
     assert.match(r.out, /--json/, c);
   }
   assert.deepEqual(await cli('help', 'eval'), await cli('eval', '--help'));
   const serve = (await cli('serve', '--help')).out;
-  for (const [flag, dflt] of [['--host ADDR', '127.0.0.1'], ['--port PORT', '8000'], ['--queue N', '256'], ['--max-body BYTES', '1048576'], ['--grace-ms MS', '10000']]) {
-    assert.match(serve, new RegExp(`^  ${flag} .*\\(default ${dflt.replaceAll('.', '\\.')}\\)$`, 'm'), `serve --help lists ${flag} with its default`);
+  for (const [flag, dflt] of [
+    ['--host ADDR', '127.0.0.1'],
+    ['--port PORT', '8000'],
+    ['--queue N', '256'],
+    ['--max-body BYTES', '1048576'],
+    ['--grace-ms MS', '10000'],
+  ]) {
+    assert.match(
+      serve,
+      new RegExp(`^  ${flag} .*\\(default ${dflt.replaceAll('.', '\\.')}\\)$`, 'm'),
+      `serve --help lists ${flag} with its default`,
+    );
   }
 });
 
@@ -45,7 +56,10 @@ test('usage errors exit 2 and say what to fix', async () => {
 
   const noDir = await cli('web');
   assert.equal(noDir.code, 2);
-  assert.match(noDir.err, /retort web: --dir: expected text, got nothing; fix: add --dir, e\.g\. "retort-demo\/models\/student" \(the export folder: config\.json, tokenizer\.json, onnx\/model\.onnx\)/);
+  assert.match(
+    noDir.err,
+    /retort web: --dir: expected text, got nothing; fix: add --dir, e\.g\. "retort-demo\/models\/student" \(the export folder: config\.json, tokenizer\.json, onnx\/model\.onnx\)/,
+  );
   assert.match(noDir.err, /usage: retort web --dir EXPORT_DIR/);
 
   const badPort = await cli('web', '--dir', dir, '--port', 'eighty');
@@ -62,13 +76,19 @@ test('usage errors exit 2 and say what to fix', async () => {
 
   const serve = await cli('serve', '--port', '1');
   assert.equal(serve.code, 2, 'serve parses its options like every command');
-  assert.match(serve.err, /retort serve: expected MODEL \(a model folder, a checkpoint, or an \.onnx file\)\nusage: retort serve MODEL/);
+  assert.match(
+    serve.err,
+    /retort serve: expected MODEL \(a model folder, a checkpoint, or an \.onnx file\)\nusage: retort serve MODEL/,
+  );
   const noModel = await cli('serve', join(dir, 'nope'));
   assert.equal(noModel.code, 2);
   assert.match(noModel.err, /retort serve: MODEL .*nope does not exist; pass a Hugging Face model folder/);
   const servePort = await cli('serve', dir, '--port', '70000');
   assert.equal(servePort.code, 2);
-  assert.match(servePort.err, /retort serve: --port: expected a number ≤ 65535, got 70000; fix: set --port to a number ≤ 65535/);
+  assert.match(
+    servePort.err,
+    /retort serve: --port: expected a number ≤ 65535, got 70000; fix: set --port to a number ≤ 65535/,
+  );
 
   const task = await cli('demo', '--task', 'translate');
   assert.equal(task.code, 2);
@@ -87,10 +107,16 @@ test('--json prints one object on stdout, for failures too', async () => {
 
 test('a config error names the file, the field and the fix (exit 2)', async () => {
   const file = join(dir, 'bad.yaml');
-  writeFileSync(file, 'model: {family: gpt2, config: {dModel: 16, nLayers: 1, nHeads: 2, maxPositions: 16}}\ndata: {dataset: sotu}\noptimizer: {kind: adamw, lr: -1}\nsteps: 10\ncheckpoint: {dir: out}\n');
+  writeFileSync(
+    file,
+    'model: {family: gpt2, config: {dModel: 16, nLayers: 1, nHeads: 2, maxPositions: 16}}\ndata: {dataset: sotu}\noptimizer: {kind: adamw, lr: -1}\nsteps: 10\ncheckpoint: {dir: out}\n',
+  );
   const r = await cli('train', file);
   assert.equal(r.code, 2);
-  assert.match(r.err, /^bad\.yaml: optimizer\.lr: expected a positive number, got -1; fix: set optimizer\.lr to a positive number/m);
+  assert.match(
+    r.err,
+    /^bad\.yaml: optimizer\.lr: expected a positive number, got -1; fix: set optimizer\.lr to a positive number/m,
+  );
   const j = JSON.parse((await cli('train', file, '--json')).out);
   assert.equal(j.error.type, 'config');
   assert.equal(j.error.issues[0].path, 'optimizer.lr');
@@ -103,14 +129,17 @@ test('train → export → eval on a small text file, through the CLI', async ()
   const text = join(dir, 'corpus.txt');
   writeFileSync(text, 'the quick brown fox jumps over the lazy dog. '.repeat(200));
   const config = join(dir, 'tiny.json');
-  writeFileSync(config, JSON.stringify({
-    model: { family: 'gpt2', config: { dModel: 16, nLayers: 1, nHeads: 2, maxPositions: 16 } },
-    data: { dataset: 'corpus.txt', seqLen: 16, batchSize: 4 },
-    optimizer: { kind: 'adamw', lr: 0.01 },
-    steps: 6,
-    eval: { every: 3, batches: 2 },
-    checkpoint: { dir: 'run' },
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      model: { family: 'gpt2', config: { dModel: 16, nLayers: 1, nHeads: 2, maxPositions: 16 } },
+      data: { dataset: 'corpus.txt', seqLen: 16, batchSize: 4 },
+      optimizer: { kind: 'adamw', lr: 0.01 },
+      steps: 6,
+      eval: { every: 3, batches: 2 },
+      checkpoint: { dir: 'run' },
+    }),
+  );
   const train = await cli('train', config, '--json');
   assert.equal(train.code, 0, train.err);
   const t = JSON.parse(train.out).result;
@@ -123,12 +152,38 @@ test('train → export → eval on a small text file, through the CLI', async ()
   const out = join(dir, 'exported');
   const ex = await cli('export', '--model', t.model, '--out', out, '--int8');
   assert.equal(ex.code, 0, ex.err);
-  assert.ok(existsSync(join(out, 'onnx', 'model.onnx')) && existsSync(join(out, 'onnx', 'model_quantized.onnx')) && existsSync(join(out, 'tokenizer.json')));
+  assert.ok(
+    existsSync(join(out, 'onnx', 'model.onnx')) &&
+      existsSync(join(out, 'onnx', 'model_quantized.onnx')) &&
+      existsSync(join(out, 'tokenizer.json')),
+  );
 
-  const ev = await cli('eval', '--teacher', t.model, '--student', t.model, '--data', text, '--seq', '16', '--batch', '2', '--batches', '2', '--runs', '2', '--no-memory', '--json');
+  const ev = await cli(
+    'eval',
+    '--teacher',
+    t.model,
+    '--student',
+    t.model,
+    '--data',
+    text,
+    '--seq',
+    '16',
+    '--batch',
+    '2',
+    '--batches',
+    '2',
+    '--runs',
+    '2',
+    '--no-memory',
+    '--json',
+  );
   assert.equal(ev.code, 0, ev.err);
   const report = parseEvalReport(JSON.parse(ev.out).result);
-  assert.deepEqual(report.models.map((m) => m.name), ['run', 'run-2'], 'named by the run folder; the same folder twice gets -2');
+  assert.deepEqual(
+    report.models.map((m) => m.name),
+    ['run', 'run-2'],
+    'named by the run folder; the same folder twice gets -2',
+  );
   assert.equal(report.models[1]!.agreement!.top1, 1);
   assert.equal(report.models[1]!.agreement!.kl, 0);
 });

@@ -4,12 +4,23 @@
 // {ok: false, command, exitCode, error: {type, message, issues?}}; progress stays on stderr.
 import { readFileSync } from 'node:fs';
 import { ConfigError, levenshtein } from '../distill/config/errors.ts';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, helpText, parseCommandArgs, processIo, UsageError, type Command, type Io } from './command.ts';
+import {
+  EXIT_FAILURE,
+  EXIT_OK,
+  EXIT_USAGE,
+  helpText,
+  parseCommandArgs,
+  processIo,
+  UsageError,
+  type Command,
+  type Io,
+} from './command.ts';
 import { commands } from './commands.ts';
 
 export function version(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+      .version;
   } catch {
     return 'unknown';
   }
@@ -48,7 +59,8 @@ interface Failure {
 
 function classify(err: unknown): Failure {
   if (err instanceof UsageError) return { exitCode: EXIT_USAGE, type: 'usage', message: err.message };
-  if (err instanceof ConfigError) return { exitCode: EXIT_USAGE, type: 'config', message: err.message, issues: err.issues };
+  if (err instanceof ConfigError)
+    return { exitCode: EXIT_USAGE, type: 'config', message: err.message, issues: err.issues };
   const e = err instanceof Error ? err : new Error(String(err));
   return { exitCode: EXIT_FAILURE, type: e.name || 'Error', message: e.message };
 }
@@ -58,13 +70,27 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   const json = argv.includes('--json');
   const fail = (f: Failure, command?: Command<unknown>): number => {
     if (json) {
-      io.out(JSON.stringify({ ok: false, command: command?.name ?? name ?? null, exitCode: f.exitCode, error: { type: f.type, message: f.message, ...(f.issues ? { issues: f.issues } : {}) } }));
+      io.out(
+        JSON.stringify({
+          ok: false,
+          command: command?.name ?? name ?? null,
+          exitCode: f.exitCode,
+          error: { type: f.type, message: f.message, ...(f.issues ? { issues: f.issues } : {}) },
+        }),
+      );
     } else {
       const prefix = command ? `retort ${command.name}` : 'retort';
       const lines = f.type === 'config' ? f.message : `${prefix}: ${f.message}`;
       io.err(lines);
-      const aboutOptions = f.type === 'usage' || (command !== undefined && f.type === 'config' && f.message.startsWith(`retort ${command.name}: `));
-      if (aboutOptions) io.err(command ? `usage: ${command.usage}\nrun 'retort ${command.name} --help' for the options and examples` : "run 'retort --help' for the commands");
+      const aboutOptions =
+        f.type === 'usage' ||
+        (command !== undefined && f.type === 'config' && f.message.startsWith(`retort ${command.name}: `));
+      if (aboutOptions)
+        io.err(
+          command
+            ? `usage: ${command.usage}\nrun 'retort ${command.name} --help' for the options and examples`
+            : "run 'retort --help' for the commands",
+        );
     }
     return f.exitCode;
   };
@@ -85,7 +111,11 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
   const command = (commands as Record<string, Command<unknown>>)[wanted];
   if (!command) {
     const guess = closest(wanted, Object.keys(commands));
-    return fail({ exitCode: EXIT_USAGE, type: 'usage', message: `unknown command '${wanted}'${guess ? `; did you mean '${guess}'?` : ''}` });
+    return fail({
+      exitCode: EXIT_USAGE,
+      type: 'usage',
+      message: `unknown command '${wanted}'${guess ? `; did you mean '${guess}'?` : ''}`,
+    });
   }
   if (name === 'help') {
     io.out(helpText(command));
@@ -104,7 +134,13 @@ export async function main(argv: readonly string[], io: Io = processIo): Promise
       io.out(helpText(command));
       return EXIT_OK;
     }
-    const result = await command.run({ values: parsed.values, positionals: parsed.positionals, json: parsed.json, io, signal: controller.signal });
+    const result = await command.run({
+      values: parsed.values,
+      positionals: parsed.positionals,
+      json: parsed.json,
+      io,
+      signal: controller.signal,
+    });
     if (parsed.json) io.out(JSON.stringify({ ok: true, command: command.name, result }));
     return EXIT_OK;
   } catch (err) {

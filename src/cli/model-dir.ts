@@ -5,7 +5,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { loadHfModel, type LoadedHfModel } from '../models/index.ts';
-import { HfTokenizer, loadHfTokenizer } from '../models/tokenizers/hf-tokenizer.ts';
+import { type HfTokenizer, loadHfTokenizer } from '../models/tokenizers/hf-tokenizer.ts';
 import { UsageError } from './command.ts';
 
 export interface ModelDir {
@@ -19,14 +19,26 @@ export interface ModelDir {
 
 export function loadModelDir(flag: string, dir: string, command: string): ModelDir {
   const abs = resolve(dir);
-  const fix = 'pass a model folder (config.json + model.safetensors): retort train writes {checkpoint.dir}/final, retort demo writes retort-demo/models/student';
-  if (!existsSync(abs) || !statSync(abs).isDirectory()) throw new UsageError(`${flag} ${dir}: no such folder; ${fix}`, command);
-  if (!existsSync(join(abs, 'config.json'))) throw new UsageError(`${flag} ${dir}: has no config.json, so it is not a model folder; ${fix}`, command);
+  const fix =
+    'pass a model folder (config.json + model.safetensors): retort train writes {checkpoint.dir}/final, retort demo writes retort-demo/models/student';
+  if (!existsSync(abs) || !statSync(abs).isDirectory())
+    throw new UsageError(`${flag} ${dir}: no such folder; ${fix}`, command);
+  if (!existsSync(join(abs, 'config.json')))
+    throw new UsageError(`${flag} ${dir}: has no config.json, so it is not a model folder; ${fix}`, command);
   if (!existsSync(join(abs, 'model.safetensors')) && !existsSync(join(abs, 'model.safetensors.index.json'))) {
-    throw new UsageError(`${flag} ${dir}: has no model.safetensors (an ONNX-only export cannot be evaluated or re-exported); ${fix}`, command);
+    throw new UsageError(
+      `${flag} ${dir}: has no model.safetensors (an ONNX-only export cannot be evaluated or re-exported); ${fix}`,
+      command,
+    );
   }
   const loaded = loadHfModel(abs);
   const tokenizer = existsSync(join(abs, 'tokenizer.json')) ? loadHfTokenizer(abs) : undefined;
   const file = (f: string) => (existsSync(join(abs, 'onnx', f)) ? join(abs, 'onnx', f) : undefined);
-  return { dir: abs, name: basename(abs), loaded, tokenizer, onnx: { fp32: file('model.onnx'), int8: file('model_quantized.onnx') } };
+  return {
+    dir: abs,
+    name: basename(abs),
+    loaded,
+    tokenizer,
+    onnx: { fp32: file('model.onnx'), int8: file('model_quantized.onnx') },
+  };
 }

@@ -9,7 +9,8 @@ export interface CliResult {
 
 /** `retort ARGV...`: exit code, stdout and stderr (each printed piece ends in a newline). */
 export async function cli(...argv: string[]): Promise<CliResult> {
-  let out = '', err = '';
+  let out = '',
+    err = '';
   const line = (t: string) => (t.endsWith('\n') ? t : `${t}\n`);
   const code = await main(argv, { out: (t) => void (out += line(t)), err: (t) => void (err += line(t)) });
   return { code, out, err };

@@ -21,7 +21,9 @@ test('retort web serves the demo for an export folder and stops on SIGINT', asyn
   const model = new Gpt2({ vocabSize: tok.vocabSize, maxPositions: 16, dModel: 8, nLayers: 1, nHeads: 2 });
   exportDecoderOnnx(model, ParamStore.init(model.params.values(), 1), dir, { tokenizer: tok });
 
-  const child = spawn(process.execPath, [BIN, 'web', '--dir', dir, '--port', '0', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'web', '--dir', dir, '--port', '0', '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((ok) => child.on('close', (code) => ok(code)));
@@ -40,17 +42,32 @@ test('retort web serves the demo for an export folder and stops on SIGINT', asyn
     const page = await get('/');
     assert.equal(page.status, 200);
     assert.match(await page.text(), /<script type="module" src="\/app\.js">/);
-    const info = (await (await get('/api/info')).json()) as { name: string; files: { fp32: number; int8: number | null } };
+    const info = (await (await get('/api/info')).json()) as {
+      name: string;
+      files: { fp32: number; int8: number | null };
+    };
     assert.equal(info.name, dir.split('/').at(-1));
     assert.ok(info.files.fp32 > 0);
     assert.equal(info.files.int8, null, 'no int8 file was exported');
-    for (const p of ['/app.js', '/lm.js', '/model/config.json', '/model/tokenizer.json', '/vendor/ort/ort.wasm.min.mjs', '/vendor/ort/ort-wasm-simd-threaded.wasm', '/vendor/tokenizers/tokenizers.min.mjs']) {
+    for (const p of [
+      '/app.js',
+      '/lm.js',
+      '/model/config.json',
+      '/model/tokenizer.json',
+      '/vendor/ort/ort.wasm.min.mjs',
+      '/vendor/ort/ort-wasm-simd-threaded.wasm',
+      '/vendor/tokenizers/tokenizers.min.mjs',
+    ]) {
       const r = await get(p);
       assert.equal(r.status, 200, p);
       await r.arrayBuffer();
     }
-    assert.equal((await get('/vendor/ort/ort-wasm-simd-threaded.wasm')).headers.get('content-type'), 'application/wasm');
-    for (const p of ['/model/%2e%2e/%2e%2e/etc/passwd', '/vendor/ort/../../package.json', '/nope.js']) assert.equal((await get(p)).status, 404, p);
+    assert.equal(
+      (await get('/vendor/ort/ort-wasm-simd-threaded.wasm')).headers.get('content-type'),
+      'application/wasm',
+    );
+    for (const p of ['/model/%2e%2e/%2e%2e/etc/passwd', '/vendor/ort/../../package.json', '/nope.js'])
+      assert.equal((await get(p)).status, 404, p);
   } finally {
     child.kill('SIGINT');
   }

@@ -19,5 +19,8 @@ test('the split is by word, disjoint, stable and near the asked shares', () => {
   const train = new Set(s.train.map((e) => e.word));
   assert.ok(s.test.every((e) => !train.has(e.word)) && s.validation.every((e) => !train.has(e.word)));
   assert.ok(Math.abs(s.test.length / d.length - 0.05) < 0.005);
-  assert.deepEqual(splitByWord(d.slice(0, 500), { validation: 0.05, test: 0.05 }).test, s.test.filter((e) => d.slice(0, 500).includes(e)));
+  assert.deepEqual(
+    splitByWord(d.slice(0, 500), { validation: 0.05, test: 0.05 }).test,
+    s.test.filter((e) => d.slice(0, 500).includes(e)),
+  );
 });

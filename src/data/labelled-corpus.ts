@@ -24,31 +24,49 @@ const SPLIT_SEED = 0;
 /** Reads a .jsonl file of {"text": string, "label": string | integer} lines; label names sorted, or the integers as given. */
 export function readLabelledJsonl(path: string): { items: LabelledText[]; labels: string[] } {
   const rows: { text: string; label: string | number }[] = [];
-  readFileSync(path, 'utf8').split('\n').forEach((line, i) => {
-    if (line.trim() === '') return;
-    let row: unknown;
-    try {
-      row = JSON.parse(line);
-    } catch {
-      throw new Error(`${path}:${i + 1}: not JSON; each line must be an object like {"text": "...", "label": "spam"}`);
-    }
-    const r = row as { text?: unknown; label?: unknown };
-    if (typeof r.text !== 'string' || !(typeof r.label === 'string' || (Number.isInteger(r.label) && (r.label as number) >= 0))) {
-      throw new Error(`${path}:${i + 1}: expected {"text": string, "label": string or non-negative integer}, got ${line.slice(0, 120)}`);
-    }
-    rows.push({ text: r.text, label: r.label as string | number });
-  });
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .forEach((line, i) => {
+      if (line.trim() === '') return;
+      let row: unknown;
+      try {
+        row = JSON.parse(line);
+      } catch {
+        throw new Error(
+          `${path}:${i + 1}: not JSON; each line must be an object like {"text": "...", "label": "spam"}`,
+        );
+      }
+      const r = row as { text?: unknown; label?: unknown };
+      if (
+        typeof r.text !== 'string' ||
+        !(typeof r.label === 'string' || (Number.isInteger(r.label) && (r.label as number) >= 0))
+      ) {
+        throw new Error(
+          `${path}:${i + 1}: expected {"text": string, "label": string or non-negative integer}, got ${line.slice(0, 120)}`,
+        );
+      }
+      rows.push({ text: r.text, label: r.label as string | number });
+    });
   if (rows.length === 0) throw new Error(`${path}: no labelled lines`);
   const kinds = new Set(rows.map((r) => typeof r.label));
   if (kinds.size > 1) throw new Error(`${path}: labels mix names and integers; use one or the other`);
   const labels = kinds.has('string')
     ? [...new Set(rows.map((r) => r.label as string))].sort()
     : Array.from({ length: Math.max(...rows.map((r) => r.label as number)) + 1 }, (_, k) => String(k));
-  if (labels.length < 2) throw new Error(`${path}: every line has label ${JSON.stringify(labels[0])}; a classifier needs at least two labels`);
-  return { items: rows.map((r) => ({ text: r.text, label: typeof r.label === 'string' ? labels.indexOf(r.label) : r.label })), labels };
+  if (labels.length < 2)
+    throw new Error(
+      `${path}: every line has label ${JSON.stringify(labels[0])}; a classifier needs at least two labels`,
+    );
+  return {
+    items: rows.map((r) => ({ text: r.text, label: typeof r.label === 'string' ? labels.indexOf(r.label) : r.label })),
+    labels,
+  };
 }
 
-export function labelledCorpus(data: CorpusSpec & { seqLen: number }, o: { tokenizer?: Tokenizer; log?: (line: string) => void } = {}): LabelledCorpus {
+export function labelledCorpus(
+  data: CorpusSpec & { seqLen: number },
+  o: { tokenizer?: Tokenizer; log?: (line: string) => void } = {},
+): LabelledCorpus {
   const fraction = data.validation.fraction;
   let labels: string[], train: LabelledText[], validation: LabelledText[], name: string;
   if (data.dataset === 'spam') {
@@ -59,15 +77,24 @@ export function labelledCorpus(data: CorpusSpec & { seqLen: number }, o: { token
     ({ train, validation } = seededSplit(read.items, { validationFraction: fraction, seed: SPLIT_SEED }));
     [labels, name] = [read.labels, data.dataset];
   } else {
-    throw new Error(`data.dataset '${data.dataset}' holds no labels; task classify reads 'spam' or a .jsonl file of {"text", "label"} lines`);
+    throw new Error(
+      `data.dataset '${data.dataset}' holds no labels; task classify reads 'spam' or a .jsonl file of {"text", "label"} lines`,
+    );
   }
   // A BPE learns from a sample of the training texts, not every character of every one.
   const sample = train.slice(0, 2000).map((x) => x.text.slice(0, 4000));
-  const tokenizer = o.tokenizer ?? buildTokenizer(data, { train: sample, all: [...train, ...validation].map((x) => x.text) });
+  const tokenizer =
+    o.tokenizer ?? buildTokenizer(data, { train: sample, all: [...train, ...validation].map((x) => x.text) });
   const padId = tokenizer.padId ?? tokenizer.eosId ?? 0;
-  o.log?.(`data: ${name}, ${train.length} texts to train and ${validation.length} held out; labels ${labels.join(', ')}; vocabulary ${tokenizer.vocabSize}`);
+  o.log?.(
+    `data: ${name}, ${train.length} texts to train and ${validation.length} held out; labels ${labels.join(', ')}; vocabulary ${tokenizer.vocabSize}`,
+  );
   return {
-    labels, train, validation, tokenizer, padId,
+    labels,
+    train,
+    validation,
+    tokenizer,
+    padId,
     trainExamples: encodeExamples(train, tokenizer, data.seqLen, padId),
     validationExamples: encodeExamples(validation, tokenizer, data.seqLen, padId),
   };

@@ -21,7 +21,12 @@ export interface EncodedExamples {
 /** Characters kept per text before tokenizing: enough for `seq` tokens of any tokenizer we train (≥ 1 character per token), with margin. */
 export const charsFor = (seq: number): number => seq * 8;
 
-export function encodeExamples(items: readonly LabelledText[], tok: Tokenizer, seq: number, padId = tok.padId ?? tok.eosId ?? 0): EncodedExamples {
+export function encodeExamples(
+  items: readonly LabelledText[],
+  tok: Tokenizer,
+  seq: number,
+  padId = tok.padId ?? tok.eosId ?? 0,
+): EncodedExamples {
   const n = items.length;
   const ids = new BigInt64Array(n * seq).fill(BigInt(padId));
   const mask = new BigInt64Array(n * seq);

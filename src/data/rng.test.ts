@@ -3,10 +3,18 @@ import assert from 'node:assert/strict';
 import { mulberry32 } from './rng.ts';
 
 test('the same seed gives the same stream; another seed another', () => {
-  const a = mulberry32(42), b = mulberry32(42), c = mulberry32(43);
+  const a = mulberry32(42),
+    b = mulberry32(42),
+    c = mulberry32(43);
   const xs = Array.from({ length: 5 }, () => a.nextU32());
-  assert.deepEqual(Array.from({ length: 5 }, () => b.nextU32()), xs);
-  assert.notDeepEqual(Array.from({ length: 5 }, () => c.nextU32()), xs);
+  assert.deepEqual(
+    Array.from({ length: 5 }, () => b.nextU32()),
+    xs,
+  );
+  assert.notDeepEqual(
+    Array.from({ length: 5 }, () => c.nextU32()),
+    xs,
+  );
 });
 
 test('nextInt stays in range and hits every value about equally', () => {

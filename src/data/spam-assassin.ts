@@ -35,7 +35,13 @@ export function loadSpamAssassin(): readonly SpamEmail[] {
     corpus().map((e) => {
       const { subject, body } = emailText(e.text);
       const label = e.group.startsWith('spam') ? 'spam' : 'ham';
-      return Object.freeze<SpamEmail>({ group: e.group, id: e.id, label, ...(subject !== undefined && { subject }), text: body });
+      return Object.freeze<SpamEmail>({
+        group: e.group,
+        id: e.id,
+        label,
+        ...(subject !== undefined && { subject }),
+        text: body,
+      });
     }),
   );
   return cache;

@@ -36,5 +36,8 @@ test('the same seed gives the same batches; offsets reach both ends of the strea
 });
 
 test('a stream shorter than one window is refused with the numbers', () => {
-  assert.throws(() => tokenBatches(Int32Array.from([1, 2]), { batch: 1, ctx: 2, seed: 0 }).next(), /ids has 2 tokens but one window needs ctx \+ 1 = 3/);
+  assert.throws(
+    () => tokenBatches(Int32Array.from([1, 2]), { batch: 1, ctx: 2, seed: 0 }).next(),
+    /ids has 2 tokens but one window needs ctx \+ 1 = 3/,
+  );
 });

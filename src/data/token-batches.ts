@@ -23,10 +23,14 @@ export interface TokenBatchOptions {
 
 export function* tokenBatches(ids: Int32Array, options: TokenBatchOptions): Generator<TokenBatch> {
   const { batch, ctx, seed, steps = Infinity } = options;
-  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`tokenBatches: batch must be a positive integer, got ${batch}`);
-  if (!Number.isInteger(ctx) || ctx < 1) throw new RangeError(`tokenBatches: ctx must be a positive integer, got ${ctx}`);
+  if (!Number.isInteger(batch) || batch < 1)
+    throw new RangeError(`tokenBatches: batch must be a positive integer, got ${batch}`);
+  if (!Number.isInteger(ctx) || ctx < 1)
+    throw new RangeError(`tokenBatches: ctx must be a positive integer, got ${ctx}`);
   if (ids.length < ctx + 1) {
-    throw new RangeError(`tokenBatches: ids has ${ids.length} tokens but one window needs ctx + 1 = ${ctx + 1}; use a smaller ctx or more text`);
+    throw new RangeError(
+      `tokenBatches: ids has ${ids.length} tokens but one window needs ctx + 1 = ${ctx + 1}; use a smaller ctx or more text`,
+    );
   }
   const rng = mulberry32(seed);
   const offsets = ids.length - ctx; // valid starts: 0 .. ids.length - ctx - 1

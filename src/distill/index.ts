@@ -9,8 +9,21 @@ export * from './label/index.ts';
 export * from './losses/index.ts';
 export * from './progress/index.ts';
 export {
-  datasetHash, identitySchema, labelDataset, layoutSchema, manifestSchema as storeManifestSchema, StoreError, StoreReader, StoreTeacher, StoreWriter, tokenizerHash,
-  type LabelOptions, type StoreIdentity, type StoreLayout, type StoreManifest, type StoreRecord,
+  datasetHash,
+  identitySchema,
+  labelDataset,
+  layoutSchema,
+  manifestSchema as storeManifestSchema,
+  StoreError,
+  StoreReader,
+  StoreTeacher,
+  StoreWriter,
+  tokenizerHash,
+  type LabelOptions,
+  type StoreIdentity,
+  type StoreLayout,
+  type StoreManifest,
+  type StoreRecord,
 } from './store/index.ts';
 export * from './strategies/index.ts';
 export * from './trainer/index.ts';

@@ -19,10 +19,17 @@ const dir = mkdtempSync(join(tmpdir(), 'retort-eval-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 // A GPT-2 of known size: V 50, 16 positions, d 32, 2 layers, tied head.
-const V = 50, P = 16, D = 32, L = 2;
+const V = 50,
+  P = 16,
+  D = 32,
+  L = 2;
 const config = { vocabSize: V, maxPositions: P, dModel: D, nLayers: L, nHeads: 4 };
 /** GPT-2's parameter count by hand: embeddings, per block (2 LNs, qkv, proj, MLP 4×), final LN. */
-const gpt2Count = (v: number, p: number, d: number, l: number) => v * d + p * d + l * (2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (4 * d * d + 4 * d) + (4 * d * d + d)) + 2 * d;
+const gpt2Count = (v: number, p: number, d: number, l: number) =>
+  v * d +
+  p * d +
+  l * (2 * d + (3 * d * d + 3 * d) + (d * d + d) + 2 * d + (4 * d * d + 4 * d) + (4 * d * d + d)) +
+  2 * d;
 
 // A fixed input set: 3 batches of 4 rows × 16 tokens from a seeded stream, last label of each row ignored.
 const rng = mulberry32(3);
@@ -47,7 +54,8 @@ function zeros(model: Gpt2): ParamStore {
 }
 function sharp(model: Gpt2, seed: number): ParamStore {
   const s = ParamStore.init(model.params.values(), seed);
-  for (const v of s.values.values()) if (v.shape.length === 2) (v.data as Float32Array).forEach((x, i, a) => (a[i] = x * 6));
+  for (const v of s.values.values())
+    if (v.shape.length === 2) (v.data as Float32Array).forEach((x, i, a) => (a[i] = x * 6));
   return s;
 }
 
@@ -61,7 +69,13 @@ test('a model with all-zero logits has perplexity = vocabulary size; a model agr
   const zero = { name: 'zero', model: zeroModel, params: zeros(zeroModel) };
   const other = new Gpt2(config);
   const random = { name: 'random', model: other, params: sharp(other, 1) };
-  const r = await evaluate({ teacher: zero, student: [{ ...zero, name: 'zero-again' }, random], data, speed: { warmup: 1, runs: 3 }, memory: false });
+  const r = await evaluate({
+    teacher: zero,
+    student: [{ ...zero, name: 'zero-again' }, random],
+    data,
+    speed: { warmup: 1, runs: 3 },
+    memory: false,
+  });
 
   const [t, self, rnd] = r.models;
   assert.equal(r.task, 'lm');
@@ -69,8 +83,10 @@ test('a model with all-zero logits has perplexity = vocabulary size; a model agr
   assert.ok(Math.abs(t!.quality.perplexity! - V) < 1e-9 * V, `perplexity ${t!.quality.perplexity} should be ${V}`);
   assert.ok(Math.abs(t!.quality.nll! - Math.log(V)) < 1e-12);
   // All logits tie, so the prediction is token 0 everywhere: accuracy is the share of labels that are 0.
-  let zerosSeen = 0, scored = 0;
-  for (const b of ignoreLast.batches()) for (const y of b.labels.data as BigInt64Array) if (y !== -100n) (scored++, y === 0n && zerosSeen++);
+  let zerosSeen = 0,
+    scored = 0;
+  for (const b of ignoreLast.batches())
+    for (const y of b.labels.data as BigInt64Array) if (y !== -100n) scored++, y === 0n && zerosSeen++;
   assert.equal(t!.quality.accuracy, zerosSeen / scored);
   for (const m of [t!, self!]) {
     assert.equal(m.agreement!.top1, 1);
@@ -90,17 +106,38 @@ test('a model with all-zero logits has perplexity = vocabulary size; a model agr
 
 test('the output validates against the versioned schema, survives JSON, and another version is refused', async () => {
   const m = new Gpt2(config);
-  const r = await evaluate({ teacher: { name: 'a', model: m, params: sharp(m, 2) }, student: { name: 'b', model: m, params: sharp(m, 3) }, data, speed: false, memory: false });
+  const r = await evaluate({
+    teacher: { name: 'a', model: m, params: sharp(m, 2) },
+    student: { name: 'b', model: m, params: sharp(m, 3) },
+    data,
+    speed: false,
+    memory: false,
+  });
   assert.equal(r.version, EVAL_VERSION);
   assert.ok(evalReportSchema.safeParse(r).success);
   const back = parseEvalReport(JSON.parse(JSON.stringify(r)));
   assert.deepEqual(back, r);
-  assert.throws(() => parseEvalReport({ ...r, version: 99 }, 'eval.json'), /eval\.json: written with eval schema version 99, this Retort reads version 1/);
-  assert.throws(() => parseEvalReport({ ...r, models: [{ ...r.models[0], params: -1 }] }, 'x.json'), /x\.json: not a Retort evaluation \(models\.0\.params/);
+  assert.throws(
+    () => parseEvalReport({ ...r, version: 99 }, 'eval.json'),
+    /eval\.json: written with eval schema version 99, this Retort reads version 1/,
+  );
+  assert.throws(
+    () => parseEvalReport({ ...r, models: [{ ...r.models[0], params: -1 }] }, 'x.json'),
+    /x\.json: not a Retort evaluation \(models\.0\.params/,
+  );
   const table = formatEvalTable(r);
   assert.match(table, /^model\s+params\s+smaller/);
   assert.match(table, /\nb\s+\S+\s+1\.0×/);
-  await assert.rejects(evaluate({ teacher: { name: 'a', model: m, params: sharp(m, 2) }, student: { name: 'a', model: m, params: sharp(m, 2) }, data, speed: false, memory: false }), /two models are named 'a'/);
+  await assert.rejects(
+    evaluate({
+      teacher: { name: 'a', model: m, params: sharp(m, 2) },
+      student: { name: 'a', model: m, params: sharp(m, 2) },
+      data,
+      speed: false,
+      memory: false,
+    }),
+    /two models are named 'a'/,
+  );
 });
 
 test('classifier accuracy and macro-F1 on known predictions', () => {
@@ -116,12 +153,33 @@ test('classifier accuracy and macro-F1 on known predictions', () => {
 });
 
 test('classifier evaluation: a classifier agrees with itself, F1 and accuracy agree on a fixed set', async () => {
-  const cls = new SequenceClassifier({ body: { family: 'gpt2', config: { vocabSize: 30, maxPositions: 8, dModel: 16, nLayers: 1, nHeads: 2 } }, numLabels: 2, pooling: 'mean' });
+  const cls = new SequenceClassifier({
+    body: { family: 'gpt2', config: { vocabSize: 30, maxPositions: 8, dModel: 16, nLayers: 1, nHeads: 2 } },
+    numLabels: 2,
+    pooling: 'mean',
+  });
   const params = ParamStore.init(cls.params.values(), 4);
-  const ids = hostTensor('int64', [4, 8], Array.from({ length: 32 }, (_, i) => (i * 7) % 30));
-  const mask = hostTensor('int64', [4, 8], Array.from({ length: 32 }, (_, i) => (i % 8 < 5 + (i >> 3) % 3 ? 1 : 0)));
-  const source = { inputs: {}, batches: () => [{ input_ids: ids, attention_mask: mask, labels: hostTensor('int64', [4], [0, 1, 1, 0]) }] };
-  const r = await evaluate({ teacher: { name: 't', model: cls, params }, student: { name: 's', model: cls, params }, data: { source, description: 'four emails', labels: ['ham', 'spam'] }, speed: { warmup: 0, runs: 2, batch: 2 }, memory: false });
+  const ids = hostTensor(
+    'int64',
+    [4, 8],
+    Array.from({ length: 32 }, (_, i) => (i * 7) % 30),
+  );
+  const mask = hostTensor(
+    'int64',
+    [4, 8],
+    Array.from({ length: 32 }, (_, i) => (i % 8 < 5 + ((i >> 3) % 3) ? 1 : 0)),
+  );
+  const source = {
+    inputs: {},
+    batches: () => [{ input_ids: ids, attention_mask: mask, labels: hostTensor('int64', [4], [0, 1, 1, 0]) }],
+  };
+  const r = await evaluate({
+    teacher: { name: 't', model: cls, params },
+    student: { name: 's', model: cls, params },
+    data: { source, description: 'four emails', labels: ['ham', 'spam'] },
+    speed: { warmup: 0, runs: 2, batch: 2 },
+    memory: false,
+  });
   assert.equal(r.task, 'classifier');
   assert.deepEqual(r.data.labels, ['ham', 'spam']);
   const s = r.models[1]!;
@@ -136,7 +194,10 @@ test('peak memory is measured in a child process and grows with the model', asyn
   const small = new Gpt2({ vocabSize: 64, maxPositions: 16, dModel: 16, nLayers: 1, nHeads: 2 });
   const big = new Gpt2({ vocabSize: 16384, maxPositions: 16, dModel: 512, nLayers: 1, nHeads: 2 }); // 11.6M params, 46 MB of float32
   const files: Record<string, string> = {};
-  for (const [name, model] of [['small', small], ['big', big]] as const) {
+  for (const [name, model] of [
+    ['small', small],
+    ['big', big],
+  ] as const) {
     files[name] = join(dir, `${name}.onnx`);
     writeInferenceOnnx({ name, model, params: ParamStore.init(model.params.values(), 1) }, 16, files[name]!);
   }
@@ -144,7 +205,13 @@ test('peak memory is measured in a child process and grows with the model', asyn
   const b = await measurePeakMemory(files.big!, { dims: {}, vocab: 16384 });
   assert.ok(s.baselineBytes > 10e6 && s.peakBytes >= s.baselineBytes, JSON.stringify(s));
   const bigBytes = statSync(files.big!).size;
-  assert.ok(b.peakBytes - b.baselineBytes > 0.8 * bigBytes, `the big model added ${b.peakBytes - b.baselineBytes} bytes; its weights are ${bigBytes}`);
+  assert.ok(
+    b.peakBytes - b.baselineBytes > 0.8 * bigBytes,
+    `the big model added ${b.peakBytes - b.baselineBytes} bytes; its weights are ${bigBytes}`,
+  );
   assert.ok(b.peakBytes - b.baselineBytes > s.peakBytes - s.baselineBytes + 0.5 * bigBytes);
-  await assert.rejects(measurePeakMemory(join(dir, 'missing.onnx'), { dims: {}, vocab: 2 }), /missing\.onnx: the measuring process exited with 1/);
+  await assert.rejects(
+    measurePeakMemory(join(dir, 'missing.onnx'), { dims: {}, vocab: 2 }),
+    /missing\.onnx: the measuring process exited with 1/,
+  );
 });

@@ -12,8 +12,23 @@ import { defaultThreads, hostTensor, type Executor, type HostTensor } from '../r
 import type { EvalSource } from '../distill/trainer/index.ts';
 import { measurePeakMemory } from './memory.ts';
 import { AgreementAccumulator, QualityAccumulator } from './metrics.ts';
-import { classesOf, InferenceProgram, paramCount, taskOf, writeInferenceOnnx, type EvalModel, type EvalTask } from './programs.ts';
-import { EVAL_SCHEMA, EVAL_VERSION, evalReportSchema, finiteOrNull, type EvalReport, type ModelEval } from './schema.ts';
+import {
+  classesOf,
+  InferenceProgram,
+  paramCount,
+  taskOf,
+  writeInferenceOnnx,
+  type EvalModel,
+  type EvalTask,
+} from './programs.ts';
+import {
+  EVAL_SCHEMA,
+  EVAL_VERSION,
+  evalReportSchema,
+  finiteOrNull,
+  type EvalReport,
+  type ModelEval,
+} from './schema.ts';
 import { takeRows, timeRuns } from './speed.ts';
 
 export interface EvalData {
@@ -62,17 +77,26 @@ interface Entry {
   programs: Map<string, Promise<InferenceProgram>>;
 }
 
-const shapeKey = (t: HostTensor) => t.shape.join('x');
+const _shapeKey = (t: HostTensor) => t.shape.join('x');
 
 /** Sizes of an exported file's symbolic dims for one row of `seq` tokens and no cache. */
-const fileDims = (seq: number) => ({ batch_size: 1, sequence_length: seq, past_sequence_length: 0, total_sequence_length: seq });
+const fileDims = (seq: number) => ({
+  batch_size: 1,
+  sequence_length: seq,
+  past_sequence_length: 0,
+  total_sequence_length: seq,
+});
 
-function fileInfo(path: string | undefined): { path: string; bytes: number; latencyMs?: { p50: number; p95: number; runs: number } } | null {
+function fileInfo(
+  path: string | undefined,
+): { path: string; bytes: number; latencyMs?: { p50: number; p95: number; runs: number } } | null {
   if (!path) return null;
   try {
     return { path, bytes: statSync(path).size };
   } catch {
-    throw new Error(`evaluate: ONNX file ${path} does not exist; export the model first (retort export) or leave it out`);
+    throw new Error(
+      `evaluate: ONNX file ${path} does not exist; export the model first (retort export) or leave it out`,
+    );
   }
 }
 
@@ -86,7 +110,10 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
   }
   const task: EvalTask = taskOf(o.teacher.model);
   for (const m of students) {
-    if (taskOf(m.model) !== task) throw new Error(`evaluate: teacher '${o.teacher.name}' is a ${task} model but '${m.name}' is a ${taskOf(m.model)} model; compare models of one kind`);
+    if (taskOf(m.model) !== task)
+      throw new Error(
+        `evaluate: teacher '${o.teacher.name}' is a ${task} model but '${m.name}' is a ${taskOf(m.model)} model; compare models of one kind`,
+      );
   }
   const ignore = o.ignoreIndex ?? -100;
   const threads = o.threads ?? 1;
@@ -104,14 +131,20 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
   const program = (e: Entry, b: number, t: number): Promise<InferenceProgram> => {
     const key = `${b}x${t}`;
     let p = e.programs.get(key);
-    if (!p) e.programs.set(key, (p = InferenceProgram.create(e.em, b, t, { executor: o.executor, threads: defaultThreads() })));
+    if (!p)
+      e.programs.set(
+        key,
+        (p = InferenceProgram.create(e.em, b, t, { executor: o.executor, threads: defaultThreads() })),
+      );
     return p;
   };
   const feedsOf = (batch: Record<string, HostTensor>): Record<string, HostTensor> => {
     const ids = batch.input_ids;
-    if (!ids || ids.shape.length !== 2) throw new Error("evaluate: each batch needs input_ids (B, T) int64");
+    if (ids?.shape.length !== 2) throw new Error('evaluate: each batch needs input_ids (B, T) int64');
     const feeds: Record<string, HostTensor> = { input_ids: ids };
-    if (task === 'classifier') feeds.attention_mask = batch.attention_mask ?? hostTensor('int64', ids.shape, new BigInt64Array(ids.data.length).fill(1n));
+    if (task === 'classifier')
+      feeds.attention_mask =
+        batch.attention_mask ?? hostTensor('int64', ids.shape, new BigInt64Array(ids.data.length).fill(1n));
     return feeds;
   };
 
@@ -121,7 +154,10 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
   let first: Record<string, HostTensor> | undefined;
   for (const batch of o.data.source.batches()) {
     const labels = batch.labels;
-    if (!labels) throw new Error('evaluate: each batch needs labels (LM: (B, T) next-token ids, −100 skipped; classifier: (B) class ids)');
+    if (!labels)
+      throw new Error(
+        'evaluate: each batch needs labels (LM: (B, T) next-token ids, −100 skipped; classifier: (B) class ids)',
+      );
     const feeds = feedsOf(batch);
     first ??= feeds;
     const [b, t] = feeds.input_ids!.shape as [number, number];
@@ -130,14 +166,22 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
       const logits = await (await program(e, b, t)).logits(feeds);
       e.quality.add(logits.data as Float32Array, labels.data as BigInt64Array, ignore);
       if (e.role === 'teacher') teacherLogits = logits;
-      e.agreement?.add(teacherLogits!.data as Float32Array, logits.data as Float32Array, labels.data as BigInt64Array, ignore);
+      e.agreement?.add(
+        teacherLogits!.data as Float32Array,
+        logits.data as Float32Array,
+        labels.data as BigInt64Array,
+        ignore,
+      );
     }
     batches++;
   }
   if (!first) throw new Error(`evaluate: ${o.data.description} has no batches`);
   const [evalBatch, seq] = first.input_ids!.shape as [number, number];
 
-  const speedOpts = o.speed === false ? null : { warmup: o.speed?.warmup ?? 3, runs: o.speed?.runs ?? 20, batch: o.speed?.batch ?? evalBatch };
+  const speedOpts =
+    o.speed === false
+      ? null
+      : { warmup: o.speed?.warmup ?? 3, runs: o.speed?.runs ?? 20, batch: o.speed?.batch ?? evalBatch };
   const rows: ModelEval[] = [];
   let scratch: string | undefined;
   try {
@@ -145,15 +189,29 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
       const { em } = e;
       let speed: ModelEval['speed'] = null;
       if (speedOpts) {
-        log(`timing ${em.name}: ${speedOpts.warmup} warmup + ${speedOpts.runs} runs at batch 1 and at batch ${speedOpts.batch}`);
+        log(
+          `timing ${em.name}: ${speedOpts.warmup} warmup + ${speedOpts.runs} runs at batch 1 and at batch ${speedOpts.batch}`,
+        );
         const one = await InferenceProgram.create(em, 1, seq, { executor: o.executor, threads });
-        const lat = await timeRuns(one, Object.fromEntries(Object.entries(first).map(([k, v]) => [k, takeRows(v, 1)])), speedOpts);
+        const lat = await timeRuns(
+          one,
+          Object.fromEntries(Object.entries(first).map(([k, v]) => [k, takeRows(v, 1)])),
+          speedOpts,
+        );
         const many = await InferenceProgram.create(em, speedOpts.batch, seq, { executor: o.executor, threads });
-        const thr = await timeRuns(many, Object.fromEntries(Object.entries(first).map(([k, v]) => [k, takeRows(v, speedOpts.batch)])), speedOpts);
+        const thr = await timeRuns(
+          many,
+          Object.fromEntries(Object.entries(first).map(([k, v]) => [k, takeRows(v, speedOpts.batch)])),
+          speedOpts,
+        );
         const items = task === 'lm' ? speedOpts.batch * seq : speedOpts.batch;
         speed = {
           latencyMs: { p50: lat.p50, p95: lat.p95, mean: lat.mean, runs: lat.runs },
-          throughput: { batch: speedOpts.batch, perSecond: (items * thr.runs) / (thr.totalMs / 1000), unit: task === 'lm' ? 'tokens/s' : 'examples/s' },
+          throughput: {
+            batch: speedOpts.batch,
+            perSecond: (items * thr.runs) / (thr.totalMs / 1000),
+            unit: task === 'lm' ? 'tokens/s' : 'examples/s',
+          },
         };
       }
       let memory: ModelEval['memory'] = null;
@@ -170,7 +228,12 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
           vocab: task === 'lm' ? classesOf(em.model) : 2,
           threads,
         });
-        memory = { peakBytes: m.peakBytes, baselineBytes: m.baselineBytes, modelBytes: m.peakBytes - m.baselineBytes, file: em.onnx?.fp32 ?? '(evaluation graph, temporary file)' };
+        memory = {
+          peakBytes: m.peakBytes,
+          baselineBytes: m.baselineBytes,
+          modelBytes: m.peakBytes - m.baselineBytes,
+          file: em.onnx?.fp32 ?? '(evaluation graph, temporary file)',
+        };
       }
       const files = { fp32: fileInfo(em.onnx?.fp32), int8: fileInfo(em.onnx?.int8) };
       if (speedOpts) {
@@ -178,7 +241,13 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
         for (const f of [files.fp32, files.int8]) {
           if (!f) continue;
           log(`timing ${f.path}: ${speedOpts.runs} runs at batch 1 in plain onnxruntime`);
-          const m = await measurePeakMemory(f.path, { dims: fileDims(seq), vocab: task === 'lm' ? classesOf(em.model) : 2, threads, runs: speedOpts.warmup, timedRuns: speedOpts.runs });
+          const m = await measurePeakMemory(f.path, {
+            dims: fileDims(seq),
+            vocab: task === 'lm' ? classesOf(em.model) : 2,
+            threads,
+            runs: speedOpts.warmup,
+            timedRuns: speedOpts.runs,
+          });
           if (m.latencyMs) f.latencyMs = m.latencyMs;
         }
       }
@@ -194,7 +263,9 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
           nll: finiteOrNull(q.meanNll()),
           ...(task === 'lm' ? { perplexity: finiteOrNull(q.perplexity()) } : { macroF1: finiteOrNull(q.macroF1()) }),
         },
-        agreement: e.agreement ? { items: e.agreement.items, top1: finiteOrNull(e.agreement.top1()), kl: finiteOrNull(e.agreement.meanKl()) } : null,
+        agreement: e.agreement
+          ? { items: e.agreement.items, top1: finiteOrNull(e.agreement.top1()), kl: finiteOrNull(e.agreement.meanKl()) }
+          : null,
         speed,
         memory,
       });
@@ -209,7 +280,12 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
     createdAt: new Date().toISOString(),
     task,
     data: { description: o.data.description, batches, seq, ...(o.data.labels ? { labels: o.data.labels } : {}) },
-    settings: { threads, warmup: speedOpts?.warmup ?? 0, runs: speedOpts?.runs ?? 0, throughputBatch: speedOpts?.batch ?? evalBatch },
+    settings: {
+      threads,
+      warmup: speedOpts?.warmup ?? 0,
+      runs: speedOpts?.runs ?? 0,
+      throughputBatch: speedOpts?.batch ?? evalBatch,
+    },
     teacher: o.teacher.name,
     models: rows,
   };

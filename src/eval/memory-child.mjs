@@ -33,10 +33,12 @@ const session = await ort.InferenceSession.create(file, {
   interOpNumThreads: 1,
 });
 
-function dimOf(name, d, input) {
+function dimOf(_name, d, input) {
   if (typeof d === 'number') return d;
   if (d in dims) return dims[d];
-  throw new Error(`input '${input}' has symbolic dim '${d}'; pass its size in dims (have: ${Object.keys(dims).join(', ') || 'none'})`);
+  throw new Error(
+    `input '${input}' has symbolic dim '${d}'; pass its size in dims (have: ${Object.keys(dims).join(', ') || 'none'})`,
+  );
 }
 
 const feeds = {};
@@ -52,11 +54,20 @@ for (const m of session.inputMetadata) {
   else values = new Array(n).fill(0);
   let data;
   switch (m.type) {
-    case 'int64': data = BigInt64Array.from(values, BigInt); break;
-    case 'int32': data = Int32Array.from(values); break;
-    case 'bool': data = Uint8Array.from(values); break;
-    case 'float32': data = Float32Array.from(values); break;
-    default: throw new Error(`input '${m.name}' has type ${m.type}, which this script does not feed`);
+    case 'int64':
+      data = BigInt64Array.from(values, BigInt);
+      break;
+    case 'int32':
+      data = Int32Array.from(values);
+      break;
+    case 'bool':
+      data = Uint8Array.from(values);
+      break;
+    case 'float32':
+      data = Float32Array.from(values);
+      break;
+    default:
+      throw new Error(`input '${m.name}' has type ${m.type}, which this script does not feed`);
   }
   feeds[m.name] = new ort.Tensor(m.type, data, shape);
 }
@@ -73,4 +84,4 @@ if (o.timedRuns > 0) {
   const at = (q) => ms[Math.min(ms.length - 1, Math.floor(q * ms.length))];
   out.latencyMs = { p50: at(0.5), p95: at(0.95), runs: ms.length };
 }
-process.stdout.write(JSON.stringify(out) + '\n');
+process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -27,10 +27,21 @@ export interface MemoryFigures {
 }
 
 export function measurePeakMemory(file: string, o: MemoryOptions): Promise<MemoryFigures> {
-  const args = [MEMORY_CHILD, file, JSON.stringify({ dims: o.dims, vocab: o.vocab, runs: o.runs ?? 3, timedRuns: o.timedRuns ?? 0, threads: o.threads ?? 1 })];
+  const args = [
+    MEMORY_CHILD,
+    file,
+    JSON.stringify({
+      dims: o.dims,
+      vocab: o.vocab,
+      runs: o.runs ?? 3,
+      timedRuns: o.timedRuns ?? 0,
+      threads: o.threads ?? 1,
+    }),
+  ];
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
+    let out = '',
+      err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
@@ -42,7 +53,11 @@ export function measurePeakMemory(file: string, o: MemoryOptions): Promise<Memor
       clearTimeout(timer);
       const line = out.trim().split('\n').at(-1) ?? '';
       if (code !== 0) {
-        reject(new Error(`peak memory of ${file}: the measuring process ${signal ? `was killed (${signal})` : `exited with ${code}`}: ${err.trim().split('\n').slice(-3).join(' | ') || '(no output)'}`));
+        reject(
+          new Error(
+            `peak memory of ${file}: the measuring process ${signal ? `was killed (${signal})` : `exited with ${code}`}: ${err.trim().split('\n').slice(-3).join(' | ') || '(no output)'}`,
+          ),
+        );
         return;
       }
       try {

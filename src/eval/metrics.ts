@@ -26,7 +26,10 @@ export class QualityAccumulator {
   private readonly confusion?: number[][];
   private readonly row: Float64Array;
 
-  constructor(readonly classes: number, o: { confusion?: boolean } = {}) {
+  constructor(
+    readonly classes: number,
+    o: { confusion?: boolean } = {},
+  ) {
     this.row = new Float64Array(classes);
     if (o.confusion) this.confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   }
@@ -35,11 +38,15 @@ export class QualityAccumulator {
   add(logits: ArrayLike<number>, labels: ArrayLike<number | bigint>, ignoreIndex = -100): void {
     const c = this.classes;
     const n = labels.length;
-    if (logits.length !== n * c) throw new Error(`eval: ${logits.length} logits for ${n} labels of ${c} classes; expected ${n * c}`);
+    if (logits.length !== n * c)
+      throw new Error(`eval: ${logits.length} logits for ${n} labels of ${c} classes; expected ${n * c}`);
     for (let r = 0; r < n; r++) {
       const y = Number(labels[r]);
       if (y === ignoreIndex) continue;
-      if (!Number.isInteger(y) || y < 0 || y >= c) throw new RangeError(`eval: label ${y} at position ${r} is outside [0, ${c}); is the data tokenized for this model?`);
+      if (!Number.isInteger(y) || y < 0 || y >= c)
+        throw new RangeError(
+          `eval: label ${y} at position ${r} is outside [0, ${c}); is the data tokenized for this model?`,
+        );
       logSoftmaxRow(logits, r * c, c, this.row);
       this.nll -= this.row[y]!;
       const pred = argmaxRow(logits, r * c, c);
@@ -73,7 +80,8 @@ export class QualityAccumulator {
     const f1s: number[] = [];
     for (let k = 0; k < this.classes; k++) {
       const tp = m[k]![k]!;
-      let fp = 0, fn = 0;
+      let fp = 0,
+        fn = 0;
       for (let j = 0; j < this.classes; j++) {
         if (j === k) continue;
         fn += m[k]![j]!;
@@ -99,9 +107,17 @@ export class AgreementAccumulator {
   }
 
   /** Both (N·C) row-major; labels (N) only mark which positions count (ignoreIndex: skipped). */
-  add(teacher: ArrayLike<number>, student: ArrayLike<number>, labels: ArrayLike<number | bigint>, ignoreIndex = -100): void {
+  add(
+    teacher: ArrayLike<number>,
+    student: ArrayLike<number>,
+    labels: ArrayLike<number | bigint>,
+    ignoreIndex = -100,
+  ): void {
     const c = this.classes;
-    if (teacher.length !== student.length) throw new Error(`eval: teacher gave ${teacher.length} logits, student ${student.length}; agreement needs one vocabulary`);
+    if (teacher.length !== student.length)
+      throw new Error(
+        `eval: teacher gave ${teacher.length} logits, student ${student.length}; agreement needs one vocabulary`,
+      );
     for (let r = 0; r < labels.length; r++) {
       if (Number(labels[r]) === ignoreIndex) continue;
       if (argmaxRow(teacher, r * c, c) === argmaxRow(student, r * c, c)) this.matches++;

@@ -7,7 +7,14 @@ import { SequenceClassifier } from '../models/classifier/index.ts';
 import type { DecoderModel } from '../models/types.ts';
 import { encodeModel } from '../onnx/index.ts';
 import { lowerGraph } from '../onnx/lower.ts';
-import { OrtExecutor, ParamStore, type Executor, type HostTensor, type OrtCompileOptions, type Program } from '../runtime/index.ts';
+import {
+  OrtExecutor,
+  ParamStore,
+  type Executor,
+  type HostTensor,
+  type OrtCompileOptions,
+  type Program,
+} from '../runtime/index.ts';
 
 export type EvalTask = 'lm' | 'classifier';
 export type ScorableModel = DecoderModel | SequenceClassifier;
@@ -28,9 +35,11 @@ export interface EvalModel {
 export const taskOf = (m: ScorableModel): EvalTask => (m instanceof SequenceClassifier ? 'classifier' : 'lm');
 
 /** Width of the logits: vocabulary (LM) or number of labels (classifier). */
-export const classesOf = (m: ScorableModel): number => (m instanceof SequenceClassifier ? m.config.numLabels : m.config.vocabSize);
+export const classesOf = (m: ScorableModel): number =>
+  m instanceof SequenceClassifier ? m.config.numLabels : m.config.vocabSize;
 
-export const paramValues = (p: ParamSource): ReadonlyMap<string, HostTensor> => (p instanceof ParamStore ? p.values : p);
+export const paramValues = (p: ParamSource): ReadonlyMap<string, HostTensor> =>
+  p instanceof ParamStore ? p.values : p;
 
 /** Exact parameter count: the sum of the sizes of the parameters the model declares. */
 export function paramCount(m: ScorableModel): number {
@@ -42,7 +51,8 @@ export function paramCount(m: ScorableModel): number {
 /** The logits of a (B, T) batch: LM (B, T, V) from input_ids; classifier (B, L) from input_ids and attention_mask. */
 export function inferenceOutputs(m: ScorableModel, b: number, t: number): Record<string, Tensor> {
   const ids = input('input_ids', [b, t], 'int64'); // (B, T)
-  if (m instanceof SequenceClassifier) return { logits: m.forward(ids, { mask: input('attention_mask', [b, t], 'int64') }).logits }; // (B, L)
+  if (m instanceof SequenceClassifier)
+    return { logits: m.forward(ids, { mask: input('attention_mask', [b, t], 'int64') }).logits }; // (B, L)
   return { logits: m.forward(ids).logits }; // (B, T, V)
 }
 
@@ -51,7 +61,10 @@ function initializersOf(m: ScorableModel, params: ParamSource, who: string): Map
   const out = new Map<string, HostTensor['data']>();
   for (const name of m.params.keys()) {
     const v = values.get(name);
-    if (!v) throw new Error(`evaluate: model '${who}' has no value for parameter '${name}'; pass its ParamStore (trained, or loaded with loadHfModel)`);
+    if (!v)
+      throw new Error(
+        `evaluate: model '${who}' has no value for parameter '${name}'; pass its ParamStore (trained, or loaded with loadHfModel)`,
+      );
     out.set(name, v.data);
   }
   return out;
@@ -64,9 +77,18 @@ export class InferenceProgram {
     private readonly params: ReadonlyMap<string, HostTensor>,
   ) {}
 
-  static async create(em: EvalModel, b: number, t: number, o: { executor?: Executor; threads?: number } = {}): Promise<InferenceProgram> {
+  static async create(
+    em: EvalModel,
+    b: number,
+    t: number,
+    o: { executor?: Executor; threads?: number } = {},
+  ): Promise<InferenceProgram> {
     const executor = o.executor ?? new OrtExecutor();
-    const opts: OrtCompileOptions = { name: `eval_${em.name}_${b}x${t}`, threads: o.threads, initializers: initializersOf(em.model, em.params, em.name) };
+    const opts: OrtCompileOptions = {
+      name: `eval_${em.name}_${b}x${t}`,
+      threads: o.threads,
+      initializers: initializersOf(em.model, em.params, em.name),
+    };
     return new InferenceProgram(await executor.compile(inferenceOutputs(em.model, b, t), opts), paramValues(em.params));
   }
 
@@ -74,7 +96,13 @@ export class InferenceProgram {
     const all: Record<string, HostTensor> = {};
     for (const spec of this.program.inputs) {
       const v = spec.kind === 'param' ? this.params.get(spec.name) : feeds[spec.name];
-      if (!v) throw new Error(`evaluate: the batch has no '${spec.name}'; the model needs ${this.program.inputs.filter((s) => s.kind === 'input').map((s) => s.name).join(', ')}`);
+      if (!v)
+        throw new Error(
+          `evaluate: the batch has no '${spec.name}'; the model needs ${this.program.inputs
+            .filter((s) => s.kind === 'input')
+            .map((s) => s.name)
+            .join(', ')}`,
+        );
       all[spec.name] = v;
     }
     return (await this.program.run(all)).logits!;
@@ -83,7 +111,11 @@ export class InferenceProgram {
 
 /** Writes the forward pass at (1, T) with baked parameters as an ONNX file (standard ops only); returns its size. */
 export function writeInferenceOnnx(em: EvalModel, t: number, path: string): number {
-  const lowered = lowerGraph(inferenceOutputs(em.model, 1, t), { name: `retort_${em.name}`, contribOps: false, initializers: initializersOf(em.model, em.params, em.name) });
+  const lowered = lowerGraph(inferenceOutputs(em.model, 1, t), {
+    name: `retort_${em.name}`,
+    contribOps: false,
+    initializers: initializersOf(em.model, em.params, em.name),
+  });
   const bytes = encodeModel(lowered.model);
   writeFileSync(path, bytes);
   return bytes.byteLength;

@@ -154,7 +154,9 @@ export type TaskExample = z.infer<typeof taskExampleSchema>;
 export function parseEvalReport(value: unknown, where = 'eval JSON'): EvalReport {
   const v = value as { schema?: unknown; version?: unknown } | null;
   if (v && typeof v === 'object' && v.schema === EVAL_SCHEMA && v.version !== EVAL_VERSION) {
-    throw new Error(`${where}: written with eval schema version ${String(v.version)}, this Retort reads version ${EVAL_VERSION}; evaluate again with this version`);
+    throw new Error(
+      `${where}: written with eval schema version ${String(v.version)}, this Retort reads version ${EVAL_VERSION}; evaluate again with this version`,
+    );
   }
   const r = evalReportSchema.safeParse(value);
   if (!r.success) {

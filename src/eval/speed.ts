@@ -19,8 +19,13 @@ export interface Timing {
   totalMs: number;
 }
 
-export async function timeRuns(program: InferenceProgram, feeds: Record<string, HostTensor>, o: TimingOptions): Promise<Timing> {
-  if (!(Number.isInteger(o.runs) && o.runs >= 1)) throw new RangeError(`evaluate: speed.runs must be a positive integer, got ${o.runs}`);
+export async function timeRuns(
+  program: InferenceProgram,
+  feeds: Record<string, HostTensor>,
+  o: TimingOptions,
+): Promise<Timing> {
+  if (!(Number.isInteger(o.runs) && o.runs >= 1))
+    throw new RangeError(`evaluate: speed.runs must be a positive integer, got ${o.runs}`);
   for (let i = 0; i < o.warmup; i++) await program.logits(feeds);
   const ms: number[] = [];
   for (let i = 0; i < o.runs; i++) {

@@ -11,7 +11,8 @@ export function formatCount(n: number): string {
   return String(n);
 }
 
-const fixed = (x: number | null | undefined, digits: number) => (x === null || x === undefined ? dash : x.toFixed(digits));
+const fixed = (x: number | null | undefined, digits: number) =>
+  x === null || x === undefined ? dash : x.toFixed(digits);
 const pct = (x: number | null | undefined) => (x === null || x === undefined ? dash : `${(100 * x).toFixed(1)}%`);
 const mb = (bytes: number | undefined) => (bytes === undefined ? dash : (bytes / MB).toFixed(2));
 
@@ -54,13 +55,23 @@ export function taskNote(r: EvalReport): string {
 
 export function columnsFor(r: EvalReport): Column[] {
   const teacher = r.models.find((m) => m.role === 'teacher');
-  const quality: Column[] = r.task === 'lm'
-    ? [{ head: 'ppl', cell: (m) => fixed(m.quality.perplexity, 2) }, { head: 'acc', cell: (m) => pct(m.quality.accuracy) }]
-    : [{ head: 'acc', cell: (m) => pct(m.quality.accuracy) }, { head: 'macro-F1', cell: (m) => fixed(m.quality.macroF1, 3) }];
+  const quality: Column[] =
+    r.task === 'lm'
+      ? [
+          { head: 'ppl', cell: (m) => fixed(m.quality.perplexity, 2) },
+          { head: 'acc', cell: (m) => pct(m.quality.accuracy) },
+        ]
+      : [
+          { head: 'acc', cell: (m) => pct(m.quality.accuracy) },
+          { head: 'macro-F1', cell: (m) => fixed(m.quality.macroF1, 3) },
+        ];
   return [
     { head: 'model', cell: (m) => m.name, left: true },
     { head: 'params', cell: (m) => formatCount(m.params) },
-    { head: 'smaller', cell: (m) => (teacher && m.role !== 'teacher' ? `${(teacher.params / m.params).toFixed(1)}×` : dash) },
+    {
+      head: 'smaller',
+      cell: (m) => (teacher && m.role !== 'teacher' ? `${(teacher.params / m.params).toFixed(1)}×` : dash),
+    },
     { head: 'fp32 MB', cell: (m) => mb(m.files.fp32?.bytes) },
     { head: 'int8 MB', cell: (m) => mb(m.files.int8?.bytes) },
     ...quality,
@@ -71,7 +82,10 @@ export function columnsFor(r: EvalReport): Column[] {
     { head: 'p95 ms', cell: (m) => fixed(m.speed?.latencyMs.p95, 2) },
     { head: 'fp32 file ms', cell: (m) => fixed(m.files.fp32?.latencyMs?.p50, 2) },
     { head: 'int8 file ms', cell: (m) => fixed(m.files.int8?.latencyMs?.p50, 2) },
-    { head: r.task === 'lm' ? 'tok/s' : 'ex/s', cell: (m) => (m.speed ? formatCount(Math.round(m.speed.throughput.perSecond)) : dash) },
+    {
+      head: r.task === 'lm' ? 'tok/s' : 'ex/s',
+      cell: (m) => (m.speed ? formatCount(Math.round(m.speed.throughput.perSecond)) : dash),
+    },
     { head: 'peak MB', cell: (m) => mb(m.memory?.peakBytes) },
     { head: 'model MB', cell: (m) => mb(m.memory?.modelBytes) },
   ];
@@ -82,7 +96,11 @@ export function formatEvalTable(r: EvalReport): string {
   const cols = columnsFor(r);
   const cells = r.models.map((m) => cols.map((c) => c.cell(m, r)));
   const widths = cols.map((c, i) => Math.max(c.head.length, ...cells.map((row) => row[i]!.length)));
-  const line = (xs: string[]) => xs.map((x, i) => (cols[i]!.left ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (xs: string[]) =>
+    xs
+      .map((x, i) => (cols[i]!.left ? x.padEnd(widths[i]!) : x.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const out = [line(cols.map((c) => c.head)), widths.map((w) => '─'.repeat(w)).join('  '), ...cells.map(line)];
   const s = r.settings;
   out.push(

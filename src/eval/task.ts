@@ -55,13 +55,26 @@ async function answerAll(m: TaskModel, o: TaskEvalOptions): Promise<{ answers: s
     const g = o.generation;
     // Answers end where the model's context does: a long prompt leaves fewer new tokens.
     const room = (m.model.config.maxPositions ?? Infinity) - Math.max(...prompts.map((p) => p.length));
-    if (room < 1) throw new Error(`eval: a prompt of ${Math.max(...prompts.map((p) => p.length))} tokens fills model '${m.name}''s ${m.model.config.maxPositions} positions; shorten the prompts`);
-    const r = await gen.generate(prompts, { maxNewTokens: Math.min(g.maxNewTokens, room), temperature: g.temperature, topP: g.topP, topK: g.topK, seed: g.seed + i, eosTokenId: [...stop], padTokenId: tok.padId ?? tok.eosId ?? 0 });
+    if (room < 1)
+      throw new Error(
+        `eval: a prompt of ${Math.max(...prompts.map((p) => p.length))} tokens fills model '${m.name}''s ${m.model.config.maxPositions} positions; shorten the prompts`,
+      );
+    const r = await gen.generate(prompts, {
+      maxNewTokens: Math.min(g.maxNewTokens, room),
+      temperature: g.temperature,
+      topP: g.topP,
+      topK: g.topK,
+      seed: g.seed + i,
+      eosTokenId: [...stop],
+      padTokenId: tok.padId ?? tok.eosId ?? 0,
+    });
     for (const ids of r.tokens) {
       const end = ids.findIndex((t) => stop.has(t));
       answers.push(tok.decode(end >= 0 ? ids.slice(0, end) : ids).trim());
     }
-    o.log?.(`eval: ${m.name} answered ${Math.min(i + batch, o.conversations.length)}/${o.conversations.length} prompts`);
+    o.log?.(
+      `eval: ${m.name} answered ${Math.min(i + batch, o.conversations.length)}/${o.conversations.length} prompts`,
+    );
   }
   return { answers, msPerAnswer: (performance.now() - started) / Math.max(1, answers.length) };
 }
@@ -69,13 +82,22 @@ async function answerAll(m: TaskModel, o: TaskEvalOptions): Promise<{ answers: s
 /** Log-probabilities of each next token of a row, from one forward pass (rows padded to a multiple of 16, so few shapes compile). */
 class RowScorer {
   private readonly programs = new Map<number, Promise<InferenceProgram>>();
-  constructor(private readonly m: TaskModel, private readonly executor?: Executor) {}
+  constructor(
+    private readonly m: TaskModel,
+    private readonly executor?: Executor,
+  ) {}
 
   async logprobs(ids: Int32Array): Promise<Float64Array> {
     const max = (this.m.model.config as { maxPositions?: number }).maxPositions ?? Infinity;
     const t = Math.min(Math.ceil(ids.length / 16) * 16, max);
     let p = this.programs.get(t);
-    if (!p) this.programs.set(t, (p = InferenceProgram.create({ name: this.m.name, model: this.m.model, params: this.m.params }, 1, t, { executor: this.executor })));
+    if (!p)
+      this.programs.set(
+        t,
+        (p = InferenceProgram.create({ name: this.m.name, model: this.m.model, params: this.m.params }, 1, t, {
+          executor: this.executor,
+        })),
+      );
     const padded = new BigInt64Array(t);
     ids.slice(0, t).forEach((v, i) => (padded[i] = BigInt(v)));
     const logits = toNumbers(await (await p).logits({ input_ids: hostTensor('int64', [1, t], padded) }));
@@ -91,12 +113,23 @@ class RowScorer {
 }
 
 /** The teacher's mean log-probability per token of each answer (answer tokens and the closing end-of-turn). */
-async function teacherLogprob(teacher: TaskModel, conversations: readonly Conversation[], answers: readonly string[], tok: Tokenizer, executor?: Executor): Promise<number | null> {
+async function teacherLogprob(
+  teacher: TaskModel,
+  conversations: readonly Conversation[],
+  answers: readonly string[],
+  tok: Tokenizer,
+  executor?: Executor,
+): Promise<number | null> {
   const scorer = new RowScorer(teacher, executor);
-  let total = 0, count = 0;
+  let total = 0,
+    count = 0;
   for (const [i, c] of conversations.entries()) {
     // An empty answer still has its end-of-turn token to score.
-    const e = encodeConversation(tok, { ...c, messages: [...promptOf(c), { role: 'assistant', content: answers[i]! }] }, { trainOn: 'lastAnswer' });
+    const e = encodeConversation(
+      tok,
+      { ...c, messages: [...promptOf(c), { role: 'assistant', content: answers[i]! }] },
+      { trainOn: 'lastAnswer' },
+    );
     const lp = await scorer.logprobs(e.ids);
     e.train.forEach((t, k) => {
       if (t && k > 0 && k - 1 < lp.length) {
@@ -122,8 +155,19 @@ export async function evaluateTask(o: TaskEvalOptions): Promise<TaskEvalResult> 
   const scored = refs.map((r, i) => (r === null ? -1 : i)).filter((i) => i >= 0);
   for (const m of o.models) {
     const mine = answers.get(m.name)!;
-    const t = scored.length > 0 ? taskScores(scored.map((i) => mine[i]!), scored.map((i) => refs[i]!)) : undefined;
-    const agree = teacher && teacher !== m ? agreementScores(mine, answers.get(teacher.name)!) : teacher ? { teacherExact: 1, teacherChrF: 100 } : undefined;
+    const t =
+      scored.length > 0
+        ? taskScores(
+            scored.map((i) => mine[i]!),
+            scored.map((i) => refs[i]!),
+          )
+        : undefined;
+    const agree =
+      teacher && teacher !== m
+        ? agreementScores(mine, answers.get(teacher.name)!)
+        : teacher
+          ? { teacherExact: 1, teacherChrF: 100 }
+          : undefined;
     scores.set(m.name, {
       items: mine.length,
       exactMatch: t?.exactMatch ?? null,
@@ -137,7 +181,9 @@ export async function evaluateTask(o: TaskEvalOptions): Promise<TaskEvalResult> 
     });
   }
   const examples: TaskExample[] = o.conversations.slice(0, o.examples ?? 20).map((c, i) => ({
-    prompt: promptOf(c).map((m) => m.content).join('\n'),
+    prompt: promptOf(c)
+      .map((m) => m.content)
+      .join('\n'),
     reference: refs[i] ?? null,
     answers: Object.fromEntries(o.models.map((m) => [m.name, answers.get(m.name)![i]!])),
   }));

@@ -26,11 +26,13 @@ export function exportClassifierOnnx(
   o: { seq: number; int8?: boolean; tokenizer?: { save(dir: string): void } },
 ): ClassifierExportResult {
   const values = params instanceof ParamStore ? params.values : params;
-  const initializers = new Map([...model.params.keys()].map((name) => {
-    const v = values.get(name);
-    if (!v) throw new Error(`exportClassifierOnnx: parameter '${name}' has no value; pass the model's ParamStore`);
-    return [name, v.data];
-  }));
+  const initializers = new Map(
+    [...model.params.keys()].map((name) => {
+      const v = values.get(name);
+      if (!v) throw new Error(`exportClassifierOnnx: parameter '${name}' has no value; pass the model's ParamStore`);
+      return [name, v.data];
+    }),
+  );
   const seq = o.seq;
   const onnx = lowerPolymorphic({
     dims: [{ name: 'batch_size', from: { input: 'input_ids', axis: 0 } }],
@@ -41,12 +43,17 @@ export function exportClassifierOnnx(
       return { logits: model.forward(ids, { mask }).logits }; // (B, L)
     },
     io: { input_ids: ['batch_size', null], attention_mask: ['batch_size', null], logits: ['batch_size', null] },
-    lower: { name: 'retort_classifier', contribOps: false, initializers, metadata: { producer: 'retort', seq_len: String(seq) } },
+    lower: {
+      name: 'retort_classifier',
+      contribOps: false,
+      initializers,
+      metadata: { producer: 'retort', seq_len: String(seq) },
+    },
   }).model;
   const folder = modelFolder(dir);
   const { files, write } = folder;
   const result: ClassifierExportResult = { dir, files, ...writeOnnxFiles(folder, onnx, o.int8 ? 'dynamic' : false) };
-  write('config.json', JSON.stringify({ ...hfConfigOf(model), retort_seq_len: seq }, null, 2) + '\n');
+  write('config.json', `${JSON.stringify({ ...hfConfigOf(model), retort_seq_len: seq }, null, 2)}\n`);
   if (o.tokenizer) {
     o.tokenizer.save(dir);
     files.push('tokenizer.json', 'tokenizer_config.json');

@@ -49,7 +49,9 @@ function hfConfig(model: DecoderModel): Record<string, unknown> {
   try {
     return hfConfigOf(model);
   } catch (err) {
-    throw new Error(`exportDecoderOnnx: no config.json for this model (${(err as Error).message}); pass hfConfig`, { cause: err });
+    throw new Error(`exportDecoderOnnx: no config.json for this model (${(err as Error).message}); pass hfConfig`, {
+      cause: err,
+    });
   }
 }
 
@@ -72,24 +74,41 @@ const BINDINGS = [
 /** The decoder as one shape-polymorphic ONNX model with its parameters baked in. */
 export function decoderOnnxModel(model: DecoderModel, params: ParamValues | ParamStore): OnnxModel {
   const values = params instanceof ParamStore ? params.values : params;
-  const initializers = new Map([...model.params.keys()].map((name) => {
-    const v = values.get(name);
-    if (!v) throw new Error(`exportDecoderOnnx: parameter '${name}' has no value; pass the model's ParamStore (or a loaded checkpoint)`);
-    return [name, v.data];
-  }));
+  const initializers = new Map(
+    [...model.params.keys()].map((name) => {
+      const v = values.get(name);
+      if (!v)
+        throw new Error(
+          `exportDecoderOnnx: parameter '${name}' has no value; pass the model's ParamStore (or a loaded checkpoint)`,
+        );
+      return [name, v.data];
+    }),
+  );
   const longest = Math.max(...BINDINGS.map((b) => b.sequence_length + b.past_sequence_length));
-  if ((model.config.maxPositions ?? Infinity) < longest) throw new Error(`exportDecoderOnnx: tracing needs ${longest} positions but the model has maxPositions ${model.config.maxPositions}`);
+  if ((model.config.maxPositions ?? Infinity) < longest)
+    throw new Error(
+      `exportDecoderOnnx: tracing needs ${longest} positions but the model has maxPositions ${model.config.maxPositions}`,
+    );
 
   const probe = model.forward(input('input_ids', [1, 1], 'int64')).present;
-  const layers = probe.length, heads = probe[0]!.key.shape[1]!, headDim = probe[0]!.key.shape[3]!;
-  const kvNames = Array.from({ length: layers }, (_, i) => [`past_key_values.${i}.key`, `past_key_values.${i}.value`, `present.${i}.key`, `present.${i}.value`] as const);
+  const layers = probe.length,
+    heads = probe[0]!.key.shape[1]!,
+    headDim = probe[0]!.key.shape[3]!;
+  const kvNames = Array.from(
+    { length: layers },
+    (_, i) =>
+      [`past_key_values.${i}.key`, `past_key_values.${i}.value`, `present.${i}.key`, `present.${i}.value`] as const,
+  );
 
   const trace = (s: Record<string, number>): Record<string, Tensor> => {
     const [b, t, p, total] = [s.batch_size!, s.sequence_length!, s.past_sequence_length!, s.total_sequence_length!];
     const ids = input('input_ids', [b, t], 'int64');
     const mask = input('attention_mask', [b, total], 'int64');
     const positionIds = input('position_ids', [b, t], 'int64');
-    const past: KvPair[] = kvNames.map(([k, v]) => ({ key: input(k, [b, heads, p, headDim]), value: input(v, [b, heads, p, headDim]) }));
+    const past: KvPair[] = kvNames.map(([k, v]) => ({
+      key: input(k, [b, heads, p, headDim]),
+      value: input(v, [b, heads, p, headDim]),
+    }));
     const keep = reshape(greater(mask, 0), [b, 1, 1, total]); // (B, 1, 1, S) over keys
     const out = model.forward(ids, { past, positionIds, keep });
     const outputs: Record<string, Tensor> = { logits: out.logits };
@@ -107,7 +126,13 @@ export function decoderOnnxModel(model: DecoderModel, params: ParamValues | Para
     position_ids: ['batch_size', 'sequence_length'],
     logits: ['batch_size', 'sequence_length', null],
   };
-  for (const [k, v, pk, pv] of kvNames) Object.assign(io, { [k]: kvIo('past_sequence_length'), [v]: kvIo('past_sequence_length'), [pk]: kvIo('total_sequence_length'), [pv]: kvIo('total_sequence_length') });
+  for (const [k, v, pk, pv] of kvNames)
+    Object.assign(io, {
+      [k]: kvIo('past_sequence_length'),
+      [v]: kvIo('past_sequence_length'),
+      [pk]: kvIo('total_sequence_length'),
+      [pv]: kvIo('total_sequence_length'),
+    });
 
   return lowerPolymorphic({
     dims: DIMS,
@@ -120,20 +145,37 @@ export function decoderOnnxModel(model: DecoderModel, params: ParamValues | Para
 }
 
 /** Writes the model folder (see the top of this file) and returns what it wrote. */
-export function exportDecoderOnnx(model: DecoderModel, params: ParamValues | ParamStore, dir: string, o: ExportOptions = {}): ExportResult {
+export function exportDecoderOnnx(
+  model: DecoderModel,
+  params: ParamValues | ParamStore,
+  dir: string,
+  o: ExportOptions = {},
+): ExportResult {
   const hf = o.hfConfig ?? hfConfig(model);
   const onnx = decoderOnnxModel(model, params);
   const folder = modelFolder(dir);
   const { files, write } = folder;
-  const result: ExportResult = { dir, files, ...writeOnnxFiles(folder, onnx, o.int8 ? (o.int8 === 'weights' ? 'weights' : 'dynamic') : false) };
-  write('config.json', JSON.stringify(hf, null, 2) + '\n');
+  const result: ExportResult = {
+    dir,
+    files,
+    ...writeOnnxFiles(folder, onnx, o.int8 ? (o.int8 === 'weights' ? 'weights' : 'dynamic') : false),
+  };
+  write('config.json', `${JSON.stringify(hf, null, 2)}\n`);
   const generation = Object.fromEntries(
-    Object.entries({ bos_token_id: hf.bos_token_id, eos_token_id: hf.eos_token_id, pad_token_id: hf.pad_token_id, ...o.generation }).filter(([, v]) => v !== undefined && v !== null),
+    Object.entries({
+      bos_token_id: hf.bos_token_id,
+      eos_token_id: hf.eos_token_id,
+      pad_token_id: hf.pad_token_id,
+      ...o.generation,
+    }).filter(([, v]) => v !== undefined && v !== null),
   );
-  write('generation_config.json', JSON.stringify(generation, null, 2) + '\n');
+  write('generation_config.json', `${JSON.stringify(generation, null, 2)}\n`);
   if (typeof o.tokenizer === 'string') {
     const src = o.tokenizer;
-    if (!existsSync(join(src, 'tokenizer.json'))) throw new Error(`exportDecoderOnnx: '${src}' has no tokenizer.json; pass the folder a Hugging Face tokenizer was saved in`);
+    if (!existsSync(join(src, 'tokenizer.json')))
+      throw new Error(
+        `exportDecoderOnnx: '${src}' has no tokenizer.json; pass the folder a Hugging Face tokenizer was saved in`,
+      );
     for (const f of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
       if (existsSync(join(src, f)) && statSync(join(src, f)).isFile()) {
         copyFileSync(join(src, f), join(dir, f));

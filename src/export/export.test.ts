@@ -51,14 +51,22 @@ async function retortForward(net: Net, c: Case): Promise<Record<string, HostTens
   const keep = reshape(greater(mask, 0), [b, 1, 1, p + t]);
   const out = net.model.forward(ids, { past: p > 0 ? past : undefined, positionIds, keep });
   const outputs: Record<string, Tensor> = { logits: out.logits };
-  out.present.forEach((kv, i) => Object.assign(outputs, { [`present.${i}.key`]: kv.key, [`present.${i}.value`]: kv.value }));
+  out.present.forEach((kv, i) =>
+    Object.assign(outputs, { [`present.${i}.key`]: kv.key, [`present.${i}.value`]: kv.value }),
+  );
   const feeds: Record<string, HostTensor> = {
     ...Object.fromEntries(net.params.values),
     input_ids: hostTensor('int64', [b, t], c.ids),
     attention_mask: hostTensor('int64', [b, p + t], c.mask),
     position_ids: hostTensor('int64', [b, t], c.pos),
   };
-  if (p > 0) past.forEach((kv, i) => Object.assign(feeds, { [kv.key.name!]: hostTensor('float32', kv.key.shape, c.past[2 * i]!), [kv.value.name!]: hostTensor('float32', kv.value.shape, c.past[2 * i + 1]!) }));
+  if (p > 0)
+    past.forEach((kv, i) =>
+      Object.assign(feeds, {
+        [kv.key.name!]: hostTensor('float32', kv.key.shape, c.past[2 * i]!),
+        [kv.value.name!]: hostTensor('float32', kv.value.shape, c.past[2 * i + 1]!),
+      }),
+    );
   const program = await new ReferenceExecutor().compile(outputs);
   const needed = new Set(program.inputs.map((s) => s.name));
   return program.run(Object.fromEntries(Object.entries(feeds).filter(([k]) => needed.has(k))));
@@ -90,8 +98,11 @@ function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** A batch with the given prompt lengths, left-padded to t, after p cached positions. */
 function makeCase(net: Net, lens: number[], t: number, p: number, seed: number, past: Float32Array[] = []): Case {
   const rng = mulberry32(seed);
-  const b = lens.length, V = net.model.config.vocabSize;
-  const ids: number[] = [], mask: number[] = [], pos: number[] = [];
+  const b = lens.length,
+    V = net.model.config.vocabSize;
+  const ids: number[] = [],
+    mask: number[] = [],
+    pos: number[] = [];
   for (const len of lens) {
     const pad = t - len;
     for (let j = 0; j < p; j++) mask.push(1);
@@ -106,12 +117,24 @@ function makeCase(net: Net, lens: number[], t: number, p: number, seed: number, 
 
 function build(model: DecoderModel, seed: number): Net {
   const present = model.forward(input('input_ids', [1, 1], 'int64')).present;
-  return { model, params: ParamStore.init(model.params.values(), seed), layers: present.length, heads: present[0]!.key.shape[1]!, headDim: present[0]!.key.shape[3]! };
+  return {
+    model,
+    params: ParamStore.init(model.params.values(), seed),
+    layers: present.length,
+    heads: present[0]!.key.shape[1]!,
+    headDim: present[0]!.key.shape[3]!,
+  };
 }
 
 const nets: [string, Net][] = [
   ['GPT-2', build(new Gpt2({ vocabSize: 50, maxPositions: 32, dModel: 32, nLayers: 2, nHeads: 4 }), 1)],
-  ['Llama (GQA)', build(new Llama({ vocabSize: 50, maxPositions: 32, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, mlpHidden: 40 }), 2)],
+  [
+    'Llama (GQA)',
+    build(
+      new Llama({ vocabSize: 50, maxPositions: 32, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, mlpHidden: 40 }),
+      2,
+    ),
+  ],
 ];
 
 for (const [name, net] of nets) {
@@ -130,7 +153,10 @@ for (const [name, net] of nets) {
     };
     await check('B=1 T=9', makeCase(net, [9], 9, 0, 1));
     const first = await check('B=2 T=4 (one row left-padded)', makeCase(net, [4, 2], 4, 0, 2));
-    const past = Array.from({ length: 2 * net.layers }, (_, k) => first[`present.${k >> 1}.${k & 1 ? 'value' : 'key'}`]!);
+    const past = Array.from(
+      { length: 2 * net.layers },
+      (_, k) => first[`present.${k >> 1}.${k & 1 ? 'value' : 'key'}`]!,
+    );
     await check('B=2 T=3 after 4 cached', makeCase(net, [3, 3], 3, 4, 3, past));
     await check('B=2 T=1 after 4 cached', makeCase(net, [1, 1], 1, 4, 4, past));
   });
@@ -143,9 +169,23 @@ test('decoding with past keys/values gives the logits of running the whole seque
   const session = await ort.InferenceSession.create(join(dir, 'onnx', 'model.onnx'));
   const whole = makeCase(net, [7], 7, 0, 9);
   const full = await onnxForward(session, net, whole);
-  const head = await onnxForward(session, net, { ...whole, t: 4, ids: whole.ids.slice(0, 4), mask: whole.mask.slice(0, 4), pos: whole.pos.slice(0, 4) });
+  const head = await onnxForward(session, net, {
+    ...whole,
+    t: 4,
+    ids: whole.ids.slice(0, 4),
+    mask: whole.mask.slice(0, 4),
+    pos: whole.pos.slice(0, 4),
+  });
   const past = Array.from({ length: 2 * net.layers }, (_, k) => head[`present.${k >> 1}.${k & 1 ? 'value' : 'key'}`]!);
-  const tail = await onnxForward(session, net, { b: 1, t: 3, p: 4, ids: whole.ids.slice(4), mask: whole.mask, pos: whole.pos.slice(4), past });
+  const tail = await onnxForward(session, net, {
+    b: 1,
+    t: 3,
+    p: 4,
+    ids: whole.ids.slice(4),
+    mask: whole.mask,
+    pos: whole.pos.slice(4),
+    past,
+  });
   const V = net.model.config.vocabSize;
   assert.ok(maxDiff(tail.logits!, full.logits!.subarray(4 * V)) < 1e-4);
 });
@@ -155,8 +195,14 @@ test('the export holds standard ONNX ops only, with the transformers.js names an
   const dir = join(root, 'names');
   exportDecoderOnnx(net.model, net.params, dir);
   const m = decodeModel(readFileSync(join(dir, 'onnx', 'model.onnx')));
-  assert.deepEqual(m.opsetImports.map((o) => o.domain), ['']);
-  assert.ok(m.graph.nodes.every((n) => !n.domain), 'no com.microsoft ops');
+  assert.deepEqual(
+    m.opsetImports.map((o) => o.domain),
+    [''],
+  );
+  assert.ok(
+    m.graph.nodes.every((n) => !n.domain),
+    'no com.microsoft ops',
+  );
   const dims = Object.fromEntries([...m.graph.inputs, ...m.graph.outputs].map((v) => [v.name, v.shape]));
   assert.deepEqual(dims.input_ids, ['batch_size', 'sequence_length']);
   assert.deepEqual(dims.attention_mask, ['batch_size', 'total_sequence_length']);
@@ -174,12 +220,21 @@ test('config.json, generation_config.json and the tokenizer files are written be
   writeFileSync(join(tokDir, 'tokenizer.json'), '{"model":{}}');
   writeFileSync(join(tokDir, 'tokenizer_config.json'), '{}');
   const res = exportDecoderOnnx(net.model, net.params, dir, { tokenizer: tokDir, generation: { max_new_tokens: 20 } });
-  assert.deepEqual(res.files.sort(), ['config.json', 'generation_config.json', 'onnx/model.onnx', 'tokenizer.json', 'tokenizer_config.json']);
+  assert.deepEqual(res.files.sort(), [
+    'config.json',
+    'generation_config.json',
+    'onnx/model.onnx',
+    'tokenizer.json',
+    'tokenizer_config.json',
+  ]);
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   assert.equal(config.model_type, 'gpt2');
   assert.equal(config.n_layer, 2);
   assert.deepEqual(JSON.parse(readFileSync(join(dir, 'generation_config.json'), 'utf8')), { max_new_tokens: 20 });
-  assert.throws(() => exportDecoderOnnx(net.model, net.params, join(root, 'x'), { tokenizer: join(root, 'missing') }), /tokenizer\.json/);
+  assert.throws(
+    () => exportDecoderOnnx(net.model, net.params, join(root, 'x'), { tokenizer: join(root, 'missing') }),
+    /tokenizer\.json/,
+  );
 });
 
 test('int8 export: smaller file, logits close to fp32 (both quantization modes)', async (t) => {
@@ -194,17 +249,27 @@ test('int8 export: smaller file, logits close to fp32 (both quantization modes)'
     assert.equal(statSync(join(dir, 'onnx', 'model_quantized.onnx')).size, res.quantizedBytes);
     assert.ok(ratio > 3.5, `${mode}: int8 file is only ${ratio.toFixed(2)}x smaller`);
     const fp32 = await onnxForward(await ort.InferenceSession.create(join(dir, 'onnx', 'model.onnx')), net, c);
-    const int8 = await onnxForward(await ort.InferenceSession.create(join(dir, 'onnx', 'model_quantized.onnx')), net, c);
+    const int8 = await onnxForward(
+      await ort.InferenceSession.create(join(dir, 'onnx', 'model_quantized.onnx')),
+      net,
+      c,
+    );
     // Left-padded rows: compare real positions only.
-    const V = 256, rows = [...Array(32).keys()].filter((r) => c.mask[r] === 1);
-    let drift = 0, spread = 0, agree = 0;
+    const V = 256,
+      rows = [...Array(32).keys()].filter((r) => c.mask[r] === 1);
+    let drift = 0,
+      spread = 0,
+      agree = 0;
     for (const r of rows) {
-      const a = fp32.logits!.subarray(r * V, (r + 1) * V), b = int8.logits!.subarray(r * V, (r + 1) * V);
+      const a = fp32.logits!.subarray(r * V, (r + 1) * V),
+        b = int8.logits!.subarray(r * V, (r + 1) * V);
       drift = Math.max(drift, maxDiff(a, b));
       spread = Math.max(spread, Math.max(...a) - Math.min(...a));
       if (a.indexOf(Math.max(...a)) === b.indexOf(Math.max(...b))) agree++;
     }
-    t.diagnostic(`${mode}: ${res.modelBytes} → ${res.quantizedBytes} bytes (${ratio.toFixed(2)}x); max |Δlogit| ${drift.toFixed(4)} over a logit range of ${spread.toFixed(2)}; argmax agrees at ${agree}/${rows.length} positions`);
+    t.diagnostic(
+      `${mode}: ${res.modelBytes} → ${res.quantizedBytes} bytes (${ratio.toFixed(2)}x); max |Δlogit| ${drift.toFixed(4)} over a logit range of ${spread.toFixed(2)}; argmax agrees at ${agree}/${rows.length} positions`,
+    );
     assert.ok(drift < 0.03 * spread, `${mode}: logits drift by ${drift}, over 3% of their range ${spread}`);
     assert.ok(agree >= 0.9 * rows.length, `${mode}: argmax agrees at only ${agree}/${rows.length} positions`);
   }
@@ -223,7 +288,9 @@ async function loadOrtWeb(): Promise<typeof ort | null> {
 }
 
 const web = await loadOrtWeb();
-test('the exported files run in onnxruntime-web (wasm) with the logits onnxruntime-node gives', { skip: web ? false : 'onnxruntime-web is not installed' }, async () => {
+test('the exported files run in onnxruntime-web (wasm) with the logits onnxruntime-node gives', {
+  skip: web ? false : 'onnxruntime-web is not installed',
+}, async () => {
   for (const [name, net] of nets) {
     const dir = join(root, `web-${name.replace(/\W+/g, '_')}`);
     exportDecoderOnnx(net.model, net.params, dir, { int8: true });
@@ -232,7 +299,10 @@ test('the exported files run in onnxruntime-web (wasm) with the logits onnxrunti
       const path = join(dir, 'onnx', file);
       const a = await onnxForward(await web!.InferenceSession.create(path), net, c);
       const b = await onnxForward(await ort.InferenceSession.create(path), net, c);
-      assert.ok(maxDiff(a.logits!, b.logits!) < 1e-5, `${name} ${file}: web and node differ by ${maxDiff(a.logits!, b.logits!)}`);
+      assert.ok(
+        maxDiff(a.logits!, b.logits!) < 1e-5,
+        `${name} ${file}: web and node differ by ${maxDiff(a.logits!, b.logits!)}`,
+      );
     }
   }
 });
@@ -247,21 +317,34 @@ async function loadTransformersJs(): Promise<any | null> {
 }
 
 const tjs = await loadTransformersJs();
-test('transformers.js loads the exported folder (fp32 and q8) and generates the tokens Retort generates', { skip: tjs ? false : '@huggingface/transformers is not installed' }, async () => {
+test('transformers.js loads the exported folder (fp32 and q8) and generates the tokens Retort generates', {
+  skip: tjs ? false : '@huggingface/transformers is not installed',
+}, async () => {
   const tok = CharTokenizer.fromCorpus(['the quick brown fox jumps over the lazy dog']);
   tjs.env.allowRemoteModels = false;
   tjs.env.localModelPath = root;
   const models = [
     new Gpt2({ vocabSize: tok.vocabSize, maxPositions: 48, dModel: 32, nLayers: 2, nHeads: 4 }),
-    new Llama({ vocabSize: tok.vocabSize, maxPositions: 48, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, mlpHidden: 48 }),
+    new Llama({
+      vocabSize: tok.vocabSize,
+      maxPositions: 48,
+      dModel: 32,
+      nLayers: 2,
+      nHeads: 4,
+      nKvHeads: 2,
+      mlpHidden: 48,
+    }),
   ];
   for (const [k, model] of models.entries()) {
     const params = ParamStore.init(model.params.values(), 3);
     // Sharper predictions than the default init, so greedy decoding has no near-ties.
-    for (const [name, v] of params.values) if (v.shape.length === 2) (v.data as Float32Array).forEach((x, i, d) => (d[i] = x * (name.includes('wpe') ? 30 : 6)));
+    for (const [name, v] of params.values)
+      if (v.shape.length === 2)
+        (v.data as Float32Array).forEach((x, i, d) => (d[i] = x * (name.includes('wpe') ? 30 : 6)));
     exportDecoderOnnx(model, params, join(root, `tjs${k}`), { tokenizer: tok, int8: true });
     const prompt = tok.encode('the quick');
-    const want = (await new Generator(model, params).generate([prompt], { maxNewTokens: 12, eosTokenId: [] })).tokens[0];
+    const want = (await new Generator(model, params).generate([prompt], { maxNewTokens: 12, eosTokenId: [] }))
+      .tokens[0];
     const tokenizer = await tjs.AutoTokenizer.from_pretrained(`tjs${k}`);
     assert.deepEqual(Array.from(tokenizer('the quick', { add_special_tokens: false }).input_ids.data, Number), prompt);
     for (const dtype of ['fp32', 'q8']) {

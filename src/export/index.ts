@@ -1,6 +1,12 @@
 // Export to the Hugging Face / transformers.js ONNX layout, with symbolic dims and optional int8.
 export { exportClassifierOnnx, type ClassifierExportResult } from './classifier.ts';
 export { decoderOnnxModel, exportDecoderOnnx, type ExportOptions, type ExportResult } from './decoder.ts';
-export { lowerPolymorphic, type DimSource, type PolymorphicGraph, type PolymorphicSpec, type SymbolicDim } from './polymorphic.ts';
+export {
+  lowerPolymorphic,
+  type DimSource,
+  type PolymorphicGraph,
+  type PolymorphicSpec,
+  type SymbolicDim,
+} from './polymorphic.ts';
 export { quantizeInt8, quantizeMatrix, type QuantizeReport } from './quantize.ts';
 export { modelFolder, writeOnnxFiles, type ModelFolder, type OnnxFiles } from './folder.ts';

@@ -72,7 +72,10 @@ export function lowerPolymorphic(spec: PolymorphicSpec): PolymorphicGraph {
       const refs = views.map((v, k) => v.describe(others[k]!.inputs[j]!));
       const first = refs[0]!;
       if (typeof first === 'string') {
-        if (refs.some((r) => r !== first)) fail(`node ${i} (${node.opType}) input ${j} comes from different places at different sizes; the traces differ in structure`);
+        if (refs.some((r) => r !== first))
+          fail(
+            `node ${i} (${node.opType}) input ${j} comes from different places at different sizes; the traces differ in structure`,
+          );
         return name;
       }
       const tensors = refs as OnnxTensor[];
@@ -89,13 +92,16 @@ export function lowerPolymorphic(spec: PolymorphicSpec): PolymorphicGraph {
     const s = (what === 'input' ? base.inputs : base.outputs)[k]!;
     const names = spec.io[s.name];
     if (!names) return fail(`${what} '${s.name}' has no entry in io; list its symbolic dims (null for static ones)`);
-    if (names.length !== s.shape.length) fail(`io['${s.name}'] lists ${names.length} dims, the ${what} has ${s.shape.length}`);
+    if (names.length !== s.shape.length)
+      fail(`io['${s.name}'] lists ${names.length} dims, the ${what} has ${s.shape.length}`);
     lowered.forEach((l, b) => {
       const shape = (what === 'input' ? l.inputs : l.outputs)[k]!.shape;
       names.forEach((n, d) => {
         const want = n === null ? s.shape[d] : sizes[b]![n];
         if (want !== undefined && shape[d] !== want) {
-          fail(`${what} '${s.name}' dim ${d} is ${shape[d]} at binding ${b}, but io names it ${n === null ? `static (${s.shape[d]})` : `'${n}' (${want})`}`);
+          fail(
+            `${what} '${s.name}' dim ${d} is ${shape[d]} at binding ${b}, but io names it ${n === null ? `static (${s.shape[d]})` : `'${n}' (${want})`}`,
+          );
         }
       });
     });
@@ -119,10 +125,14 @@ function resolveSizes(dims: readonly SymbolicDim[], binding: Record<string, numb
   for (const d of dims) {
     if ('input' in d.from) {
       const v = binding[d.name];
-      if (!Number.isInteger(v) || v! < 1) fail(`binding ${JSON.stringify(binding)} gives dim '${d.name}' no positive size`);
+      if (!Number.isInteger(v) || v! < 1)
+        fail(`binding ${JSON.stringify(binding)} gives dim '${d.name}' no positive size`);
       out[d.name] = v!;
     } else {
-      out[d.name] = d.from.sum.reduce((s, n) => s + (out[n] ?? fail(`dim '${d.name}' sums '${n}', which is not declared before it`)), 0);
+      out[d.name] = d.from.sum.reduce(
+        (s, n) => s + (out[n] ?? fail(`dim '${d.name}' sums '${n}', which is not declared before it`)),
+        0,
+      );
     }
   }
   return out;
@@ -150,7 +160,12 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 function sameTensor(a: OnnxTensor, b: OnnxTensor): boolean {
-  return a.dataType === b.dataType && a.dims.length === b.dims.length && a.dims.every((d, i) => d === b.dims[i]) && sameBytes(a.rawData, b.rawData);
+  return (
+    a.dataType === b.dataType &&
+    a.dims.length === b.dims.length &&
+    a.dims.every((d, i) => d === b.dims[i]) &&
+    sameBytes(a.rawData, b.rawData)
+  );
 }
 
 function sameAttribute(a: OnnxAttribute, b: OnnxAttribute): boolean {
@@ -163,15 +178,27 @@ function checkSameStructure(graphs: OnnxModel['graph'][]): void {
   const [g0, ...rest] = graphs as [OnnxModel['graph'], ...OnnxModel['graph'][]];
   rest.forEach((g, k) => {
     const where = `the trace at binding ${k + 1}`;
-    if (g.nodes.length !== g0.nodes.length) fail(`${where} has ${g.nodes.length} nodes, the base ${g0.nodes.length}: some op is skipped at one size (a reshape or slice that is a no-op there); pick sizes that differ from every model dimension`);
+    if (g.nodes.length !== g0.nodes.length)
+      fail(
+        `${where} has ${g.nodes.length} nodes, the base ${g0.nodes.length}: some op is skipped at one size (a reshape or slice that is a no-op there); pick sizes that differ from every model dimension`,
+      );
     g.nodes.forEach((n, i) => {
       const m = g0.nodes[i]!;
-      const same = n.opType === m.opType && (n.domain ?? '') === (m.domain ?? '') && n.inputs.length === m.inputs.length &&
-        n.outputs.length === m.outputs.length && n.attributes.length === m.attributes.length && n.attributes.every((a, j) => sameAttribute(a, m.attributes[j]!));
-      if (!same) fail(`node ${i} is ${m.opType} in the base trace but ${n.opType} (or has other attributes) in ${where}; a size-dependent attribute cannot be made symbolic`);
+      const same =
+        n.opType === m.opType &&
+        (n.domain ?? '') === (m.domain ?? '') &&
+        n.inputs.length === m.inputs.length &&
+        n.outputs.length === m.outputs.length &&
+        n.attributes.length === m.attributes.length &&
+        n.attributes.every((a, j) => sameAttribute(a, m.attributes[j]!));
+      if (!same)
+        fail(
+          `node ${i} is ${m.opType} in the base trace but ${n.opType} (or has other attributes) in ${where}; a size-dependent attribute cannot be made symbolic`,
+        );
     });
     const names = (vs: { name: string }[]) => vs.map((v) => v.name).join(',');
-    if (names(g.inputs) !== names(g0.inputs) || names(g.outputs) !== names(g0.outputs)) fail(`${where} has other graph inputs or outputs than the base`);
+    if (names(g.inputs) !== names(g0.inputs) || names(g.outputs) !== names(g0.outputs))
+      fail(`${where} has other graph inputs or outputs than the base`);
   });
 }
 
@@ -199,13 +226,18 @@ function fit(values: readonly number[], dimValues: readonly number[][], what: st
     }
   };
   visit(0);
-  if (fits.length === 0) fail(`${what}: values ${JSON.stringify(values)} at the bindings are no c·Π dim^p + d of the dims; the model computes a size in a way export cannot follow`);
+  if (fits.length === 0)
+    fail(
+      `${what}: values ${JSON.stringify(values)} at the bindings are no c·Π dim^p + d of the dims; the model computes a size in a way export cannot follow`,
+    );
   // Prefer no offset, then the lowest degree: ties left after that are a real ambiguity.
   const degree = (e: Expr) => e.powers.reduce((s, p) => s + p, 0);
   fits.sort((a, b) => Number(a.d !== 0) - Number(b.d !== 0) || degree(a) - degree(b));
   const [best, next] = fits;
   if (next && Number(best!.d !== 0) === Number(next.d !== 0) && degree(best!) === degree(next)) {
-    fail(`${what}: values ${JSON.stringify(values)} fit several expressions; add a binding that varies the dims differently`);
+    fail(
+      `${what}: values ${JSON.stringify(values)} fit several expressions; add a binding that varies the dims differently`,
+    );
   }
   return best!;
 }
@@ -227,17 +259,19 @@ function causalForm(t: OnnxTensor): { fill: number } | true | null {
   if (!isBool && t.dataType !== OnnxDataType.FLOAT && t.dataType !== OnnxDataType.DOUBLE) return null;
   const v = isBool ? t.rawData : (tensorToTypedArray(t) as Float32Array | Float64Array);
   let fill: number | undefined;
-  for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) {
-    const x = Number(v[i * c + j]!), kept = j <= i + c - r;
-    if (isBool) {
-      if ((x !== 0) !== kept) return null;
-    } else if (kept) {
-      if (x !== 0) return null;
-    } else {
-      fill ??= x;
-      if (x !== fill || x === 0) return null;
+  for (let i = 0; i < r; i++)
+    for (let j = 0; j < c; j++) {
+      const x = Number(v[i * c + j]!),
+        kept = j <= i + c - r;
+      if (isBool) {
+        if ((x !== 0) !== kept) return null;
+      } else if (kept) {
+        if (x !== 0) return null;
+      } else {
+        fill ??= x;
+        if (x !== fill || x === 0) return null;
+      }
     }
-  }
   return isBool ? true : { fill: fill ?? -1e9 };
 }
 
@@ -256,21 +290,41 @@ class Emitter {
     const sameDims = tensors.every((t) => t.dims.length === t0.dims.length && t.dims.every((d, i) => d === t0.dims[i]));
     if (t0.dataType === OnnxDataType.INT64 && t0.dims.length <= 1 && sameDims) {
       const per = tensors.map((t) => Array.from(tensorToTypedArray(t) as BigInt64Array, Number));
-      const elements = per[0]!.map((_, i) => fitSize(per.map((p) => p[i]!), dimValues, `${what} element ${i}`));
+      const elements = per[0]!.map((_, i) =>
+        fitSize(
+          per.map((p) => p[i]!),
+          dimValues,
+          `${what} element ${i}`,
+        ),
+      );
       const vec = this.vector(elements);
       return t0.dims.length === 0 ? this.op('Squeeze', [vec]) : vec;
     }
     const forms = tensors.map(causalForm);
     const f0 = forms[0];
-    if (f0 && forms.every((f) => f && (f === true ? f0 === true : f0 !== true && f.fill === f0.fill)) && tensors.every((t) => t.dataType === t0.dataType)) {
-      const rows = fitSize(tensors.map((t) => t.dims[0]!), dimValues, `${what} (causal mask rows)`);
-      const cols = fitSize(tensors.map((t) => t.dims[1]!), dimValues, `${what} (causal mask columns)`);
+    if (
+      f0 &&
+      forms.every((f) => f && (f === true ? f0 === true : f0 !== true && f.fill === f0.fill)) &&
+      tensors.every((t) => t.dataType === t0.dataType)
+    ) {
+      const rows = fitSize(
+        tensors.map((t) => t.dims[0]!),
+        dimValues,
+        `${what} (causal mask rows)`,
+      );
+      const cols = fitSize(
+        tensors.map((t) => t.dims[1]!),
+        dimValues,
+        `${what} (causal mask columns)`,
+      );
       const keep = this.causalMask(rows, cols);
       if (f0 === true) return keep;
       const [zero, fill] = [0, f0.fill].map((x) => this.floatScalar(x, t0.dataType));
       return this.memoize(`bias:${keep}:${f0.fill}:${t0.dataType}`, () => this.op('Where', [keep, zero!, fill!]));
     }
-    return fail(`${what}: a ${t0.dims.length}-D constant of type ${t0.dataType} changes with the sizes and matches no known pattern (int64 shape vectors, the causal mask); build it from ops instead`);
+    return fail(
+      `${what}: a ${t0.dims.length}-D constant of type ${t0.dataType} changes with the sizes and matches no known pattern (int64 shape vectors, the causal mask); build it from ops instead`,
+    );
   }
 
   private fresh(base: string): string {
@@ -313,7 +367,14 @@ class Emitter {
     return this.memoize(`dim:${d.name}`, () => {
       if ('input' in d.from) {
         const { input, axis } = d.from;
-        return this.op('Shape', [input], [{ name: 'start', type: 'int', value: axis }, { name: 'end', type: 'int', value: axis + 1 }]);
+        return this.op(
+          'Shape',
+          [input],
+          [
+            { name: 'start', type: 'int', value: axis },
+            { name: 'end', type: 'int', value: axis + 1 },
+          ],
+        );
       }
       const parts = d.from.sum.map((n) => this.dim(this.dims.findIndex((x) => x.name === n)));
       return parts.reduce((a, b) => this.op('Add', [a, b]));
@@ -358,7 +419,8 @@ class Emitter {
   /** keep[i, j] = j ≤ i + (cols − rows): query i sees keys up to its own position, aligned to the end. */
   private causalMask(rows: Size, cols: Size): string {
     return this.memoize(`causal:${JSON.stringify([rows, cols])}`, () => {
-      const zero = this.int64s([0], []), one = this.int64s([1], []);
+      const zero = this.int64s([0], []),
+        one = this.int64s([1], []);
       const r = this.op('Range', [zero, this.scalar(rows), one]); // (R)
       const c = this.op('Range', [zero, this.scalar(cols), one]); // (C)
       const last = this.op('Add', [r, this.op('Sub', [this.scalar(cols), this.scalar(rows)])]); // (R)

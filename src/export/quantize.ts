@@ -33,27 +33,42 @@ const attr = (n: OnnxNode, name: string): number | undefined => {
 
 function useOf(node: OnnxNode, slot: number): Use | null {
   if (node.opType === 'MatMul' && slot === 1) return { node, kind: 'matmul', axis: 1 };
-  if (node.opType === 'Gemm' && slot === 1 && !attr(node, 'transA') && (attr(node, 'alpha') ?? 1) === 1 && (attr(node, 'beta') ?? 1) === 1) {
+  if (
+    node.opType === 'Gemm' &&
+    slot === 1 &&
+    !attr(node, 'transA') &&
+    (attr(node, 'alpha') ?? 1) === 1 &&
+    (attr(node, 'beta') ?? 1) === 1
+  ) {
     return { node, kind: 'gemm', axis: attr(node, 'transB') ? 0 : 1 };
   }
-  if (node.opType === 'Gather' && slot === 0 && (attr(node, 'axis') ?? 0) === 0) return { node, kind: 'gather', axis: 0 };
+  if (node.opType === 'Gather' && slot === 0 && (attr(node, 'axis') ?? 0) === 0)
+    return { node, kind: 'gather', axis: 0 };
   return null;
 }
 
 /** Symmetric per-channel int8: q = round(w / s), s = max|w| / qmax over the channel (qmax 127, or 63 for 7-bit range). */
-export function quantizeMatrix(w: Float32Array, rows: number, cols: number, axis: 0 | 1, qmax = 127): { q: Int8Array; scale: Float32Array } {
+export function quantizeMatrix(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  axis: 0 | 1,
+  qmax = 127,
+): { q: Int8Array; scale: Float32Array } {
   const channels = axis === 0 ? rows : cols;
   const scale = new Float32Array(channels);
   const at = (r: number, c: number) => w[r * cols + c]!;
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
-    const ch = axis === 0 ? r : c;
-    scale[ch] = Math.max(scale[ch]!, Math.abs(at(r, c)));
-  }
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) {
+      const ch = axis === 0 ? r : c;
+      scale[ch] = Math.max(scale[ch]!, Math.abs(at(r, c)));
+    }
   for (let ch = 0; ch < channels; ch++) scale[ch] = scale[ch]! > 0 ? scale[ch]! / qmax : 1;
   const q = new Int8Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
-    q[r * cols + c] = Math.max(-qmax, Math.min(qmax, Math.round(at(r, c) / scale[axis === 0 ? r : c]!)));
-  }
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < cols; c++) {
+      q[r * cols + c] = Math.max(-qmax, Math.min(qmax, Math.round(at(r, c) / scale[axis === 0 ? r : c]!)));
+    }
   return { q, scale };
 }
 
@@ -68,9 +83,10 @@ export function quantizeInt8(model: OnnxModel, o: QuantizeOptions = {}): { model
   const g = model.graph;
   const inits = new Map(g.initializers.map((t) => [t.name, t]));
   const uses = new Map<string, (Use | null)[]>();
-  for (const node of g.nodes) node.inputs.forEach((name, slot) => {
-    if (inits.has(name)) uses.set(name, [...(uses.get(name) ?? []), useOf(node, slot)]);
-  });
+  for (const node of g.nodes)
+    node.inputs.forEach((name, slot) => {
+      if (inits.has(name)) uses.set(name, [...(uses.get(name) ?? []), useOf(node, slot)]);
+    });
   const graphOutputs = new Set(g.outputs.map((v) => v.name));
 
   // A weight qualifies when it is a float matrix, every use is one we rewrite, and the uses agree on the channel axis.
@@ -99,7 +115,12 @@ export function quantizeInt8(model: OnnxModel, o: QuantizeOptions = {}): { model
     if (!v) memo.set(key, (v = make()));
     return v;
   };
-  const tensor = (name: string, dataType: OnnxTensor['dataType'], dims: number[], arr: Int8Array | Uint8Array | Float32Array | BigInt64Array) => {
+  const tensor = (
+    name: string,
+    dataType: OnnxTensor['dataType'],
+    dims: number[],
+    arr: Int8Array | Uint8Array | Float32Array | BigInt64Array,
+  ) => {
     added.push({ name, dataType, dims, rawData: new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength) });
     return name;
   };
@@ -107,19 +128,28 @@ export function quantizeInt8(model: OnnxModel, o: QuantizeOptions = {}): { model
   const unsigned = mode === 'dynamic';
   for (const [name, c] of chosen) {
     const dims = [...inits.get(name)!.dims];
-    if (unsigned) tensor(`${name}.q`, OnnxDataType.UINT8, dims, Uint8Array.from(c.q, (v) => v + 128));
+    if (unsigned)
+      tensor(
+        `${name}.q`,
+        OnnxDataType.UINT8,
+        dims,
+        Uint8Array.from(c.q, (v) => v + 128),
+      );
     else tensor(`${name}.q`, OnnxDataType.INT8, dims, c.q);
     tensor(`${name}.scale`, OnnxDataType.FLOAT, [c.scale.length], c.scale);
   }
   const constant = (key: string, make: () => string) => once(key, () => [make()])[0]!;
-  const lastAxis = () => constant('axes:-1', () => tensor(fresh('axes'), OnnxDataType.INT64, [1], BigInt64Array.of(-1n)));
+  const lastAxis = () =>
+    constant('axes:-1', () => tensor(fresh('axes'), OnnxDataType.INT64, [1], BigInt64Array.of(-1n)));
   const zeroPoint = () => constant('zp', () => tensor(fresh('zero_point'), OnnxDataType.UINT8, [], Uint8Array.of(128)));
   const toFloat = (x: string) => emit('Cast', [x], 1, [{ name: 'to', type: 'int', value: OnnxDataType.FLOAT }])[0]!;
 
   /** x (…, K) @ 8-bit weight (K, N) with per-column scales, in float. */
   const integerMatmul = (x: string, w: string, transposed: boolean): string => {
     const [xq, xs, xzp] = once(`dq:${x}`, () => emit('DynamicQuantizeLinear', [x], 3));
-    const [b] = transposed ? once(`tr:${w}`, () => emit('Transpose', [`${w}.q`], 1, [{ name: 'perm', type: 'ints', value: [1, 0] }])) : [`${w}.q`];
+    const [b] = transposed
+      ? once(`tr:${w}`, () => emit('Transpose', [`${w}.q`], 1, [{ name: 'perm', type: 'ints', value: [1, 0] }]))
+      : [`${w}.q`];
     const [acc] = emit('MatMulInteger', [xq!, b!, xzp!, zeroPoint()]);
     const [scale] = emit('Mul', [xs!, `${w}.scale`]);
     return emit('Mul', [toFloat(acc!), scale!])[0]!;
@@ -137,13 +167,26 @@ export function quantizeInt8(model: OnnxModel, o: QuantizeOptions = {}): { model
       // Gather the 8-bit rows and their scales, then dequantize just those rows.
       const ids = node.inputs[1]!;
       let rows = toFloat(emit('Gather', [`${w}.q`, ids])[0]!);
-      if (unsigned) rows = emit('Sub', [rows, constant('f128', () => tensor(fresh('c128'), OnnxDataType.FLOAT, [], Float32Array.of(128)))])[0]!;
+      if (unsigned)
+        rows = emit('Sub', [
+          rows,
+          constant('f128', () => tensor(fresh('c128'), OnnxDataType.FLOAT, [], Float32Array.of(128))),
+        ])[0]!;
       const [scales] = emit('Gather', [`${w}.scale`, ids]);
-      nodes.push({ opType: 'Mul', domain: '', name: fresh('n_Mul'), inputs: [rows, emit('Unsqueeze', [scales!, lastAxis()])[0]!], outputs: [out], attributes: [] });
+      nodes.push({
+        opType: 'Mul',
+        domain: '',
+        name: fresh('n_Mul'),
+        inputs: [rows, emit('Unsqueeze', [scales!, lastAxis()])[0]!],
+        outputs: [out],
+        attributes: [],
+      });
       continue;
     }
     if (mode === 'weights') {
-      const [deq] = once(`deq:${w}`, () => emit('DequantizeLinear', [`${w}.q`, `${w}.scale`], 1, [{ name: 'axis', type: 'int', value: use.axis }]));
+      const [deq] = once(`deq:${w}`, () =>
+        emit('DequantizeLinear', [`${w}.q`, `${w}.scale`], 1, [{ name: 'axis', type: 'int', value: use.axis }]),
+      );
       nodes.push({ ...node, inputs: node.inputs.map((x) => (x === w ? deq! : x)) });
       continue;
     }
@@ -152,13 +195,23 @@ export function quantizeInt8(model: OnnxModel, o: QuantizeOptions = {}): { model
     let y = integerMatmul(node.inputs[0]!, w!, use.kind === 'gemm' && use.axis === 0);
     const bias = use.kind === 'gemm' ? node.inputs[2] : undefined;
     if (bias) y = emit('Add', [y, bias])[0]!;
-    nodes.push({ opType: 'Identity', domain: '', name: fresh('n_Identity'), inputs: [y], outputs: [out], attributes: [] });
+    nodes.push({
+      opType: 'Identity',
+      domain: '',
+      name: fresh('n_Identity'),
+      inputs: [y],
+      outputs: [out],
+      attributes: [],
+    });
   }
 
   const bytesBefore = [...chosen.keys()].reduce((s, n) => s + inits.get(n)!.rawData.byteLength, 0);
   const bytesAfter = [...chosen.values()].reduce((s, c) => s + c.q.byteLength + c.scale.byteLength, 0);
   return {
-    model: { ...model, graph: { ...g, nodes, initializers: [...g.initializers.filter((t) => !chosen.has(t.name)), ...added] } },
+    model: {
+      ...model,
+      graph: { ...g, nodes, initializers: [...g.initializers.filter((t) => !chosen.has(t.name)), ...added] },
+    },
     report: { quantized: [...chosen.keys()], bytesBefore, bytesAfter },
   };
 }

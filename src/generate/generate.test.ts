@@ -19,7 +19,15 @@ function randomParams(model: DecoderModel, seed: number, scale = 8): ParamStore 
 }
 
 const gpt2 = new Gpt2({ vocabSize: 40, maxPositions: 48, dModel: 32, nLayers: 2, nHeads: 4 });
-const llama = new Llama({ vocabSize: 40, maxPositions: 48, dModel: 32, nLayers: 2, nHeads: 4, nKvHeads: 2, mlpHidden: 48 });
+const llama = new Llama({
+  vocabSize: 40,
+  maxPositions: 48,
+  dModel: 32,
+  nLayers: 2,
+  nHeads: 4,
+  nKvHeads: 2,
+  mlpHidden: 48,
+});
 const models: [string, Generator][] = [
   ['GPT-2', new Generator(gpt2, randomParams(gpt2, 1), { threads: 1 })],
   ['Llama (GQA, RoPE)', new Generator(llama, randomParams(llama, 2, 6), { threads: 1 })],
@@ -36,22 +44,34 @@ for (const [name, g] of models) {
     const cached = await g.generate(prompts, o);
     const full = await g.generate(prompts, { ...o, useCache: false });
     assert.deepEqual(cached.tokens, full.tokens);
-    assert.ok(cached.tokens.every((t) => new Set(t).size > 3), `outputs should vary: ${JSON.stringify(cached.tokens)}`);
+    assert.ok(
+      cached.tokens.every((t) => new Set(t).size > 3),
+      `outputs should vary: ${JSON.stringify(cached.tokens)}`,
+    );
   });
 
   test(`${name}: a batch of left-padded prompts gives each row what it gives alone`, async () => {
     const o: GenerateOptions = { maxNewTokens: 16, eosTokenId: [] };
     const batch = await g.generate(prompts, o);
-    for (const [r, p] of prompts.entries()) assert.deepEqual((await g.generate([p], o)).tokens[0], batch.tokens[r], `row ${r}`);
+    for (const [r, p] of prompts.entries())
+      assert.deepEqual((await g.generate([p], o)).tokens[0], batch.tokens[r], `row ${r}`);
     // Sampling too: row r of a batch seeded with s draws what the prompt alone seeded with s + r draws.
     const s: GenerateOptions = { ...o, temperature: 1, topK: 10, seed: 100 };
     const sampled = await g.generate(prompts, s);
-    for (const [r, p] of prompts.entries()) assert.deepEqual((await g.generate([p], { ...s, seed: 100 + r })).tokens[0], sampled.tokens[r]);
+    for (const [r, p] of prompts.entries())
+      assert.deepEqual((await g.generate([p], { ...s, seed: 100 + r })).tokens[0], sampled.tokens[r]);
   });
 }
 
 test('seeded sampling is reproducible, and another seed gives another output', async () => {
-  const o: GenerateOptions = { maxNewTokens: 20, temperature: 1.2, topP: 0.95, repetitionPenalty: 1.1, seed: 3, eosTokenId: [] };
+  const o: GenerateOptions = {
+    maxNewTokens: 20,
+    temperature: 1.2,
+    topP: 0.95,
+    repetitionPenalty: 1.1,
+    seed: 3,
+    eosTokenId: [],
+  };
   const a = await gen.generate(prompts, o);
   const b = await gen.generate(prompts, o);
   const c = await gen.generate(prompts, { ...o, seed: 4 });
@@ -89,7 +109,8 @@ test('an end-of-sequence token ends its row, and its text is not shown', async (
 test('streaming yields every token as it is made; text deltas add up to the final text', async () => {
   const o: GenerateOptions = { maxNewTokens: 10, tokenizer: letters, eosTokenId: [] };
   const whole = await gen.generate(prompts, o);
-  const tokens: number[][] = prompts.map(() => []), text = prompts.map(() => '');
+  const tokens: number[][] = prompts.map(() => []),
+    text = prompts.map(() => '');
   const order: number[] = [];
   for await (const e of gen.stream(prompts, o)) {
     tokens[e.row]!.push(e.token);
@@ -105,7 +126,10 @@ test('streaming yields every token as it is made; text deltas add up to the fina
 test('the reference interpreter (parameters fed, not baked) generates what onnxruntime does', async () => {
   const ref = new Generator(gpt2, randomParams(gpt2, 1), { executor: new ReferenceExecutor() });
   const o: GenerateOptions = { maxNewTokens: 4, eosTokenId: [] };
-  assert.deepEqual((await ref.generate(prompts.slice(0, 2), o)).tokens, (await gen.generate(prompts.slice(0, 2), o)).tokens);
+  assert.deepEqual(
+    (await ref.generate(prompts.slice(0, 2), o)).tokens,
+    (await gen.generate(prompts.slice(0, 2), o)).tokens,
+  );
 });
 
 test('bad requests fail with the reason', async () => {

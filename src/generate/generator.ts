@@ -6,7 +6,14 @@ import { makeSampler, type Sampler } from './sampling.ts';
 import { CachedStepper, roundCapacity, SlotLayout, WindowStepper, type Stepper } from './steppers.ts';
 import { ModelRunner, type RunnerOptions } from './runner.ts';
 import { TextTracker } from './stop.ts';
-import type { DecoderModel, FinishReason, GenerateEvent, GenerateOptions, GenerateResult, ParamValues } from './types.ts';
+import type {
+  DecoderModel,
+  FinishReason,
+  GenerateEvent,
+  GenerateOptions,
+  GenerateResult,
+  ParamValues,
+} from './types.ts';
 
 interface Row {
   /** Prompt and output: what the repetition penalty looks at. */
@@ -20,7 +27,11 @@ interface Row {
 export class Generator {
   readonly runner: ModelRunner;
 
-  constructor(readonly model: DecoderModel, params: ParamValues | ParamStore, o: RunnerOptions = {}) {
+  constructor(
+    readonly model: DecoderModel,
+    params: ParamValues | ParamStore,
+    o: RunnerOptions = {},
+  ) {
     this.runner = new ModelRunner(model, params instanceof ParamStore ? params.values : params, o);
   }
 
@@ -73,9 +84,15 @@ export class Generator {
   }
 
   /** Decides whether `row` ends with `token` and what new text it shows. */
-  private finish(row: Row, token: number, eos: Set<number>, o: GenerateOptions): { text: string; finishReason?: FinishReason } {
+  private finish(
+    row: Row,
+    token: number,
+    eos: Set<number>,
+    o: GenerateOptions,
+  ): { text: string; finishReason?: FinishReason } {
     let text = '';
-    if (eos.has(token)) row.reason = 'eos'; // the end token's own text is never shown
+    if (eos.has(token))
+      row.reason = 'eos'; // the end token's own text is never shown
     else if (o.tokenizer) {
       const u = row.text.update(o.tokenizer.decode(row.out));
       text = u.delta;
@@ -93,7 +110,9 @@ export class Generator {
     // The last new token is never fed back, so the sequence the model sees is one shorter than the output.
     const need = layout.promptSlots + o.maxNewTokens - 1;
     if (need + 1 > limit) {
-      throw new RangeError(`generate: a prompt of ${layout.promptSlots} tokens plus maxNewTokens ${o.maxNewTokens} exceeds the model's ${limit} positions (maxPositions or sliding window); shorten the prompt or ask for fewer tokens`);
+      throw new RangeError(
+        `generate: a prompt of ${layout.promptSlots} tokens plus maxNewTokens ${o.maxNewTokens} exceeds the model's ${limit} positions (maxPositions or sliding window); shorten the prompt or ask for fewer tokens`,
+      );
     }
     // A decode step attends over the cache plus the new token, so the cache holds at most limit − 1.
     return o.useCache === false
@@ -103,19 +122,29 @@ export class Generator {
 
   private check(prompts: readonly (readonly number[])[], o: GenerateOptions): void {
     const V = this.model.config.vocabSize;
-    if (prompts.length === 0) throw new RangeError('generate: prompts is empty; pass at least one prompt (an array of token ids)');
+    if (prompts.length === 0)
+      throw new RangeError('generate: prompts is empty; pass at least one prompt (an array of token ids)');
     prompts.forEach((p, r) => {
-      if (p.length === 0) throw new RangeError(`generate: prompt ${r} is empty; start it with a BOS token if the model has one`);
+      if (p.length === 0)
+        throw new RangeError(`generate: prompt ${r} is empty; start it with a BOS token if the model has one`);
       const bad = p.find((id) => !Number.isInteger(id) || id < 0 || id >= V);
-      if (bad !== undefined) throw new RangeError(`generate: prompt ${r} holds token id ${bad}, outside the vocabulary [0, ${V})`);
+      if (bad !== undefined)
+        throw new RangeError(`generate: prompt ${r} holds token id ${bad}, outside the vocabulary [0, ${V})`);
     });
-    if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 1) throw new RangeError(`generate: maxNewTokens must be a positive integer, got ${o.maxNewTokens}`);
-    if (o.stop?.length && !o.tokenizer) throw new Error('generate: stop strings are matched on decoded text; pass a tokenizer (anything with decode(ids))');
+    if (!Number.isInteger(o.maxNewTokens) || o.maxNewTokens < 1)
+      throw new RangeError(`generate: maxNewTokens must be a positive integer, got ${o.maxNewTokens}`);
+    if (o.stop?.length && !o.tokenizer)
+      throw new Error(
+        'generate: stop strings are matched on decoded text; pass a tokenizer (anything with decode(ids))',
+      );
   }
 }
 
 function seedOf(seed: number | number[] | undefined, row: number, rows: number): number {
   if (!Array.isArray(seed)) return ((seed ?? 0) + row) >>> 0;
-  if (seed.length !== rows) throw new RangeError(`generate: seed has ${seed.length} entries for ${rows} prompts; give one per prompt or a single number`);
+  if (seed.length !== rows)
+    throw new RangeError(
+      `generate: seed has ${seed.length} entries for ${rows} prompts; give one per prompt or a single number`,
+    );
   return seed[row]! >>> 0;
 }

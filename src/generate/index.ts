@@ -5,5 +5,12 @@ export { applyRepetitionPenalty, argmax, candidates, makeSampler, type Sampler }
 export { CAPACITY_QUANTUM, CachedStepper, roundCapacity, SlotLayout, WindowStepper, type Stepper } from './steppers.ts';
 export { TextTracker } from './stop.ts';
 export type {
-  DecoderModel, Detokenizer, FinishReason, GenerateEvent, GenerateOptions, GenerateResult, ParamValues, SamplingOptions,
+  DecoderModel,
+  Detokenizer,
+  FinishReason,
+  GenerateEvent,
+  GenerateOptions,
+  GenerateResult,
+  ParamValues,
+  SamplingOptions,
 } from './types.ts';

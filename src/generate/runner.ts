@@ -2,7 +2,14 @@
 // programs as initializers (onnxruntime), so a run feeds only ids, masks and the cache; executors that
 // do not bake (the reference interpreter) get the parameters they list as inputs fed on every run.
 import { input, type Tensor } from '../graph/index.ts';
-import { OrtExecutor, type Executor, type HostArray, type HostTensor, type OrtCompileOptions, type Program } from '../runtime/index.ts';
+import {
+  OrtExecutor,
+  type Executor,
+  type HostArray,
+  type HostTensor,
+  type OrtCompileOptions,
+  type Program,
+} from '../runtime/index.ts';
 import type { DecoderModel, ParamValues } from './types.ts';
 
 /** Keys and values per layer have shape (B, heads, S, headDim). */
@@ -31,10 +38,17 @@ export class ModelRunner {
   private readonly initializers: Map<string, HostArray>;
   private kv?: KvShape;
 
-  constructor(readonly model: DecoderModel, readonly params: ParamValues, private readonly o: RunnerOptions = {}) {
+  constructor(
+    readonly model: DecoderModel,
+    readonly params: ParamValues,
+    private readonly o: RunnerOptions = {},
+  ) {
     this.executor = o.executor ?? new OrtExecutor();
     for (const name of model.params.keys()) {
-      if (!params.has(name)) throw new Error(`generate: parameter '${name}' has no value; pass a ParamStore's values (ParamStore.init or a loaded checkpoint)`);
+      if (!params.has(name))
+        throw new Error(
+          `generate: parameter '${name}' has no value; pass a ParamStore's values (ParamStore.init or a loaded checkpoint)`,
+        );
     }
     this.initializers = new Map([...params].map(([k, v]) => [k, v.data]));
   }
@@ -46,7 +60,12 @@ export class ModelRunner {
   program(key: string, build: () => Record<string, Tensor>, spin = false): Promise<Program> {
     let p = this.programs.get(key);
     if (!p) {
-      const opts: OrtCompileOptions = { name: key, threads: this.o.threads, initializers: this.initializers, spin: spin && this.o.spinDecode !== false };
+      const opts: OrtCompileOptions = {
+        name: key,
+        threads: this.o.threads,
+        initializers: this.initializers,
+        spin: spin && this.o.spinDecode !== false,
+      };
       p = this.executor.compile(build(), opts);
       this.programs.set(key, p);
       p.catch(() => this.programs.delete(key));
@@ -65,7 +84,10 @@ export class ModelRunner {
     if (!this.kv) {
       const { present } = this.model.forward(input('input_ids', [1, 1], 'int64'));
       const k = present[0];
-      if (!k || k.key.rank !== 4) throw new Error('generate: the model returned no present keys of shape (B, heads, S, headDim); its forward must fill DecoderOutput.present');
+      if (k?.key.rank !== 4)
+        throw new Error(
+          'generate: the model returned no present keys of shape (B, heads, S, headDim); its forward must fill DecoderOutput.present',
+        );
       this.kv = { layers: present.length, heads: k.key.shape[1]!, headDim: k.key.shape[3]! };
     }
     return this.kv;

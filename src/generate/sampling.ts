@@ -2,17 +2,21 @@
 // processors: repetition penalty, then temperature, top-k, top-p, then a draw (or argmax).
 import type { SamplingOptions } from './types.ts';
 
-export interface Sampler {
-  /** Chooses a token from `logits` (one row, length V); `context` is the row's prompt and output so far. */
-  (logits: Float32Array, context: readonly number[]): number;
-}
+/** Chooses a token from `logits` (one row, length V); `context` is the row's prompt and output so far. */
+export type Sampler = (logits: Float32Array, context: readonly number[]) => number;
 
 function checkOptions(o: SamplingOptions): void {
-  const t = o.temperature ?? 0, k = o.topK ?? 0, p = o.topP ?? 1, r = o.repetitionPenalty ?? 1;
-  if (!(t >= 0) || !Number.isFinite(t)) throw new RangeError(`temperature must be a finite number >= 0 (0 is greedy), got ${o.temperature}`);
-  if (!Number.isInteger(k) || k < 0) throw new RangeError(`topK must be a non-negative integer (0 disables it), got ${o.topK}`);
+  const t = o.temperature ?? 0,
+    k = o.topK ?? 0,
+    p = o.topP ?? 1,
+    r = o.repetitionPenalty ?? 1;
+  if (!(t >= 0) || !Number.isFinite(t))
+    throw new RangeError(`temperature must be a finite number >= 0 (0 is greedy), got ${o.temperature}`);
+  if (!Number.isInteger(k) || k < 0)
+    throw new RangeError(`topK must be a non-negative integer (0 disables it), got ${o.topK}`);
   if (!(p > 0 && p <= 1)) throw new RangeError(`topP must be in (0, 1] (1 disables it), got ${o.topP}`);
-  if (!(r > 0) || !Number.isFinite(r)) throw new RangeError(`repetitionPenalty must be a finite number > 0 (1 disables it), got ${o.repetitionPenalty}`);
+  if (!(r > 0) || !Number.isFinite(r))
+    throw new RangeError(`repetitionPenalty must be a finite number > 0 (1 disables it), got ${o.repetitionPenalty}`);
 }
 
 /**
@@ -38,8 +42,16 @@ export function argmax(x: ArrayLike<number>): number {
  * The candidate tokens after top-k and top-p, most likely first, with their unnormalized
  * probabilities exp((logit - max) / temperature).
  */
-export function candidates(logits: Float32Array, temperature: number, topK: number, topP: number): { ids: number[]; weights: number[] } {
-  let ids = topK > 0 && topK < logits.length ? topWithTies(logits, topK) : Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
+export function candidates(
+  logits: Float32Array,
+  temperature: number,
+  topK: number,
+  topP: number,
+): { ids: number[]; weights: number[] } {
+  let ids =
+    topK > 0 && topK < logits.length
+      ? topWithTies(logits, topK)
+      : Array.from(logits.keys()).sort((a, b) => logits[b]! - logits[a]! || a - b);
   if (topK > 0 && topK < ids.length) {
     // Ties with the k-th logit stay in, as torch.topk's threshold comparison keeps them.
     const kth = logits[ids[topK - 1]!]!;
@@ -51,7 +63,8 @@ export function candidates(logits: Float32Array, temperature: number, topK: numb
   let weights = ids.map((i) => Math.exp((logits[i]! - max) / temperature));
   if (topP < 1) {
     const total = weights.reduce((s, w) => s + w, 0);
-    let acc = 0, keep = 0;
+    let acc = 0,
+      keep = 0;
     while (keep < ids.length && acc < topP * total) acc += weights[keep++]!;
     ids = ids.slice(0, Math.max(keep, 1));
     weights = weights.slice(0, ids.length);
@@ -92,7 +105,8 @@ function drawAll(logits: Float32Array, temperature: number, rng: () => number): 
   let max = -Infinity;
   for (let i = 0; i < n; i++) if (logits[i]! > max) max = logits[i]!;
   if (scratch.length < n) scratch = new Float64Array(n);
-  const w = scratch, inv = 1 / temperature;
+  const w = scratch,
+    inv = 1 / temperature;
   let total = 0;
   for (let i = 0; i < n; i++) total += w[i] = Math.exp((logits[i]! - max) * inv);
   let u = rng() * total;
@@ -108,7 +122,10 @@ let scratch = new Float64Array(0);
 
 export function makeSampler(o: SamplingOptions, rng: () => number): Sampler {
   checkOptions(o);
-  const temperature = o.temperature ?? 0, topK = o.topK ?? 0, topP = o.topP ?? 1, penalty = o.repetitionPenalty ?? 1;
+  const temperature = o.temperature ?? 0,
+    topK = o.topK ?? 0,
+    topP = o.topP ?? 1,
+    penalty = o.repetitionPenalty ?? 1;
   return (row, context) => {
     const logits = penalty === 1 ? row : Float32Array.from(row);
     applyRepetitionPenalty(logits, context, penalty);

@@ -34,7 +34,10 @@ export class SlotLayout {
   readonly promptSlots: number;
   readonly pads: number[];
 
-  constructor(readonly prompts: readonly (readonly number[])[], readonly padId: number) {
+  constructor(
+    readonly prompts: readonly (readonly number[])[],
+    readonly padId: number,
+  ) {
     this.batch = prompts.length;
     this.promptSlots = Math.max(...prompts.map((p) => p.length));
     this.pads = prompts.map((p) => this.promptSlots - p.length);
@@ -79,7 +82,11 @@ export class CachedStepper implements Stepper {
   /** Per layer, keys then values, each (B, H, cap, hs). */
   private readonly cache: Float32Array[];
 
-  constructor(private readonly runner: ModelRunner, private readonly layout: SlotLayout, readonly capacity: number) {
+  constructor(
+    private readonly runner: ModelRunner,
+    private readonly layout: SlotLayout,
+    readonly capacity: number,
+  ) {
     this.kv = runner.kvShape();
     const size = layout.batch * this.kv.heads * capacity * this.kv.headDim;
     this.cache = Array.from({ length: 2 * this.kv.layers }, () => new Float32Array(size));
@@ -100,7 +107,10 @@ export class CachedStepper implements Stepper {
   async next(tokens: readonly number[]): Promise<Float32Array> {
     const { batch: B, pads } = this.layout;
     const { capacity: cap, slot: s, kv } = this;
-    if (s >= cap) throw new Error(`generate: the KV cache holds ${cap} slots and all are filled; size it for prompt + maxNewTokens`);
+    if (s >= cap)
+      throw new Error(
+        `generate: the KV cache holds ${cap} slots and all are filled; size it for prompt + maxNewTokens`,
+      );
     const p = await this.runner.program(`decode_${B}x${cap}`, () => decodeGraph(this.runner.model, B, cap, kv), true);
     const keep = new Uint8Array(B * (cap + 1));
     for (let b = 0; b < B; b++) {
@@ -109,7 +119,11 @@ export class CachedStepper implements Stepper {
     }
     const feeds: Record<string, HostTensor> = {
       input_ids: hostTensor('int64', [B, 1], tokens),
-      position_ids: hostTensor('int64', [B, 1], pads.map((_, b) => this.layout.position(b, s))),
+      position_ids: hostTensor(
+        'int64',
+        [B, 1],
+        pads.map((_, b) => this.layout.position(b, s)),
+      ),
       keep: hostTensor('bool', [B, 1, 1, cap + 1], keep),
     };
     const shape = [B, kv.heads, cap, kv.headDim];
@@ -130,7 +144,8 @@ export class CachedStepper implements Stepper {
   private write(k: number, src: Float32Array, at: number, n: number): void {
     const { heads, headDim } = this.kv;
     const dst = this.cache[k]!;
-    const rows = this.layout.batch * heads, run = n * headDim;
+    const rows = this.layout.batch * heads,
+      run = n * headDim;
     for (let r = 0; r < rows; r++) dst.set(src.subarray(r * run, (r + 1) * run), (r * this.capacity + at) * headDim);
   }
 }
@@ -140,7 +155,11 @@ export class WindowStepper implements Stepper {
   private slot = 0;
   private feeds!: Record<string, HostTensor>;
 
-  constructor(private readonly runner: ModelRunner, private readonly layout: SlotLayout, readonly width: number) {}
+  constructor(
+    private readonly runner: ModelRunner,
+    private readonly layout: SlotLayout,
+    readonly width: number,
+  ) {}
 
   async start(): Promise<Float32Array> {
     // Slots past the current one hold padding; causal attention keeps the picked slot from seeing them.
@@ -158,9 +177,14 @@ export class WindowStepper implements Stepper {
   }
 
   private async runAt(s: number): Promise<Float32Array> {
-    const { batch: B } = this.layout, W = this.width;
+    const { batch: B } = this.layout,
+      W = this.width;
     const p = await this.runner.program(`window_${B}x${W}`, () => windowGraph(this.runner.model, B, W));
-    const pick = hostTensor('int64', [B], Array.from({ length: B }, (_, b) => b * W + s));
+    const pick = hostTensor(
+      'int64',
+      [B],
+      Array.from({ length: B }, (_, b) => b * W + s),
+    );
     return floats((await this.runner.run(p, { ...this.feeds, pick })).logits!);
   }
 }

@@ -4,7 +4,18 @@ export { isFloat, isInt } from './dtype.ts';
 export { ndarray, sizeOf, type NDArray } from './ndarray.ts';
 export type { GradRule, LowerCtx, LoweredAttr, OpDef, TypeInfo } from './op.ts';
 export { ShapeError } from './shape.ts';
-export { apply, constant, input, param, random, Tensor, topoSort, withParamPrefix, type LeafKind, type ParamInit } from './tensor.ts';
+export {
+  apply,
+  constant,
+  input,
+  param,
+  random,
+  Tensor,
+  topoSort,
+  withParamPrefix,
+  type LeafKind,
+  type ParamInit,
+} from './tensor.ts';
 export { allOps } from './registry.ts';
 export { constantValue, lift, scalar, type TensorLike } from './ops/scalar.ts';
 export * from './ops/elementwise.ts';
@@ -12,7 +23,17 @@ export { matmul } from './ops/matmul.ts';
 export { reduceMax, reduceMean, reduceSum, sumToShape } from './ops/reduce.ts';
 export { concat, expand, pad, reshape, slice, split, swapAxes, transpose, unsqueeze } from './ops/shape-ops.ts';
 export {
-  causalMask, crossEntropy, dropout, gather, gelu, layerNorm, logSoftmax, oneHot, rmsNorm, scatterAddRows, softmax,
+  causalMask,
+  crossEntropy,
+  dropout,
+  gather,
+  gelu,
+  layerNorm,
+  logSoftmax,
+  oneHot,
+  rmsNorm,
+  scatterAddRows,
+  softmax,
   type GeluApprox,
 } from './ops/nn.ts';
 export { topK } from './ops/topk.ts';

@@ -25,7 +25,8 @@ export function ndarray(shape: readonly number[], dtype: DType, data?: ArrayLike
   const n = sizeOf(shape);
   const out = new Float64Array(n);
   if (data) {
-    if (data.length !== n) throw new Error(`ndarray: ${data.length} values given for shape [${shape.join(', ')}] which holds ${n}`);
+    if (data.length !== n)
+      throw new Error(`ndarray: ${data.length} values given for shape [${shape.join(', ')}] which holds ${n}`);
     out.set(data);
   }
   return { shape: [...shape], dtype, data: out };
@@ -34,11 +35,15 @@ export function ndarray(shape: readonly number[], dtype: DType, data?: ArrayLike
 /** Rounds a value the way storing it in `dtype` would (float32 rounding, integer truncation, bool). */
 export function castValue(v: number, dtype: DType): number {
   switch (dtype) {
-    case 'float32': return Math.fround(v);
-    case 'float64': return v;
+    case 'float32':
+      return Math.fround(v);
+    case 'float64':
+      return v;
     case 'int64':
-    case 'int32': return Math.trunc(v);
-    case 'bool': return v !== 0 ? 1 : 0;
+    case 'int32':
+      return Math.trunc(v);
+    case 'bool':
+      return v !== 0 ? 1 : 0;
   }
 }
 

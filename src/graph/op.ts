@@ -23,7 +23,12 @@ export type LoweredAttr =
 /** What a lowering rule may do: emit ONNX nodes and constants. Implemented by the onnx layer. */
 export interface LowerCtx {
   /** Emits one node and returns the names of its outputs. */
-  emit(opType: string, inputs: string[], attrs?: Record<string, LoweredAttr>, opts?: { domain?: string; outputs?: number }): string[];
+  emit(
+    opType: string,
+    inputs: string[],
+    attrs?: Record<string, LoweredAttr>,
+    opts?: { domain?: string; outputs?: number },
+  ): string[];
   /** Emits one node with a single output and returns its name. */
   op(opType: string, inputs: string[], attrs?: Record<string, LoweredAttr>, domain?: string): string;
   /** A 1-D int64 constant (axes, shapes, starts); identical values share one initializer. */
@@ -50,6 +55,7 @@ export interface GradArgs<A> {
  */
 export type GradRule<A> = (args: GradArgs<A>) => (Tensor | null)[];
 
+// biome-ignore lint/suspicious/noExplicitAny: ops' attribute types differ; the engines walk OpDef<any> tables
 export interface OpDef<A = any> {
   readonly name: string;
   /** Shape and dtype of the output; throws ShapeError naming the op when inputs do not fit. */

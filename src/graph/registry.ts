@@ -3,7 +3,17 @@
 import type { OpDef } from './op.ts';
 import { binaryOps, castOp, compareOps, logicalNotOp, stopGradientOp, unaryOps, whereOp } from './ops/elementwise.ts';
 import { matmulOp } from './ops/matmul.ts';
-import { crossEntropyOp, gatherOp, geluOp, layerNormOp, logSoftmaxOp, oneHotOp, rmsNormOp, scatterAddRowsOp, softmaxOp } from './ops/nn.ts';
+import {
+  crossEntropyOp,
+  gatherOp,
+  geluOp,
+  layerNormOp,
+  logSoftmaxOp,
+  oneHotOp,
+  rmsNormOp,
+  scatterAddRowsOp,
+  softmaxOp,
+} from './ops/nn.ts';
 import { reduceOps } from './ops/reduce.ts';
 import { topKIndicesOp, topKValuesOp } from './ops/topk.ts';
 import { concatOp, expandOp, padOp, reshapeOp, sliceOp, transposeOp } from './ops/shape-ops.ts';

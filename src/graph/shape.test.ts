@@ -26,7 +26,12 @@ function throwsShape(fn: () => unknown, op: string, ...patterns: RegExp[]): void
 
 test('matmul: inner dimensions, with and without transposes', () => {
   throwsShape(() => matmul(t([2, 3]), t([4, 5])), 'matmul', /\[2, 3\] @ \[4, 5\]/, /contracts 3 with 4/);
-  throwsShape(() => matmul(t([2, 3]), t([3, 5]), { transB: true }), 'matmul', /\[2, 3\] @ \[3, 5\]ᵀ/, /contracts 3 with 5/);
+  throwsShape(
+    () => matmul(t([2, 3]), t([3, 5]), { transB: true }),
+    'matmul',
+    /\[2, 3\] @ \[3, 5\]ᵀ/,
+    /contracts 3 with 5/,
+  );
   throwsShape(() => matmul(t([3, 2]), t([3, 5]), { transA: false }), 'matmul', /\[3, 2\] @ \[3, 5\]/);
 });
 
@@ -69,20 +74,36 @@ test('concat: mismatched shapes, ranks, dtypes and axis', () => {
 test('gather, scatterAddRows, oneHot: index dtypes and shapes', () => {
   throwsShape(() => gather(t([5, 3]), t([2])), 'gather', /indices must be int64 or int32, got float32/);
   throwsShape(() => gather(t([]), t([2], 'int64')), 'gather', /rank >= 1/);
-  throwsShape(() => scatterAddRows(t([2, 3], 'int64'), t([3, 2]), 5), 'scatterAddRows', /updates \[3, 2\] must start with the ids' shape \[2, 3\]/);
+  throwsShape(
+    () => scatterAddRows(t([2, 3], 'int64'), t([3, 2]), 5),
+    'scatterAddRows',
+    /updates \[3, 2\] must start with the ids' shape \[2, 3\]/,
+  );
   throwsShape(() => scatterAddRows(t([2]), t([2, 4]), 5), 'scatterAddRows', /got float32/);
   throwsShape(() => oneHot(t([2]), 3), 'oneHot', /got float32/);
 });
 
 test('crossEntropy: label shape and dtype, in the shapes the caller passed', () => {
-  throwsShape(() => crossEntropy(t([2, 3, 4]), t([2, 4], 'int64')), 'crossEntropy', /labels \[2, 4\] .* logits \[2, 3, 4\]/);
+  throwsShape(
+    () => crossEntropy(t([2, 3, 4]), t([2, 4], 'int64')),
+    'crossEntropy',
+    /labels \[2, 4\] .* logits \[2, 3, 4\]/,
+  );
   throwsShape(() => crossEntropy(t([2, 3]), t([3], 'int64')), 'crossEntropy', /labels \[3\] .* logits \[2, 3\]/);
   throwsShape(() => crossEntropy(t([2, 3]), t([2], 'int32')), 'crossEntropy', /labels must be int64, got int32/);
-  throwsShape(() => crossEntropy(t([2, 3], 'int64'), t([2], 'int64')), 'crossEntropy', /needs a float tensor, got int64/);
+  throwsShape(
+    () => crossEntropy(t([2, 3], 'int64'), t([2], 'int64')),
+    'crossEntropy',
+    /needs a float tensor, got int64/,
+  );
 });
 
 test('normalizations: weight and bias must match the last axis', () => {
-  throwsShape(() => layerNorm(t([2, 3]), t([4])), 'layerNorm', /shape \[3\] to match the last axis of \[2, 3\], got \[4\]/);
+  throwsShape(
+    () => layerNorm(t([2, 3]), t([4])),
+    'layerNorm',
+    /shape \[3\] to match the last axis of \[2, 3\], got \[4\]/,
+  );
   throwsShape(() => layerNorm(t([2, 3]), t([3]), t([2])), 'layerNorm', /got \[2\]/);
   throwsShape(() => rmsNorm(t([2, 3]), t([3, 1])), 'rmsNorm', /got \[3, 1\]/);
   throwsShape(() => softmax(t([2, 3], 'int64')), 'softmax', /needs a float tensor/);
@@ -93,7 +114,11 @@ test('axes out of range name the op and the rank', () => {
   throwsShape(() => softmax(t([2, 3]), -3), 'softmax', /axis -3 .* rank 2/);
   throwsShape(() => slice(t([2, 3]), 2, 0, 1), 'slice', /axis 2 .* rank 2/);
   throwsShape(() => swapAxes(t([2, 3]), 0, 4), 'swapAxes', /axis 4/);
-  throwsShape(() => unsqueeze(t([2, 3]), 3), 'unsqueeze', /axis 3 is out of range for inserting into \[2, 3\] \(use -3..2\)/);
+  throwsShape(
+    () => unsqueeze(t([2, 3]), 3),
+    'unsqueeze',
+    /axis 3 is out of range for inserting into \[2, 3\] \(use -3..2\)/,
+  );
   throwsShape(() => unsqueeze(t([2, 3]), -4), 'unsqueeze', /axis -4/);
   assert.deepEqual(unsqueeze(t([2, 3]), 2).shape, [2, 3, 1]);
   assert.deepEqual(unsqueeze(t([2, 3]), -1).shape, [2, 3, 1]);
@@ -101,7 +126,11 @@ test('axes out of range name the op and the rank', () => {
 });
 
 test('transpose, split, pad, expand: bad arguments name the shapes', () => {
-  throwsShape(() => transpose(t([2, 3]), [0, 0]), 'transpose', /perm \[0, 0\] is not a permutation of the 2 axes of \[2, 3\]/);
+  throwsShape(
+    () => transpose(t([2, 3]), [0, 0]),
+    'transpose',
+    /perm \[0, 0\] is not a permutation of the 2 axes of \[2, 3\]/,
+  );
   throwsShape(() => transpose(t([2, 3, 4]), [1, 0]), 'transpose', /\[1, 0\] .* \[2, 3, 4\]/);
   throwsShape(() => split(t([2, 3]), 1, 2), 'split', /dimension 1 of size 3/);
   throwsShape(() => split(t([2, 3]), 1, [1, 1]), 'split', /sizes \[1, 1\]/);

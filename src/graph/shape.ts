@@ -16,7 +16,10 @@ export function broadcastShapes(op: string, a: readonly number[], b: readonly nu
     const da = a[a.length - rank + i] ?? 1;
     const db = b[b.length - rank + i] ?? 1;
     if (da !== db && da !== 1 && db !== 1) {
-      throw new ShapeError(op, `shapes ${fmt(a)} and ${fmt(b)} do not broadcast: dimension ${i} is ${da} vs ${db} (numpy rules: equal, or one of them 1)`);
+      throw new ShapeError(
+        op,
+        `shapes ${fmt(a)} and ${fmt(b)} do not broadcast: dimension ${i} is ${da} vs ${db} (numpy rules: equal, or one of them 1)`,
+      );
     }
     out[i] = da === 1 ? db : da;
   }

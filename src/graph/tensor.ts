@@ -54,7 +54,7 @@ export class Tensor {
   }
 
   toString(): string {
-    return `Tensor(${this.name ?? this.opName + '#' + this.id}, ${this.dtype}[${this.shape.join(', ')}])`;
+    return `Tensor(${this.name ?? `${this.opName}#${this.id}`}, ${this.dtype}[${this.shape.join(', ')}])`;
   }
 }
 
@@ -91,7 +91,12 @@ export function withParamPrefix<T>(prefix: string, build: () => T): T {
   }
 }
 
-export function param(name: string, shape: readonly number[], init: ParamInit = { kind: 'normal', std: 0.02 }, dtype: DType = 'float32'): Tensor {
+export function param(
+  name: string,
+  shape: readonly number[],
+  init: ParamInit = { kind: 'normal', std: 0.02 },
+  dtype: DType = 'float32',
+): Tensor {
   checkShape(`param '${name}'`, shape);
   return new Tensor(null, [], undefined, [...shape], dtype, 'param', paramPrefix + name, undefined, init);
 }

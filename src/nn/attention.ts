@@ -19,7 +19,9 @@ export interface AttentionOptions {
  * (grouped-query attention: each kv head serves H/Hkv query heads).
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions): AttentionResult {
-  const h = q.shape[1]!, hs = q.shape[3]!, hkv = k.shape[1]!;
+  const h = q.shape[1]!,
+    hs = q.shape[3]!,
+    hkv = k.shape[1]!;
   if (h % hkv !== 0) throw new Error(`attention: ${h} query heads cannot share ${hkv} key/value heads evenly`);
   // Scaling q rather than the scores touches T·hs elements per head instead of T·S.
   let scores = matmul(mul(q, 1 / Math.sqrt(hs)), repeatKv(k, h / hkv), { transB: true }); // (B, H, T, S)

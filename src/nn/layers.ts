@@ -1,5 +1,17 @@
 // The basic layers: Linear, Embedding, LayerNorm, RMSNorm, and the two MLP kinds.
-import { add, gather, gelu, layerNorm, matmul, mul, reshape, rmsNorm, silu, type GeluApprox, type Tensor } from '../graph/index.ts';
+import {
+  add,
+  gather,
+  gelu,
+  layerNorm,
+  matmul,
+  mul,
+  reshape,
+  rmsNorm,
+  silu,
+  type GeluApprox,
+  type Tensor,
+} from '../graph/index.ts';
 import { Module } from './module.ts';
 
 export interface LinearOptions {
@@ -17,7 +29,12 @@ export class Linear extends Module {
   readonly bias?: Tensor;
   readonly layout: 'out_in' | 'in_out';
 
-  constructor(prefix: string, readonly inFeatures: number, readonly outFeatures: number, o: LinearOptions = {}) {
+  constructor(
+    prefix: string,
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    o: LinearOptions = {},
+  ) {
     super(prefix);
     this.layout = o.layout ?? 'out_in';
     const shape = this.layout === 'out_in' ? [outFeatures, inFeatures] : [inFeatures, outFeatures];
@@ -37,7 +54,12 @@ export class Linear extends Module {
 
 export class Embedding extends Module {
   readonly weight: Tensor;
-  constructor(prefix: string, readonly num: number, readonly dim: number, std = 0.02) {
+  constructor(
+    prefix: string,
+    readonly num: number,
+    readonly dim: number,
+    std = 0.02,
+  ) {
     super(prefix);
     this.weight = this.addParam('weight', [num, dim], { kind: 'normal', std });
   }
@@ -49,7 +71,12 @@ export class Embedding extends Module {
 export class LayerNorm extends Module {
   readonly weight: Tensor;
   readonly bias?: Tensor;
-  constructor(prefix: string, dim: number, readonly eps = 1e-5, bias = true) {
+  constructor(
+    prefix: string,
+    dim: number,
+    readonly eps = 1e-5,
+    bias = true,
+  ) {
     super(prefix);
     this.weight = this.addParam('weight', [dim], { kind: 'ones' });
     if (bias) this.bias = this.addParam('bias', [dim], { kind: 'zeros' });
@@ -61,7 +88,11 @@ export class LayerNorm extends Module {
 
 export class RMSNorm extends Module {
   readonly weight: Tensor;
-  constructor(prefix: string, dim: number, readonly eps = 1e-6) {
+  constructor(
+    prefix: string,
+    dim: number,
+    readonly eps = 1e-6,
+  ) {
     super(prefix);
     this.weight = this.addParam('weight', [dim], { kind: 'ones' });
   }
@@ -74,11 +105,19 @@ export class RMSNorm extends Module {
 export class GeluMlp extends Module {
   readonly fc: Linear;
   readonly proj: Linear;
-  constructor(prefix: string, dim: number, hidden: number, readonly approximate: GeluApprox, o: { projStd?: number; layout?: 'out_in' | 'in_out'; fcName?: string; projName?: string } = {}) {
+  constructor(
+    prefix: string,
+    dim: number,
+    hidden: number,
+    readonly approximate: GeluApprox,
+    o: { projStd?: number; layout?: 'out_in' | 'in_out'; fcName?: string; projName?: string } = {},
+  ) {
     super(prefix);
     const layout = o.layout ?? 'in_out';
     this.fc = this.addChild(new Linear(`${prefix}.${o.fcName ?? 'c_fc'}`, dim, hidden, { layout }));
-    this.proj = this.addChild(new Linear(`${prefix}.${o.projName ?? 'c_proj'}`, hidden, dim, { layout, std: o.projStd }));
+    this.proj = this.addChild(
+      new Linear(`${prefix}.${o.projName ?? 'c_proj'}`, hidden, dim, { layout, std: o.projStd }),
+    );
   }
   forward(x: Tensor): Tensor {
     return this.proj.forward(gelu(this.fc.forward(x), this.approximate));

@@ -4,12 +4,27 @@
 // self-contradictory bytes) and "uses X, which Retort does not support" (well-formed ONNX that is out
 // of scope: external data, string tensors, sequence types, ...). Neither ever returns partial data.
 import type {
-  OnnxAttribute, OnnxDataTypeCode, OnnxDim, OnnxGraph, OnnxModel, OnnxNode, OnnxTensor, OnnxValueInfo,
+  OnnxAttribute,
+  OnnxDataTypeCode,
+  OnnxDim,
+  OnnxGraph,
+  OnnxModel,
+  OnnxNode,
+  OnnxTensor,
+  OnnxValueInfo,
 } from './model.ts';
 import { OnnxDataType } from './model.ts';
 import {
-  AttributeType, DATA_LOCATION_EXTERNAL, ModelProto,
-  type AttributeMsg, type GraphMsg, type Int64, type ModelMsg, type NodeMsg, type TensorMsg, type ValueInfoMsg,
+  AttributeType,
+  DATA_LOCATION_EXTERNAL,
+  ModelProto,
+  type AttributeMsg,
+  type GraphMsg,
+  type Int64,
+  type ModelMsg,
+  type NodeMsg,
+  type TensorMsg,
+  type ValueInfoMsg,
 } from './schema.ts';
 import { ELEMENT, isOnnxDataType, tensorByteLength } from './tensor.ts';
 
@@ -44,7 +59,7 @@ export function decodeModel(bytes: Uint8Array): OnnxModel {
   return modelFrom(msg);
 }
 
-const has = (m: object, field: string): boolean => Object.prototype.hasOwnProperty.call(m, field);
+const has = (m: object, field: string): boolean => Object.hasOwn(m, field);
 
 function modelFrom(m: ModelMsg): OnnxModel {
   if (!has(m, 'ir_version')) throw invalid('ModelProto has no ir_version (field 1)');
@@ -97,20 +112,29 @@ const utf8 = new TextDecoder();
 function attributeFrom(a: AttributeMsg, where: string): OnnxAttribute {
   const name = a.name ?? '';
   switch (a.type) {
-    case AttributeType.FLOAT: return { name, type: 'float', value: a.f ?? 0 };
-    case AttributeType.INT: return { name, type: 'int', value: lossyNumber(a.i ?? 0) };
-    case AttributeType.STRING: return { name, type: 'string', value: utf8.decode(a.s) };
+    case AttributeType.FLOAT:
+      return { name, type: 'float', value: a.f ?? 0 };
+    case AttributeType.INT:
+      return { name, type: 'int', value: lossyNumber(a.i ?? 0) };
+    case AttributeType.STRING:
+      return { name, type: 'string', value: utf8.decode(a.s) };
     case AttributeType.TENSOR:
       if (!a.t) throw invalid(`${where} is of type TENSOR but holds no tensor`);
       return { name, type: 'tensor', value: tensorFrom(a.t) };
     case AttributeType.GRAPH:
       if (!a.g) throw invalid(`${where} is of type GRAPH but holds no graph`);
       return { name, type: 'graph', value: graphFrom(a.g) };
-    case AttributeType.FLOATS: return { name, type: 'floats', value: a.floats ?? [] };
-    case AttributeType.INTS: return { name, type: 'ints', value: (a.ints ?? []).map(lossyNumber) };
-    case AttributeType.STRINGS: return { name, type: 'strings', value: (a.strings ?? []).map((s) => utf8.decode(s)) };
+    case AttributeType.FLOATS:
+      return { name, type: 'floats', value: a.floats ?? [] };
+    case AttributeType.INTS:
+      return { name, type: 'ints', value: (a.ints ?? []).map(lossyNumber) };
+    case AttributeType.STRINGS:
+      return { name, type: 'strings', value: (a.strings ?? []).map((s) => utf8.decode(s)) };
     default:
-      throw unsupported(`${where} of AttributeType ${a.type}`, 'only float, int, string, tensor, graph, floats, ints and strings attributes are read');
+      throw unsupported(
+        `${where} of AttributeType ${a.type}`,
+        'only float, int, string, tensor, graph, floats, ints and strings attributes are read',
+      );
   }
 }
 
@@ -118,15 +142,22 @@ function valueInfoFrom(v: ValueInfoMsg): OnnxValueInfo {
   const name = v.name ?? '';
   const kind = v.type?.value;
   if (kind !== 'tensor_type' || !v.type?.tensor_type) {
-    throw unsupported(`value '${name}' of ${kind ?? 'no recorded'} type`, 'graph inputs, outputs and value_info must be tensors');
+    throw unsupported(
+      `value '${name}' of ${kind ?? 'no recorded'} type`,
+      'graph inputs, outputs and value_info must be tensors',
+    );
   }
   const tt = v.type.tensor_type;
   const elemType = dataTypeFrom(tt.elem_type ?? 0, `value '${name}'`);
   let shape: OnnxDim[] | null = null;
   if (tt.shape) {
     shape = (tt.shape.dim ?? []).map((d) =>
-      d.value === 'dim_value' ? exactNumber(d.dim_value, `value '${name}' shape`)
-        : d.value === 'dim_param' ? d.dim_param ?? '' : null);
+      d.value === 'dim_value'
+        ? exactNumber(d.dim_value, `value '${name}' shape`)
+        : d.value === 'dim_param'
+          ? (d.dim_param ?? '')
+          : null,
+    );
   }
   return { name, elemType, shape };
 }
@@ -134,7 +165,12 @@ function valueInfoFrom(v: ValueInfoMsg): OnnxValueInfo {
 function dataTypeFrom(code: number, where: string): OnnxDataTypeCode {
   if (code === 0) throw invalid(`${where} has data type UNDEFINED (0)`);
   if (!isOnnxDataType(code)) {
-    throw unsupported(`${where} of TensorProto.DataType ${code}`, `supported types: ${Object.values(ELEMENT).map((e) => e.name).join(', ')}`);
+    throw unsupported(
+      `${where} of TensorProto.DataType ${code}`,
+      `supported types: ${Object.values(ELEMENT)
+        .map((e) => e.name)
+        .join(', ')}`,
+    );
   }
   return code;
 }
@@ -158,7 +194,9 @@ function tensorFrom(t: TensorMsg): OnnxTensor {
   const tensor: OnnxTensor = { name, dataType, dims, rawData: rawDataFrom(t, dataType, where) };
   const expected = tensorByteLength(tensor);
   if (tensor.rawData.byteLength !== expected) {
-    throw invalid(`${where} holds ${tensor.rawData.byteLength} bytes of data but dims [${dims}] of ${ELEMENT[dataType].name} need ${expected}`);
+    throw invalid(
+      `${where} holds ${tensor.rawData.byteLength} bytes of data but dims [${dims}] of ${ELEMENT[dataType].name} need ${expected}`,
+    );
   }
   return tensor;
 }
@@ -181,7 +219,8 @@ const FROM_INT32_DATA: Partial<Record<OnnxDataTypeCode, { from(a: number[]): Arr
 /** The tensor's elements as little-endian bytes, from whichever field the writer chose. */
 function rawDataFrom(t: TensorMsg, dataType: OnnxDataTypeCode, where: string): Uint8Array {
   if (has(t, 'raw_data') && t.raw_data) return t.raw_data;
-  const wrongField = (field: string) => invalid(`${where} of type ${ELEMENT[dataType].name} stores its data in ${field}`);
+  const wrongField = (field: string) =>
+    invalid(`${where} of type ${ELEMENT[dataType].name} stores its data in ${field}`);
   if (t.float_data?.length) {
     if (dataType !== OnnxDataType.FLOAT) throw wrongField('float_data');
     return bytesOf(Float32Array.from(t.float_data));
@@ -200,8 +239,10 @@ function rawDataFrom(t: TensorMsg, dataType: OnnxDataTypeCode, where: string): U
     return bytesOf(BigInt64Array.from(t.int64_data, (v) => BigInt.asIntN(64, int64ToBigInt(v))));
   }
   if (t.uint64_data?.length) {
-    if (dataType === OnnxDataType.UINT32) return bytesOf(Uint32Array.from(t.uint64_data, (v) => Number(BigInt.asUintN(32, int64ToBigInt(v)))));
-    if (dataType === OnnxDataType.UINT64) return bytesOf(BigUint64Array.from(t.uint64_data, (v) => BigInt.asUintN(64, int64ToBigInt(v))));
+    if (dataType === OnnxDataType.UINT32)
+      return bytesOf(Uint32Array.from(t.uint64_data, (v) => Number(BigInt.asUintN(32, int64ToBigInt(v)))));
+    if (dataType === OnnxDataType.UINT64)
+      return bytesOf(BigUint64Array.from(t.uint64_data, (v) => BigInt.asUintN(64, int64ToBigInt(v))));
     throw wrongField('uint64_data');
   }
   return new Uint8Array(0); // no data at all: only valid for an empty tensor, checked by the caller

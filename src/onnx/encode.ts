@@ -2,17 +2,26 @@
 import protobuf from 'protobufjs';
 import type { OnnxAttribute, OnnxGraph, OnnxModel, OnnxNode, OnnxTensor, OnnxValueInfo } from './model.ts';
 import {
-  AttributeType, GraphProto, ModelProto, TensorProto,
-  type AttributeMsg, type DimensionMsg, type GraphMsg, type Int64, type ModelMsg, type NodeMsg, type TensorMsg,
+  AttributeType,
+  GraphProto,
+  ModelProto,
+  TensorProto,
+  type AttributeMsg,
+  type DimensionMsg,
+  type GraphMsg,
+  type Int64,
+  type ModelMsg,
+  type NodeMsg,
+  type TensorMsg,
   type ValueInfoMsg,
 } from './schema.ts';
 import { tensorByteLength } from './tensor.ts';
 
 const LENGTH_DELIMITED = 2;
 // Field numbers of the fields framed by hand below, read from the schema rather than repeated.
-const MODEL_GRAPH_FIELD = ModelProto.fields['graph']!.id;
-const GRAPH_INITIALIZER_FIELD = GraphProto.fields['initializer']!.id;
-const TENSOR_RAW_DATA_FIELD = TensorProto.fields['raw_data']!.id;
+const MODEL_GRAPH_FIELD = ModelProto.fields.graph!.id;
+const GRAPH_INITIALIZER_FIELD = GraphProto.fields.initializer!.id;
+const TENSOR_RAW_DATA_FIELD = TensorProto.fields.raw_data!.id;
 /** protobuf's hard limit on one message; onnxruntime refuses larger files too. */
 const MAX_PROTOBUF_BYTES = 2 ** 31 - 1;
 
@@ -34,7 +43,10 @@ const MAX_PROTOBUF_BYTES = 2 ** 31 - 1;
 export function encodeModel(model: OnnxModel): Uint8Array {
   const header: ModelMsg = {
     ir_version: int64(model.irVersion, 'irVersion'),
-    opset_import: model.opsetImports.map((o) => ({ domain: o.domain, version: int64(o.version, `opset '${o.domain}'`) })),
+    opset_import: model.opsetImports.map((o) => ({
+      domain: o.domain,
+      version: int64(o.version, `opset '${o.domain}'`),
+    })),
     metadata_props: Object.entries(model.metadata ?? {}).map(([key, value]) => ({ key, value })),
   };
   if (model.producerName !== undefined) header.producer_name = model.producerName;
@@ -59,7 +71,12 @@ function topGraphPieces(g: OnnxGraph): Uint8Array[] {
 /** Append a length-delimited field (tag, byte length, then the field's pieces) to `out`. */
 function delimitedField(out: Uint8Array[], field: number, pieces: Uint8Array[]): void {
   const length = pieces.reduce((n, p) => n + p.byteLength, 0);
-  out.push(protobuf.Writer.create().uint32((field << 3) | LENGTH_DELIMITED).uint32(length).finish());
+  out.push(
+    protobuf.Writer.create()
+      .uint32((field << 3) | LENGTH_DELIMITED)
+      .uint32(length)
+      .finish(),
+  );
   for (const p of pieces) out.push(p);
 }
 
@@ -110,14 +127,22 @@ const utf8 = new TextEncoder();
 function attributeMsg(a: OnnxAttribute, where: string): AttributeMsg {
   const name = a.name;
   switch (a.type) {
-    case 'float': return { name, type: AttributeType.FLOAT, f: a.value };
-    case 'int': return { name, type: AttributeType.INT, i: int64(a.value, where) };
-    case 'string': return { name, type: AttributeType.STRING, s: utf8.encode(a.value) };
-    case 'tensor': return { name, type: AttributeType.TENSOR, t: tensorMsg(a.value) };
-    case 'graph': return { name, type: AttributeType.GRAPH, g: graphMsg(a.value) };
-    case 'floats': return { name, type: AttributeType.FLOATS, floats: a.value };
-    case 'ints': return { name, type: AttributeType.INTS, ints: a.value.map((v) => int64(v, where)) };
-    case 'strings': return { name, type: AttributeType.STRINGS, strings: a.value.map((s) => utf8.encode(s)) };
+    case 'float':
+      return { name, type: AttributeType.FLOAT, f: a.value };
+    case 'int':
+      return { name, type: AttributeType.INT, i: int64(a.value, where) };
+    case 'string':
+      return { name, type: AttributeType.STRING, s: utf8.encode(a.value) };
+    case 'tensor':
+      return { name, type: AttributeType.TENSOR, t: tensorMsg(a.value) };
+    case 'graph':
+      return { name, type: AttributeType.GRAPH, g: graphMsg(a.value) };
+    case 'floats':
+      return { name, type: AttributeType.FLOATS, floats: a.value };
+    case 'ints':
+      return { name, type: AttributeType.INTS, ints: a.value.map((v) => int64(v, where)) };
+    case 'strings':
+      return { name, type: AttributeType.STRINGS, strings: a.value.map((s) => utf8.encode(s)) };
   }
 }
 
@@ -143,8 +168,10 @@ function tensorHeaderMsg(t: OnnxTensor): TensorMsg {
 
 function valueInfoMsg(v: OnnxValueInfo): ValueInfoMsg {
   const dim = (d: number | string | null): DimensionMsg =>
-    typeof d === 'number' ? { dim_value: int64(d, `value '${v.name}' shape`) }
-      : typeof d === 'string' ? { dim_param: d }
+    typeof d === 'number'
+      ? { dim_value: int64(d, `value '${v.name}' shape`) }
+      : typeof d === 'string'
+        ? { dim_param: d }
         : {};
   return {
     name: v.name,

@@ -3,5 +3,9 @@ export * from './model.ts';
 export { encodeModel } from './encode.ts';
 export { decodeModel } from './decode.ts';
 export {
-  elementCount, tensorByteLength, tensorToTypedArray, typedArrayToTensor, type OnnxTypedArray,
+  elementCount,
+  tensorByteLength,
+  tensorToTypedArray,
+  typedArrayToTensor,
+  type OnnxTypedArray,
 } from './tensor.ts';

@@ -80,26 +80,34 @@ export function lowerGraph(outputs: Record<string, Tensor>, opts: LowerOptions =
     op(opType, inputs, attrs, domain) {
       return ctx.emit(opType, inputs, attrs, { domain })[0]!;
     },
-    int64s: (values) => constant(`i64:${values.join(',')}`, (n) => hostToOnnx(n, 'int64', [values.length], hostArray('int64', values))),
+    int64s: (values) =>
+      constant(`i64:${values.join(',')}`, (n) => hostToOnnx(n, 'int64', [values.length], hostArray('int64', values))),
     scalar: (value, dtype) => constant(`${dtype}:${value}`, (n) => hostToOnnx(n, dtype, [], hostArray(dtype, [value]))),
     onnxType: (dtype) => onnxTypeOf[dtype],
   };
 
   const claim = (name: string, t: Tensor) => {
-    if (usedNames.has(name)) throw new Error(`lowerGraph: two different tensors are named '${name}' (${t}); give leaves unique names`);
+    if (usedNames.has(name))
+      throw new Error(`lowerGraph: two different tensors are named '${name}' (${t}); give leaves unique names`);
     usedNames.add(name);
   };
 
   for (const t of topoSort(Object.values(outputs))) {
     if (t.leaf === 'constant') {
-      names.set(t.id, constant(`t${t.id}`, (n) => ndarrayToOnnx(n, t.value!)));
+      names.set(
+        t.id,
+        constant(`t${t.id}`, (n) => ndarrayToOnnx(n, t.value!)),
+      );
     } else if (t.leaf) {
       const name = t.leaf === 'random' ? `random.${t.name}` : t.name!;
       claim(name, t);
       names.set(t.id, name);
       const baked = t.leaf === 'param' ? opts.initializers?.get(name) : undefined;
       if (baked) {
-        if (baked.length !== t.size) throw new Error(`lowerGraph: initializer '${name}' has ${baked.length} values, the parameter needs ${t.size}`);
+        if (baked.length !== t.size)
+          throw new Error(
+            `lowerGraph: initializer '${name}' has ${baked.length} values, the parameter needs ${t.size}`,
+          );
         initializers.push(hostToOnnx(name, t.dtype, t.shape, baked));
       } else {
         graphInputs.push({ name, shape: [...t.shape], dtype: t.dtype, kind: t.leaf });
@@ -123,7 +131,14 @@ export function lowerGraph(outputs: Record<string, Tensor>, opts: LowerOptions =
       renamedIds.add(t.id);
       renames.set(current, name);
     } else {
-      nodes.push({ opType: 'Identity', domain: '', name: fresh('n_out'), inputs: [renames.get(current) ?? current], outputs: [name], attributes: [] });
+      nodes.push({
+        opType: 'Identity',
+        domain: '',
+        name: fresh('n_out'),
+        inputs: [renames.get(current) ?? current],
+        outputs: [name],
+        attributes: [],
+      });
     }
     outSpecs.push({ name, shape: [...t.shape], dtype: t.dtype, kind: 'output' });
   }

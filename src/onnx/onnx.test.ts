@@ -3,8 +3,14 @@ import { test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import protobuf from 'protobufjs';
 import {
-  decodeModel, encodeModel, OnnxDataType, tensorToTypedArray, typedArrayToTensor,
-  type OnnxGraph, type OnnxModel, type OnnxTypedArray,
+  decodeModel,
+  encodeModel,
+  OnnxDataType,
+  tensorToTypedArray,
+  typedArrayToTensor,
+  type OnnxGraph,
+  type OnnxModel,
+  type OnnxTypedArray,
 } from './index.ts';
 
 const OPSET = [{ domain: '', version: 17 }];
@@ -33,18 +39,33 @@ function mlpModel(): OnnxModel {
         { opType: 'MatMul', name: 'mm', inputs: ['X', 'W'], outputs: ['XW'], attributes: [] },
         { opType: 'Add', inputs: ['XW', 'B'], outputs: ['Z'], attributes: [] },
         { opType: 'Relu', inputs: ['Z'], outputs: ['Y'], attributes: [] },
-        { opType: 'LeakyRelu', inputs: ['Z'], outputs: ['L'], attributes: [{ name: 'alpha', type: 'float', value: 0.25 }] },
         {
-          opType: 'ReduceMax', inputs: ['Z'], outputs: ['M'],
-          attributes: [{ name: 'axes', type: 'ints', value: [1] }, { name: 'keepdims', type: 'int', value: 0 }],
+          opType: 'LeakyRelu',
+          inputs: ['Z'],
+          outputs: ['L'],
+          attributes: [{ name: 'alpha', type: 'float', value: 0.25 }],
+        },
+        {
+          opType: 'ReduceMax',
+          inputs: ['Z'],
+          outputs: ['M'],
+          attributes: [
+            { name: 'axes', type: 'ints', value: [1] },
+            { name: 'keepdims', type: 'int', value: 0 },
+          ],
         },
         { opType: 'Concat', inputs: ['Y', 'L'], outputs: ['K'], attributes: [{ name: 'axis', type: 'int', value: 1 }] },
         {
-          opType: 'FusedMatMul', domain: 'com.microsoft', inputs: ['X', 'W'], outputs: ['F'],
+          opType: 'FusedMatMul',
+          domain: 'com.microsoft',
+          inputs: ['X', 'W'],
+          outputs: ['F'],
           attributes: [{ name: 'alpha', type: 'float', value: 2 }],
         },
         {
-          opType: 'ConstantOfShape', inputs: ['fill_shape'], outputs: ['C'],
+          opType: 'ConstantOfShape',
+          inputs: ['fill_shape'],
+          outputs: ['C'],
           attributes: [{ name: 'value', type: 'tensor', value: typedArrayToTensor('', [1], new Float32Array([7.5])) }],
         },
       ],
@@ -71,7 +92,8 @@ function assertClose(actual: ArrayLike<number>, expected: number[], what: string
 test('an encoded model runs in onnxruntime and matches a hand computation', async () => {
   const X = [1, 2, 3, -1, 0.5, -2]; // (2, 3)
   const z: number[][] = [0, 1].map((b) =>
-    [0, 1, 2, 3].map((j) => B[j]! + [0, 1, 2].reduce((s, k) => s + X[b * 3 + k]! * W[k * 4 + j]!, 0)));
+    [0, 1, 2, 3].map((j) => B[j]! + [0, 1, 2].reduce((s, k) => s + X[b * 3 + k]! * W[k * 4 + j]!, 0)),
+  );
   const y = z.map((row) => row.map((v) => Math.max(v, 0)));
   const l = z.map((row) => row.map((v) => (v > 0 ? v : 0.25 * v)));
   assert.ok(z.flat().some((v) => v < 0) && z.flat().some((v) => v > 0), 'inputs should exercise both Relu branches');
@@ -84,11 +106,23 @@ test('an encoded model runs in onnxruntime and matches a hand computation', asyn
   assertClose(out.Y!.data as Float32Array, y.flat(), 'Y');
   assertClose(out.L!.data as Float32Array, l.flat(), 'L');
   assert.deepEqual(out.M!.dims, [2]);
-  assertClose(out.M!.data as Float32Array, z.map((row) => Math.max(...row)), 'M');
-  assertClose(out.K!.data as Float32Array, [0, 1].flatMap((b) => [...y[b]!, ...l[b]!]), 'K');
+  assertClose(
+    out.M!.data as Float32Array,
+    z.map((row) => Math.max(...row)),
+    'M',
+  );
+  assertClose(
+    out.K!.data as Float32Array,
+    [0, 1].flatMap((b) => [...y[b]!, ...l[b]!]),
+    'K',
+  );
   assert.deepEqual(out.C!.dims, [2, 3]);
   assertClose(out.C!.data as Float32Array, Array(6).fill(7.5), 'C');
-  assertClose(out.F!.data as Float32Array, z.flat().map((v, i) => 2 * (v - B[i % 4]!)), 'F');
+  assertClose(
+    out.F!.data as Float32Array,
+    z.flat().map((v, i) => 2 * (v - B[i % 4]!)),
+    'F',
+  );
 });
 
 test('decode(encode(m)) gives back m, every attribute kind included', () => {
@@ -110,7 +144,10 @@ test('decode(encode(m)) gives back m, every attribute kind included', () => {
     typedArrayToTensor('empty', [0, 5], new Float32Array(0)),
   );
   m.graph.nodes.push({
-    opType: 'Custom', domain: 'com.microsoft', inputs: ['X', '', 'B'], outputs: ['o1', 'o2'],
+    opType: 'Custom',
+    domain: 'com.microsoft',
+    inputs: ['X', '', 'B'],
+    outputs: ['o1', 'o2'],
     attributes: [
       { name: 's', type: 'string', value: 'héllo' },
       { name: 'ss', type: 'strings', value: ['a', '', 'ü'] },
@@ -146,7 +183,11 @@ test('truncated or garbage bytes are refused as not a valid ONNX model', () => {
 // and ORT never sees these fields from us).
 type Build = (w: protobuf.Writer) => void;
 const LEN = 2;
-const message = (build: Build): Uint8Array => { const w = protobuf.Writer.create(); build(w); return w.finish(); };
+const message = (build: Build): Uint8Array => {
+  const w = protobuf.Writer.create();
+  build(w);
+  return w.finish();
+};
 const sub = (w: protobuf.Writer, field: number, build: Build) => w.uint32((field << 3) | LEN).bytes(message(build));
 const str = (w: protobuf.Writer, field: number, s: string) => w.uint32((field << 3) | LEN).string(s);
 const varint = (w: protobuf.Writer, field: number, v: number) => w.uint32(field << 3).int64(v);
@@ -160,7 +201,10 @@ const packed = (w: protobuf.Writer, field: number, write: (w: protobuf.Writer) =
 function handEncoded(name: string, dataType: number, dims: number[], data: Build): Uint8Array {
   return message((m) => {
     varint(m, 1, 8);
-    sub(m, 8, (o) => { str(o, 1, ''); varint(o, 2, 17); });
+    sub(m, 8, (o) => {
+      str(o, 1, '');
+      varint(o, 2, 17);
+    });
     sub(m, 7, (g) => {
       str(g, 2, 'g');
       sub(g, 5, (t) => {
@@ -176,35 +220,60 @@ function handEncoded(name: string, dataType: number, dims: number[], data: Build
 test('initializers stored in float_data / int32_data / int64_data / double_data / uint64_data decode to the same values', () => {
   const cases: { name: string; dataType: number; dims: number[]; data: Build; want: OnnxTypedArray }[] = [
     {
-      name: 'f', dataType: OnnxDataType.FLOAT, dims: [2, 2], want: new Float32Array([1.5, -2, 0.1, 3e38]),
+      name: 'f',
+      dataType: OnnxDataType.FLOAT,
+      dims: [2, 2],
+      want: new Float32Array([1.5, -2, 0.1, 3e38]),
       data: (t) => packed(t, 4, (w) => [1.5, -2, 0.1, 3e38].forEach((v) => w.float(v))),
     },
     {
-      name: 'd', dataType: OnnxDataType.DOUBLE, dims: [2], want: new Float64Array([0.1, -1e300]),
+      name: 'd',
+      dataType: OnnxDataType.DOUBLE,
+      dims: [2],
+      want: new Float64Array([0.1, -1e300]),
       data: (t) => packed(t, 10, (w) => [0.1, -1e300].forEach((v) => w.double(v))),
     },
     {
-      name: 'i', dataType: OnnxDataType.INT64, dims: [3], want: new BigInt64Array([1n, -2n, 2n ** 40n]),
+      name: 'i',
+      dataType: OnnxDataType.INT64,
+      dims: [3],
+      want: new BigInt64Array([1n, -2n, 2n ** 40n]),
       data: (t) => packed(t, 7, (w) => [1, -2, 2 ** 40].forEach((v) => w.int64(v))),
     },
-    { // unpacked repeated fields are legal too, and older writers produce them
-      name: 'i_unpacked', dataType: OnnxDataType.INT64, dims: [2], want: new BigInt64Array([5n, -6n]),
+    {
+      // unpacked repeated fields are legal too, and older writers produce them
+      name: 'i_unpacked',
+      dataType: OnnxDataType.INT64,
+      dims: [2],
+      want: new BigInt64Array([5n, -6n]),
       data: (t) => [5, -6].forEach((v) => varint(t, 7, v)),
     },
     {
-      name: 'h', dataType: OnnxDataType.FLOAT16, dims: [2], want: new Uint16Array([0x3c00, 0xc000]),
+      name: 'h',
+      dataType: OnnxDataType.FLOAT16,
+      dims: [2],
+      want: new Uint16Array([0x3c00, 0xc000]),
       data: (t) => packed(t, 5, (w) => [0x3c00, 0xc000].forEach((v) => w.int32(v))),
     },
     {
-      name: 'b', dataType: OnnxDataType.INT8, dims: [2], want: new Int8Array([-128, 127]),
+      name: 'b',
+      dataType: OnnxDataType.INT8,
+      dims: [2],
+      want: new Int8Array([-128, 127]),
       data: (t) => packed(t, 5, (w) => [-128, 127].forEach((v) => w.int32(v))),
     },
     {
-      name: 'u', dataType: OnnxDataType.UINT32, dims: [2], want: new Uint32Array([0xffffffff, 7]),
+      name: 'u',
+      dataType: OnnxDataType.UINT32,
+      dims: [2],
+      want: new Uint32Array([0xffffffff, 7]),
       data: (t) => packed(t, 11, (w) => [0xffffffff, 7].forEach((v) => w.uint64(v))),
     },
     {
-      name: 'r', dataType: OnnxDataType.FLOAT, dims: [1], want: new Float32Array([-0.5]),
+      name: 'r',
+      dataType: OnnxDataType.FLOAT,
+      dims: [1],
+      want: new Float32Array([-0.5]),
       data: (t) => t.uint32((9 << 3) | LEN).bytes(new Uint8Array(new Float32Array([-0.5]).buffer)),
     },
   ];
@@ -222,10 +291,16 @@ test('initializers stored in float_data / int32_data / int64_data / double_data 
 
 test('external data is refused by tensor name', () => {
   const bytes = handEncoded('model.embed.weight', OnnxDataType.FLOAT, [4], (t) => {
-    sub(t, 13, (e) => { str(e, 1, 'location'); str(e, 2, 'model.onnx.data'); });
+    sub(t, 13, (e) => {
+      str(e, 1, 'location');
+      str(e, 2, 'model.onnx.data');
+    });
     varint(t, 14, 1); // data_location = EXTERNAL
   });
-  assert.throws(() => decodeModel(bytes), /tensor 'model\.embed\.weight'.*'model\.onnx\.data'.*external data is not supported/);
+  assert.throws(
+    () => decodeModel(bytes),
+    /tensor 'model\.embed\.weight'.*'model\.onnx\.data'.*external data is not supported/,
+  );
   const flagOnly = handEncoded('w2', OnnxDataType.FLOAT, [4], (t) => varint(t, 14, 1));
   assert.throws(() => decodeModel(flagOnly), /tensor 'w2'.*external data is not supported/);
 });
@@ -235,26 +310,51 @@ test('a whole model hand-written from onnx.proto field numbers decodes field by 
   const valueInfo = (w: protobuf.Writer, field: number, name: string, elemType: number, dims: (number | string)[]) =>
     sub(w, field, (v) => {
       str(v, 1, name);
-      sub(v, 2, (type) => sub(type, 1, (tt) => {
-        varint(tt, 1, elemType);
-        sub(tt, 2, (shape) => dims.forEach((d) => sub(shape, 1, (dim) => (typeof d === 'number' ? varint(dim, 1, d) : str(dim, 2, d)))));
-      }));
+      sub(v, 2, (type) =>
+        sub(type, 1, (tt) => {
+          varint(tt, 1, elemType);
+          sub(tt, 2, (shape) =>
+            dims.forEach((d) => sub(shape, 1, (dim) => (typeof d === 'number' ? varint(dim, 1, d) : str(dim, 2, d)))),
+          );
+        }),
+      );
     });
   const attr = (w: protobuf.Writer, name: string, type: number, value: Build) =>
-    sub(w, 5, (a) => { str(a, 1, name); varint(a, 20, type); value(a); });
+    sub(w, 5, (a) => {
+      str(a, 1, name);
+      varint(a, 20, type);
+      value(a);
+    });
   const bytes = message((m) => {
     varint(m, 1, 9);
     str(m, 2, 'torch');
     str(m, 3, '2.4');
-    sub(m, 8, (o) => { str(o, 1, 'com.microsoft'); varint(o, 2, 1); });
-    sub(m, 14, (e) => { str(e, 1, 'author'); str(e, 2, 'me'); });
+    sub(m, 8, (o) => {
+      str(o, 1, 'com.microsoft');
+      varint(o, 2, 1);
+    });
+    sub(m, 14, (e) => {
+      str(e, 1, 'author');
+      str(e, 2, 'me');
+    });
     sub(m, 7, (g) => {
       sub(g, 1, (n) => {
-        str(n, 1, 'a'); str(n, 1, ''); str(n, 2, 'b'); str(n, 3, 'n0'); str(n, 4, 'Op'); str(n, 7, 'com.microsoft');
+        str(n, 1, 'a');
+        str(n, 1, '');
+        str(n, 2, 'b');
+        str(n, 3, 'n0');
+        str(n, 4, 'Op');
+        str(n, 7, 'com.microsoft');
         attr(n, 'f', 1, (a) => a.uint32((2 << 3) | FIXED32).float(0.5));
         attr(n, 'i', 2, (a) => varint(a, 3, -3));
         attr(n, 's', 3, (a) => a.uint32((4 << 3) | LEN).bytes(new TextEncoder().encode('hi')));
-        attr(n, 't', 4, (a) => sub(a, 5, (t) => { varint(t, 1, 1); varint(t, 2, OnnxDataType.INT32); packed(t, 5, (w) => w.int32(-9)); }));
+        attr(n, 't', 4, (a) =>
+          sub(a, 5, (t) => {
+            varint(t, 1, 1);
+            varint(t, 2, OnnxDataType.INT32);
+            packed(t, 5, (w) => w.int32(-9));
+          }),
+        );
         attr(n, 'g', 5, (a) => sub(a, 6, (sg) => str(sg, 2, 'inner')));
         attr(n, 'fs', 6, (a) => [1.5, -1].forEach((v) => a.uint32((7 << 3) | FIXED32).float(v)));
         attr(n, 'is', 7, (a) => [4, 5].forEach((v) => varint(a, 8, v)));
@@ -275,19 +375,29 @@ test('a whole model hand-written from onnx.proto field numbers decodes field by 
     metadata: { author: 'me' },
     graph: {
       name: 'main',
-      nodes: [{
-        opType: 'Op', name: 'n0', domain: 'com.microsoft', inputs: ['a', ''], outputs: ['b'],
-        attributes: [
-          { name: 'f', type: 'float', value: 0.5 },
-          { name: 'i', type: 'int', value: -3 },
-          { name: 's', type: 'string', value: 'hi' },
-          { name: 't', type: 'tensor', value: typedArrayToTensor('', [1], new Int32Array([-9])) },
-          { name: 'g', type: 'graph', value: { name: 'inner', nodes: [], initializers: [], inputs: [], outputs: [] } },
-          { name: 'fs', type: 'floats', value: [1.5, -1] },
-          { name: 'is', type: 'ints', value: [4, 5] },
-          { name: 'ss', type: 'strings', value: ['x', 'y'] },
-        ],
-      }],
+      nodes: [
+        {
+          opType: 'Op',
+          name: 'n0',
+          domain: 'com.microsoft',
+          inputs: ['a', ''],
+          outputs: ['b'],
+          attributes: [
+            { name: 'f', type: 'float', value: 0.5 },
+            { name: 'i', type: 'int', value: -3 },
+            { name: 's', type: 'string', value: 'hi' },
+            { name: 't', type: 'tensor', value: typedArrayToTensor('', [1], new Int32Array([-9])) },
+            {
+              name: 'g',
+              type: 'graph',
+              value: { name: 'inner', nodes: [], initializers: [], inputs: [], outputs: [] },
+            },
+            { name: 'fs', type: 'floats', value: [1.5, -1] },
+            { name: 'is', type: 'ints', value: [4, 5] },
+            { name: 'ss', type: 'strings', value: ['x', 'y'] },
+          ],
+        },
+      ],
       initializers: [],
       inputs: [{ name: 'a', elemType: OnnxDataType.FLOAT, shape: ['n', 2] }],
       outputs: [{ name: 'b', elemType: OnnxDataType.INT64, shape: [] }],
@@ -301,7 +411,8 @@ test('large initializers encode with one copy and decode as views', () => {
   const w = new Float32Array(n);
   w[n - 1] = 42;
   const model: OnnxModel = {
-    irVersion: 8, opsetImports: OPSET,
+    irVersion: 8,
+    opsetImports: OPSET,
     graph: { name: 'big', nodes: [], initializers: [typedArrayToTensor('w', [n], w)], inputs: [], outputs: [] },
   };
   const start = performance.now();
@@ -316,8 +427,14 @@ test('large initializers encode with one copy and decode as views', () => {
 });
 
 test('typedArrayToTensor checks sizes and tensorToTypedArray copes with unaligned bytes', () => {
-  assert.throws(() => typedArrayToTensor('w', [2, 2], new Float32Array(3)), /tensor 'w': dims \[2,2\] hold 4 elements, array has 3/);
-  assert.throws(() => typedArrayToTensor('h', [1], new Uint8Array(1), OnnxDataType.FLOAT16), /FLOAT16 needs 2-byte elements/);
+  assert.throws(
+    () => typedArrayToTensor('w', [2, 2], new Float32Array(3)),
+    /tensor 'w': dims \[2,2\] hold 4 elements, array has 3/,
+  );
+  assert.throws(
+    () => typedArrayToTensor('h', [1], new Uint8Array(1), OnnxDataType.FLOAT16),
+    /FLOAT16 needs 2-byte elements/,
+  );
   const backing = new Uint8Array(9);
   backing.set(new Uint8Array(new Float32Array([1.5, -3]).buffer), 1);
   const unaligned = { name: 'u', dataType: OnnxDataType.FLOAT, dims: [2], rawData: backing.subarray(1) };

@@ -128,7 +128,14 @@ export const TensorProto = root.lookupType('onnx.TensorProto');
 
 /** AttributeProto.AttributeType codes. */
 export const AttributeType = {
-  FLOAT: 1, INT: 2, STRING: 3, TENSOR: 4, GRAPH: 5, FLOATS: 6, INTS: 7, STRINGS: 8,
+  FLOAT: 1,
+  INT: 2,
+  STRING: 3,
+  TENSOR: 4,
+  GRAPH: 5,
+  FLOATS: 6,
+  INTS: 7,
+  STRINGS: 8,
 } as const;
 
 /** TensorProto.DataLocation.EXTERNAL. */
@@ -139,14 +146,27 @@ export const DATA_LOCATION_EXTERNAL = 1;
 /** An int64 as protobufjs gives it: a number when writing, a Long (low/high words) when reading. */
 export type Int64 = number | { low: number; high: number; unsigned?: boolean };
 
-export interface StringStringEntryMsg { key?: string; value?: string }
-export interface OperatorSetIdMsg { domain?: string; version?: Int64 }
-export interface DimensionMsg { dim_value?: Int64; dim_param?: string; value?: 'dim_value' | 'dim_param' }
+export interface StringStringEntryMsg {
+  key?: string;
+  value?: string;
+}
+export interface OperatorSetIdMsg {
+  domain?: string;
+  version?: Int64;
+}
+export interface DimensionMsg {
+  dim_value?: Int64;
+  dim_param?: string;
+  value?: 'dim_value' | 'dim_param';
+}
 export interface TypeMsg {
   tensor_type?: { elem_type?: number; shape?: { dim?: DimensionMsg[] } };
   value?: 'tensor_type' | 'sequence_type' | 'map_type' | 'opaque_type' | 'sparse_tensor_type' | 'optional_type';
 }
-export interface ValueInfoMsg { name?: string; type?: TypeMsg }
+export interface ValueInfoMsg {
+  name?: string;
+  type?: TypeMsg;
+}
 export interface TensorMsg {
   dims?: Int64[];
   data_type?: number;

@@ -3,8 +3,16 @@
 import { OnnxDataType, type OnnxDataTypeCode, type OnnxTensor } from './model.ts';
 
 export type OnnxTypedArray =
-  | Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array
-  | Int32Array | Uint32Array | BigInt64Array | BigUint64Array;
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Uint8Array
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
 
 interface TypedArrayCtor {
   readonly BYTES_PER_ELEMENT: number;
@@ -38,7 +46,7 @@ export const ELEMENT = {
 } satisfies Record<OnnxDataTypeCode, ElementInfo> as Record<OnnxDataTypeCode, ElementInfo>;
 
 export function isOnnxDataType(code: number): code is OnnxDataTypeCode {
-  return Object.prototype.hasOwnProperty.call(ELEMENT, code);
+  return Object.hasOwn(ELEMENT, code);
 }
 
 // ONNX raw_data is little-endian; on a big-endian host a byte view would silently swap every value.
@@ -57,7 +65,8 @@ export function elementCount(dims: readonly number[]): number {
 function fixedWidthArray(t: Pick<OnnxTensor, 'name' | 'dataType'>): TypedArrayCtor {
   const info = ELEMENT[t.dataType];
   if (!info) throw new Error(`tensor '${t.name}': unknown ONNX data type ${t.dataType}`);
-  if (!info.array) throw new Error(`tensor '${t.name}': ${info.name} tensors have no fixed-width form and are not supported`);
+  if (!info.array)
+    throw new Error(`tensor '${t.name}': ${info.name} tensors have no fixed-width form and are not supported`);
   return info.array;
 }
 

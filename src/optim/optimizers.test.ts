@@ -27,7 +27,9 @@ async function run(optimizer: Parameters<typeof TrainStep.create>[0]['optimizer'
 test('AdamW follows torch.optim.AdamW step for step', async () => {
   const [b1, b2, eps, wd] = [0.9, 0.99, 1e-8, 0.1];
   const lrs = [0.1, 0.05, 0.02];
-  const p = Array.from(start), m = [0, 0, 0], v = [0, 0, 0];
+  const p = Array.from(start),
+    m = [0, 0, 0],
+    v = [0, 0, 0];
   lrs.forEach((lr, s) => {
     for (let i = 0; i < 3; i++) {
       const gr = p[i]! - target[i]!;
@@ -44,8 +46,10 @@ test('AdamW follows torch.optim.AdamW step for step', async () => {
 
 test('SGD with momentum and Nesterov follow torch.optim.SGD', async () => {
   for (const nesterov of [false, true]) {
-    const mom = 0.9, lrs = [0.1, 0.1, 0.1];
-    const p = Array.from(start), buf = [0, 0, 0];
+    const mom = 0.9,
+      lrs = [0.1, 0.1, 0.1];
+    const p = Array.from(start),
+      buf = [0, 0, 0];
     for (const lr of lrs) {
       for (let i = 0; i < 3; i++) {
         const gr = p[i]! - target[i]!;

@@ -51,7 +51,17 @@ const adamw: OptimizerRule<AdamWConfig> = {
     bc2: 1 / (1 - b2 ** (step + 1)),
     keep: 1 - lr * weightDecay,
   }),
-  update({ config: { betas: [b1, b2], eps }, param, grad, state, scalars, decay }) {
+  update({
+    config: {
+      betas: [b1, b2],
+      eps,
+    },
+    param,
+    grad,
+    state,
+    scalars,
+    decay,
+  }) {
     const m = add(mul(state.m!, b1), mul(grad, 1 - b1));
     const v = add(mul(state.v!, b2), mul(mul(grad, grad), 1 - b2));
     const stepDir = div(mul(m, scalars.stepSize!), add(sqrt(mul(v, scalars.bc2!)), eps));
@@ -72,16 +82,26 @@ const sgd: OptimizerRule<SgdConfig> = {
   },
 };
 
-export const optimizerRules = { adamw, sgd } satisfies { [K in OptimizerConfig['kind']]: OptimizerRule<Extract<OptimizerConfig, { kind: K }>> };
+export const optimizerRules = { adamw, sgd } satisfies {
+  [K in OptimizerConfig['kind']]: OptimizerRule<Extract<OptimizerConfig, { kind: K }>>;
+};
 
 export function ruleFor(config: OptimizerConfig): OptimizerRule<OptimizerConfig> {
   return optimizerRules[config.kind] as OptimizerRule<OptimizerConfig>;
 }
 
 export const defaultAdamW = (over: Partial<Omit<AdamWConfig, 'kind'>> = {}): AdamWConfig => ({
-  kind: 'adamw', betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1, ...over,
+  kind: 'adamw',
+  betas: [0.9, 0.95],
+  eps: 1e-8,
+  weightDecay: 0.1,
+  ...over,
 });
 
 export const defaultSgd = (over: Partial<Omit<SgdConfig, 'kind'>> = {}): SgdConfig => ({
-  kind: 'sgd', momentum: 0.9, nesterov: false, weightDecay: 0, ...over,
+  kind: 'sgd',
+  momentum: 0.9,
+  nesterov: false,
+  weightDecay: 0,
+  ...over,
 });

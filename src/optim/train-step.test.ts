@@ -15,7 +15,10 @@ function xorModel() {
   const logits = g.matmul(h, w2);
   return { loss: g.crossEntropy(logits, y), logits };
 }
-const xorBatch = { x: hostTensor('float32', [4, 2], [0, 0, 0, 1, 1, 0, 1, 1]), y: hostTensor('int64', [4], [0, 1, 1, 0]) };
+const xorBatch = {
+  x: hostTensor('float32', [4, 2], [0, 0, 0, 1, 1, 0, 1, 1]),
+  y: hostTensor('int64', [4], [0, 1, 1, 0]),
+};
 
 test('an MLP learns XOR with AdamW in onnxruntime', async () => {
   const { loss } = xorModel();
@@ -35,14 +38,22 @@ test('an MLP learns XOR with SGD momentum and clipping', async () => {
 
 test('a training step in onnxruntime matches the reference interpreter', async () => {
   const a = await TrainStep.create({ loss: xorModel().loss, optimizer: defaultAdamW(), clipNorm: 0.5, seed: 9 });
-  const b = await TrainStep.create({ loss: xorModel().loss, optimizer: defaultAdamW(), clipNorm: 0.5, seed: 9, executor: new ReferenceExecutor() });
+  const b = await TrainStep.create({
+    loss: xorModel().loss,
+    optimizer: defaultAdamW(),
+    clipNorm: 0.5,
+    seed: 9,
+    executor: new ReferenceExecutor(),
+  });
   for (let i = 0; i < 3; i++) {
-    const ra = await a.run(xorBatch, 0.01), rb = await b.run(xorBatch, 0.01);
+    const ra = await a.run(xorBatch, 0.01),
+      rb = await b.run(xorBatch, 0.01);
     assert.ok(Math.abs(ra.loss - rb.loss) < 1e-5, `loss ${ra.loss} vs ${rb.loss}`);
     assert.ok(Math.abs(ra.gradNorm - rb.gradNorm) < 1e-4);
   }
   for (const name of a.trainableNames) {
-    const pa = a.params.get(name).data as Float32Array, pb = b.params.get(name).data as Float32Array;
+    const pa = a.params.get(name).data as Float32Array,
+      pb = b.params.get(name).data as Float32Array;
     pa.forEach((v, i) => assert.ok(Math.abs(v - pb[i]!) < 1e-5, `${name}[${i}] ${v} vs ${pb[i]}`));
   }
 });
@@ -70,7 +81,8 @@ test('optimizer state restored into a fresh step continues the run exactly', asy
   const b = await TrainStep.create({ loss: xorModel().loss, optimizer: defaultAdamW(), clipNorm: 1, seed: 99 });
   b.restore(copy);
   for (let i = 0; i < 3; i++) {
-    const ra = await a.run(xorBatch, 0.02), rb = await b.run(xorBatch, 0.02);
+    const ra = await a.run(xorBatch, 0.02),
+      rb = await b.run(xorBatch, 0.02);
     assert.equal(ra.step, rb.step);
     assert.equal(ra.loss, rb.loss);
   }

@@ -3,7 +3,14 @@
 // in typed arrays between steps: each step's outputs are the next step's feeds, uncopied.
 import { grad } from '../autodiff/index.ts';
 import { add, input, mul, topoSort, type Tensor } from '../graph/index.ts';
-import { defaultExecutor, ParamStore, hostTensor, type Executor, type HostTensor, type Program } from '../runtime/index.ts';
+import {
+  defaultExecutor,
+  ParamStore,
+  hostTensor,
+  type Executor,
+  type HostTensor,
+  type Program,
+} from '../runtime/index.ts';
 import { clipByGlobalNorm, globalNorm } from './clip.ts';
 import { ruleFor, type OptimizerConfig } from './optimizers.ts';
 
@@ -98,33 +105,63 @@ export class TrainStep {
     const allParams = leaves.filter((t) => t.leaf === 'param');
     const batchInputs = leaves.filter((t) => t.leaf === 'input');
     const trainable = allParams.filter((p) => (o.trainable ? o.trainable(p.name!) : true));
-    if (trainable.length === 0) throw new Error('TrainStep: no trainable parameter reaches the loss; check `trainable` and the model code');
+    if (trainable.length === 0)
+      throw new Error('TrainStep: no trainable parameter reaches the loss; check `trainable` and the model code');
 
     const params = o.params ?? new ParamStore();
-    const fresh = ParamStore.init(allParams.filter((p) => !params.values.has(p.name!)), seed);
+    const fresh = ParamStore.init(
+      allParams.filter((p) => !params.values.has(p.name!)),
+      seed,
+    );
     for (const [k, v] of fresh.values) params.set(k, v);
     for (const p of allParams) {
       const v = params.get(p.name!);
       if (v.shape.length !== p.rank || v.shape.some((d, i) => d !== p.shape[i])) {
-        throw new Error(`TrainStep: parameter '${p.name}' has a value of shape [${v.shape.join(', ')}] but the model declares [${p.shape.join(', ')}]`);
+        throw new Error(
+          `TrainStep: parameter '${p.name}' has a value of shape [${v.shape.join(', ')}] but the model declares [${p.shape.join(', ')}]`,
+        );
       }
     }
 
     const grads0 = grad(o.loss, trainable);
     const decay = o.decay ?? ((_n: string, p: Tensor) => p.rank >= 2);
-    const outputs: Record<string, Tensor> = { loss: o.loss, ...updateOutputs(trainable, grads0, o.optimizer, o.clipNorm, decay) };
+    const outputs: Record<string, Tensor> = {
+      loss: o.loss,
+      ...updateOutputs(trainable, grads0, o.optimizer, o.clipNorm, decay),
+    };
     const opt = new Map<string, HostTensor>();
     for (const p of trainable) {
-      for (const s of rule.slots) opt.set(`${s}.${p.name}`, hostTensor(p.dtype, p.shape, new (p.dtype === 'float64' ? Float64Array : Float32Array)(p.size)));
+      for (const s of rule.slots)
+        opt.set(
+          `${s}.${p.name}`,
+          hostTensor(p.dtype, p.shape, new (p.dtype === 'float64' ? Float64Array : Float32Array)(p.size)),
+        );
     }
     for (const [k, t] of Object.entries(o.metrics ?? {})) outputs[`metric.${k}`] = t;
 
     const executor = o.executor ?? (await defaultExecutor());
     const program = await executor.compile(outputs, { name: 'train_step', threads: o.threads });
-    const source: AccumulationSource = { loss: o.loss, metrics: o.metrics ?? {}, trainable, grads: grads0, decay, clipNorm: o.clipNorm, executor, threads: o.threads };
+    const source: AccumulationSource = {
+      loss: o.loss,
+      metrics: o.metrics ?? {},
+      trainable,
+      grads: grads0,
+      decay,
+      clipNorm: o.clipNorm,
+      executor,
+      threads: o.threads,
+    };
     return new TrainStep({
-      program, params, opt, trainableNames: trainable.map((p) => p.name!), optimizer: o.optimizer, slots: rule.slots,
-      metricNames: Object.keys(o.metrics ?? {}), batchInputs, seed, source,
+      program,
+      params,
+      opt,
+      trainableNames: trainable.map((p) => p.name!),
+      optimizer: o.optimizer,
+      slots: rule.slots,
+      metricNames: Object.keys(o.metrics ?? {}),
+      batchInputs,
+      seed,
+      source,
     });
   }
 
@@ -165,7 +202,10 @@ export class TrainStep {
       const feeds: Record<string, HostTensor> = { ...batch };
       for (const [name, v] of this.params.values) feeds[name] = v;
       for (const [name, v] of acc) feeds[`acc.${name}`] = v;
-      const out = await grads.run(onlyInputs(grads, feeds), { seed: this.seed, step: this.stepCount * batches.length + i });
+      const out = await grads.run(onlyInputs(grads, feeds), {
+        seed: this.seed,
+        step: this.stepCount * batches.length + i,
+      });
       lossSum += scalarOf(out.loss!);
       acc = new Map(this.trainableNames.map((n) => [n, out[`acc.next.${n}`]!]));
       for (const k of this.metricNames) {
@@ -178,7 +218,8 @@ export class TrainStep {
     for (const [name, v] of acc) feeds[`acc.${name}`] = v;
     const out = await apply.run(onlyInputs(apply, feeds));
     const gradNorm = scalarOf(out.grad_norm!);
-    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm)) throw new NonFiniteLossError(this.stepCount, loss, gradNorm);
+    if (!Number.isFinite(loss) || !Number.isFinite(gradNorm))
+      throw new NonFiniteLossError(this.stepCount, loss, gradNorm);
     this.adopt(out);
     const metrics = Object.fromEntries(Object.entries(metricSums).map(([k, v]) => [k, v / batches.length]));
     return { step: this.stepCount++, loss, gradNorm, lr, metrics };
@@ -265,7 +306,14 @@ function updateOutputs(
   const outputs: Record<string, Tensor> = { grad_norm: norm };
   trainable.forEach((p, i) => {
     const state = Object.fromEntries(rule.slots.map((s) => [s, input(`opt.${s}.${p.name}`, p.shape, p.dtype)]));
-    const next = rule.update({ config: optimizer, param: p, grad: grads[i]!, state, scalars, decay: decay(p.name!, p) });
+    const next = rule.update({
+      config: optimizer,
+      param: p,
+      grad: grads[i]!,
+      state,
+      scalars,
+      decay: decay(p.name!, p),
+    });
     outputs[`next.${p.name}`] = next.param;
     for (const s of rule.slots) outputs[`next.opt.${s}.${p.name}`] = next.state[s]!;
   });
@@ -300,7 +348,13 @@ function onlyInputs(program: Program, feeds: Record<string, HostTensor>): Record
 
 export class NonFiniteLossError extends Error {
   override name = 'NonFiniteLossError';
-  constructor(readonly step: number, readonly loss: number, readonly gradNorm: number) {
-    super(`step ${step}: loss is ${loss} and gradient norm ${gradNorm}; the update was not applied. Lower the learning rate, enable clipping (clipNorm), or check the data for bad values`);
+  constructor(
+    readonly step: number,
+    readonly loss: number,
+    readonly gradNorm: number,
+  ) {
+    super(
+      `step ${step}: loss is ${loss} and gradient norm ${gradNorm}; the update was not applied. Lower the learning rate, enable clipping (clipNorm), or check the data for bad values`,
+    );
   }
 }

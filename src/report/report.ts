@@ -29,7 +29,9 @@ export interface PredictionSample {
   predictions: Record<string, { label: string; confidence: number }>;
 }
 
-export type ReportSamples = { kind: 'generation'; items: GenerationSample[] } | { kind: 'prediction'; items: PredictionSample[] };
+export type ReportSamples =
+  | { kind: 'generation'; items: GenerationSample[] }
+  | { kind: 'prediction'; items: PredictionSample[] };
 
 export interface ReportInput {
   title: string;
@@ -68,18 +70,30 @@ export function runData(run: ReportRun): RunData {
   const evals: EvalPoint[] = [];
   for (const r of records) {
     if (r.type === 'step' && finite(r.loss)) {
-      const terms = Object.fromEntries(Object.entries((r.terms as Record<string, unknown>) ?? {}).filter(([, v]) => finite(v))) as Record<string, number>;
+      const terms = Object.fromEntries(
+        Object.entries((r.terms as Record<string, unknown>) ?? {}).filter(([, v]) => finite(v)),
+      ) as Record<string, number>;
       steps.push({ step: r.step, loss: r.loss, terms });
     } else if (r.type === 'eval' && finite(r.loss)) {
-      evals.push({ step: r.step, loss: r.loss, ...(finite(r.accuracy) && { accuracy: r.accuracy }), ...(finite(r.perplexity) && { perplexity: r.perplexity }) });
+      evals.push({
+        step: r.step,
+        loss: r.loss,
+        ...(finite(r.accuracy) && { accuracy: r.accuracy }),
+        ...(finite(r.perplexity) && { perplexity: r.perplexity }),
+      });
     }
   }
   return { name: run.name, steps, evals };
 }
 
-const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 /** JSON that is safe inside a <script> element. */
-const scriptJson = (v: unknown) => JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+const scriptJson = (v: unknown) =>
+  JSON.stringify(v)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 const scriptText = (s: string) => s.replace(/<\/script/gi, '<\\/script');
 
 let chartJs: string | undefined;
@@ -103,7 +117,10 @@ function evalTable(r: EvalReport): string {
   const cols = columnsFor(r);
   const head = cols.map((c) => `<th>${escapeHtml(c.head)}</th>`).join('');
   const body = r.models
-    .map((m) => `<tr class="${m.role}">${cols.map((c) => `<td class="${c.left ? 'text' : 'num'}">${escapeHtml(c.cell(m, r))}</td>`).join('')}</tr>`)
+    .map(
+      (m) =>
+        `<tr class="${m.role}">${cols.map((c) => `<td class="${c.left ? 'text' : 'num'}">${escapeHtml(c.cell(m, r))}</td>`).join('')}</tr>`,
+    )
     .join('\n');
   return `<div class="wide"><table class="eval"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>
 <p class="note">${escapeHtml(r.data.description)}. Agreement: top-1 match with '${escapeHtml(r.teacher)}' and mean KL(teacher‖model) per position.
@@ -120,7 +137,9 @@ Peak memory: VmHWM of a separate process running the fp32 ONNX file; "model MB" 
  */
 function examplesHtml(r: EvalReport): string {
   const examples = r.examples ?? [];
-  const names = [...new Set([...r.models.map((m) => m.name), ...examples.flatMap((e) => Object.keys(e.answers))])].filter((n) => examples.some((e) => n in e.answers));
+  const names = [
+    ...new Set([...r.models.map((m) => m.name), ...examples.flatMap((e) => Object.keys(e.answers))]),
+  ].filter((n) => examples.some((e) => n in e.answers));
   const rows = examples
     .map((e) => {
       const cells = names.map((n) => {
@@ -140,7 +159,12 @@ function examplesHtml(r: EvalReport): string {
 function samplesHtml(s: ReportSamples, order: readonly string[]): string {
   if (s.kind === 'generation') {
     const names = order.filter((n) => s.items.some((i) => n in i.outputs));
-    const rows = s.items.map((i) => `<tr><td class="prompt">${escapeHtml(i.prompt)}</td>${names.map((n) => `<td class="gen">${escapeHtml(i.outputs[n] ?? '')}</td>`).join('')}</tr>`).join('\n');
+    const rows = s.items
+      .map(
+        (i) =>
+          `<tr><td class="prompt">${escapeHtml(i.prompt)}</td>${names.map((n) => `<td class="gen">${escapeHtml(i.outputs[n] ?? '')}</td>`).join('')}</tr>`,
+      )
+      .join('\n');
     return `<table class="samples"><thead><tr><th>prompt</th>${names.map((n) => `<th>${escapeHtml(n)}</th>`).join('')}</tr></thead><tbody>${rows}</tbody></table>`;
   }
   const names = order.filter((n) => s.items.some((i) => n in i.predictions));
@@ -174,27 +198,54 @@ export function renderReport(input: ReportInput): string {
   const runs = input.runs.map(runData);
   const task = input.eval?.task ?? 'lm';
   const charts: string[] = [];
-  runs.forEach((r, i) => r.steps.length > 0 && charts.push(`<div class="chart"><canvas id="chart-loss-${i}" aria-label="${escapeHtml(r.name)} training loss"></canvas></div>`));
+  runs.forEach(
+    (r, i) =>
+      r.steps.length > 0 &&
+      charts.push(
+        `<div class="chart"><canvas id="chart-loss-${i}" aria-label="${escapeHtml(r.name)} training loss"></canvas></div>`,
+      ),
+  );
   const lossCharts = charts.splice(0);
-  if (runs.some((r) => r.evals.some((e) => e.accuracy !== undefined))) charts.push('<div class="chart"><canvas id="chart-val-accuracy" aria-label="validation accuracy"></canvas></div>');
-  if (runs.some((r) => r.evals.some((e) => e.perplexity !== undefined))) charts.push('<div class="chart"><canvas id="chart-val-perplexity" aria-label="validation perplexity"></canvas></div>');
+  if (runs.some((r) => r.evals.some((e) => e.accuracy !== undefined)))
+    charts.push('<div class="chart"><canvas id="chart-val-accuracy" aria-label="validation accuracy"></canvas></div>');
+  if (runs.some((r) => r.evals.some((e) => e.perplexity !== undefined)))
+    charts.push(
+      '<div class="chart"><canvas id="chart-val-perplexity" aria-label="validation perplexity"></canvas></div>',
+    );
   const valCharts = charts.splice(0);
   const sections: string[] = [];
   if (lossCharts.length) sections.push(`<h2>Training curves</h2><div class="charts">${lossCharts.join('\n')}</div>`);
-  if (valCharts.length) sections.push(`<h2>Validation over steps</h2><div class="charts">${valCharts.join('\n')}</div>`);
+  if (valCharts.length)
+    sections.push(`<h2>Validation over steps</h2><div class="charts">${valCharts.join('\n')}</div>`);
   if (input.eval) {
     sections.push(`<h2>Teacher and students</h2>${evalTable(input.eval)}`);
-    sections.push(`<h2>Size against quality</h2><div class="charts"><div class="chart"><canvas id="chart-size-quality" aria-label="size against quality"></canvas></div></div>`);
+    sections.push(
+      `<h2>Size against quality</h2><div class="charts"><div class="chart"><canvas id="chart-size-quality" aria-label="size against quality"></canvas></div></div>`,
+    );
     const answers: string[] = [];
-    if (hasTaskScores(input.eval)) answers.push('<div class="charts"><div class="chart"><canvas id="chart-exact-match" aria-label="exact match per model"></canvas></div></div>');
+    if (hasTaskScores(input.eval))
+      answers.push(
+        '<div class="charts"><div class="chart"><canvas id="chart-exact-match" aria-label="exact match per model"></canvas></div></div>',
+      );
     if (input.eval.examples?.length) answers.push(examplesHtml(input.eval));
     if (answers.length) sections.push(`<h2>Answers to held-out prompts</h2>${answers.join('\n')}`);
   }
   if (input.samples && input.samples.items.length > 0) {
-    const order = input.eval?.models.map((m) => m.name) ?? [...new Set(input.samples.kind === 'generation' ? input.samples.items.flatMap((i) => Object.keys(i.outputs)) : input.samples.items.flatMap((i) => Object.keys(i.predictions)))];
-    sections.push(`<h2>${input.samples.kind === 'generation' ? 'Sample generations (greedy)' : 'Sample predictions'}</h2>${samplesHtml(input.samples, order)}`);
+    const order = input.eval?.models.map((m) => m.name) ?? [
+      ...new Set(
+        input.samples.kind === 'generation'
+          ? input.samples.items.flatMap((i) => Object.keys(i.outputs))
+          : input.samples.items.flatMap((i) => Object.keys(i.predictions)),
+      ),
+    ];
+    sections.push(
+      `<h2>${input.samples.kind === 'generation' ? 'Sample generations (greedy)' : 'Sample predictions'}</h2>${samplesHtml(input.samples, order)}`,
+    );
   }
-  if (input.facts?.length) sections.push(`<h2>Files and next steps</h2><dl>${input.facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`);
+  if (input.facts?.length)
+    sections.push(
+      `<h2>Files and next steps</h2><dl>${input.facts.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>`,
+    );
 
   const data = { title: input.title, task, runs, eval: input.eval ?? null };
   const client = readFileSync(new URL('./client.js', import.meta.url), 'utf8');

@@ -12,7 +12,9 @@ async function choose(): Promise<Executor> {
     const { OrtExecutor } = await import('./ort.ts');
     return new OrtExecutor();
   } catch (e) {
-    process.emitWarning(`onnxruntime-node could not be loaded (${(e as Error).message.split('\n')[0]}); falling back to the reference interpreter, which is much slower`);
+    process.emitWarning(
+      `onnxruntime-node could not be loaded (${(e as Error).message.split('\n')[0]}); falling back to the reference interpreter, which is much slower`,
+    );
     return new ReferenceExecutor();
   }
 }

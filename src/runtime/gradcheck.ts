@@ -53,9 +53,15 @@ function normalize(raw: readonly number[] | GradCheckInput, i: number, rand: () 
   const spec: GradCheckInput = Array.isArray(raw) ? { shape: raw as readonly number[] } : (raw as GradCheckInput);
   const dtype = spec.dtype ?? 'float64';
   const n = spec.shape.reduce((a, b) => a * b, 1);
-  if (!isFloat(dtype) && !spec.values) throw new GradCheckError(`checkGrads: input ${i} is ${dtype}; give its values (only float inputs are drawn at random)`);
+  if (!isFloat(dtype) && !spec.values)
+    throw new GradCheckError(
+      `checkGrads: input ${i} is ${dtype}; give its values (only float inputs are drawn at random)`,
+    );
   const values = spec.values ?? Array.from({ length: n }, () => 2 * rand() - 1);
-  if (values.length !== n) throw new GradCheckError(`checkGrads: input ${i} has ${values.length} values for shape [${spec.shape.join(', ')}] (${n} elements)`);
+  if (values.length !== n)
+    throw new GradCheckError(
+      `checkGrads: input ${i} has ${values.length} values for shape [${spec.shape.join(', ')}] (${n} elements)`,
+    );
   return { shape: [...spec.shape], dtype: isFloat(dtype) ? 'float64' : dtype, values };
 }
 
@@ -86,20 +92,28 @@ export async function checkGrads(
   const xs = specs.map((s, i) => input(`x${i}`, s.shape, s.dtype));
   const out = build(...xs);
   if (out.dtype !== 'float64') {
-    throw new GradCheckError(`checkGrads: build returned ${out}; from float64 inputs it must compute in float64 (cast to x.dtype, not to 'float32')`);
+    throw new GradCheckError(
+      `checkGrads: build returned ${out}; from float64 inputs it must compute in float64 (cast to x.dtype, not to 'float32')`,
+    );
   }
   const floats = xs.map((_, i) => i).filter((i) => isFloat(specs[i]!.dtype));
   if (floats.length === 0) throw new GradCheckError('checkGrads: no float input to differentiate with respect to');
 
   const w = Float64Array.from({ length: out.size }, () => 2 * rand() - 1);
   const loss = reduceSum(mul(out, constant(ndarray(out.shape, 'float64', w))));
-  const grads = grad(loss, floats.map((i) => xs[i]!));
+  const grads = grad(
+    loss,
+    floats.map((i) => xs[i]!),
+  );
 
   const executor = new ReferenceExecutor();
   const forward = await executor.compile({ out });
   const backward = await executor.compile(Object.fromEntries(grads.map((g, k) => [`d${k}`, g])));
   const feeds: Record<string, HostTensor> = Object.fromEntries(
-    specs.map((s, i) => [`x${i}`, hostTensor(s.dtype, s.shape, s.dtype === 'float64' ? Float64Array.from(s.values) : s.values)]),
+    specs.map((s, i) => [
+      `x${i}`,
+      hostTensor(s.dtype, s.shape, s.dtype === 'float64' ? Float64Array.from(s.values) : s.values),
+    ]),
   );
   const analytic = await backward.run(feeds);
   const g = floats.map((_, k) => toNumbers(analytic[`d${k}`]!));
@@ -110,7 +124,11 @@ export async function checkGrads(
       const f: Record<string, HostTensor> = { ...feeds };
       for (const [i, d] of dirs) {
         const base = f[`x${i}`]!.data as Float64Array;
-        f[`x${i}`] = hostTensor('float64', specs[i]!.shape, base.map((v, j) => v + sign * eps * d[j]!));
+        f[`x${i}`] = hostTensor(
+          'float64',
+          specs[i]!.shape,
+          base.map((v, j) => v + sign * eps * d[j]!),
+        );
       }
       return toNumbers((await forward.run(f)).out!);
     };
@@ -121,7 +139,8 @@ export async function checkGrads(
   };
 
   const failures: string[] = [];
-  let elements = 0, maxError = 0;
+  let elements = 0,
+    maxError = 0;
   for (const [k, i] of floats.entries()) {
     const n = g[k]!.length;
     for (const j of sample(n, maxPerInput, rand)) {
@@ -132,16 +151,24 @@ export async function checkGrads(
       const err = Math.abs(a - numeric) / (1 + Math.abs(numeric));
       elements++;
       if (!(err <= maxError)) maxError = err;
-      if (!(err <= tol)) failures.push(`input ${i} [${unravel(j, specs[i]!.shape).join(', ')}]: autodiff ${a}, central differences ${numeric} (error ${err.toExponential(2)})`);
+      if (!(err <= tol))
+        failures.push(
+          `input ${i} [${unravel(j, specs[i]!.shape).join(', ')}]: autodiff ${a}, central differences ${numeric} (error ${err.toExponential(2)})`,
+        );
     }
   }
 
-  const dirs = new Map(floats.map((i) => [i, Float64Array.from({ length: g[floats.indexOf(i)]!.length }, () => 2 * rand() - 1)]));
+  const dirs = new Map(
+    floats.map((i) => [i, Float64Array.from({ length: g[floats.indexOf(i)]!.length }, () => 2 * rand() - 1)]),
+  );
   const vjpNumeric = await directional(dirs);
   let vjpAnalytic = 0;
   floats.forEach((i, k) => g[k]!.forEach((v, j) => (vjpAnalytic += v * dirs.get(i)![j]!)));
   const vjpErr = Math.abs(vjpAnalytic - vjpNumeric) / (1 + Math.abs(vjpNumeric));
-  if (!(vjpErr <= tol)) failures.push(`VJP identity along a random direction: ⟨Jᵀw, v⟩ = ${vjpAnalytic} but ⟨w, J·v⟩ ≈ ${vjpNumeric} (error ${vjpErr.toExponential(2)})`);
+  if (!(vjpErr <= tol))
+    failures.push(
+      `VJP identity along a random direction: ⟨Jᵀw, v⟩ = ${vjpAnalytic} but ⟨w, J·v⟩ ≈ ${vjpNumeric} (error ${vjpErr.toExponential(2)})`,
+    );
 
   if (failures.length > 0) {
     const shown = failures.slice(0, 5).join('\n  ');

@@ -12,7 +12,8 @@ export function logSoftmaxRow(z: ArrayLike<number>, offset: number, n: number, o
 
 /** Index of the first largest value of a row. */
 export function argmaxRow(z: ArrayLike<number>, offset: number, n: number): number {
-  let best = 0, bestV = z[offset]!;
+  let best = 0,
+    bestV = z[offset]!;
   for (let i = 1; i < n; i++) {
     const v = z[offset + i]!;
     if (v > bestV) [best, bestV] = [i, v];

@@ -13,14 +13,17 @@ export interface HostTensor {
 
 export function hostTensor(dtype: DType, shape: readonly number[], values: ArrayLike<number> | HostArray): HostTensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  if (values.length !== n) throw new Error(`hostTensor: ${values.length} values for shape [${shape.join(', ')}] (${n} elements)`);
+  if (values.length !== n)
+    throw new Error(`hostTensor: ${values.length} values for shape [${shape.join(', ')}] (${n} elements)`);
   const ok =
     (dtype === 'float32' && values instanceof Float32Array) ||
     (dtype === 'float64' && values instanceof Float64Array) ||
     (dtype === 'int64' && values instanceof BigInt64Array) ||
     (dtype === 'int32' && values instanceof Int32Array) ||
     (dtype === 'bool' && values instanceof Uint8Array);
-  const data = ok ? (values as HostArray) : hostArray(dtype, values instanceof BigInt64Array ? Array.from(values, Number) : (values as ArrayLike<number>));
+  const data = ok
+    ? (values as HostArray)
+    : hostArray(dtype, values instanceof BigInt64Array ? Array.from(values, Number) : (values as ArrayLike<number>));
   return { dtype, shape: [...shape], data };
 }
 

@@ -28,13 +28,21 @@ interface Built {
 function buildCase(c: OpCase, seed: number): { forward: Built; backward?: Built } {
   const rand = mulberry32(seed);
   const xs = c.inputs.map((s, i) => input(`x${i}`, s.shape, s.dtype));
-  const feeds = Object.fromEntries(c.inputs.map((s, i) => [`x${i}`, hostTensor(s.dtype, s.shape, sampleInput(s, rand))]));
+  const feeds = Object.fromEntries(
+    c.inputs.map((s, i) => [`x${i}`, hostTensor(s.dtype, s.shape, sampleInput(s, rand))]),
+  );
   const out = c.build(...xs);
   const forward = { outputs: { out }, feeds };
   const floatInputs = xs.filter((x) => isFloat(x.dtype));
   if (allOps[c.op]!.grad === null || !isFloat(out.dtype) || floatInputs.length === 0) return { forward };
   // loss = Σ out ⊙ w with fixed random w, so every output element gets its own cotangent.
-  const w = constant(ndarray(out.shape, out.dtype, Array.from({ length: out.size }, () => 2 * rand() - 1)));
+  const w = constant(
+    ndarray(
+      out.shape,
+      out.dtype,
+      Array.from({ length: out.size }, () => 2 * rand() - 1),
+    ),
+  );
   const loss = reduceSum(mul(out, w));
   const grads = grad(loss, floatInputs);
   const outputs: Record<string, Tensor> = { loss };
@@ -50,10 +58,16 @@ function contribModes(outputs: Record<string, Tensor>): boolean[] {
 
 /** max |ort − ref| / (1 + |ref|) over the elements; throws naming the case, output and worst element. */
 function compare(what: string, name: string, got: HostTensor, want: HostTensor): void {
-  assert.deepEqual(got.shape, want.shape, `${what}: output '${name}' has shape [${got.shape}] from onnxruntime, [${want.shape}] from the reference`);
+  assert.deepEqual(
+    got.shape,
+    want.shape,
+    `${what}: output '${name}' has shape [${got.shape}] from onnxruntime, [${want.shape}] from the reference`,
+  );
   assert.equal(got.dtype, want.dtype, `${what}: output '${name}' dtype`);
-  const a = toNumbers(got), b = toNumbers(want);
-  let worst = -1, worstErr = 0;
+  const a = toNumbers(got),
+    b = toNumbers(want);
+  let worst = -1,
+    worstErr = 0;
   for (let i = 0; i < b.length; i++) {
     const err = Math.abs(a[i]! - b[i]!) / (1 + Math.abs(b[i]!));
     if (!(err <= worstErr)) [worst, worstErr] = [i, err]; // NaN counts as worst
@@ -70,7 +84,8 @@ async function check(what: string, { outputs, feeds }: Built): Promise<void> {
   const want = await (await reference.compile(outputs)).run(feeds);
   for (const contribOps of contribModes(outputs)) {
     const got = await (await ort.compile(outputs, { contribOps, threads: 1 })).run(feeds);
-    for (const name of Object.keys(outputs)) compare(`${what} (contribOps: ${contribOps})`, name, got[name]!, want[name]!);
+    for (const name of Object.keys(outputs))
+      compare(`${what} (contribOps: ${contribOps})`, name, got[name]!, want[name]!);
   }
 }
 
@@ -85,5 +100,8 @@ opCases.forEach((c, k) => {
 test('both contrib-op modes are exercised: matmul with transposes and rmsNorm lower differently without them', () => {
   const lowersBothWays = (c: OpCase) => contribModes(buildCase(c, 0).forward.outputs).length === 2;
   const differing = opCases.filter(lowersBothWays).map((c) => c.op);
-  assert.ok(differing.includes('matmul') && differing.includes('rmsNorm'), `cases whose lowering depends on contribOps: ${differing.join(', ')}`);
+  assert.ok(
+    differing.includes('matmul') && differing.includes('rmsNorm'),
+    `cases whose lowering depends on contribOps: ${differing.join(', ')}`,
+  );
 });

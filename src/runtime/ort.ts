@@ -55,7 +55,11 @@ export class OrtExecutor implements Executor {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
 
   async compile(outputs: Record<string, Tensor>, opts: OrtCompileOptions = {}): Promise<Program> {
-    const lowered = lowerGraph(outputs, { name: opts.name, initializers: opts.initializers, contribOps: opts.contribOps });
+    const lowered = lowerGraph(outputs, {
+      name: opts.name,
+      initializers: opts.initializers,
+      contribOps: opts.contribOps,
+    });
     const bytes = encodeModel(lowered.model);
     const threads = opts.threads ?? defaultThreads();
     const spin = opts.spin ?? process.env.RETORT_ORT_SPIN === '1';

@@ -19,7 +19,8 @@ function gaussian(rng: () => number): () => number {
       spare = null;
       return s;
     }
-    const u = Math.max(rng(), 1e-12), v = rng();
+    const u = Math.max(rng(), 1e-12),
+      v = rng();
     const r = Math.sqrt(-2 * Math.log(u));
     spare = r * Math.sin(2 * Math.PI * v);
     return r * Math.cos(2 * Math.PI * v);
@@ -33,10 +34,14 @@ export function initialValue(p: Tensor, seed: number): HostTensor {
   const init = p.init;
   const rng = mulberry32((seed ^ hashName(p.name!)) >>> 0);
   switch (init.kind) {
-    case 'zeros': break;
-    case 'ones': data.fill(1); break;
+    case 'zeros':
+      break;
+    case 'ones':
+      data.fill(1);
+      break;
     case 'normal': {
-      const g = gaussian(rng), std = init.std ?? 0.02;
+      const g = gaussian(rng),
+        std = init.std ?? 0.02;
       for (let i = 0; i < n; i++) data[i] = g() * std;
       break;
     }
@@ -61,7 +66,10 @@ export class ParamStore {
 
   get(name: string): HostTensor {
     const v = this.values.get(name);
-    if (!v) throw new Error(`parameter '${name}' has no value; known: ${[...this.values.keys()].slice(0, 8).join(', ')}${this.values.size > 8 ? ', ...' : ''}`);
+    if (!v)
+      throw new Error(
+        `parameter '${name}' has no value; known: ${[...this.values.keys()].slice(0, 8).join(', ')}${this.values.size > 8 ? ', ...' : ''}`,
+      );
     return v;
   }
 

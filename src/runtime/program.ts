@@ -40,7 +40,11 @@ export interface Executor {
 }
 
 /** Checks that feeds match the program's inputs (by name, dtype and shape) and adds random ones. */
-export function completeFeeds(inputs: readonly IoSpec[], feeds: Record<string, HostTensor>, opts: RunOptions = {}): Record<string, HostTensor> {
+export function completeFeeds(
+  inputs: readonly IoSpec[],
+  feeds: Record<string, HostTensor>,
+  opts: RunOptions = {},
+): Record<string, HostTensor> {
   const out: Record<string, HostTensor> = {};
   for (const spec of inputs) {
     if (spec.kind === 'random' && !(spec.name in feeds)) {
@@ -53,7 +57,9 @@ export function completeFeeds(inputs: readonly IoSpec[], feeds: Record<string, H
       throw new Error(`input '${spec.name}' is missing in feeds; the graph needs: ${needed.join(', ')}`);
     }
     if (f.dtype !== spec.dtype || f.shape.length !== spec.shape.length || f.shape.some((d, i) => d !== spec.shape[i])) {
-      throw new Error(`input '${spec.name}' should be ${spec.dtype}[${spec.shape.join(', ')}] but was fed ${f.dtype}[${f.shape.join(', ')}]`);
+      throw new Error(
+        `input '${spec.name}' should be ${spec.dtype}[${spec.shape.join(', ')}] but was fed ${f.dtype}[${f.shape.join(', ')}]`,
+      );
     }
     out[spec.name] = f;
   }

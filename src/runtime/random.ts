@@ -34,7 +34,8 @@ export function rng32(seed: number): Rng {
     nextU32,
     next: () => nextU32() / 2 ** 32,
     nextInt(n: number) {
-      if (!Number.isInteger(n) || n <= 0 || n > 2 ** 32) throw new RangeError(`nextInt: n must be an integer in 1..2^32, got ${n}`);
+      if (!Number.isInteger(n) || n <= 0 || n > 2 ** 32)
+        throw new RangeError(`nextInt: n must be an integer in 1..2^32, got ${n}`);
       // Reject draws from the incomplete last block of size n so every residue is equally likely.
       const limit = 2 ** 32 - (2 ** 32 % n);
       for (;;) {

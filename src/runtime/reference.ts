@@ -19,7 +19,12 @@ export class ReferenceExecutor implements Executor {
     const inputs: IoSpec[] = order
       .filter((t) => t.leaf && t.leaf !== 'constant')
       .map((t) => ({ name: leafName(t), shape: [...t.shape], dtype: t.dtype, kind: t.leaf as IoSpec['kind'] }));
-    const outSpecs: IoSpec[] = Object.entries(outputs).map(([name, t]) => ({ name, shape: [...t.shape], dtype: t.dtype, kind: 'output' }));
+    const outSpecs: IoSpec[] = Object.entries(outputs).map(([name, t]) => ({
+      name,
+      shape: [...t.shape],
+      dtype: t.dtype,
+      kind: 'output',
+    }));
     return {
       inputs,
       outputs: outSpecs,

@@ -86,7 +86,10 @@ export function retortBackend(o: RetortBackendOptions): ServeBackend {
     // Right-padded to a multiple of SCORE_BUCKET: causal attention keeps the padding out of every
     // real position's logits, and one compiled program then serves a range of prompt lengths.
     async scorePrompt(ids) {
-      const len = Math.min(Math.ceil(ids.length / SCORE_BUCKET) * SCORE_BUCKET, Number.isFinite(limit) ? limit : Infinity);
+      const len = Math.min(
+        Math.ceil(ids.length / SCORE_BUCKET) * SCORE_BUCKET,
+        Number.isFinite(limit) ? limit : Infinity,
+      );
       const padded = len > ids.length ? [...ids, ...new Array<number>(len - ids.length).fill(padId)] : ids;
       return (await scoreWith(teacher, padded)).subarray(0, ids.length * model.config.vocabSize);
     },
@@ -95,11 +98,19 @@ export function retortBackend(o: RetortBackendOptions): ServeBackend {
       // The last new token is never fed back; a decode step attends over the cache plus the new token.
       return new CachedStepper(runner, layout, roundCapacity(layout.promptSlots + maxNew - 1, limit - 1));
     },
-    ...(o.batchRows ? {
-      // A row holds its prompt (rounded up to the prefill quantum where there is room) and every new
-      // token but the last; a decode step attends over capacity + 1 slots, within the model's positions.
-      batcher: new Batcher(runner, { maxRows: o.batchRows, capacity: Math.min(roundCapacity(Math.min(limit, MAX_BATCH_CONTEXT) + PREFILL_QUANTUM - 1), limit - 1), padId, vocabSize: model.config.vocabSize, tokenizer: o.tokenizer }),
-    } : {}),
+    ...(o.batchRows
+      ? {
+          // A row holds its prompt (rounded up to the prefill quantum where there is room) and every new
+          // token but the last; a decode step attends over capacity + 1 slots, within the model's positions.
+          batcher: new Batcher(runner, {
+            maxRows: o.batchRows,
+            capacity: Math.min(roundCapacity(Math.min(limit, MAX_BATCH_CONTEXT) + PREFILL_QUANTUM - 1), limit - 1),
+            padId,
+            vocabSize: model.config.vocabSize,
+            tokenizer: o.tokenizer,
+          }),
+        }
+      : {}),
   };
 }
 
@@ -113,13 +124,19 @@ export interface OnnxBackendOptions {
 /** An ONNX decoder file; config.json / generation_config.json / tokenizer files are read from its folder when present. */
 export async function onnxBackend(path: string, o: OnnxBackendOptions = {}): Promise<ServeBackend> {
   const teacher = await OnnxTeacher.load(path, { tokenizer: o.tokenizer, threads: o.threads, hidden: [] });
-  if (teacher.task !== 'causal-lm') throw new Error(`serve: ${path} is a classifier (logits (B, C)); serve needs a decoder whose logits are (B, T, V)`);
+  if (teacher.task !== 'causal-lm')
+    throw new Error(`serve: ${path} is a classifier (logits (B, C)); serve needs a decoder whose logits are (B, T, V)`);
   const cfg = teacher.config ?? {};
   const dir = join(path, '..');
   const gen = [join(dir, 'generation_config.json'), join(dir, '..', 'generation_config.json')].find(existsSync);
   const genCfg = gen ? (JSON.parse(readFileSync(gen, 'utf8')) as Record<string, unknown>) : {};
   const tok = teacher.tokenizer;
-  const limit = Number(cfg.max_position_embeddings ?? cfg.n_positions ?? (tok as { config?: { model_max_length?: number } } | undefined)?.config?.model_max_length ?? Infinity);
+  const limit = Number(
+    cfg.max_position_embeddings ??
+      cfg.n_positions ??
+      (tok as { config?: { model_max_length?: number } } | undefined)?.config?.model_max_length ??
+      Infinity,
+  );
   const padId = tok?.padId ?? tok?.eosId ?? 0;
   return {
     kind: 'onnx',
@@ -139,19 +156,35 @@ export async function onnxBackend(path: string, o: OnnxBackendOptions = {}): Pro
  * A backend from a path: an .onnx file (or a folder with onnx/model.onnx and no safetensors), a
  * Retort checkpoint (its folder or the run folder with `latest`), or a Hugging Face model folder.
  */
-export async function loadBackend(path: string, o: { name?: string; tokenizer?: string; threads?: number; batchRows?: number } = {}): Promise<ServeBackend> {
-  if (!existsSync(path)) throw new Error(`serve: ${path} does not exist; pass a Hugging Face model folder, a Retort checkpoint or an .onnx file`);
+export async function loadBackend(
+  path: string,
+  o: { name?: string; tokenizer?: string; threads?: number; batchRows?: number } = {},
+): Promise<ServeBackend> {
+  if (!existsSync(path))
+    throw new Error(
+      `serve: ${path} does not exist; pass a Hugging Face model folder, a Retort checkpoint or an .onnx file`,
+    );
   if (!statSync(path).isDirectory()) {
     if (path.endsWith('.onnx')) return onnxBackend(path, o);
     throw new Error(`serve: ${path} is a file but not .onnx; pass a model folder or an .onnx file`);
   }
-  const hasWeights = existsSync(join(path, 'model.safetensors')) || existsSync(join(path, 'model.safetensors.index.json'));
-  if (!hasWeights && existsSync(join(path, 'onnx', 'model.onnx'))) return onnxBackend(join(path, 'onnx', 'model.onnx'), { ...o, name: o.name ?? basename(path) });
+  const hasWeights =
+    existsSync(join(path, 'model.safetensors')) || existsSync(join(path, 'model.safetensors.index.json'));
+  if (!hasWeights && existsSync(join(path, 'onnx', 'model.onnx')))
+    return onnxBackend(join(path, 'onnx', 'model.onnx'), { ...o, name: o.name ?? basename(path) });
   const dir = resolveCheckpoint(path) ?? path;
   const loaded = loadHfModel(dir);
-  if (loaded.task !== 'causal-lm') throw new Error(`serve: ${dir} holds a sequence classifier; serve needs a causal language model`);
+  if (loaded.task !== 'causal-lm')
+    throw new Error(`serve: ${dir} holds a sequence classifier; serve needs a causal language model`);
   const tokDir = o.tokenizer ?? [dir, path].find((d) => existsSync(join(d, 'tokenizer.json')));
   const tokenizer = tokDir ? loadHfTokenizer(tokDir) : undefined;
   // models/hf's DecoderModel type omits nHeads; every family's model has it (LocalTeacher reads it).
-  return retortBackend({ name: o.name ?? basename(path), model: loaded.model as unknown as DecoderModel, params: loaded.params, tokenizer, threads: o.threads, batchRows: o.batchRows });
+  return retortBackend({
+    name: o.name ?? basename(path),
+    model: loaded.model as unknown as DecoderModel,
+    params: loaded.params,
+    tokenizer,
+    threads: o.threads,
+    batchRows: o.batchRows,
+  });
 }

@@ -67,7 +67,10 @@ export class Batcher {
   /** Model runs so far and the rows they decoded (for stats and tests). */
   readonly stats = { steps: 0, rows: 0, prefills: 0 };
 
-  constructor(private readonly runner: ModelRunner, readonly o: BatcherOptions) {
+  constructor(
+    private readonly runner: ModelRunner,
+    readonly o: BatcherOptions,
+  ) {
     this.kv = runner.kvShape();
     this.rowSize = this.kv.heads * o.capacity * this.kv.headDim;
     this.cache = Array.from({ length: 2 * this.kv.layers }, () => new Float32Array(o.maxRows * this.rowSize));
@@ -85,14 +88,33 @@ export class Batcher {
   }
 
   /** Streams tokens for `prompts` (one row each), decoded alongside every other request's rows. */
-  async *decode(prompts: readonly (readonly number[])[], seeds: readonly number[], o: DecodeOptions): AsyncGenerator<DecodeEvent> {
+  async *decode(
+    prompts: readonly (readonly number[])[],
+    seeds: readonly number[],
+    o: DecodeOptions,
+  ): AsyncGenerator<DecodeEvent> {
     if (o.maxTokens < 1 || prompts.length === 0) return;
     for (const p of prompts) {
-      if (!this.fits(p.length, o.maxTokens)) throw new RangeError(`batcher: a ${p.length}-token prompt with ${o.maxTokens} new tokens does not fit a cache row of ${this.o.capacity} slots`);
+      if (!this.fits(p.length, o.maxTokens))
+        throw new RangeError(
+          `batcher: a ${p.length}-token prompt with ${o.maxTokens} new tokens does not fit a cache row of ${this.o.capacity} slots`,
+        );
     }
     const channel: Channel = { events: [], open: prompts.length };
     const rowOptions = { ...o, tokenizer: o.tokenizer ?? this.o.tokenizer };
-    prompts.forEach((p, r) => this.waiting.push({ index: r, row: -1, decoder: new RowDecoder(p, seeds[r]!, rowOptions), channel, signal: o.signal, start: 0, fill: 0, prompt: p, maxTokens: o.maxTokens }));
+    prompts.forEach((p, r) =>
+      this.waiting.push({
+        index: r,
+        row: -1,
+        decoder: new RowDecoder(p, seeds[r]!, rowOptions),
+        channel,
+        signal: o.signal,
+        start: 0,
+        fill: 0,
+        prompt: p,
+        maxTokens: o.maxTokens,
+      }),
+    );
     this.kick();
     try {
       for (;;) {
@@ -238,7 +260,11 @@ export class Batcher {
     const B = bucketOf(n, this.o.maxRows);
     const cap = this.o.capacity;
     const { layers, heads, headDim } = this.kv;
-    const program = await this.runner.program(`decode_${B}x${cap}`, () => decodeGraph(this.runner.model, B, cap, this.kv), true);
+    const program = await this.runner.program(
+      `decode_${B}x${cap}`,
+      () => decodeGraph(this.runner.model, B, cap, this.kv),
+      true,
+    );
     const ids = new Array<number>(B).fill(this.o.padId);
     const pos = new Array<number>(B).fill(0);
     const keep = new Uint8Array(B * (cap + 1));
@@ -278,7 +304,11 @@ export class Batcher {
     const { heads, headDim } = this.kv;
     const dst = this.cache[k]!;
     const run = n * headDim;
-    for (let h = 0; h < heads; h++) dst.set(src.subarray((b * heads + h) * run, (b * heads + h + 1) * run), row * this.rowSize + h * this.o.capacity * headDim);
+    for (let h = 0; h < heads; h++)
+      dst.set(
+        src.subarray((b * heads + h) * run, (b * heads + h + 1) * run),
+        row * this.rowSize + h * this.o.capacity * headDim,
+      );
   }
 
   /** Copies row `row` of a step's new keys or values (B, H, 1, hs) into its cache slot `at`. */

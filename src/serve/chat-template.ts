@@ -12,12 +12,17 @@ export { DEFAULT_CHAT_TEMPLATE };
 
 /** Plain-text content: content-part arrays joined, null as ''. */
 function plain(m: ChatMessage): TaskMessage {
-  const content = m.content === null ? '' : typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join('');
+  const content =
+    m.content === null ? '' : typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join('');
   return { role: m.role as TaskMessage['role'], content };
 }
 
 /** The prompt for the assistant's next turn; a template that refuses the conversation is a 400. */
-export function renderChat(messages: readonly ChatMessage[], tokenizer: Tokenizer | undefined, extra: Record<string, unknown> = {}): string {
+export function renderChat(
+  messages: readonly ChatMessage[],
+  tokenizer: Tokenizer | undefined,
+  extra: Record<string, unknown> = {},
+): string {
   try {
     return renderText(tokenizer ?? NO_TOKENIZER, messages.map(plain), { addGenerationPrompt: true, extra });
   } catch (err) {

@@ -50,7 +50,11 @@ export class RowDecoder {
   private readonly text: TextTracker;
   private readonly eos: Set<number>;
 
-  constructor(prompt: readonly number[], seed: number, private readonly o: RowOptions) {
+  constructor(
+    prompt: readonly number[],
+    seed: number,
+    private readonly o: RowOptions,
+  ) {
     this.context = [...prompt];
     this.sample = makeSampler(o, mulberry32(seed >>> 0));
     this.text = new TextTracker(o.stop);
@@ -67,7 +71,8 @@ export class RowDecoder {
     let text = '';
     let reason: FinishReason | undefined;
     let stopString = false;
-    if (this.eos.has(token)) reason = 'stop'; // the end token's own text is never shown
+    if (this.eos.has(token))
+      reason = 'stop'; // the end token's own text is never shown
     else if (o.tokenizer) {
       const u = this.text.update(o.tokenizer.decode(this.out));
       text = u.delta;
@@ -83,7 +88,13 @@ export class RowDecoder {
 }
 
 /** Streams tokens for `prompts`; `stepper` is made lazily so that a first-logits shortcut with maxTokens 1 never builds one. */
-export async function* decode(prompts: readonly (readonly number[])[], seeds: readonly number[], vocab: number, makeStepper: () => Stepper, o: DecodeOptions): AsyncGenerator<DecodeEvent> {
+export async function* decode(
+  prompts: readonly (readonly number[])[],
+  seeds: readonly number[],
+  vocab: number,
+  makeStepper: () => Stepper,
+  o: DecodeOptions,
+): AsyncGenerator<DecodeEvent> {
   if (o.maxTokens < 1) return;
   const rows = prompts.map((p, r) => new RowDecoder(p, seeds[r]!, o));
   let stepper: Stepper | undefined;

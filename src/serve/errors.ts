@@ -3,7 +3,12 @@
 // OpenAI's API (and Retort's own HTTP teacher) read them the same way.
 import type { z } from 'zod';
 
-export type ErrorType = 'invalid_request_error' | 'not_found_error' | 'rate_limit_error' | 'server_error' | 'service_unavailable';
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'server_error'
+  | 'service_unavailable';
 
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -28,5 +33,11 @@ export class ApiError extends Error {
 export function fromZod(err: z.ZodError): ApiError {
   const issues = err.issues.slice(0, 5).map((i) => `${i.path.length ? i.path.join('.') : '(body)'}: ${i.message}`);
   const first = err.issues[0];
-  return new ApiError(400, `invalid request: ${issues.join('; ')}`, 'invalid_request_error', first?.path.length ? first.path.join('.') : null, 'invalid_value');
+  return new ApiError(
+    400,
+    `invalid request: ${issues.join('; ')}`,
+    'invalid_request_error',
+    first?.path.length ? first.path.join('.') : null,
+    'invalid_value',
+  );
 }

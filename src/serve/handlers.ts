@@ -26,10 +26,11 @@ export class EventStream {
   async send(data: unknown): Promise<void> {
     if (this.res.destroyed) return;
     const ok = this.res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`);
-    if (!ok) await new Promise<void>((resolve) => {
-      this.res.once('drain', resolve);
-      this.res.once('close', resolve);
-    });
+    if (!ok)
+      await new Promise<void>((resolve) => {
+        this.res.once('drain', resolve);
+        this.res.once('close', resolve);
+      });
   }
 
   async end(): Promise<void> {
@@ -64,20 +65,45 @@ function samplingOf(b: CompletionRequest | ChatRequest, maxTokens: number): Samp
 
 function checkPrompt(ctx: HandlerContext, ids: readonly number[], maxTokens: number, param: string): void {
   const { backend, limits } = ctx;
-  if (ids.length === 0) throw new ApiError(400, 'the prompt is empty (no tokens); give at least one token', 'invalid_request_error', param);
+  if (ids.length === 0)
+    throw new ApiError(400, 'the prompt is empty (no tokens); give at least one token', 'invalid_request_error', param);
   const bad = ids.find((id) => id >= backend.vocabSize);
-  if (bad !== undefined) throw new ApiError(400, `token id ${bad} is outside the vocabulary [0, ${backend.vocabSize})`, 'invalid_request_error', param);
+  if (bad !== undefined)
+    throw new ApiError(
+      400,
+      `token id ${bad} is outside the vocabulary [0, ${backend.vocabSize})`,
+      'invalid_request_error',
+      param,
+    );
   if (ids.length > limits.maxPromptTokens) {
-    throw new ApiError(400, `the prompt has ${ids.length} tokens; this server accepts at most ${limits.maxPromptTokens}`, 'invalid_request_error', param, 'context_length_exceeded');
+    throw new ApiError(
+      400,
+      `the prompt has ${ids.length} tokens; this server accepts at most ${limits.maxPromptTokens}`,
+      'invalid_request_error',
+      param,
+      'context_length_exceeded',
+    );
   }
   if (ids.length + maxTokens > backend.maxPositions) {
-    throw new ApiError(400, `this model's maximum context length is ${backend.maxPositions} tokens; the prompt has ${ids.length} and max_tokens asks for ${maxTokens} more. Shorten the prompt or lower max_tokens`, 'invalid_request_error', 'max_tokens', 'context_length_exceeded');
+    throw new ApiError(
+      400,
+      `this model's maximum context length is ${backend.maxPositions} tokens; the prompt has ${ids.length} and max_tokens asks for ${maxTokens} more. Shorten the prompt or lower max_tokens`,
+      'invalid_request_error',
+      'max_tokens',
+      'context_length_exceeded',
+    );
   }
 }
 
 function encodeText(ctx: HandlerContext, text: string, param: string): number[] {
   const tok = ctx.backend.tokenizer;
-  if (!tok) throw new ApiError(400, `model '${ctx.backend.name}' is served without a tokenizer; send token ids (a list of integers) as the prompt`, 'invalid_request_error', param);
+  if (!tok)
+    throw new ApiError(
+      400,
+      `model '${ctx.backend.name}' is served without a tokenizer; send token ids (a list of integers) as the prompt`,
+      'invalid_request_error',
+      param,
+    );
   return tok.encode(text);
 }
 
@@ -97,19 +123,33 @@ async function runRows(
   onEvent?: (e: DecodeEvent) => Promise<void>,
 ): Promise<{ tokens: number[][]; text: string[]; lps: TokenLogprob[][]; reasons: FinishReason[] }> {
   const { backend } = ctx;
-  const tokens = prompts.map((): number[] => []), text = prompts.map(() => ''), lps = prompts.map((): TokenLogprob[] => []);
+  const tokens = prompts.map((): number[] => []),
+    text = prompts.map(() => ''),
+    lps = prompts.map((): TokenLogprob[] => []);
   const reasons = prompts.map((): FinishReason => 'length');
   if (s.maxTokens === 0) return { tokens, text, lps, reasons };
   const seeds = prompts.map((_, r) => s.seed + r);
   const opts = {
-    maxTokens: s.maxTokens, temperature: s.temperature, topP: s.topP, topK: s.topK, repetitionPenalty: s.repetitionPenalty,
-    stop: s.stop, eosIds: backend.eosIds, logprobs, tokenizer: backend.tokenizer, signal: ctx.signal,
+    maxTokens: s.maxTokens,
+    temperature: s.temperature,
+    topP: s.topP,
+    topK: s.topK,
+    repetitionPenalty: s.repetitionPenalty,
+    stop: s.stop,
+    eosIds: backend.eosIds,
+    logprobs,
+    tokenizer: backend.tokenizer,
+    signal: ctx.signal,
   };
   // Batched rows decode beside every other request's; a row too long for the batch's cache runs alone.
   const batcher = backend.batcher;
-  const events = batcher && prompts.every((p) => batcher.fits(p.length, s.maxTokens))
-    ? batcher.decode(prompts, seeds, opts)
-    : decode(prompts, seeds, backend.vocabSize, () => backend.stepper(prompts, s.maxTokens), { ...opts, firstLogits });
+  const events =
+    batcher && prompts.every((p) => batcher.fits(p.length, s.maxTokens))
+      ? batcher.decode(prompts, seeds, opts)
+      : decode(prompts, seeds, backend.vocabSize, () => backend.stepper(prompts, s.maxTokens), {
+          ...opts,
+          firstLogits,
+        });
   for await (const e of events) {
     tokens[e.row]!.push(e.token);
     text[e.row] += e.text;
@@ -122,9 +162,14 @@ async function runRows(
 }
 
 /** Scores each distinct prompt; returns its per-position log-probs and its last position's logits (the first step's). */
-async function scorePrompts(ctx: HandlerContext, prompts: number[][], k: number): Promise<{ lps: (TokenLogprob | null)[][]; last: Float32Array[] }> {
+async function scorePrompts(
+  ctx: HandlerContext,
+  prompts: number[][],
+  k: number,
+): Promise<{ lps: (TokenLogprob | null)[][]; last: Float32Array[] }> {
   const V = ctx.backend.vocabSize;
-  const lps: (TokenLogprob | null)[][] = [], last: Float32Array[] = [];
+  const lps: (TokenLogprob | null)[][] = [],
+    last: Float32Array[] = [];
   for (const p of prompts) {
     const logits = await ctx.backend.scorePrompt(p);
     lps.push(promptLogprobs(logits, p, V, k));
@@ -171,7 +216,11 @@ function offsets(ctx: HandlerContext, ids: readonly number[], base: number): num
   return ids.map((_, j) => base + (j === 0 ? 0 : tok.decode(ids.slice(0, j)).length));
 }
 
-function completionLogprobs(ctx: HandlerContext, entries: { ids: number[]; lps: (TokenLogprob | null)[]; base: number }[], name: (id: number) => string): CompletionLogprobs {
+function completionLogprobs(
+  ctx: HandlerContext,
+  entries: { ids: number[]; lps: (TokenLogprob | null)[]; base: number }[],
+  name: (id: number) => string,
+): CompletionLogprobs {
   const out: CompletionLogprobs = { tokens: [], token_logprobs: [], top_logprobs: [], text_offset: [] };
   for (const { ids, lps, base } of entries) {
     const offs = offsets(ctx, ids, base);
@@ -189,13 +238,26 @@ function completionLogprobs(ctx: HandlerContext, entries: { ids: number[]; lps: 
 export async function completions(ctx: HandlerContext, b: CompletionRequest, res: ServerResponse): Promise<unknown> {
   const { backend, limits } = ctx;
   const raw = b.prompt;
-  const list: (string | number[])[] = typeof raw === 'string' ? [raw] : raw.length && typeof raw[0] === 'number' ? [raw as number[]] : (raw as (string | number[])[]);
+  const list: (string | number[])[] =
+    typeof raw === 'string'
+      ? [raw]
+      : raw.length && typeof raw[0] === 'number'
+        ? [raw as number[]]
+        : (raw as (string | number[])[]);
   const maxTokens = b.max_tokens ?? 16;
-  const prompts = list.map((p, i) => (typeof p === 'string' ? encodeText(ctx, p, `prompt${list.length > 1 ? `.${i}` : ''}`) : p));
+  const prompts = list.map((p, i) =>
+    typeof p === 'string' ? encodeText(ctx, p, `prompt${list.length > 1 ? `.${i}` : ''}`) : p,
+  );
   prompts.forEach((p, i) => checkPrompt(ctx, p, maxTokens, list.length > 1 ? `prompt.${i}` : 'prompt'));
-  const promptText = list.map((p, i) => (typeof p === 'string' ? p : backend.tokenizer?.decode(prompts[i]!) ?? ''));
+  const promptText = list.map((p, i) => (typeof p === 'string' ? p : (backend.tokenizer?.decode(prompts[i]!) ?? '')));
   const n = b.n ?? 1;
-  if (prompts.length * n > limits.maxPrompts) throw new ApiError(400, `${prompts.length} prompts × n ${n} = ${prompts.length * n} completions in one request; this server allows at most ${limits.maxPrompts}`, 'invalid_request_error', 'n');
+  if (prompts.length * n > limits.maxPrompts)
+    throw new ApiError(
+      400,
+      `${prompts.length} prompts × n ${n} = ${prompts.length * n} completions in one request; this server allows at most ${limits.maxPrompts}`,
+      'invalid_request_error',
+      'n',
+    );
   const k = b.logprobs ?? undefined;
   const echo = b.echo ?? false;
   const name = namer(ctx, b.return_tokens_as_token_ids ?? false);
@@ -203,10 +265,16 @@ export async function completions(ctx: HandlerContext, b: CompletionRequest, res
 
   // Echo with log-probs, or prompt_logprobs, scores the prompt; its last position also gives the first generated token's logits.
   const pk = b.prompt_logprobs ?? undefined;
-  const scored = (echo && k !== undefined) || pk !== undefined ? await scorePrompts(ctx, prompts, Math.max(k ?? 0, pk ?? 0)) : undefined;
+  const scored =
+    (echo && k !== undefined) || pk !== undefined
+      ? await scorePrompts(ctx, prompts, Math.max(k ?? 0, pk ?? 0))
+      : undefined;
   const rows = prompts.flatMap((p) => Array.from({ length: n }, () => p));
-  const first = scored ? concatRows(prompts.flatMap((_, i) => Array.from({ length: n }, () => scored.last[i]!))) : undefined;
-  const id = newId('cmpl'), created = nowSeconds();
+  const first = scored
+    ? concatRows(prompts.flatMap((_, i) => Array.from({ length: n }, () => scored.last[i]!)))
+    : undefined;
+  const id = newId('cmpl'),
+    created = nowSeconds();
   const promptTokens = prompts.reduce((t, p) => t + p.length, 0) * n;
   const echoed = (row: number) => {
     const p = Math.floor(row / n);
@@ -223,7 +291,9 @@ export async function completions(ctx: HandlerContext, b: CompletionRequest, res
         if (!lp) return null;
         const entry: Record<string, { logprob: number; rank: number; decoded_token: string }> = {};
         entry[lp.id] = { logprob: lp.logprob, rank: lp.rank, decoded_token: decoded(lp.id) };
-        lp.top.slice(0, pk).forEach((t, r) => (entry[t.id] ??= { logprob: t.logprob, rank: r + 1, decoded_token: decoded(t.id) }));
+        lp.top
+          .slice(0, pk)
+          .forEach((t, r) => (entry[t.id] ??= { logprob: t.logprob, rank: r + 1, decoded_token: decoded(t.id) }));
         return entry;
       }),
     };
@@ -231,24 +301,53 @@ export async function completions(ctx: HandlerContext, b: CompletionRequest, res
 
   if (b.stream) {
     const stream = new EventStream(res);
-    const chunk = (choices: unknown[], usage?: unknown) => ({ id, object: 'text_completion', created, model: backend.name, choices, ...(usage ? { usage } : {}) });
+    const chunk = (choices: unknown[], usage?: unknown) => ({
+      id,
+      object: 'text_completion',
+      created,
+      model: backend.name,
+      choices,
+      ...(usage ? { usage } : {}),
+    });
     if (echo) {
       for (let r = 0; r < rows.length; r++) {
         const e = echoed(r);
-        await stream.send(chunk([{ index: r, text: e.text, logprobs: k === undefined ? null : completionLogprobs(ctx, [{ ids: e.ids, lps: e.lps, base: 0 }], name), finish_reason: maxTokens === 0 ? 'length' : null }]));
+        await stream.send(
+          chunk([
+            {
+              index: r,
+              text: e.text,
+              logprobs: k === undefined ? null : completionLogprobs(ctx, [{ ids: e.ids, lps: e.lps, base: 0 }], name),
+              finish_reason: maxTokens === 0 ? 'length' : null,
+            },
+          ]),
+        );
       }
     }
-    if (pk !== undefined) for (let r = 0; r < rows.length; r++) await stream.send(chunk([{ index: r, text: '', logprobs: null, finish_reason: null, ...promptLps(r) }]));
+    if (pk !== undefined)
+      for (let r = 0; r < rows.length; r++)
+        await stream.send(chunk([{ index: r, text: '', logprobs: null, finish_reason: null, ...promptLps(r) }]));
     const done = rows.map((): number[] => []);
     const out = await runRows(ctx, rows, s, k, first, async (e) => {
-      const base = (echo ? echoed(e.row).text.length : 0) + (done[e.row]!.length ? backend.tokenizer?.decode(done[e.row]!).length ?? 0 : 0);
+      const base =
+        (echo ? echoed(e.row).text.length : 0) +
+        (done[e.row]!.length ? (backend.tokenizer?.decode(done[e.row]!).length ?? 0) : 0);
       done[e.row]!.push(e.token);
-      const lp = k === undefined || !e.logprob ? null : completionLogprobs(ctx, [{ ids: [e.token], lps: [e.logprob], base }], name);
+      const lp =
+        k === undefined || !e.logprob
+          ? null
+          : completionLogprobs(ctx, [{ ids: [e.token], lps: [e.logprob], base }], name);
       await stream.send(chunk([{ index: e.row, text: e.text, logprobs: lp, finish_reason: e.finishReason ?? null }]));
     });
     if (b.stream_options?.include_usage) {
       const completionTokens = out.tokens.reduce((t, x) => t + x.length, 0);
-      await stream.send(chunk([], { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens }));
+      await stream.send(
+        chunk([], {
+          prompt_tokens: promptTokens,
+          completion_tokens: completionTokens,
+          total_tokens: promptTokens + completionTokens,
+        }),
+      );
     }
     await stream.end();
     return undefined;
@@ -257,11 +356,17 @@ export async function completions(ctx: HandlerContext, b: CompletionRequest, res
   const out = await runRows(ctx, rows, s, k, first);
   const completionTokens = out.tokens.reduce((t, x) => t + x.length, 0);
   return {
-    id, object: 'text_completion', created, model: backend.name,
+    id,
+    object: 'text_completion',
+    created,
+    model: backend.name,
     choices: rows.map((_, r) => {
       const e = echoed(r);
       const base = echo ? e.text.length : 0;
-      const parts = [...(echo ? [{ ids: e.ids, lps: e.lps, base: 0 }] : []), { ids: out.tokens[r]!, lps: out.lps[r]!, base }];
+      const parts = [
+        ...(echo ? [{ ids: e.ids, lps: e.lps, base: 0 }] : []),
+        { ids: out.tokens[r]!, lps: out.lps[r]!, base },
+      ];
       return {
         index: r,
         text: (echo ? e.text : '') + out.text[r]!,
@@ -270,7 +375,11 @@ export async function completions(ctx: HandlerContext, b: CompletionRequest, res
         ...promptLps(r),
       };
     }),
-    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    usage: {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    },
   };
 }
 
@@ -286,38 +395,75 @@ function chatLogprob(lp: TokenLogprob, name: (id: number) => string) {
 
 export async function chatCompletions(ctx: HandlerContext, b: ChatRequest, res: ServerResponse): Promise<unknown> {
   const { backend, limits } = ctx;
-  if (!backend.tokenizer) throw new ApiError(400, `model '${backend.name}' is served without a tokenizer, so chat messages cannot be encoded; use /v1/completions with token ids`, 'invalid_request_error', 'messages');
-  if (b.top_logprobs != null && !b.logprobs) throw new ApiError(400, 'top_logprobs needs logprobs: true', 'invalid_request_error', 'top_logprobs');
+  if (!backend.tokenizer)
+    throw new ApiError(
+      400,
+      `model '${backend.name}' is served without a tokenizer, so chat messages cannot be encoded; use /v1/completions with token ids`,
+      'invalid_request_error',
+      'messages',
+    );
+  if (b.top_logprobs != null && !b.logprobs)
+    throw new ApiError(400, 'top_logprobs needs logprobs: true', 'invalid_request_error', 'top_logprobs');
   const text = renderChat(b.messages, backend.tokenizer, b.chat_template_kwargs ?? {});
   const prompt = backend.tokenizer.encode(text);
   const room = Math.max(0, Math.min(backend.maxPositions - prompt.length, limits.maxTokens));
   const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? room;
   checkPrompt(ctx, prompt, maxTokens, 'messages');
   const n = b.n ?? 1;
-  const k = b.logprobs ? b.top_logprobs ?? 0 : undefined;
+  const k = b.logprobs ? (b.top_logprobs ?? 0) : undefined;
   const name = namer(ctx, b.return_tokens_as_token_ids ?? false);
   const s = samplingOf(b, maxTokens);
   const rows = Array.from({ length: n }, () => prompt);
-  const id = newId('chatcmpl'), created = nowSeconds();
-  const usage = (completion: number) => ({ prompt_tokens: prompt.length * n, completion_tokens: completion, total_tokens: prompt.length * n + completion });
+  const id = newId('chatcmpl'),
+    created = nowSeconds();
+  const usage = (completion: number) => ({
+    prompt_tokens: prompt.length * n,
+    completion_tokens: completion,
+    total_tokens: prompt.length * n + completion,
+  });
 
   if (b.stream) {
     const stream = new EventStream(res);
-    const chunk = (choices: unknown[], u?: unknown) => ({ id, object: 'chat.completion.chunk', created, model: backend.name, choices, ...(u ? { usage: u } : {}) });
-    for (let r = 0; r < n; r++) await stream.send(chunk([{ index: r, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
+    const chunk = (choices: unknown[], u?: unknown) => ({
+      id,
+      object: 'chat.completion.chunk',
+      created,
+      model: backend.name,
+      choices,
+      ...(u ? { usage: u } : {}),
+    });
+    for (let r = 0; r < n; r++)
+      await stream.send(
+        chunk([{ index: r, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]),
+      );
     const out = await runRows(ctx, rows, s, k, undefined, async (e) => {
       const lp = k === undefined || !e.logprob ? null : { content: [chatLogprob(e.logprob, name)] };
-      await stream.send(chunk([{ index: e.row, delta: e.text ? { content: e.text } : {}, logprobs: lp, finish_reason: e.finishReason ?? null }]));
+      await stream.send(
+        chunk([
+          {
+            index: e.row,
+            delta: e.text ? { content: e.text } : {},
+            logprobs: lp,
+            finish_reason: e.finishReason ?? null,
+          },
+        ]),
+      );
     });
-    if (maxTokens === 0) for (let r = 0; r < n; r++) await stream.send(chunk([{ index: r, delta: {}, logprobs: null, finish_reason: 'length' }]));
-    if (b.stream_options?.include_usage) await stream.send(chunk([], usage(out.tokens.reduce((t, x) => t + x.length, 0))));
+    if (maxTokens === 0)
+      for (let r = 0; r < n; r++)
+        await stream.send(chunk([{ index: r, delta: {}, logprobs: null, finish_reason: 'length' }]));
+    if (b.stream_options?.include_usage)
+      await stream.send(chunk([], usage(out.tokens.reduce((t, x) => t + x.length, 0))));
     await stream.end();
     return undefined;
   }
 
   const out = await runRows(ctx, rows, s, k, undefined);
   return {
-    id, object: 'chat.completion', created, model: backend.name,
+    id,
+    object: 'chat.completion',
+    created,
+    model: backend.name,
     choices: rows.map((_, r) => ({
       index: r,
       message: { role: 'assistant', content: out.text[r]! },

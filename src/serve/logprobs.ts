@@ -54,6 +54,11 @@ export function tokenLogprob(row: Float32Array, id: number, k: number): TokenLog
  * Prompt scoring: for (T, V) logits over a prompt, entry j describes token j given the tokens before
  * it; entry 0 is null (nothing predicts the first token).
  */
-export function promptLogprobs(logits: Float32Array, ids: readonly number[], vocab: number, k: number): (TokenLogprob | null)[] {
+export function promptLogprobs(
+  logits: Float32Array,
+  ids: readonly number[],
+  vocab: number,
+  k: number,
+): (TokenLogprob | null)[] {
   return ids.map((id, j) => (j === 0 ? null : tokenLogprob(logits.subarray((j - 1) * vocab, j * vocab), id, k)));
 }

@@ -2,7 +2,7 @@
 // seam. Prompts are left-padded to one length with attention_mask 0 on the padding; positions come
 // from the mask. Files that return present.{i}.key/value get them fed back as past_key_values (the
 // session's own output tensors, no copy); files without a cache re-run the whole sequence per token.
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import type { Stepper } from '../generate/index.ts';
 import { hostTensor, type HostTensor } from '../runtime/index.ts';
 import { fromOrt, type OnnxSession } from '../teachers/onnx/index.ts';
@@ -24,10 +24,17 @@ export class OnnxStepper implements Stepper {
   private ids: number[][];
   private past?: Record<string, ort.Tensor>;
 
-  constructor(private readonly session: OnnxSession, prompts: readonly (readonly number[])[], padId: number) {
+  constructor(
+    private readonly session: OnnxSession,
+    prompts: readonly (readonly number[])[],
+    padId: number,
+  ) {
     const T = Math.max(...prompts.map((p) => p.length));
     this.ids = prompts.map((p) => [...new Array<number>(T - p.length).fill(padId), ...p]);
-    this.mask = prompts.map((p) => [...new Array<number>(T - p.length).fill(0), ...new Array<number>(p.length).fill(1)]);
+    this.mask = prompts.map((p) => [
+      ...new Array<number>(T - p.length).fill(0),
+      ...new Array<number>(p.length).fill(1),
+    ]);
   }
 
   private get cached(): boolean {
@@ -47,7 +54,9 @@ export class OnnxStepper implements Stepper {
   }
 
   private async run(rows: number[][]): Promise<Float32Array> {
-    const B = rows.length, T = rows[0]!.length, S = this.mask[0]!.length;
+    const B = rows.length,
+      T = rows[0]!.length,
+      S = this.mask[0]!.length;
     const ids = hostTensor('int64', [B, T], rows.flat());
     const mask = hostTensor('int64', [B, S], this.mask.flat());
     const { io } = this.session;

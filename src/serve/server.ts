@@ -61,7 +61,8 @@ export interface RunningServer {
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   if (res.headersSent) {
     // A stream already under way: the error goes out as its last event (vLLM does the same).
-    if (!res.destroyed && String(res.getHeader('Content-Type')).startsWith('text/event-stream')) res.write(`data: ${JSON.stringify(body)}\n\n`);
+    if (!res.destroyed && String(res.getHeader('Content-Type')).startsWith('text/event-stream'))
+      res.write(`data: ${JSON.stringify(body)}\n\n`);
     res.end();
     return;
   }
@@ -73,7 +74,16 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 /** Reads the body up to `limit` bytes; a larger one is a 413 (the rest is not read; the connection closes after the answer). */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(new ApiError(413, `request body of ${declared} bytes exceeds the limit of ${limit} bytes`, 'invalid_request_error', null, 'request_too_large'));
+  if (Number.isFinite(declared) && declared > limit)
+    return Promise.reject(
+      new ApiError(
+        413,
+        `request body of ${declared} bytes exceeds the limit of ${limit} bytes`,
+        'invalid_request_error',
+        null,
+        'request_too_large',
+      ),
+    );
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -82,7 +92,15 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (size > limit) {
         req.off('data', onData);
         req.pause();
-        reject(new ApiError(413, `request body exceeds the limit of ${limit} bytes`, 'invalid_request_error', null, 'request_too_large'));
+        reject(
+          new ApiError(
+            413,
+            `request body exceeds the limit of ${limit} bytes`,
+            'invalid_request_error',
+            null,
+            'request_too_large',
+          ),
+        );
         return;
       }
       chunks.push(c);
@@ -97,7 +115,13 @@ function parseJson(body: Buffer): unknown {
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (err) {
-    throw new ApiError(400, `the request body is not valid JSON (${(err as Error).message})`, 'invalid_request_error', null, 'invalid_json');
+    throw new ApiError(
+      400,
+      `the request body is not valid JSON (${(err as Error).message})`,
+      'invalid_request_error',
+      null,
+      'invalid_json',
+    );
   }
 }
 
@@ -118,7 +142,13 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
   const stats = { requests: 0, byStatus: {} as Record<number, number>, generatedTokens: 0 };
   let closing = false;
 
-  const modelObject = () => ({ id: backend.name, object: 'model', created: 0, owned_by: 'retort', max_model_len: Number.isFinite(backend.maxPositions) ? backend.maxPositions : null });
+  const modelObject = () => ({
+    id: backend.name,
+    object: 'model',
+    created: 0,
+    owned_by: 'retort',
+    max_model_len: Number.isFinite(backend.maxPositions) ? backend.maxPositions : null,
+  });
 
   async function route(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
@@ -127,24 +157,59 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       if (path === '/v1/models') return sendJson(res, 200, { object: 'list', data: [modelObject()] });
       if (path.startsWith('/v1/models/')) {
         const id = decodeURIComponent(path.slice('/v1/models/'.length));
-        if (id !== backend.name) throw new ApiError(404, `The model '${id}' does not exist; this server serves '${backend.name}'`, 'invalid_request_error', 'model', 'model_not_found');
+        if (id !== backend.name)
+          throw new ApiError(
+            404,
+            `The model '${id}' does not exist; this server serves '${backend.name}'`,
+            'invalid_request_error',
+            'model',
+            'model_not_found',
+          );
         return sendJson(res, 200, modelObject());
       }
     }
     const endpoint = path === '/v1/completions' ? 'completion' : path === '/v1/chat/completions' ? 'chat' : undefined;
     if (!endpoint) {
       const known = ['/health', '/v1/models', '/v1/completions', '/v1/chat/completions'];
-      if (known.includes(path)) throw new ApiError(405, `${req.method} is not allowed on ${path}`, 'invalid_request_error', null, 'method_not_allowed');
-      throw new ApiError(404, `no route ${req.method} ${path}; this server has ${known.join(', ')}`, 'not_found_error', null, 'not_found');
+      if (known.includes(path))
+        throw new ApiError(
+          405,
+          `${req.method} is not allowed on ${path}`,
+          'invalid_request_error',
+          null,
+          'method_not_allowed',
+        );
+      throw new ApiError(
+        404,
+        `no route ${req.method} ${path}; this server has ${known.join(', ')}`,
+        'not_found_error',
+        null,
+        'not_found',
+      );
     }
-    if (req.method !== 'POST') throw new ApiError(405, `${path} takes POST, not ${req.method}`, 'invalid_request_error', null, 'method_not_allowed');
+    if (req.method !== 'POST')
+      throw new ApiError(
+        405,
+        `${path} takes POST, not ${req.method}`,
+        'invalid_request_error',
+        null,
+        'method_not_allowed',
+      );
     const parsed = schemas[endpoint].safeParse(parseJson(await readBody(req, maxBody)));
     if (!parsed.success) throw fromZod(parsed.error);
     const body = parsed.data;
-    if (body.model !== backend.name) throw new ApiError(404, `The model '${body.model}' does not exist; this server serves '${backend.name}'`, 'invalid_request_error', 'model', 'model_not_found');
+    if (body.model !== backend.name)
+      throw new ApiError(
+        404,
+        `The model '${body.model}' does not exist; this server serves '${backend.name}'`,
+        'invalid_request_error',
+        'model',
+        'model_not_found',
+      );
     const ctx: HandlerContext = { backend, limits, signal, onTokens: (n) => (stats.generatedTokens += n) };
     const result = await queue.run(
-      () => (endpoint === 'completion' ? completions(ctx, body as never, res) : chatCompletions(ctx, body as never, res)),
+      () =>
+        endpoint === 'completion' ? completions(ctx, body as never, res) : chatCompletions(ctx, body as never, res),
       signal,
     );
     if (result !== undefined) sendJson(res, 200, result);
@@ -158,7 +223,12 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
       o.log?.(`${req.method} ${req.url} ${res.statusCode} ${(performance.now() - t0).toFixed(1)}ms`);
     });
     if (closing) {
-      sendJson(res, 503, new ApiError(503, 'the server is shutting down; retry against another instance', 'service_unavailable').body(), { Connection: 'close', 'Retry-After': '1' });
+      sendJson(
+        res,
+        503,
+        new ApiError(503, 'the server is shutting down; retry against another instance', 'service_unavailable').body(),
+        { Connection: 'close', 'Retry-After': '1' },
+      );
       return;
     }
     const abort = new AbortController();
@@ -173,9 +243,14 @@ export async function startServer(o: ServeOptions): Promise<RunningServer> {
           res.destroy();
           return;
         }
-        const api = err instanceof ApiError ? err
-          : err instanceof QueueFullError ? new ApiError(429, `the server is busy: ${err.message}`, 'rate_limit_error', null, 'queue_full', { 'Retry-After': '1' })
-          : new ApiError(500, `internal error: ${(err as Error)?.message ?? String(err)}`, 'server_error');
+        const api =
+          err instanceof ApiError
+            ? err
+            : err instanceof QueueFullError
+              ? new ApiError(429, `the server is busy: ${err.message}`, 'rate_limit_error', null, 'queue_full', {
+                  'Retry-After': '1',
+                })
+              : new ApiError(500, `internal error: ${(err as Error)?.message ?? String(err)}`, 'server_error');
         // A body that was not read whole (413) leaves the connection unusable: close it after the answer.
         const headers = api.status === 413 ? { ...api.headers, Connection: 'close' } : api.headers;
         sendJson(res, api.status, api.body(), headers);

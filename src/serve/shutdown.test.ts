@@ -9,7 +9,8 @@ import { startServer } from './server.ts';
 import { spawnServer } from './testing/spawn.ts';
 
 const MODEL = join(import.meta.dirname, '../../fixtures/onnx/tiny-gpt2.onnx');
-const body = (stream: boolean, maxTokens: number) => JSON.stringify({ model: 'tiny-gpt2', prompt: 'The cat sat on the', max_tokens: maxTokens, temperature: 0, stream });
+const body = (stream: boolean, maxTokens: number) =>
+  JSON.stringify({ model: 'tiny-gpt2', prompt: 'The cat sat on the', max_tokens: maxTokens, temperature: 0, stream });
 
 test('SIGTERM: the stream in flight completes, new connections are refused, exit code 0', async () => {
   const child = await spawnServer([MODEL, '--quiet']);
@@ -46,7 +47,10 @@ function slowed(b: ServeBackend): ServeBackend {
 
 test('close() with a short grace period cuts a long request and returns promptly', async () => {
   const server = await startServer({ backend: slowed(await loadBackend(MODEL)) });
-  const slow = fetch(`${server.url}/v1/completions`, { method: 'POST', body: body(false, 40) }).then((r) => r.status, (e: Error) => e.message);
+  const slow = fetch(`${server.url}/v1/completions`, { method: 'POST', body: body(false, 40) }).then(
+    (r) => r.status,
+    (e: Error) => e.message,
+  );
   await new Promise((r) => setTimeout(r, 100));
   const t0 = performance.now();
   await server.close({ graceMs: 50 });

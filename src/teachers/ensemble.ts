@@ -8,7 +8,14 @@
 // differ between members); distil those from one member directly.
 import { createHash } from 'node:crypto';
 import { hostTensor, type HostTensor } from '../runtime/index.ts';
-import { checkRequest, TeacherError, type ScoreRequest, type ScoreResult, type Teacher, type TeacherInfo } from './teacher.ts';
+import {
+  checkRequest,
+  TeacherError,
+  type ScoreRequest,
+  type ScoreResult,
+  type Teacher,
+  type TeacherInfo,
+} from './teacher.ts';
 
 export interface EnsembleMember {
   teacher: Teacher;
@@ -43,28 +50,48 @@ export class EnsembleTeacher implements Teacher {
   readonly tokenizer;
   private readonly weights: number[];
 
-  constructor(readonly name: string, readonly members: readonly EnsembleMember[]) {
+  constructor(
+    readonly name: string,
+    readonly members: readonly EnsembleMember[],
+  ) {
     if (members.length === 0) throw new TeacherError(`ensemble '${name}': give at least one member`);
     const V = members[0]!.teacher.info.vocabSize;
     const odd = members.find((m) => m.teacher.info.vocabSize !== V);
-    if (odd) throw new TeacherError(`ensemble '${name}': member '${odd.teacher.name}' has vocabulary ${odd.teacher.info.vocabSize}, '${members[0]!.teacher.name}' has ${V}; members must share one vocabulary (align them first)`);
+    if (odd)
+      throw new TeacherError(
+        `ensemble '${name}': member '${odd.teacher.name}' has vocabulary ${odd.teacher.info.vocabSize}, '${members[0]!.teacher.name}' has ${V}; members must share one vocabulary (align them first)`,
+      );
     const w = members.map((m) => m.weight ?? 1);
-    if (w.some((x) => !(x > 0) || !Number.isFinite(x))) throw new TeacherError(`ensemble '${name}': weights must be positive numbers, got ${w.join(', ')}`);
+    if (w.some((x) => !(x > 0) || !Number.isFinite(x)))
+      throw new TeacherError(`ensemble '${name}': weights must be positive numbers, got ${w.join(', ')}`);
     const total = w.reduce((a, b) => a + b, 0);
     this.weights = w.map((x) => x / total);
     this.info = { vocabSize: V };
     this.tokenizer = members[0]!.teacher.tokenizer;
     const all = (k: 'logits' | 'topK') => members.every((m) => m.teacher.capabilities[k]);
-    this.capabilities = { logits: all('logits'), topK: members.every((m) => m.teacher.capabilities.topK || m.teacher.capabilities.logits), hidden: false, attentions: false };
-    this.fingerprint = createHash('sha256').update(JSON.stringify(members.map((m, i) => [m.teacher.fingerprint, this.weights[i]]))).digest('hex').slice(0, 32);
+    this.capabilities = {
+      logits: all('logits'),
+      topK: members.every((m) => m.teacher.capabilities.topK || m.teacher.capabilities.logits),
+      hidden: false,
+      attentions: false,
+    };
+    this.fingerprint = createHash('sha256')
+      .update(JSON.stringify(members.map((m, i) => [m.teacher.fingerprint, this.weights[i]])))
+      .digest('hex')
+      .slice(0, 32);
   }
 
   async score(req: ScoreRequest): Promise<ScoreResult> {
     checkRequest(this, req);
     const k = req.topK;
-    if (k !== undefined && (!Number.isInteger(k) || k < 1 || k > this.info.vocabSize)) throw new TeacherError(`ensemble '${this.name}': topK must be an integer in [1, ${this.info.vocabSize}], got ${k}`);
+    if (k !== undefined && (!Number.isInteger(k) || k < 1 || k > this.info.vocabSize))
+      throw new TeacherError(
+        `ensemble '${this.name}': topK must be an integer in [1, ${this.info.vocabSize}], got ${k}`,
+      );
     const dense = !!req.logits || this.capabilities.logits;
-    const outs = await Promise.all(this.members.map((m) => m.teacher.score(dense ? { ids: req.ids, logits: true } : { ids: req.ids, topK: k })));
+    const outs = await Promise.all(
+      this.members.map((m) => m.teacher.score(dense ? { ids: req.ids, logits: true } : { ids: req.ids, topK: k })),
+    );
     const res: ScoreResult = {};
     if (dense) {
       const mixed = this.mixDense(outs.map((o) => o.logits!));
@@ -88,7 +115,8 @@ export class EnsembleTeacher implements Teacher {
   private mixTopk(outs: ScoreResult[], k: number): NonNullable<ScoreResult['topk']> {
     const shape = outs[0]!.topk!.ids.shape;
     const positions = shape.slice(0, -1).reduce((a, b) => a * b, 1);
-    const ids = new BigInt64Array(positions * k), lps = new Float32Array(positions * k);
+    const ids = new BigInt64Array(positions * k),
+      lps = new Float32Array(positions * k);
     for (let p = 0; p < positions; p++) {
       const mass = new Map<number, number>();
       outs.forEach((o, m) => {
@@ -106,7 +134,10 @@ export class EnsembleTeacher implements Teacher {
         lps[p * k + j] = pr > 0 ? Math.log(pr) : -1e4;
       });
     }
-    return { ids: hostTensor('int64', [...shape.slice(0, -1), k], ids), logprobs: hostTensor('float32', [...shape.slice(0, -1), k], lps) };
+    return {
+      ids: hostTensor('int64', [...shape.slice(0, -1), k], ids),
+      logprobs: hostTensor('float32', [...shape.slice(0, -1), k], lps),
+    };
   }
 }
 
@@ -114,10 +145,13 @@ function topkOf(logp: HostTensor, k: number): NonNullable<ScoreResult['topk']> {
   const v = logp.shape.at(-1)!;
   const x = logp.data as Float32Array;
   const rows = x.length / v;
-  const ids = new BigInt64Array(rows * k), lps = new Float32Array(rows * k);
+  const ids = new BigInt64Array(rows * k),
+    lps = new Float32Array(rows * k);
   for (let r = 0; r < rows; r++) {
     const row = x.subarray(r * v, (r + 1) * v);
-    const order = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]! || a - b).slice(0, k);
+    const order = Array.from(row.keys())
+      .sort((a, b) => row[b]! - row[a]! || a - b)
+      .slice(0, k);
     order.forEach((id, j) => {
       ids[r * k + j] = BigInt(id);
       lps[r * k + j] = row[id]!;

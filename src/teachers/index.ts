@@ -1,5 +1,13 @@
 export { fingerprintWeights, LocalTeacher } from './local.ts';
-export { checkRequest, TeacherError, type ScoreRequest, type ScoreResult, type Teacher, type TeacherInfo, type TopK } from './teacher.ts';
+export {
+  checkRequest,
+  TeacherError,
+  type ScoreRequest,
+  type ScoreResult,
+  type Teacher,
+  type TeacherInfo,
+  type TopK,
+} from './teacher.ts';
 export { EnsembleTeacher } from './ensemble.ts';
 export { HttpTeacher } from './http/index.ts';
 export { OnnxTeacher } from './onnx/index.ts';

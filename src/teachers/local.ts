@@ -32,11 +32,23 @@ export class LocalTeacher implements Teacher {
     readonly tokenizer?: Tokenizer,
     private readonly executor?: Executor,
   ) {
-    for (const p of model.params.keys()) if (!params.values.has(p)) throw new TeacherError(`teacher '${name}': parameter '${p}' has no value`);
+    for (const p of model.params.keys())
+      if (!params.values.has(p)) throw new TeacherError(`teacher '${name}': parameter '${p}' has no value`);
     this.local = { model, params };
-    this.info = { vocabSize: model.config.vocabSize, nLayers: model.config.nLayers, dModel: model.config.dModel, nHeads: model.config.nHeads };
+    this.info = {
+      vocabSize: model.config.vocabSize,
+      nLayers: model.config.nLayers,
+      dModel: model.config.dModel,
+      nHeads: model.config.nHeads,
+    };
     this.fingerprint = fingerprintWeights(model.config, params);
-    if (tokenizer) this.fingerprint += `:${createHash('sha256').update(JSON.stringify([tokenizer.vocabSize, tokenizer.idToToken(0), tokenizer.idToToken(tokenizer.vocabSize - 1)])).digest('hex').slice(0, 8)}`;
+    if (tokenizer)
+      this.fingerprint += `:${createHash('sha256')
+        .update(
+          JSON.stringify([tokenizer.vocabSize, tokenizer.idToToken(0), tokenizer.idToToken(tokenizer.vocabSize - 1)]),
+        )
+        .digest('hex')
+        .slice(0, 8)}`;
   }
 
   private program(req: ScoreRequest): Promise<Program> {
@@ -55,14 +67,19 @@ export class LocalTeacher implements Teacher {
         outputs['topk.ids'] = top.indices;
       }
       for (const i of req.hidden ?? []) {
-        if (!out.hidden[i]) throw new TeacherError(`teacher '${this.name}' has hidden states 0..${out.hidden.length - 1}, not ${i}`);
+        if (!out.hidden[i])
+          throw new TeacherError(`teacher '${this.name}' has hidden states 0..${out.hidden.length - 1}, not ${i}`);
         outputs[`hidden.${i}`] = out.hidden[i]!;
       }
       for (const i of req.attentions ?? []) {
-        if (!out.attentions[i]) throw new TeacherError(`teacher '${this.name}' has attention layers 0..${out.attentions.length - 1}, not ${i}`);
+        if (!out.attentions[i])
+          throw new TeacherError(
+            `teacher '${this.name}' has attention layers 0..${out.attentions.length - 1}, not ${i}`,
+          );
         outputs[`attn.${i}`] = out.attentions[i]!;
       }
-      p = (async () => (this.executor ?? (await defaultExecutor())).compile(outputs, { name: `teacher_${this.name}` }))();
+      p = (async () =>
+        (this.executor ?? (await defaultExecutor())).compile(outputs, { name: `teacher_${this.name}` }))();
       this.programs.set(key, p);
     }
     return p;

@@ -71,13 +71,20 @@ const HIDDEN_HINT: Record<Teacher['kind'], string> = {
 /** Checks that a request asks only for what the teacher can give, with a message naming the gap and what to do. */
 export function checkRequest(t: Teacher, req: ScoreRequest): void {
   const want = (cond: boolean, what: keyof Teacher['capabilities'], hint: string) => {
-    if (cond && !t.capabilities[what]) throw new TeacherError(`teacher '${t.name}' (${t.kind}) cannot return ${what}; ${t.unavailable?.[what] ?? hint}`);
+    if (cond && !t.capabilities[what])
+      throw new TeacherError(`teacher '${t.name}' (${t.kind}) cannot return ${what}; ${t.unavailable?.[what] ?? hint}`);
   };
   want(!!req.logits, 'logits', 'use top-k targets (topK) instead');
   want(req.topK !== undefined, 'topK', 'request dense logits instead');
   want((req.hidden?.length ?? 0) > 0, 'hidden', HIDDEN_HINT[t.kind]);
-  want((req.attentions?.length ?? 0) > 0, 'attentions', 'attention distillation needs a Retort teacher or an ONNX teacher exposing attention outputs');
+  want(
+    (req.attentions?.length ?? 0) > 0,
+    'attentions',
+    'attention distillation needs a Retort teacher or an ONNX teacher exposing attention outputs',
+  );
   if (req.ids.dtype !== 'int64' || req.ids.shape.length !== 2) {
-    throw new TeacherError(`teacher '${t.name}': ids must be int64 (B, T), got ${req.ids.dtype}[${req.ids.shape.join(', ')}]`);
+    throw new TeacherError(
+      `teacher '${t.name}': ids must be int64 (B, T), got ${req.ids.dtype}[${req.ids.shape.join(', ')}]`,
+    );
   }
 }

@@ -9,8 +9,14 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 export const CHROMIUM = process.env.RETORT_CHROMIUM ?? '/usr/bin/chromium';
 
 export const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 
 export interface Browser {
@@ -21,10 +27,17 @@ export interface Browser {
 /** Launches Chromium with a fresh --user-data-dir (a persistent context on a new temporary folder). */
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`headless Chromium is not installed at ${CHROMIUM}; run 'bash scripts/install-chromium.sh' (Debian's chromium package) and run the tests again`);
+    throw new Error(
+      `headless Chromium is not installed at ${CHROMIUM}; run 'bash scripts/install-chromium.sh' (Debian's chromium package) and run the tests again`,
+    );
   }
   const userDataDir = mkdtempSync(join(tmpdir(), 'retort-chromium-'));
-  const context = await chromium.launchPersistentContext(userDataDir, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: 60_000 });
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    timeout: 60_000,
+  });
   return {
     context,
     async close() {

@@ -22,7 +22,8 @@ const LIMIT_MS = 4 * 60_000;
 function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), LIMIT_MS);
@@ -34,24 +35,49 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
-test('retort demo --task g2p --quick: task scores, answers side by side, a student closer to the teacher than the baseline', { timeout: LIMIT_MS + 60_000 }, async () => {
+test('retort demo --task g2p --quick: task scores, answers side by side, a student closer to the teacher than the baseline', {
+  timeout: LIMIT_MS + 60_000,
+}, async () => {
   const r = await run(['demo', '--task', 'g2p', '--quick', '--out', out, '--json']);
   assert.equal(r.code, 0, `demo failed (exit ${r.code}):\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-3000)}`);
   const { result } = JSON.parse(r.stdout) as { result: { ratio: number; seconds: number } };
   console.log(`retort demo --task g2p --quick: ${result.seconds.toFixed(1)} s`);
   assert.ok(result.ratio >= 8, `student ${result.ratio.toFixed(1)}× smaller`);
   assert.match(r.stderr, /format|teacherAnswers: \d+\/\d+ prompts answered by 'teacher'/);
-  for (const f of ['report.html', 'eval.json', 'test.jsonl', 'models/student/onnx/model.onnx', 'runs/answers/answers.jsonl']) assert.ok(existsSync(join(out, f)), f);
+  for (const f of [
+    'report.html',
+    'eval.json',
+    'test.jsonl',
+    'models/student/onnx/model.onnx',
+    'runs/answers/answers.jsonl',
+  ])
+    assert.ok(existsSync(join(out, f)), f);
 
   const report = parseEvalReport(JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8')), 'eval.json');
   const m = Object.fromEntries(report.models.map((x) => [x.name, x]));
   for (const name of ['teacher', 'student', 'baseline']) {
     const t = m[name]!.task!;
     assert.equal(t.items, 64);
-    for (const k of ['exactMatch', 'tokenF1', 'chrF', 'tokenErrorRate', 'teacherExact', 'teacherChrF', 'teacherLogprob', 'latencyMsPerAnswer'] as const) assert.equal(typeof t[k], 'number', `${name}.task.${k}`);
+    for (const k of [
+      'exactMatch',
+      'tokenF1',
+      'chrF',
+      'tokenErrorRate',
+      'teacherExact',
+      'teacherChrF',
+      'teacherLogprob',
+      'latencyMsPerAnswer',
+    ] as const)
+      assert.equal(typeof t[k], 'number', `${name}.task.${k}`);
   }
-  assert.ok(m.student!.agreement!.top1! > m.baseline!.agreement!.top1!, `top-1 agreement: student ${m.student!.agreement!.top1} vs baseline ${m.baseline!.agreement!.top1}`);
-  assert.ok(m.student!.task!.teacherChrF! > m.baseline!.task!.teacherChrF!, `chrF against the teacher's answers: student ${m.student!.task!.teacherChrF} vs baseline ${m.baseline!.task!.teacherChrF}`);
+  assert.ok(
+    m.student!.agreement!.top1! > m.baseline!.agreement!.top1!,
+    `top-1 agreement: student ${m.student!.agreement!.top1} vs baseline ${m.baseline!.agreement!.top1}`,
+  );
+  assert.ok(
+    m.student!.task!.teacherChrF! > m.baseline!.task!.teacherChrF!,
+    `chrF against the teacher's answers: student ${m.student!.task!.teacherChrF} vs baseline ${m.baseline!.task!.teacherChrF}`,
+  );
   assert.equal(report.examples!.length, 24);
   assert.deepEqual(Object.keys(report.examples![0]!.answers), ['teacher', 'student', 'baseline']);
 

@@ -27,7 +27,8 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '', stderr = '';
+    let stdout = '',
+      stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => child.kill('SIGKILL'), LIMIT_MS);
@@ -39,18 +40,29 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
-test('retort demo --quick: report, ONNX student, eval JSON; distillation beats hard labels', { timeout: LIMIT_MS + 60_000 }, async () => {
+test('retort demo --quick: report, ONNX student, eval JSON; distillation beats hard labels', {
+  timeout: LIMIT_MS + 60_000,
+}, async () => {
   const r = await run(['demo', '--quick', '--out', out, '--json']);
   assert.equal(r.code, 0, `demo failed (exit ${r.code}):\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-3000)}`);
-  const { ok, result } = JSON.parse(r.stdout) as { ok: boolean; result: { ratio: number; seconds: number; paths: Record<string, string>; web: string } };
+  const { ok, result } = JSON.parse(r.stdout) as {
+    ok: boolean;
+    result: { ratio: number; seconds: number; paths: Record<string, string>; web: string };
+  };
   assert.ok(ok);
-  console.log(`retort demo --quick took ${(r.ms / 1000).toFixed(1)} s (the demo's own clock: ${result.seconds.toFixed(1)} s)`);
+  console.log(
+    `retort demo --quick took ${(r.ms / 1000).toFixed(1)} s (the demo's own clock: ${result.seconds.toFixed(1)} s)`,
+  );
   assert.match(r.stderr, /step \d+\/\d+/, 'the trainer shows its progress');
 
   // Files a user is told about.
   const student = join(out, 'models', 'student');
-  for (const f of ['onnx/model.onnx', 'onnx/model_quantized.onnx', 'tokenizer.json', 'config.json']) assert.ok(existsSync(join(student, f)), `student ${f}`);
-  assert.ok(statSync(join(student, 'onnx/model_quantized.onnx')).size < statSync(join(student, 'onnx/model.onnx')).size, 'int8 is smaller');
+  for (const f of ['onnx/model.onnx', 'onnx/model_quantized.onnx', 'tokenizer.json', 'config.json'])
+    assert.ok(existsSync(join(student, f)), `student ${f}`);
+  assert.ok(
+    statSync(join(student, 'onnx/model_quantized.onnx')).size < statSync(join(student, 'onnx/model.onnx')).size,
+    'int8 is smaller',
+  );
   assert.equal(result.paths.student, student);
   assert.equal(result.web, `retort web --dir ${student}`);
 
@@ -58,13 +70,28 @@ test('retort demo --quick: report, ONNX student, eval JSON; distillation beats h
   const report = parseEvalReport(JSON.parse(readFileSync(join(out, 'eval.json'), 'utf8')), 'eval.json');
   const m = Object.fromEntries(report.models.map((x) => [x.name, x]));
   const [t, s, b] = [m.teacher!, m.student!, m.baseline!];
-  assert.ok(t.params / s.params >= 8, `the student is ${(t.params / s.params).toFixed(1)}× smaller; at least 8× required`);
+  assert.ok(
+    t.params / s.params >= 8,
+    `the student is ${(t.params / s.params).toFixed(1)}× smaller; at least 8× required`,
+  );
   assert.equal(result.ratio, t.params / s.params);
   assert.equal(s.params, b.params, 'the baseline is the same student');
-  assert.ok(s.agreement!.top1! > b.agreement!.top1!, `top-1 agreement with the teacher: distilled ${s.agreement!.top1} vs baseline ${b.agreement!.top1}`);
-  assert.ok(s.agreement!.kl! < b.agreement!.kl!, `KL(teacher‖student): distilled ${s.agreement!.kl} vs baseline ${b.agreement!.kl}`);
-  assert.ok(s.quality.perplexity! < b.quality.perplexity!, `held-out perplexity: distilled ${s.quality.perplexity} vs baseline ${b.quality.perplexity}`);
-  assert.ok(t.quality.perplexity! < b.quality.perplexity!, 'the teacher is better than the baseline (else there is nothing to distill)');
+  assert.ok(
+    s.agreement!.top1! > b.agreement!.top1!,
+    `top-1 agreement with the teacher: distilled ${s.agreement!.top1} vs baseline ${b.agreement!.top1}`,
+  );
+  assert.ok(
+    s.agreement!.kl! < b.agreement!.kl!,
+    `KL(teacher‖student): distilled ${s.agreement!.kl} vs baseline ${b.agreement!.kl}`,
+  );
+  assert.ok(
+    s.quality.perplexity! < b.quality.perplexity!,
+    `held-out perplexity: distilled ${s.quality.perplexity} vs baseline ${b.quality.perplexity}`,
+  );
+  assert.ok(
+    t.quality.perplexity! < b.quality.perplexity!,
+    'the teacher is better than the baseline (else there is nothing to distill)',
+  );
   for (const x of [t, s, b]) {
     assert.ok(x.files.fp32 && x.files.int8, `${x.name} has both ONNX files`);
     assert.ok(x.memory && x.memory.peakBytes > x.memory.baselineBytes, `${x.name} peak memory`);

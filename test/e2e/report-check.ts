@@ -10,9 +10,15 @@ export async function checkReport(b: Browser, path: string) {
   const requests: string[] = [];
   page.on('request', (r) => requests.push(r.url()));
   await page.goto(pathToFileURL(path).href);
-  await page.waitForFunction(() => (window as unknown as { retortReport?: { ready: boolean } }).retortReport?.ready === true, undefined, { timeout: 30_000 });
+  await page.waitForFunction(
+    () => (window as unknown as { retortReport?: { ready: boolean } }).retortReport?.ready === true,
+    undefined,
+    { timeout: 30_000 },
+  );
   const canvases = await canvasInk(page);
-  const state = await page.evaluate(() => (window as unknown as { retortReport: { charts: number; canvases: number } }).retortReport);
+  const state = await page.evaluate(
+    () => (window as unknown as { retortReport: { charts: number; canvases: number } }).retortReport,
+  );
   await page.close();
   assert.deepEqual(errors, [], 'no console errors');
   assert.deepEqual(requests, [pathToFileURL(path).href], 'the report loads nothing but itself');

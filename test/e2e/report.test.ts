@@ -23,7 +23,17 @@ after(async () => {
 test('the report renders every chart in headless Chromium without console errors', async () => {
   const path = writeReport(join(dir, 'report.html'), sampleReportInput());
   const canvases = await checkReport(browser, path);
-  assert.deepEqual(canvases.map((c) => c.id), ['chart-loss-0', 'chart-loss-1', 'chart-loss-2', 'chart-val-accuracy', 'chart-val-perplexity', 'chart-size-quality']);
+  assert.deepEqual(
+    canvases.map((c) => c.id),
+    [
+      'chart-loss-0',
+      'chart-loss-1',
+      'chart-loss-2',
+      'chart-val-accuracy',
+      'chart-val-perplexity',
+      'chart-size-quality',
+    ],
+  );
 });
 
 test('a chart that failed to draw is caught: a blank canvas fails the check', async () => {
@@ -31,10 +41,14 @@ test('a chart that failed to draw is caught: a blank canvas fails the check', as
   const path = writeReport(join(dir, 'blank.html'), input);
   const page = await browser.context.newPage();
   await page.goto(pathToFileURL(path).href);
-  await page.waitForFunction(() => (window as unknown as { retortReport?: { ready: boolean } }).retortReport?.ready === true);
+  await page.waitForFunction(
+    () => (window as unknown as { retortReport?: { ready: boolean } }).retortReport?.ready === true,
+  );
   await page.evaluate(() => {
     const c = document.getElementById('chart-size-quality') as HTMLCanvasElement;
-    (window as unknown as { Chart: { getChart(c: HTMLCanvasElement): { destroy(): void } } }).Chart.getChart(c).destroy();
+    (window as unknown as { Chart: { getChart(c: HTMLCanvasElement): { destroy(): void } } }).Chart.getChart(
+      c,
+    ).destroy();
     c.getContext('2d')!.clearRect(0, 0, c.width, c.height);
   });
   const ink = (await canvasInk(page)).find((c) => c.id === 'chart-size-quality')!;

@@ -35,13 +35,17 @@ after(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const text = loadSotu().slice(0, 3).map((s) => s.text).join('\n\n');
+const text = loadSotu()
+  .slice(0, 3)
+  .map((s) => s.text)
+  .join('\n\n');
 const tokenizer = trainByteLevelBpe([text], { vocabSize: 320 });
 
 /** Random weights, scaled up so the logits have clear winners (no near-ties between runtimes). */
 function sharpParams(params: Iterable<Tensor>, seed: number): ParamStore {
   const store = ParamStore.init(params, seed);
-  for (const v of store.values.values()) if (v.shape.length === 2) (v.data as Float32Array).forEach((x, i, a) => (a[i] = x * 5));
+  for (const v of store.values.values())
+    if (v.shape.length === 2) (v.data as Float32Array).forEach((x, i, a) => (a[i] = x * 5));
   return store;
 }
 
@@ -62,21 +66,36 @@ async function runPage(url: string): Promise<PageResult> {
   const requests: string[] = [];
   page.on('request', (r) => requests.push(r.url()));
   await page.goto(url);
-  await page.waitForFunction(() => {
-    const s = (window as unknown as { retortWeb?: PageResult }).retortWeb;
-    return !!s && (s.done || s.error !== null);
-  }, undefined, { timeout: 60_000 });
+  await page.waitForFunction(
+    () => {
+      const s = (window as unknown as { retortWeb?: PageResult }).retortWeb;
+      return !!s && (s.done || s.error !== null);
+    },
+    undefined,
+    { timeout: 60_000 },
+  );
   const state = await page.evaluate(() => (window as unknown as { retortWeb: PageResult }).retortWeb);
   await page.close();
   assert.equal(state.error, null, `the page failed: ${state.error}`);
   assert.deepEqual(errors, [], 'no console errors');
   const origin = new URL(url).origin;
-  assert.deepEqual(requests.filter((r) => !r.startsWith(origin)), [], 'the page fetches nothing but its own server');
+  assert.deepEqual(
+    requests.filter((r) => !r.startsWith(origin)),
+    [],
+    'the page fetches nothing but its own server',
+  );
   return state;
 }
 
-test('greedy generation in the browser (onnxruntime-web) gives onnxruntime-node\'s token ids and Retort\'s', async () => {
-  const config = { vocabSize: tokenizer.vocabSize, maxPositions: 48, dModel: 32, nLayers: 2, nHeads: 4, tieWordEmbeddings: false };
+test("greedy generation in the browser (onnxruntime-web) gives onnxruntime-node's token ids and Retort's", async () => {
+  const config = {
+    vocabSize: tokenizer.vocabSize,
+    maxPositions: 48,
+    dModel: 32,
+    nLayers: 2,
+    nHeads: 4,
+    tieWordEmbeddings: false,
+  };
   const model = new Gpt2(config);
   const params = sharpParams(model.params.values(), 7);
   const dir = join(root, 'lm');
@@ -95,8 +114,11 @@ test('greedy generation in the browser (onnxruntime-web) gives onnxruntime-node\
   const node = await greedyGenerate(ort, session, hf, tokenizer.encode(prompt), { maxNewTokens: tokens });
   assert.deepEqual(page.ids, node, 'onnxruntime-web and onnxruntime-node choose the same tokens');
 
-  const retort = await new Generator(model, params).generate([tokenizer.encode(prompt)], { maxNewTokens: tokens, eosTokenId: [] });
-  assert.deepEqual(page.ids, retort.tokens[0], 'and so does Retort\'s own generator (KV cache, greedy)');
+  const retort = await new Generator(model, params).generate([tokenizer.encode(prompt)], {
+    maxNewTokens: tokens,
+    eosTokenId: [],
+  });
+  assert.deepEqual(page.ids, retort.tokens[0], "and so does Retort's own generator (KV cache, greedy)");
   assert.ok(new Set(node).size > 1, 'the model does not repeat one token (the check would be weak)');
 
   const int8 = await runPage(`${web.url}?model=int8&prompt=${encodeURIComponent(prompt)}&tokens=4&auto=1`);
@@ -104,9 +126,17 @@ test('greedy generation in the browser (onnxruntime-web) gives onnxruntime-node\
   assert.equal(int8.ids!.length, 4);
 });
 
-test('classification in the browser gives onnxruntime-node\'s probabilities and label', async () => {
+test("classification in the browser gives onnxruntime-node's probabilities and label", async () => {
   const seq = 24;
-  const model = new SequenceClassifier({ body: { family: 'gpt2', config: { vocabSize: tokenizer.vocabSize, maxPositions: seq, dModel: 32, nLayers: 1, nHeads: 4 } }, numLabels: 2, pooling: 'mean', labels: ['ham', 'spam'] });
+  const model = new SequenceClassifier({
+    body: {
+      family: 'gpt2',
+      config: { vocabSize: tokenizer.vocabSize, maxPositions: seq, dModel: 32, nLayers: 1, nHeads: 4 },
+    },
+    numLabels: 2,
+    pooling: 'mean',
+    labels: ['ham', 'spam'],
+  });
   const params = sharpParams(model.params.values(), 3);
   const dir = join(root, 'classifier');
   exportClassifierOnnx(model, params, dir, { seq, tokenizer });
@@ -124,6 +154,11 @@ test('classification in the browser gives onnxruntime-node\'s probabilities and 
   // And the exported file agrees with the model it came from (batch of one, padded like the page).
   const ex = encodeExamples([{ text: email, label: 0 }], tokenizer, seq, 0);
   const [batch] = [...classificationEval(ex, { batch: 1 }).batches()];
-  const direct = await (await InferenceProgram.create({ name: 'c', model, params }, 1, seq)).logits({ input_ids: batch!.input_ids, attention_mask: batch!.attention_mask });
-  Array.from(direct.data as Float32Array).forEach((z, i) => assert.ok(Math.abs(z - node.logits[i]!) < 1e-3, `logit ${i}: ${z} vs ${node.logits[i]}`));
+  const direct = await (await InferenceProgram.create({ name: 'c', model, params }, 1, seq)).logits({
+    input_ids: batch!.input_ids,
+    attention_mask: batch!.attention_mask,
+  });
+  Array.from(direct.data as Float32Array).forEach((z, i) =>
+    assert.ok(Math.abs(z - node.logits[i]!) < 1e-3, `logit ${i}: ${z} vs ${node.logits[i]}`),
+  );
 });

@@ -22,9 +22,20 @@ export const demoCommand = defineCommand({
     'Full size takes several minutes on 2 cores; --quick runs the same path in under 2 minutes.',
     'Everything goes to --out (cleared first if an earlier demo wrote it).',
   ].join('\n'),
-  examples: ['retort demo', 'retort demo --quick --out /tmp/demo', 'retort demo --task spam', 'retort demo --task g2p', 'retort web --dir retort-demo/models/student'],
+  examples: [
+    'retort demo',
+    'retort demo --quick --out /tmp/demo',
+    'retort demo --task spam',
+    'retort demo --task g2p',
+    'retort web --dir retort-demo/models/student',
+  ],
   options: {
-    task: { type: 'string', arg: 'lm|spam|g2p', default: 'lm', help: 'lm: text generation (SOTU); spam: classification (SpamAssassin); g2p: prompts and answers (CMUdict pronunciations)' },
+    task: {
+      type: 'string',
+      arg: 'lm|spam|g2p',
+      default: 'lm',
+      help: 'lm: text generation (SOTU); spam: classification (SpamAssassin); g2p: prompts and answers (CMUdict pronunciations)',
+    },
     quick: { type: 'boolean', help: 'Smaller models and fewer steps (CI)' },
     out: { type: 'string', arg: 'DIR', default: 'retort-demo', help: 'Output folder' },
     seed: { type: 'string', arg: 'N', default: '1', help: 'Seeds initialization and data order' },

@@ -14,7 +14,10 @@ export function prepareOut(out: string): string {
   if (existsSync(dir)) {
     const entries = readdirSync(dir);
     if (entries.length > 0 && !entries.includes(DEMO_MARKER)) {
-      throw new UsageError(`--out ${dir} is not empty and was not written by retort demo; choose an empty or new folder`, 'demo');
+      throw new UsageError(
+        `--out ${dir} is not empty and was not written by retort demo; choose an empty or new folder`,
+        'demo',
+      );
     }
     for (const e of entries) rmSync(join(dir, e), { recursive: true, force: true });
   }
@@ -35,7 +38,10 @@ export class Stages {
   private n = 0;
   private readonly t0 = performance.now();
 
-  constructor(private readonly total: number, private readonly log: (line: string) => void) {}
+  constructor(
+    private readonly total: number,
+    private readonly log: (line: string) => void,
+  ) {}
 
   start(name: string, detail = ''): void {
     this.end();
@@ -78,7 +84,8 @@ export interface DemoResult {
   web: string;
 }
 
-export const fmtSeconds = (s: number): string => (s < 60 ? `${s.toFixed(1)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`);
+export const fmtSeconds = (s: number): string =>
+  s < 60 ? `${s.toFixed(1)}s` : `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
 
 /** Writes demo.json (the result without the eval report, which eval.json holds) and logs the time. */
 export function finishDemo(o: {
@@ -105,24 +112,27 @@ export function finishDemo(o: {
     eval: o.eval,
     web: o.web,
   };
-  writeFileSync(join(o.out, 'demo.json'), JSON.stringify({ ...result, eval: undefined }, null, 2) + '\n');
+  writeFileSync(join(o.out, 'demo.json'), `${JSON.stringify({ ...result, eval: undefined }, null, 2)}\n`);
   o.log(`\ndemo finished in ${fmtSeconds(result.seconds)}`);
   return result;
 }
 
 /** The demo's HTML report: the three runs' curves, the evaluation, samples, and where the student is. */
-export function writeDemoReport(out: string, o: {
-  title: string;
-  summary: string;
-  /** metrics.jsonl of each run. */
-  runs: { teacher: string; student: string; baseline: string };
-  /** How the baseline run is named in the charts, e.g. 'baseline (hard labels)'. */
-  baselineLabel: string;
-  eval: EvalReport;
-  samples: ReportSamples;
-  /** More lines for the files-and-next-steps list. */
-  facts?: [string, string][];
-}): { reportPath: string; studentDir: string; web: string } {
+export function writeDemoReport(
+  out: string,
+  o: {
+    title: string;
+    summary: string;
+    /** metrics.jsonl of each run. */
+    runs: { teacher: string; student: string; baseline: string };
+    /** How the baseline run is named in the charts, e.g. 'baseline (hard labels)'. */
+    baselineLabel: string;
+    eval: EvalReport;
+    samples: ReportSamples;
+    /** More lines for the files-and-next-steps list. */
+    facts?: [string, string][];
+  },
+): { reportPath: string; studentDir: string; web: string } {
   const reportPath = join(out, 'report.html');
   const studentDir = join(out, 'models', 'student');
   const web = `retort web --dir ${studentDir}`;
@@ -147,10 +157,23 @@ export function writeDemoReport(out: string, o: {
 }
 
 /** Evaluates the teacher (first) and the students side by side, writes out/eval.json and logs the table. */
-export async function evaluateDemo(out: string, models: EvalModel[], data: EvalData, speedRuns: number, log: (line: string) => void): Promise<{ report: EvalReport; evalPath: string }> {
-  const report = await evaluate({ teacher: models[0]!, student: models.slice(1), data, speed: { warmup: 3, runs: speedRuns }, threads: 1, onProgress: log });
+export async function evaluateDemo(
+  out: string,
+  models: EvalModel[],
+  data: EvalData,
+  speedRuns: number,
+  log: (line: string) => void,
+): Promise<{ report: EvalReport; evalPath: string }> {
+  const report = await evaluate({
+    teacher: models[0]!,
+    student: models.slice(1),
+    data,
+    speed: { warmup: 3, runs: speedRuns },
+    threads: 1,
+    onProgress: log,
+  });
   const evalPath = join(out, 'eval.json');
-  writeFileSync(evalPath, JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(evalPath, `${JSON.stringify(report, null, 2)}\n`);
   log('');
   log(formatEvalTable(report));
   return { report, evalPath };

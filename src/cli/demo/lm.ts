@@ -6,7 +6,13 @@
 import { join } from 'node:path';
 import { loadSotu, type SotuSpeech } from '../../data/sotu.ts';
 import { Progress } from '../../distill/progress/index.ts';
-import { createDistillContext, runDistill, type DistillResult, type RunSettings, type StageReport } from '../../distill/strategies/index.ts';
+import {
+  createDistillContext,
+  runDistill,
+  type DistillResult,
+  type RunSettings,
+  type StageReport,
+} from '../../distill/strategies/index.ts';
 import { evalWindows } from '../../distill/trainer/index.ts';
 import type { EvalModel } from '../../eval/index.ts';
 import { exportDecoderOnnx } from '../../export/index.ts';
@@ -63,12 +69,20 @@ export async function runLmDemo(o: DemoOptions): Promise<DemoResult> {
   }
   const validation = Int32Array.from(validIds.slice(0, needed));
   log(`byte-level BPE with ${tokenizer.vocabSize} tokens learned from addresses ${years(trainSpeeches)}`);
-  log(`${train.length.toLocaleString('en')} training tokens (${years(trainSpeeches)}), ${validation.length.toLocaleString('en')} held-out tokens (${years(validSpeeches)})`);
+  log(
+    `${train.length.toLocaleString('en')} training tokens (${years(trainSpeeches)}), ${validation.length.toLocaleString('en')} held-out tokens (${years(validSpeeches)})`,
+  );
 
   // Untied LM heads: a direct path from each token to the next-token logits, so every model learns
   // the bigram statistics early instead of sitting on a unigram plateau (tied heads start out
   // predicting the input token), which makes the comparison depend on the teacher, not on luck.
-  const config = (m: ModelSize) => ({ vocabSize: tokenizer.vocabSize, maxPositions: S.seq, ...m, tieWordEmbeddings: false, eosTokenId: tokenizer.eosId });
+  const config = (m: ModelSize) => ({
+    vocabSize: tokenizer.vocabSize,
+    maxPositions: S.seq,
+    ...m,
+    tieWordEmbeddings: false,
+    eosTokenId: tokenizer.eosId,
+  });
   const settings = (name: string, steps: number, lr: number): Omit<RunSettings, 'executor'> => ({
     dir: join(out, 'runs', name),
     steps,
@@ -91,10 +105,20 @@ export async function runLmDemo(o: DemoOptions): Promise<DemoResult> {
   const teacherModel = new Gpt2(config(S.teacher));
   const studentProbe = new Gpt2(config(S.student));
   const ratio = teacherModel.paramCount() / studentProbe.paramCount();
-  if (ratio < S.minRatio) throw new Error(`demo settings: the student (${studentProbe.paramCount()}) is only ${ratio.toFixed(1)}× smaller than the teacher (${teacherModel.paramCount()}); it must be ≥ ${S.minRatio}×`);
-  stages.start('teacher', `GPT-2 ${S.teacher.nLayers} layers × d${S.teacher.dModel}, ${teacherModel.paramCount().toLocaleString('en')} parameters, ${S.teacherSteps} steps of ${S.batch} × ${S.seq} tokens`);
+  if (ratio < S.minRatio)
+    throw new Error(
+      `demo settings: the student (${studentProbe.paramCount()}) is only ${ratio.toFixed(1)}× smaller than the teacher (${teacherModel.paramCount()}); it must be ≥ ${S.minRatio}×`,
+    );
+  stages.start(
+    'teacher',
+    `GPT-2 ${S.teacher.nLayers} layers × d${S.teacher.dModel}, ${teacherModel.paramCount().toLocaleString('en')} parameters, ${S.teacherSteps} steps of ${S.batch} × ${S.seq} tokens`,
+  );
   const teacherRun = await runDistill(
-    await createDistillContext({ student: { model: teacherModel, rebuild: () => new Gpt2(config(S.teacher)) }, data, settings: settings('teacher', S.teacherSteps, S.teacherLr) }),
+    await createDistillContext({
+      student: { model: teacherModel, rebuild: () => new Gpt2(config(S.teacher)) },
+      data,
+      settings: settings('teacher', S.teacherSteps, S.teacherLr),
+    }),
     { kind: 'hardLabels' },
   );
   const teacherParams = teacherRun.student.params!;
@@ -102,12 +126,19 @@ export async function runLmDemo(o: DemoOptions): Promise<DemoResult> {
 
   // 3. Distilled student: logit KD (+ hidden states) from the teacher traced into the same graph.
   const studentModel = new Gpt2(config(S.student));
-  log(`student: GPT-2 ${S.student.nLayers} layers × d${S.student.dModel}, ${studentModel.paramCount().toLocaleString('en')} parameters: ${ratio.toFixed(1)}× fewer than the teacher`);
+  log(
+    `student: GPT-2 ${S.student.nLayers} layers × d${S.student.dModel}, ${studentModel.paramCount().toLocaleString('en')} parameters: ${ratio.toFixed(1)}× fewer than the teacher`,
+  );
   const terms = [
     { name: 'kd', loss: { kind: 'logits' as const, alpha: S.kd.alpha, temperature: S.kd.temperature } },
-    ...(S.kd.hiddenWeight > 0 ? [{ name: 'hidden', loss: { kind: 'hidden' as const, metric: 'cosine' as const }, weight: S.kd.hiddenWeight }] : []),
+    ...(S.kd.hiddenWeight > 0
+      ? [{ name: 'hidden', loss: { kind: 'hidden' as const, metric: 'cosine' as const }, weight: S.kd.hiddenWeight }]
+      : []),
   ];
-  stages.start('student (distilled)', `${S.studentSteps} steps; ${terms.map((t) => t.name).join(' + ')} (alpha ${S.kd.alpha}, temperature ${S.kd.temperature}${S.kd.hiddenWeight ? `, hidden weight ${S.kd.hiddenWeight}` : ''})`);
+  stages.start(
+    'student (distilled)',
+    `${S.studentSteps} steps; ${terms.map((t) => t.name).join(' + ')} (alpha ${S.kd.alpha}, temperature ${S.kd.temperature}${S.kd.hiddenWeight ? `, hidden weight ${S.kd.hiddenWeight}` : ''})`,
+  );
   const kdRun = await runDistill(
     await createDistillContext({
       student: { model: studentModel, rebuild: () => new Gpt2(config(S.student)) },
@@ -122,7 +153,11 @@ export async function runLmDemo(o: DemoOptions): Promise<DemoResult> {
   stages.start('baseline (hard labels)', `the same student, ${S.studentSteps} steps, no teacher`);
   const baselineModel = new Gpt2(config(S.student));
   const baseRun = await runDistill(
-    await createDistillContext({ student: { model: baselineModel, rebuild: () => new Gpt2(config(S.student)) }, data, settings: settings('baseline', S.studentSteps, S.studentLr) }),
+    await createDistillContext({
+      student: { model: baselineModel, rebuild: () => new Gpt2(config(S.student)) },
+      data,
+      settings: settings('baseline', S.studentSteps, S.studentLr),
+    }),
     { kind: 'hardLabels' },
   );
 
@@ -138,13 +173,32 @@ export async function runLmDemo(o: DemoOptions): Promise<DemoResult> {
     const dir = join(out, 'models', name);
     saveHfModel(dir, m.model, m.params, { tokenizer });
     const r = exportDecoderOnnx(m.model, m.params, dir, { int8: true, tokenizer });
-    log(`${name}: ${dir}/onnx/model.onnx ${(r.modelBytes / 1e6).toFixed(2)} MB, model_quantized.onnx ${((r.quantizedBytes ?? 0) / 1e6).toFixed(2)} MB`);
-    evalModels.push({ name, model: m.model, params: m.params, onnx: { fp32: join(dir, 'onnx', 'model.onnx'), int8: join(dir, 'onnx', 'model_quantized.onnx') } });
+    log(
+      `${name}: ${dir}/onnx/model.onnx ${(r.modelBytes / 1e6).toFixed(2)} MB, model_quantized.onnx ${((r.quantizedBytes ?? 0) / 1e6).toFixed(2)} MB`,
+    );
+    evalModels.push({
+      name,
+      model: m.model,
+      params: m.params,
+      onnx: { fp32: join(dir, 'onnx', 'model.onnx'), int8: join(dir, 'onnx', 'model_quantized.onnx') },
+    });
   }
 
   // 6. Evaluation side by side on the held-out years.
-  stages.start('evaluate', `perplexity, agreement with the teacher, size, latency, memory on addresses ${years(validSpeeches)}`);
-  const { report, evalPath } = await evaluateDemo(out, evalModels, { source: evalWindows(validation, { batch: S.batch, ctx: S.seq, maxBatches: S.evalBatches }), description: `held-out SOTU addresses ${years(validSpeeches)}, ${S.evalBatches} batches of ${S.batch} × ${S.seq} tokens` }, S.speedRuns, log);
+  stages.start(
+    'evaluate',
+    `perplexity, agreement with the teacher, size, latency, memory on addresses ${years(validSpeeches)}`,
+  );
+  const { report, evalPath } = await evaluateDemo(
+    out,
+    evalModels,
+    {
+      source: evalWindows(validation, { batch: S.batch, ctx: S.seq, maxBatches: S.evalBatches }),
+      description: `held-out SOTU addresses ${years(validSpeeches)}, ${S.evalBatches} batches of ${S.batch} × ${S.seq} tokens`,
+    },
+    S.speedRuns,
+    log,
+  );
 
   // 7. Samples and the report.
   stages.start('report', 'greedy continuations of held-out prompts, HTML report');
@@ -154,26 +208,40 @@ export async function runLmDemo(o: DemoOptions): Promise<DemoResult> {
     const gen = new Generator(m.model, m.params, { threads: o.threads });
     for (const s of samples) {
       const ids = tokenizer.encode(s.prompt);
-      const r = await gen.generate([ids], { maxNewTokens: Math.min(S.sampleTokens, S.seq - ids.length), tokenizer, eosTokenId: [] });
+      const r = await gen.generate([ids], {
+        maxNewTokens: Math.min(S.sampleTokens, S.seq - ids.length),
+        tokenizer,
+        eosTokenId: [],
+      });
       s.outputs[name] = r.text![0]!;
     }
   }
   const runs = { teacher: metricsOf(teacherRun), student: metricsOf(kdRun), baseline: metricsOf(baseRun) };
   const { reportPath, studentDir, web } = writeDemoReport(out, {
     title: `Retort demo: distilling a GPT-2 on State of the Union addresses${o.quick ? ' (quick)' : ''}`,
-    summary: `A ${teacherModel.paramCount().toLocaleString('en')}-parameter GPT-2 teacher trained on addresses ${years(trainSpeeches)} (byte-level BPE, ${tokenizer.vocabSize} tokens). `
-      + `A ${studentModel.paramCount().toLocaleString('en')}-parameter student (${ratio.toFixed(1)}× smaller) distilled from it (logit KD${S.kd.hiddenWeight ? ' + hidden states' : ''}) and the same student trained on hard labels alone for the same ${S.studentSteps} steps; evaluated on addresses ${years(validSpeeches)}.`,
+    summary:
+      `A ${teacherModel.paramCount().toLocaleString('en')}-parameter GPT-2 teacher trained on addresses ${years(trainSpeeches)} (byte-level BPE, ${tokenizer.vocabSize} tokens). ` +
+      `A ${studentModel.paramCount().toLocaleString('en')}-parameter student (${ratio.toFixed(1)}× smaller) distilled from it (logit KD${S.kd.hiddenWeight ? ' + hidden states' : ''}) and the same student trained on hard labels alone for the same ${S.studentSteps} steps; evaluated on addresses ${years(validSpeeches)}.`,
     runs,
     baselineLabel: 'baseline (hard labels)',
     eval: report,
     samples: { kind: 'generation', items: samples },
-    facts: [['evaluation', evalPath], ['serve', `retort serve ${join(out, 'models', 'student')}`]],
+    facts: [
+      ['evaluation', evalPath],
+      ['serve', `retort serve ${join(out, 'models', 'student')}`],
+    ],
   });
   stages.end();
   return finishDemo({
-    task: 'lm', quick: o.quick, out, stages, ratio,
+    task: 'lm',
+    quick: o.quick,
+    out,
+    stages,
+    ratio,
     params: { teacher: teacherModel.paramCount(), student: studentModel.paramCount() },
     paths: { report: reportPath, eval: evalPath, student: studentDir, runs },
-    eval: report, web, log,
+    eval: report,
+    web,
+    log,
   });
 }

@@ -3,7 +3,6 @@
 // versioned JSON with --out or --json.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
-import type { z } from 'zod';
 import { loadSotu } from '../../data/sotu.ts';
 import { evalWindows, taskEvalBatches } from '../../distill/trainer/index.ts';
 import { encodeRecords, readTaskFile } from '../../data/task/index.ts';
@@ -24,21 +23,40 @@ export async function run({ values, io, json }: CommandContext<EvalValues>) {
   const teacher = loadModelDir('--teacher', values.teacher, 'eval');
   const students = values.student.map((s) => loadModelDir('--student', s, 'eval'));
   const all = [teacher, ...students];
-  const names = modelNames(all.map((m) => m.dir), values.name);
+  const names = modelNames(
+    all.map((m) => m.dir),
+    values.name,
+  );
   const tok = teacher.tokenizer;
-  if (!tok) throw new UsageError(`--teacher ${values.teacher}: has no tokenizer.json; the data is tokenized with the teacher's tokenizer`, 'eval');
+  if (!tok)
+    throw new UsageError(
+      `--teacher ${values.teacher}: has no tokenizer.json; the data is tokenized with the teacher's tokenizer`,
+      'eval',
+    );
   const tokText = readFileSync(join(teacher.dir, 'tokenizer.json'), 'utf8');
   for (const s of students) {
-    if (s.loaded.task !== teacher.loaded.task) throw new UsageError(`--student ${s.dir}: is a ${s.loaded.task} model, the teacher a ${teacher.loaded.task} model; compare models of one kind`, 'eval');
+    if (s.loaded.task !== teacher.loaded.task)
+      throw new UsageError(
+        `--student ${s.dir}: is a ${s.loaded.task} model, the teacher a ${teacher.loaded.task} model; compare models of one kind`,
+        'eval',
+      );
     if (s.tokenizer && readFileSync(join(s.dir, 'tokenizer.json'), 'utf8') !== tokText) {
-      throw new UsageError(`--student ${s.dir}: its tokenizer.json differs from the teacher's; agreement and perplexity need one vocabulary (evaluate students of other tokenizers separately)`, 'eval');
+      throw new UsageError(
+        `--student ${s.dir}: its tokenizer.json differs from the teacher's; agreement and perplexity need one vocabulary (evaluate students of other tokenizers separately)`,
+        'eval',
+      );
     }
   }
   const log = (l: string) => io.err(l);
   let data;
   let task: Awaited<ReturnType<typeof taskEvaluation>> | undefined;
   if (teacher.loaded.task === 'causal-lm' && values.data.endsWith('.jsonl')) {
-    task = await taskEvaluation(values, tok, all.map((m, i) => ({ name: names[i]!, model: m.loaded.model as DecoderModel, params: m.loaded.params })), log);
+    task = await taskEvaluation(
+      values,
+      tok,
+      all.map((m, i) => ({ name: names[i]!, model: m.loaded.model as DecoderModel, params: m.loaded.params })),
+      log,
+    );
     data = task.data;
   } else if (teacher.loaded.task === 'causal-lm') {
     const maxPositions = (teacher.loaded.model.config as { maxPositions?: number }).maxPositions ?? 1024;
@@ -46,13 +64,25 @@ export async function run({ values, io, json }: CommandContext<EvalValues>) {
     const { text, description } = lmText(values.data, values['after-year']);
     log(`tokenizing ${description}`);
     const ids = Int32Array.from(tok.encode(text.slice(0, (values.batches * values.batch * seq + 1) * 12)));
-    if (ids.length < seq + 1) throw new UsageError(`--data ${values.data}: only ${ids.length} tokens, fewer than one window of --seq ${seq}`, 'eval');
-    data = { source: evalWindows(ids, { batch: values.batch, ctx: seq, maxBatches: values.batches }), description: `${description}, windows of ${seq} tokens` };
+    if (ids.length < seq + 1)
+      throw new UsageError(
+        `--data ${values.data}: only ${ids.length} tokens, fewer than one window of --seq ${seq}`,
+        'eval',
+      );
+    data = {
+      source: evalWindows(ids, { batch: values.batch, ctx: seq, maxBatches: values.batches }),
+      description: `${description}, windows of ${seq} tokens`,
+    };
   } else {
     const seq = values.seq ?? Number(teacher.loaded.hfConfig.retort_seq_len ?? 128);
     const n = values.batch * values.batches;
     let held: LabelledText[], labels: string[], what: string;
-    if (values.data === 'spam') [held, labels, what] = [spamSplit(SPAM_SPLIT).validation.slice(0, n), [...SPAM_LABELS], 'held-out SpamAssassin emails'];
+    if (values.data === 'spam')
+      [held, labels, what] = [
+        spamSplit(SPAM_SPLIT).validation.slice(0, n),
+        [...SPAM_LABELS],
+        'held-out SpamAssassin emails',
+      ];
     else if (values.data.endsWith('.jsonl')) {
       const file = readLabelledJsonl(values.data);
       // Label ids follow the teacher's label names when it has them, so a file holding only some labels still lines up.
@@ -60,16 +90,41 @@ export async function run({ values, io, json }: CommandContext<EvalValues>) {
       const id = (k: number) => {
         if (!names) return k;
         const at = names.indexOf(file.labels[k]!);
-        if (at < 0) throw new UsageError(`--data ${values.data}: label '${file.labels[k]}' is not one of the teacher's labels (${names.join(', ')})`, 'eval');
+        if (at < 0)
+          throw new UsageError(
+            `--data ${values.data}: label '${file.labels[k]}' is not one of the teacher's labels (${names.join(', ')})`,
+            'eval',
+          );
         return at;
       };
-      [held, labels, what] = [file.items.slice(0, n).map((x) => ({ text: x.text, label: id(x.label) })), names ?? file.labels, `${values.data}`];
-    } else throw new UsageError(`--data ${values.data}: classifiers are evaluated on labelled data; use --data spam or a .jsonl file of {"text", "label"} lines`, 'eval');
+      [held, labels, what] = [
+        file.items.slice(0, n).map((x) => ({ text: x.text, label: id(x.label) })),
+        names ?? file.labels,
+        `${values.data}`,
+      ];
+    } else
+      throw new UsageError(
+        `--data ${values.data}: classifiers are evaluated on labelled data; use --data spam or a .jsonl file of {"text", "label"} lines`,
+        'eval',
+      );
     const ex = encodeExamples(held, tok, seq);
-    if (ex.n < values.batch) throw new UsageError(`--data ${values.data}: ${ex.n} labelled texts make no batch of --batch ${values.batch}`, 'eval');
-    data = { source: classificationEval(ex, { batch: values.batch, maxBatches: values.batches }), description: `${what} (${ex.n - (ex.n % values.batch)} texts), ${seq} tokens each`, labels };
+    if (ex.n < values.batch)
+      throw new UsageError(
+        `--data ${values.data}: ${ex.n} labelled texts make no batch of --batch ${values.batch}`,
+        'eval',
+      );
+    data = {
+      source: classificationEval(ex, { batch: values.batch, maxBatches: values.batches }),
+      description: `${what} (${ex.n - (ex.n % values.batch)} texts), ${seq} tokens each`,
+      labels,
+    };
   }
-  const model = (m: ModelDir, i: number): EvalModel => ({ name: names[i]!, model: m.loaded.model, params: m.loaded.params, onnx: m.onnx });
+  const model = (m: ModelDir, i: number): EvalModel => ({
+    name: names[i]!,
+    model: m.loaded.model,
+    params: m.loaded.params,
+    onnx: m.onnx,
+  });
   const report = await evaluate({
     teacher: model(teacher, 0),
     student: students.map((s, i) => model(s, i + 1)),
@@ -84,14 +139,13 @@ export async function run({ values, io, json }: CommandContext<EvalValues>) {
     report.generation = task.generation;
     report.examples = task.result.examples;
   }
-  if (values.out) writeFileSync(values.out, JSON.stringify(report, null, 2) + '\n');
+  if (values.out) writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
   if (!json) {
     io.out(formatEvalTable(report));
     if (values.out) io.out(`\nwrote ${values.out}`);
   }
   return report;
 }
-
 
 /**
  * Held-out task records (prompts with reference answers): perplexity and agreement on the answer
@@ -102,14 +156,44 @@ async function taskEvaluation(values: EvalValues, tok: Tokenizer, models: TaskMo
   const seq = values.seq ?? Math.min(128, maxPositions);
   const file = readTaskFile(values.data, { format: 'auto', log });
   const conversations = file.conversations.filter((c) => c.reference !== undefined).slice(0, values.prompts);
-  if (conversations.length === 0) throw new UsageError(`--data ${values.data}: no prompts with reference answers to evaluate on; give each line its answer (completion, or a final assistant turn)`, 'eval');
+  if (conversations.length === 0)
+    throw new UsageError(
+      `--data ${values.data}: no prompts with reference answers to evaluate on; give each line its answer (completion, or a final assistant turn)`,
+      'eval',
+    );
   const { examples, counts } = encodeRecords(tok, conversations, { trainOn: 'lastAnswer', seq });
-  log(`eval: ${conversations.length} prompts with references (${counts.kept} fit ${seq} tokens whole, ${counts.truncated} truncated, ${counts.dropped} too long to score)`);
+  log(
+    `eval: ${conversations.length} prompts with references (${counts.kept} fit ${seq} tokens whole, ${counts.truncated} truncated, ${counts.dropped} too long to score)`,
+  );
   const batch = Math.min(values.batch, Math.max(1, examples.length));
-  const generation = { maxNewTokens: values['max-new-tokens'], temperature: values.temperature, topP: 1, topK: 0, seed: 0 };
-  const result = await evaluateTask({ models, teacher: models[0]!.name, tokenizer: tok, conversations, generation, batch: 16, examples: values.examples, log });
+  const generation = {
+    maxNewTokens: values['max-new-tokens'],
+    temperature: values.temperature,
+    topP: 1,
+    topK: 0,
+    seed: 0,
+  };
+  const result = await evaluateTask({
+    models,
+    teacher: models[0]!.name,
+    tokenizer: tok,
+    conversations,
+    generation,
+    batch: 16,
+    examples: values.examples,
+    log,
+  });
   return {
-    data: { source: taskEvalBatches(examples, { batch, seq, packed: false, padId: tok.padId ?? tok.eosId ?? 0, maxBatches: values.batches }), description: `${values.data}: answer tokens of ${examples.length} held-out examples` },
+    data: {
+      source: taskEvalBatches(examples, {
+        batch,
+        seq,
+        packed: false,
+        padId: tok.padId ?? tok.eosId ?? 0,
+        maxBatches: values.batches,
+      }),
+      description: `${values.data}: answer tokens of ${examples.length} held-out examples`,
+    },
     generation,
     result,
   };
@@ -125,7 +209,11 @@ const RUN_LEAF = /^(final|ckpt-\d+)$/;
  * kd/final), then the next folder up (a/kd beside b/kd); the same folder twice gets -2, -3.
  */
 export function modelNames(dirs: readonly string[], given: readonly string[] = []): string[] {
-  if (given.length > dirs.length) throw new UsageError(`--name: ${given.length} names for ${dirs.length} models (the teacher, then each --student); give at most one per model`, 'eval');
+  if (given.length > dirs.length)
+    throw new UsageError(
+      `--name: ${given.length} names for ${dirs.length} models (the teacher, then each --student); give at most one per model`,
+      'eval',
+    );
   const twice = given.find((n, i) => given.indexOf(n) !== i);
   if (twice !== undefined) throw new UsageError(`--name ${twice}: given twice; each model needs its own name`, 'eval');
   const candidates = dirs.map((d) => {
@@ -163,7 +251,10 @@ function lmText(data: string, afterYear: number): { text: string; description: s
   if (data === 'sotu') {
     const held = loadSotu().filter((s) => s.year > afterYear);
     if (held.length === 0) throw new UsageError(`--after-year ${afterYear}: no SOTU addresses after it`, 'eval');
-    return { text: held.map((s) => s.text).join('\n\n'), description: `SOTU addresses ${held[0]!.year}-${held.at(-1)!.year}` };
+    return {
+      text: held.map((s) => s.text).join('\n\n'),
+      description: `SOTU addresses ${held[0]!.year}-${held.at(-1)!.year}`,
+    };
   }
   if (data === 'spam') {
     const held = spamSplit(SPAM_SPLIT).validation;

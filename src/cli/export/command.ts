@@ -12,7 +12,7 @@ export const exportCommand = defineCommand({
     'Writes onnx/model.onnx (weights baked in), onnx/model_quantized.onnx with --int8 (int8 weight',
     'matrices), config.json and tokenizer.json. Decoders get transformers.js input names and symbolic',
     'batch, sequence and cache dims; classifiers take input_ids and attention_mask padded to --seq',
-    '(default: config.json\'s retort_seq_len, else 128).',
+    "(default: config.json's retort_seq_len, else 128).",
   ].join('\n'),
   examples: ['retort export --model runs/tiny/final --out exported --int8', 'retort web --dir exported'],
   options: {

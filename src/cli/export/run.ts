@@ -1,6 +1,3 @@
-// retort export --model DIR --out DIR: a model folder as ONNX (fp32, and int8 with --int8), with
-// config.json and the tokenizer, in the layout transformers.js and retort web read.
-import type { z } from 'zod';
 import { exportDecoderOnnx } from '../../export/index.ts';
 import { exportClassifierOnnx } from '../../export/index.ts';
 import { loadModelDir } from '../model-dir.ts';
@@ -20,10 +17,12 @@ export async function run({ values, io, json }: CommandContext<ExportValues>) {
     [files, bytes, int8Bytes] = [r.files, r.modelBytes, r.quantizedBytes];
   }
   if (!json) {
-    io.out(`exported ${m.loaded.task} model ${m.dir} to ${values.out}: onnx/model.onnx ${(bytes / 1e6).toFixed(2)} MB${int8Bytes ? `, onnx/model_quantized.onnx ${(int8Bytes / 1e6).toFixed(2)} MB` : ''}`);
-    if (!tokenizer) io.out('note: the model folder has no tokenizer.json, so the export has none; retort web needs one');
+    io.out(
+      `exported ${m.loaded.task} model ${m.dir} to ${values.out}: onnx/model.onnx ${(bytes / 1e6).toFixed(2)} MB${int8Bytes ? `, onnx/model_quantized.onnx ${(int8Bytes / 1e6).toFixed(2)} MB` : ''}`,
+    );
+    if (!tokenizer)
+      io.out('note: the model folder has no tokenizer.json, so the export has none; retort web needs one');
     io.out(`next: retort web --dir ${values.out}`);
   }
   return { out: values.out, task: m.loaded.task, files, bytes, int8Bytes: int8Bytes ?? null };
 }
-

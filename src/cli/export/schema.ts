@@ -3,9 +3,13 @@ import { z } from 'zod';
 import { described, intOption } from '../command.ts';
 
 export const exportSchema = z.object({
-    model: described(z.string().min(1), 'The model folder: config.json, model.safetensors, tokenizer.json', 'runs/tiny/final'),
-    out: described(z.string().min(1), 'The folder to write the export to', 'exported'),
-    int8: z.boolean().default(false),
-    seq: intOption(1).optional(),
-  });
+  model: described(
+    z.string().min(1),
+    'The model folder: config.json, model.safetensors, tokenizer.json',
+    'runs/tiny/final',
+  ),
+  out: described(z.string().min(1), 'The folder to write the export to', 'exported'),
+  int8: z.boolean().default(false),
+  seq: intOption(1).optional(),
+});
 export type ExportValues = z.output<typeof exportSchema>;

@@ -11,8 +11,8 @@ export const labelCommand = defineCommand({
   summary: "Run a config's offline teacher pass into a store, in shards (--shard i/n) merged after (--merge)",
   usage: 'retort label CONFIG [--teacher NAME] [--shard i/n] [--merge] [--top-k K] [--batch N]',
   description: [
-    'Labels the training examples of a run config with a teacher\'s top-k next-token log-probabilities,',
-    'as the config\'s offline step would, into the store folder that step reads (its dir, default',
+    "Labels the training examples of a run config with a teacher's top-k next-token log-probabilities,",
+    "as the config's offline step would, into the store folder that step reads (its dir, default",
     '{checkpoint.dir}/store-{teacher}). With --shard i/n only the i-th of n contiguous ranges is labelled,',
     'into {store}-shards/shard-i-of-n (run the shards anywhere; each resumes where it stopped); --merge',
     'then checks that every shard is there once and writes the store. retort distill then trains from it.',
@@ -25,11 +25,19 @@ export const labelCommand = defineCommand({
   interruptible: true,
   positionals: { names: 'CONFIG (a run config with a distill section)', min: 1, max: 1 },
   options: {
-    teacher: { type: 'string', arg: 'NAME', help: "Which of the config's teachers (default the offline step's first, else the first)" },
+    teacher: {
+      type: 'string',
+      arg: 'NAME',
+      help: "Which of the config's teachers (default the offline step's first, else the first)",
+    },
     shard: { type: 'string', arg: 'i/n', help: 'Label only shard i of n' },
     merge: { type: 'boolean', help: 'Merge the finished shards into the store' },
     'top-k': { type: 'string', arg: 'K', help: "Tokens kept per position (default the offline step's topK, else 20)" },
-    batch: { type: 'string', arg: 'N', help: 'Examples per teacher call (default the offline step\'s labelBatch, else 16)' },
+    batch: {
+      type: 'string',
+      arg: 'N',
+      help: "Examples per teacher call (default the offline step's labelBatch, else 16)",
+    },
   },
   schema: labelSchema,
   run: async (ctx): Promise<unknown> => (await import('./run.ts')).run(ctx),

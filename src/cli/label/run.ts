@@ -3,11 +3,15 @@
 // after. It labels exactly the examples the config's offline step would (same windows, tokenizer and
 // teacher), into the folder that step reads, so distill finds the store complete and skips labelling.
 import { join, resolve, dirname } from 'node:path';
-import type { z } from 'zod';
 import { ConfigError, loadRunConfig } from '../../distill/config/index.ts';
 import { labelShard, mergeShards, parseShard } from '../../distill/label/index.ts';
 import { tokenizerHash } from '../../distill/store/index.ts';
-import { distillSectionSchema, resolveTeachers, windowExamples, type StepConfig } from '../../distill/strategies/index.ts';
+import {
+  distillSectionSchema,
+  resolveTeachers,
+  windowExamples,
+  type StepConfig,
+} from '../../distill/strategies/index.ts';
 import { loadHfTokenizer } from '../../models/tokenizers/hf-tokenizer.ts';
 import { UsageError, type CommandContext } from '../command.ts';
 import { tokenCorpus } from '../../data/corpus.ts';
@@ -21,17 +25,34 @@ export async function run({ values, positionals, io, json, signal }: CommandCont
   const c = loadRunConfig(file, { distill: distillSectionSchema });
   if (!c.distill || c.distill.teachers.length === 0) {
     const fix = 'add distill: {teachers: [{name: big, source: {kind: retort, hfDir: ...}}], strategy: {kind: offline}}';
-    throw new ConfigError(name, [{ path: 'distill.teachers', expected: 'at least one teacher', received: 'nothing', fix, message: `${name}: distill.teachers: expected at least one teacher, got nothing; fix: ${fix}` }]);
+    throw new ConfigError(name, [
+      {
+        path: 'distill.teachers',
+        expected: 'at least one teacher',
+        received: 'nothing',
+        fix,
+        message: `${name}: distill.teachers: expected at least one teacher, got nothing; fix: ${fix}`,
+      },
+    ]);
   }
   const strategy = c.distill.strategy;
-  const offline = (strategy.kind === 'pipeline' ? strategy.steps : [strategy]).find((s): s is OfflineStep => s.kind === 'offline');
+  const offline = (strategy.kind === 'pipeline' ? strategy.steps : [strategy]).find(
+    (s): s is OfflineStep => s.kind === 'offline',
+  );
   const teacherName = values.teacher ?? offline?.teachers?.[0] ?? c.distill.teachers[0]!.name;
   const entry = c.distill.teachers.find((t) => t.name === teacherName);
-  if (!entry) throw new UsageError(`--teacher ${teacherName}: the config's teachers are ${c.distill.teachers.map((t) => t.name).join(', ')}`, 'label');
-  const store = offline?.dir ? resolve(dirname(resolve(file)), offline.dir) : join(c.checkpoint.dir, `store-${teacherName}`);
+  if (!entry)
+    throw new UsageError(
+      `--teacher ${teacherName}: the config's teachers are ${c.distill.teachers.map((t) => t.name).join(', ')}`,
+      'label',
+    );
+  const store = offline?.dir
+    ? resolve(dirname(resolve(file)), offline.dir)
+    : join(c.checkpoint.dir, `store-${teacherName}`);
   const shardsRoot = `${store}-shards`;
   if (values.merge) {
-    if (values.shard) throw new UsageError('--merge and --shard: merge after every shard is labelled, in a separate run', 'label');
+    if (values.shard)
+      throw new UsageError('--merge and --shard: merge after every shard is labelled, in a separate run', 'label');
     const r = mergeShards(shardsRoot, store);
     if (!json) io.out(`merged ${shardsRoot} into ${store}`);
     return { store, merged: r };
@@ -62,9 +83,15 @@ export async function run({ values, positionals, io, json, signal }: CommandCont
     onProgress: (p) => log(`label: shard ${shard.index}/${shard.count}: ${p.done}/${p.total} examples`),
   });
   if (!json) {
-    io.out(`${r.complete ? 'labelled' : 'stopped after'} ${r.skipped + r.labelled}/${r.total} examples of shard ${shard.index}/${shard.count} in ${r.dir}${r.stopped ? ` (${r.stopped}; rerun to continue)` : ''}`);
-    if (r.complete) io.out(shard.count === 1 ? `next: retort label ${file} --merge, then retort distill ${file}` : `when every shard is done: retort label ${file} --merge`);
+    io.out(
+      `${r.complete ? 'labelled' : 'stopped after'} ${r.skipped + r.labelled}/${r.total} examples of shard ${shard.index}/${shard.count} in ${r.dir}${r.stopped ? ` (${r.stopped}; rerun to continue)` : ''}`,
+    );
+    if (r.complete)
+      io.out(
+        shard.count === 1
+          ? `next: retort label ${file} --merge, then retort distill ${file}`
+          : `when every shard is done: retort label ${file} --merge`,
+      );
   }
   return { store, shard, ...r };
 }
-

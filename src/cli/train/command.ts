@@ -10,10 +10,10 @@ export const trainCommand = defineCommand({
   summary: 'Train a model from a run config (JSON or YAML)',
   usage: 'retort train CONFIG [--resume] [--steps N] [--seed N] [--dir DIR]',
   description: [
-    'Trains the config\'s model on its data with next-token cross-entropy: checkpoints, periodic',
+    "Trains the config's model on its data with next-token cross-entropy: checkpoints, periodic",
     'evaluation, early stopping and a progress bar; metrics.jsonl in the run folder. The trained model',
     'is saved as a Hugging Face folder in {checkpoint.dir}/final (config.json, model.safetensors,',
-    'tokenizer.json), ready for retort eval, export and serve. Options override the config\'s fields.',
+    "tokenizer.json), ready for retort eval, export and serve. Options override the config's fields.",
     'With task: classify it trains a sequence classifier on labelled texts (data.dataset spam, or a .jsonl',
     'file of {"text", "label"} lines) with cross-entropy on the labels.',
   ].join('\n'),
@@ -24,7 +24,7 @@ export const trainCommand = defineCommand({
   ],
   positionals: { names: 'CONFIG (a .json or .yaml run config)', min: 1, max: 1 },
   options: {
-    resume: { type: 'boolean', help: 'Continue from the run folder\'s latest checkpoint' },
+    resume: { type: 'boolean', help: "Continue from the run folder's latest checkpoint" },
     steps: { type: 'string', arg: 'N', help: 'Override steps' },
     seed: { type: 'string', arg: 'N', help: 'Override seed' },
     dir: { type: 'string', arg: 'DIR', help: 'Override checkpoint.dir' },

@@ -2,5 +2,10 @@
 import { z } from 'zod';
 import { intOption } from '../command.ts';
 
-export const trainSchema = z.object({ resume: z.boolean().optional(), steps: intOption(1).optional(), seed: intOption(0).optional(), dir: z.string().min(1).optional() });
+export const trainSchema = z.object({
+  resume: z.boolean().optional(),
+  steps: intOption(1).optional(),
+  seed: intOption(0).optional(),
+  dir: z.string().min(1).optional(),
+});
 export type TrainValues = z.output<typeof trainSchema>;

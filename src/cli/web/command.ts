@@ -19,14 +19,27 @@ export const webCommand = defineCommand({
     dir: { type: 'string', arg: 'DIR', help: 'Export folder (config.json, tokenizer.json, onnx/model.onnx)' },
     port: { type: 'string', arg: 'PORT', default: '8080', help: 'Port on 127.0.0.1 (0: any free port)' },
   },
-  schema: z.object({ dir: described(z.string().min(1), 'The export folder: config.json, tokenizer.json, onnx/model.onnx', 'retort-demo/models/student'), port: intOption(0, 65535).default(8080) }),
+  schema: z.object({
+    dir: described(
+      z.string().min(1),
+      'The export folder: config.json, tokenizer.json, onnx/model.onnx',
+      'retort-demo/models/student',
+    ),
+    port: intOption(0, 65535).default(8080),
+  }),
   async run({ values, io, json, signal }) {
     const problems = checkExportDir(values.dir);
-    if (problems.length) throw new UsageError(`--dir: ${problems.join('; ')}; export a model first (retort export --model DIR --out DIR, or retort demo)`, 'web');
+    if (problems.length)
+      throw new UsageError(
+        `--dir: ${problems.join('; ')}; export a model first (retort export --model DIR --out DIR, or retort demo)`,
+        'web',
+      );
     const web = await startWebServer({ dir: values.dir, port: values.port });
     if (json) io.out(JSON.stringify({ event: 'listening', url: web.url }));
     else io.out(`retort web: serving ${values.dir} at ${web.url}  (Ctrl-C stops)`);
-    await new Promise<void>((ok) => (signal.aborted ? ok() : signal.addEventListener('abort', () => ok(), { once: true })));
+    await new Promise<void>((ok) =>
+      signal.aborted ? ok() : signal.addEventListener('abort', () => ok(), { once: true }),
+    );
     await web.close();
     return { url: web.url, dir: values.dir };
   },

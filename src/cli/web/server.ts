@@ -74,7 +74,10 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
       return;
     }
     if (path === '/api/info') {
-      const body = JSON.stringify({ name: basename(modelDir), files: { fp32: size('onnx/model.onnx'), int8: size('onnx/model_quantized.onnx') } });
+      const body = JSON.stringify({
+        name: basename(modelDir),
+        files: { fp32: size('onnx/model.onnx'), int8: size('onnx/model_quantized.onnx') },
+      });
       res.writeHead(200, { 'content-type': TYPES['.json']!, 'cache-control': 'no-store' }).end(body);
       return;
     }
@@ -85,7 +88,11 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`not found: ${path}\n`);
       return;
     }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'content-length': statSync(file).size, 'cache-control': 'no-store' });
+    res.writeHead(200, {
+      'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
+      'content-length': statSync(file).size,
+      'cache-control': 'no-store',
+    });
     if (req.method === 'HEAD') res.end();
     else createReadStream(file).pipe(res);
   });
@@ -99,9 +106,10 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
   return {
     url: `http://${host}:${port}/`,
     server,
-    close: () => new Promise<void>((ok) => {
-      server.close(() => ok());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections();
+      }),
   };
 }

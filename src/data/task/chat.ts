@@ -16,11 +16,11 @@ import type { ChatMessage, Role } from './types.ts';
  * answer ends with "assistant:\n".
  */
 export const DEFAULT_CHAT_TEMPLATE =
-  "{%- for message in messages -%}" +
+  '{%- for message in messages -%}' +
   "{{- message['role'] + ':\\n' + message['content'] -}}" +
   "{%- if message['role'] == 'assistant' -%}{{- eos_token -}}{%- endif -%}" +
   "{{- '\\n' -}}" +
-  "{%- endfor -%}" +
+  '{%- endfor -%}' +
   "{%- if add_generation_prompt -%}{{- 'assistant:\\n' -}}{%- endif -%}";
 
 export interface RenderOptions {
@@ -45,7 +45,9 @@ export interface RenderedConversation {
 
 /** Which template a tokenizer renders with, and a name for logs. */
 export function chatTemplateOf(tokenizer: Tokenizer): { source: string; name: 'tokenizer' | 'default' } {
-  return tokenizer.chatTemplate ? { source: tokenizer.chatTemplate, name: 'tokenizer' } : { source: DEFAULT_CHAT_TEMPLATE, name: 'default' };
+  return tokenizer.chatTemplate
+    ? { source: tokenizer.chatTemplate, name: 'tokenizer' }
+    : { source: DEFAULT_CHAT_TEMPLATE, name: 'default' };
 }
 
 const compiled = new Map<string, Template>();
@@ -56,7 +58,10 @@ function compile(source: string): Template {
     try {
       t = new Template(source);
     } catch (err) {
-      throw new Error(`chat template does not parse (${(err as Error).message}); fix tokenizer_config.json's chat_template`, { cause: err });
+      throw new Error(
+        `chat template does not parse (${(err as Error).message}); fix tokenizer_config.json's chat_template`,
+        { cause: err },
+      );
     }
     compiled.set(source, t);
   }
@@ -74,7 +79,11 @@ function variables(tokenizer: Tokenizer, extra: Record<string, unknown> | undefi
 export function renderText(tokenizer: Tokenizer, messages: readonly ChatMessage[], o: RenderOptions): string {
   const t = compile(chatTemplateOf(tokenizer).source);
   try {
-    return t.render({ messages: messages.map((m) => ({ role: m.role, content: m.content })), add_generation_prompt: o.addGenerationPrompt, ...variables(tokenizer, o.extra) });
+    return t.render({
+      messages: messages.map((m) => ({ role: m.role, content: m.content })),
+      add_generation_prompt: o.addGenerationPrompt,
+      ...variables(tokenizer, o.extra),
+    });
   } catch (err) {
     throw new Error(`the chat template cannot render this conversation: ${(err as Error).message}`, { cause: err });
   }
@@ -82,8 +91,16 @@ export function renderText(tokenizer: Tokenizer, messages: readonly ChatMessage[
 
 const marker = (i: number) => `\uE000${i}\uE001`;
 
-function withSpans(tokenizer: Tokenizer, messages: readonly ChatMessage[], o: RenderOptions): RenderedConversation | undefined {
-  const marked = renderText(tokenizer, messages.map((m, i) => ({ role: m.role, content: marker(i) })), o);
+function withSpans(
+  tokenizer: Tokenizer,
+  messages: readonly ChatMessage[],
+  o: RenderOptions,
+): RenderedConversation | undefined {
+  const marked = renderText(
+    tokenizer,
+    messages.map((m, i) => ({ role: m.role, content: marker(i) })),
+    o,
+  );
   let text = '';
   let from = 0;
   const turns: RenderedTurn[] = messages.map((m) => ({ role: m.role }));
@@ -104,7 +121,11 @@ function withSpans(tokenizer: Tokenizer, messages: readonly ChatMessage[], o: Re
 }
 
 /** The rendered conversation with each content's span; throws when the template rewrites contents. */
-export function renderConversation(tokenizer: Tokenizer, messages: readonly ChatMessage[], o: RenderOptions): RenderedConversation {
+export function renderConversation(
+  tokenizer: Tokenizer,
+  messages: readonly ChatMessage[],
+  o: RenderOptions,
+): RenderedConversation {
   const plain = withSpans(tokenizer, messages, o);
   if (plain) return plain;
   const trimmedMessages = messages.map((m) => ({ ...m, content: m.content.trim() }));

@@ -47,12 +47,25 @@ export interface TaskCorpus {
 }
 
 /** Reads the records of a task file (no tokenizer needed: texts for building one, prompts for teachers). */
-export function readTaskSplits(o: TaskCorpusOptions): { format: FormatName; train: TaskFile; validation?: TaskFile; trainRecords: (Conversation | Document)[]; validationRecords: (Conversation | Document)[] } {
+export function readTaskSplits(o: TaskCorpusOptions): {
+  format: FormatName;
+  train: TaskFile;
+  validation?: TaskFile;
+  trainRecords: (Conversation | Document)[];
+  validationRecords: (Conversation | Document)[];
+} {
   const main = readTaskFile(o.file, { format: o.format, skipBad: o.skipBad, log: o.log });
-  const records = (f: TaskFile): (Conversation | Document)[] => (f.documents.length > 0 ? f.documents : f.conversations);
+  const records = (f: TaskFile): (Conversation | Document)[] =>
+    f.documents.length > 0 ? f.documents : f.conversations;
   if (o.validation.file) {
     const held = readTaskFile(o.validation.file, { format: main.format, skipBad: o.skipBad, log: o.log });
-    return { format: main.format, train: main, validation: held, trainRecords: records(main), validationRecords: records(held) };
+    return {
+      format: main.format,
+      train: main,
+      validation: held,
+      trainRecords: records(main),
+      validationRecords: records(held),
+    };
   }
   const all = records(main);
   const cut = Math.max(1, Math.floor(all.length * (1 - o.validation.fraction)));
@@ -72,13 +85,21 @@ function documentWindows(tokenizer: Tokenizer, d: Document, seq: number): Encode
   // Consecutive windows overlap by one token, so each token is a label exactly once.
   for (let start = 0, k = 0; start < ids.length - 1; start += seq, k++) {
     const piece = ids.slice(start, start + seq + 1);
-    out.push({ id: `${d.id}#${k}`, ids: Int32Array.from(piece), train: Uint8Array.from(piece, (_, i) => (i === 0 ? 0 : 1)) });
+    out.push({
+      id: `${d.id}#${k}`,
+      ids: Int32Array.from(piece),
+      train: Uint8Array.from(piece, (_, i) => (i === 0 ? 0 : 1)),
+    });
   }
   return out;
 }
 
 /** Encodes and fits records; conversations without answers are counted, not encoded. */
-export function encodeRecords(tokenizer: Tokenizer, records: readonly (Conversation | Document)[], o: { trainOn: TrainOn; seq: number }): { examples: EncodedExample[]; counts: Omit<FitCounts, 'skipped'> } {
+export function encodeRecords(
+  tokenizer: Tokenizer,
+  records: readonly (Conversation | Document)[],
+  o: { trainOn: TrainOn; seq: number },
+): { examples: EncodedExample[]; counts: Omit<FitCounts, 'skipped'> } {
   const counts = { kept: 0, truncated: 0, dropped: 0, promptOnly: 0 };
   const examples: EncodedExample[] = [];
   const endOfTurn = endOfTurnIds(tokenizer);
@@ -109,7 +130,11 @@ export function taskCorpus(tokenizer: Tokenizer, o: TaskCorpusOptions): TaskCorp
   const split = readTaskSplits(o);
   const template = chatTemplateOf(tokenizer).name;
   if (split.format !== 'text') {
-    o.log?.(template === 'tokenizer' ? "data: rendering with the tokenizer's chat template" : 'data: the tokenizer has no chat template; rendering with the plain default ("role:\\n" lines, answers closed by eos)');
+    o.log?.(
+      template === 'tokenizer'
+        ? "data: rendering with the tokenizer's chat template"
+        : 'data: the tokenizer has no chat template; rendering with the plain default ("role:\\n" lines, answers closed by eos)',
+    );
   }
   const tr = encodeRecords(tokenizer, split.trainRecords, o);
   const va = encodeRecords(tokenizer, split.validationRecords, o);

@@ -20,7 +20,16 @@ export interface EncodedExample {
 }
 
 /** Tokens that close a turn in the templates Retort knows, present in this vocabulary (and eos). */
-const END_OF_TURN = ['<|eot_id|>', '<|im_end|>', '<end_of_turn>', '<|end|>', '<|endoftext|>', '<|end_of_text|>', '</s>', '<eos>'];
+const END_OF_TURN = [
+  '<|eot_id|>',
+  '<|im_end|>',
+  '<end_of_turn>',
+  '<|end|>',
+  '<|endoftext|>',
+  '<|end_of_text|>',
+  '</s>',
+  '<eos>',
+];
 
 export function endOfTurnIds(tokenizer: Tokenizer): Set<number> {
   const ids = new Set<number>();
@@ -35,9 +44,16 @@ export function endOfTurnIds(tokenizer: Tokenizer): Set<number> {
 const where = (c: Conversation) => `${c.source.file}:${c.source.line}`;
 
 /** Encodes a conversation that ends in an assistant turn, marking the answer tokens. */
-export function encodeConversation(tokenizer: Tokenizer, c: Conversation, o: { trainOn: TrainOn; endOfTurn?: Set<number> }): EncodedExample {
+export function encodeConversation(
+  tokenizer: Tokenizer,
+  c: Conversation,
+  o: { trainOn: TrainOn; endOfTurn?: Set<number> },
+): EncodedExample {
   const last = c.messages.at(-1);
-  if (last?.role !== 'assistant') throw new Error(`${where(c)}: this example has no answer (its last turn is ${last?.role ?? 'missing'}); give it one, or let the teacher write answers (strategy teacherAnswers)`);
+  if (last?.role !== 'assistant')
+    throw new Error(
+      `${where(c)}: this example has no answer (its last turn is ${last?.role ?? 'missing'}); give it one, or let the teacher write answers (strategy teacherAnswers)`,
+    );
   let r;
   try {
     r = renderConversation(tokenizer, c.messages, { addGenerationPrompt: false });
@@ -51,7 +67,10 @@ export function encodeConversation(tokenizer: Tokenizer, c: Conversation, o: { t
   const trained = o.trainOn === 'lastAnswer' ? answers.slice(-1) : answers;
   let lastTrained = -1;
   for (const turn of trained) {
-    if (!turn.span) throw new Error(`${where(c)}: the chat template left out assistant turn ${turn.i + 1}, so it cannot be trained on`);
+    if (!turn.span)
+      throw new Error(
+        `${where(c)}: the chat template left out assistant turn ${turn.i + 1}, so it cannot be trained on`,
+      );
     const [start, end] = turn.span;
     let k = 0;
     while (k < ids.length && offsets[k]![1] <= start) k++;
@@ -82,7 +101,10 @@ export function encodePrompt(tokenizer: Tokenizer, messages: readonly ChatMessag
 /** The prompt of a conversation (prompt-only, or everything before its last answer) as token ids. */
 export const promptIds = (tokenizer: Tokenizer, c: Conversation): number[] => encodePrompt(tokenizer, promptOf(c));
 
-export type FitResult = { kind: 'kept'; example: EncodedExample } | { kind: 'truncated'; example: EncodedExample } | { kind: 'dropped' };
+export type FitResult =
+  | { kind: 'kept'; example: EncodedExample }
+  | { kind: 'truncated'; example: EncodedExample }
+  | { kind: 'dropped' };
 
 /**
  * Fits an example into `maxTokens` (seq + 1: a row's inputs and its shifted labels): a prompt too

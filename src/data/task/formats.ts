@@ -26,34 +26,77 @@ export interface FormatRow {
 
 const ROLES: Record<string, Role> = { system: 'system', user: 'user', assistant: 'assistant' };
 /** ShareGPT's speaker names. */
-const SHAREGPT_ROLES: Record<string, Role> = { system: 'system', human: 'user', gpt: 'assistant', user: 'user', assistant: 'assistant' };
+const SHAREGPT_ROLES: Record<string, Role> = {
+  system: 'system',
+  human: 'user',
+  gpt: 'assistant',
+  user: 'user',
+  assistant: 'assistant',
+};
 
 function text(record: Record<string, unknown>, field: string, fix: string, path = field): string {
   const v = record[field];
-  if (typeof v !== 'string') throw new RecordError(path, v === undefined ? 'missing' : `expected a string, got ${JSON.stringify(v)?.slice(0, 40)}`, fix);
+  if (typeof v !== 'string')
+    throw new RecordError(
+      path,
+      v === undefined ? 'missing' : `expected a string, got ${JSON.stringify(v)?.slice(0, 40)}`,
+      fix,
+    );
   // NFC: the form tokenizers' normalizers produce, so character spans stay exact.
   return v.normalize('NFC');
 }
 
 function conversation(messages: ChatMessage[], at: SourceLine, id: string, field: string): Conversation {
-  if (!messages.some((m) => m.role === 'user')) throw new RecordError(field, 'no user turn', 'add a {"role": "user", "content": ...} message with the prompt');
+  if (!messages.some((m) => m.role === 'user'))
+    throw new RecordError(field, 'no user turn', 'add a {"role": "user", "content": ...} message with the prompt');
   messages.forEach((m, i) => {
-    if (m.role === 'assistant' && m.content.trim() === '') throw new RecordError(`${field}[${i}].content`, 'empty answer', 'give the assistant turn its answer, or end the conversation with the user turn so the teacher writes one');
-    if (m.role === 'user' && m.content.trim() === '') throw new RecordError(`${field}[${i}].content`, 'empty prompt', 'write the user turn, or remove the line');
+    if (m.role === 'assistant' && m.content.trim() === '')
+      throw new RecordError(
+        `${field}[${i}].content`,
+        'empty answer',
+        'give the assistant turn its answer, or end the conversation with the user turn so the teacher writes one',
+      );
+    if (m.role === 'user' && m.content.trim() === '')
+      throw new RecordError(`${field}[${i}].content`, 'empty prompt', 'write the user turn, or remove the line');
   });
   const last = messages.at(-1)!;
   return { id, messages, ...(last.role === 'assistant' && { reference: last.content }), source: at };
 }
 
-function turns(record: Record<string, unknown>, field: string, roleKey: string, contentKey: string, roles: Record<string, Role>): ChatMessage[] {
+function turns(
+  record: Record<string, unknown>,
+  field: string,
+  roleKey: string,
+  contentKey: string,
+  roles: Record<string, Role>,
+): ChatMessage[] {
   const list = record[field];
-  if (!Array.isArray(list) || list.length === 0) throw new RecordError(field, 'expected a non-empty list of turns', `write ${field}: [{"${roleKey}": ..., "${contentKey}": ...}, ...]`);
+  if (!Array.isArray(list) || list.length === 0)
+    throw new RecordError(
+      field,
+      'expected a non-empty list of turns',
+      `write ${field}: [{"${roleKey}": ..., "${contentKey}": ...}, ...]`,
+    );
   return list.map((m, i) => {
-    if (typeof m !== 'object' || m === null) throw new RecordError(`${field}[${i}]`, 'expected an object', `write {"${roleKey}": ..., "${contentKey}": ...}`);
+    if (typeof m !== 'object' || m === null)
+      throw new RecordError(`${field}[${i}]`, 'expected an object', `write {"${roleKey}": ..., "${contentKey}": ...}`);
     const r = (m as Record<string, unknown>)[roleKey];
     const role = typeof r === 'string' ? roles[r] : undefined;
-    if (!role) throw new RecordError(`${field}[${i}].${roleKey}`, `unknown role ${JSON.stringify(r)}`, `use one of ${Object.keys(roles).join(', ')}`);
-    return { role, content: text(m as Record<string, unknown>, contentKey, `give ${field}[${i}] its ${contentKey} as a string`, `${field}[${i}].${contentKey}`) };
+    if (!role)
+      throw new RecordError(
+        `${field}[${i}].${roleKey}`,
+        `unknown role ${JSON.stringify(r)}`,
+        `use one of ${Object.keys(roles).join(', ')}`,
+      );
+    return {
+      role,
+      content: text(
+        m as Record<string, unknown>,
+        contentKey,
+        `give ${field}[${i}] its ${contentKey} as a string`,
+        `${field}[${i}].${contentKey}`,
+      ),
+    };
   });
 }
 
@@ -69,16 +112,27 @@ export const formatRows = {
     read: (r, at, id) => {
       const messages: ChatMessage[] = [{ role: 'user', content: text(r, 'prompt', 'give the prompt as a string') }];
       if (r.completion !== undefined && r.completion !== null) {
-        const completion = text(r, 'completion', 'give the answer as a string, or leave completion out so the teacher writes one');
-        if (completion.trim() === '') throw new RecordError('completion', 'empty answer', 'write the answer, or leave completion out so the teacher writes one');
+        const completion = text(
+          r,
+          'completion',
+          'give the answer as a string, or leave completion out so the teacher writes one',
+        );
+        if (completion.trim() === '')
+          throw new RecordError(
+            'completion',
+            'empty answer',
+            'write the answer, or leave completion out so the teacher writes one',
+          );
         messages.push({ role: 'assistant', content: completion });
       }
-      if (messages[0]!.content.trim() === '') throw new RecordError('prompt', 'empty prompt', 'write the prompt, or remove the line');
+      if (messages[0]!.content.trim() === '')
+        throw new RecordError('prompt', 'empty prompt', 'write the prompt, or remove the line');
       return conversation(messages, at, id, 'prompt');
     },
   },
   messages: {
-    shape: '{"messages": [{"role": "system" | "user" | "assistant", "content": "..."}]} (OpenAI), or ShareGPT\'s {"conversations": [{"from": "human" | "gpt" | "system", "value": "..."}]}',
+    shape:
+      '{"messages": [{"role": "system" | "user" | "assistant", "content": "..."}]} (OpenAI), or ShareGPT\'s {"conversations": [{"from": "human" | "gpt" | "system", "value": "..."}]}',
     detect: (r) => 'messages' in r || 'conversations' in r,
     read: (r, at, id) =>
       'messages' in r

@@ -1,8 +1,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
-  agreementScores, chrF, chrFFromStatistics, chrFStatistics, corpusChrF, corpusTokenErrorRate, exactMatch, levenshtein, normalizeAnswer,
-  taskScores, tokenErrorRate, tokenF1, whitespaceTokens,
+  agreementScores,
+  chrF,
+  chrFFromStatistics,
+  chrFStatistics,
+  corpusChrF,
+  corpusTokenErrorRate,
+  exactMatch,
+  levenshtein,
+  normalizeAnswer,
+  taskScores,
+  tokenErrorRate,
+  tokenF1,
+  whitespaceTokens,
 } from './metrics.ts';
 
 const close = (actual: number, expected: number, what: string, tol = 1e-9) =>
@@ -10,7 +21,11 @@ const close = (actual: number, expected: number, what: string, tol = 1e-9) =>
 
 test('normalizeAnswer: NFKC, lowercase, punctuation to spaces, whitespace collapsed and trimmed', () => {
   assert.equal(normalizeAnswer('  Hello,\u00a0World!! '), 'hello world');
-  assert.equal(normalizeAnswer('ＡＢＣ　ｄｅｆ'), 'abc def', 'full-width letters and ideographic space fold under NFKC');
+  assert.equal(
+    normalizeAnswer('ＡＢＣ　ｄｅｆ'),
+    'abc def',
+    'full-width letters and ideographic space fold under NFKC',
+  );
   assert.equal(normalizeAnswer('«Bonjour», dit-il.'), 'bonjour dit il');
   assert.equal(normalizeAnswer('¿Qué tal?'), 'qué tal');
   assert.equal(normalizeAnswer("don't"), 'don t');
@@ -80,7 +95,8 @@ const sacrebleuSentences: [hyp: string, ref: string, score: number][] = [
 ];
 
 test('chrF matches sacrebleu sentence scores (phonemes, case, whitespace, combining marks, astral code points, empties)', () => {
-  for (const [hyp, ref, score] of sacrebleuSentences) close(chrF(hyp, ref), score, `chrF(${JSON.stringify(hyp)}, ${JSON.stringify(ref)})`);
+  for (const [hyp, ref, score] of sacrebleuSentences)
+    close(chrF(hyp, ref), score, `chrF(${JSON.stringify(hyp)}, ${JSON.stringify(ref)})`);
 });
 
 test('chrF by hand: orders the reference lacks drop out of the average; β = 2 weighs recall', () => {
@@ -108,11 +124,18 @@ test('corpusChrF sums statistics before the F-score: not the mean of sentence sc
   // second pair gives those orders reference n-grams: summed [hyp, ref, match] are order 1 [9, 9, 6],
   // order 2 [7, 7, 4], order 3 [5, 5, 2], orders 4..6 [0, ref, 0] (not effective). P = R =
   // (2/3 + 4/7 + 2/5) / 3 = 172/315 → chrF 100·172/315 (sacrebleu: 54.6031746031746).
-  close(corpusChrF(['abcdef', 'xyz'], ['abc', 'xyzuvw']), (100 * 172) / 315, 'hypothesis n-grams of orders the reference lacks');
+  close(
+    corpusChrF(['abcdef', 'xyz'], ['abc', 'xyzuvw']),
+    (100 * 172) / 315,
+    'hypothesis n-grams of orders the reference lacks',
+  );
   close(corpusChrF(['abcdef', 'xyz'], ['abc', 'xyzuvw']), 54.6031746031746, 'the same, sacrebleu');
   close(corpusChrF(['AE1 B'], ['AE1 B']), 100, 'one perfect pair');
   assert.ok(Number.isNaN(corpusChrF([], [])), 'an empty corpus has no score');
-  assert.throws(() => corpusChrF(['a'], []), /corpusChrF: preds has 1 answers but refs has 0; pass one entry of refs per prediction/);
+  assert.throws(
+    () => corpusChrF(['a'], []),
+    /corpusChrF: preds has 1 answers but refs has 0; pass one entry of refs per prediction/,
+  );
 });
 
 test('levenshtein and tokenErrorRate: substitutions, insertions, deletions over whitespace tokens', () => {
@@ -122,7 +145,11 @@ test('levenshtein and tokenErrorRate: substitutions, insertions, deletions over 
   close(tokenErrorRate('AE1 B AH0 K AH1 S', 'AE1 B AH0 K AH0 S'), 1 / 6, 'one substituted phoneme of six');
   close(tokenErrorRate('a b c d', 'a b'), 1, 'two insertions over two reference tokens');
   close(tokenErrorRate('a', 'a b c d'), 3 / 4, 'three deletions over four');
-  assert.notEqual(tokenErrorRate('a b c d', 'a b'), tokenErrorRate('a b', 'a b c d'), 'divided by the reference: asymmetric');
+  assert.notEqual(
+    tokenErrorRate('a b c d', 'a b'),
+    tokenErrorRate('a b', 'a b c d'),
+    'divided by the reference: asymmetric',
+  );
   close(tokenErrorRate('b a', 'a b'), 1, 'order matters: two substitutions');
   assert.equal(tokenErrorRate('Paris', 'paris'), 1, 'strings as given: case counts');
   assert.equal(tokenErrorRate('', ''), 0);
@@ -134,7 +161,11 @@ test('corpusTokenErrorRate is summed distances over summed reference tokens', ()
   // 'a' vs 'b': 1 error over 1; 4 deletions over 8. Mean of rates 0.75; corpus 5/9.
   const preds = ['a', 'a b c d'];
   const refs = ['b', 'a b c d e f g h'];
-  close((tokenErrorRate(preds[0]!, refs[0]!) + tokenErrorRate(preds[1]!, refs[1]!)) / 2, 0.75, 'mean of sentence rates');
+  close(
+    (tokenErrorRate(preds[0]!, refs[0]!) + tokenErrorRate(preds[1]!, refs[1]!)) / 2,
+    0.75,
+    'mean of sentence rates',
+  );
   close(corpusTokenErrorRate(preds, refs), 5 / 9, 'corpus rate');
   assert.ok(Number.isNaN(corpusTokenErrorRate([], [])));
   assert.throws(() => corpusTokenErrorRate([], ['x']), /corpusTokenErrorRate: preds has 0 answers but refs has 1/);
@@ -155,8 +186,14 @@ test('taskScores: means of exact match and token F1, corpus chrF and error rate'
   assert.deepEqual(perfect, { items: 3, exactMatch: 1, tokenF1: 1, chrF: 100, tokenErrorRate: 0 });
   const none = taskScores([], []);
   assert.equal(none.items, 0);
-  assert.ok([none.exactMatch, none.tokenF1, none.chrF, none.tokenErrorRate].every(Number.isNaN), 'nothing scored: NaN, written as null');
-  assert.throws(() => taskScores(['a', 'b'], ['a']), /taskScores: preds has 2 answers but refs has 1; pass one entry of refs per prediction, in the same order/);
+  assert.ok(
+    [none.exactMatch, none.tokenF1, none.chrF, none.tokenErrorRate].every(Number.isNaN),
+    'nothing scored: NaN, written as null',
+  );
+  assert.throws(
+    () => taskScores(['a', 'b'], ['a']),
+    /taskScores: preds has 2 answers but refs has 1; pass one entry of refs per prediction, in the same order/,
+  );
 });
 
 test('agreementScores compares with the teacher answers instead of references', () => {
@@ -165,5 +202,8 @@ test('agreementScores compares with the teacher answers instead of references', 
   close(a.teacherExact, 0.5, 'teacher exact');
   close(a.teacherChrF, corpusChrF(['K AE1 T', 'D AA1 G'], teacher), 'teacher chrF');
   assert.deepEqual(agreementScores(teacher, teacher), { teacherExact: 1, teacherChrF: 100 });
-  assert.throws(() => agreementScores(['a'], ['a', 'b']), /agreementScores: preds has 1 answers but teacherAnswers has 2/);
+  assert.throws(
+    () => agreementScores(['a'], ['a', 'b']),
+    /agreementScores: preds has 1 answers but teacherAnswers has 2/,
+  );
 });

@@ -96,8 +96,11 @@ export function chrFStatistics(pred: string, ref: string, order = CHRF_ORDER): n
   const r = charNgrams(ref, order);
   const stats: number[] = [];
   for (let n = 0; n < order; n++) {
-    const hn = h[n]!, rn = r[n]!;
-    let hyp = 0, refCount = 0, match = 0;
+    const hn = h[n]!,
+      rn = r[n]!;
+    let hyp = 0,
+      refCount = 0,
+      match = 0;
     for (const [g, c] of hn) {
       hyp += c;
       match += Math.min(c, rn.get(g) ?? 0);
@@ -115,10 +118,17 @@ export function chrFStatistics(pred: string, ref: string, order = CHRF_ORDER): n
  * order, or P + R = 0, gives 0 (so two empty strings score 0, as in sacrebleu).
  */
 export function chrFFromStatistics(stats: readonly number[], beta = CHRF_BETA): number {
-  if (stats.length % 3 !== 0) throw new Error(`chrFFromStatistics: stats has ${stats.length} numbers; expected [hyp, ref, match] per order (a multiple of 3)`);
-  let precision = 0, recall = 0, effective = 0;
+  if (stats.length % 3 !== 0)
+    throw new Error(
+      `chrFFromStatistics: stats has ${stats.length} numbers; expected [hyp, ref, match] per order (a multiple of 3)`,
+    );
+  let precision = 0,
+    recall = 0,
+    effective = 0;
   for (let i = 0; i < stats.length; i += 3) {
-    const hyp = stats[i]!, ref = stats[i + 1]!, match = stats[i + 2]!;
+    const hyp = stats[i]!,
+      ref = stats[i + 1]!,
+      match = stats[i + 2]!;
     if (hyp > 0 && ref > 0) {
       precision += match / hyp;
       recall += match / ref;
@@ -167,7 +177,8 @@ export function levenshtein(a: readonly string[], b: readonly string[]): number 
 }
 
 /** Errors over reference tokens; 0/0 is 0 (nothing to say, nothing said), n/0 is Infinity. */
-const rate = (errors: number, refTokens: number) => (refTokens === 0 ? (errors === 0 ? 0 : Infinity) : errors / refTokens);
+const rate = (errors: number, refTokens: number) =>
+  refTokens === 0 ? (errors === 0 ? 0 : Infinity) : errors / refTokens;
 
 /**
  * Token error rate: Levenshtein distance over whitespace tokens of the strings as given, divided by the
@@ -183,7 +194,8 @@ export function tokenErrorRate(pred: string, ref: string): number {
 export function corpusTokenErrorRate(preds: readonly string[], refs: readonly string[]): number {
   sameLength('corpusTokenErrorRate', preds, refs, 'refs');
   if (preds.length === 0) return NaN;
-  let errors = 0, tokens = 0;
+  let errors = 0,
+    tokens = 0;
   for (let i = 0; i < preds.length; i++) {
     const r = whitespaceTokens(refs[i]!);
     errors += levenshtein(whitespaceTokens(preds[i]!), r);
@@ -216,7 +228,9 @@ export interface AgreementScores {
 
 function sameLength(fn: string, preds: readonly string[], other: readonly string[], otherName: string): void {
   if (preds.length !== other.length) {
-    throw new Error(`${fn}: preds has ${preds.length} answers but ${otherName} has ${other.length}; pass one entry of ${otherName} per prediction, in the same order`);
+    throw new Error(
+      `${fn}: preds has ${preds.length} answers but ${otherName} has ${other.length}; pass one entry of ${otherName} per prediction, in the same order`,
+    );
   }
 }
 

@@ -27,7 +27,9 @@ export interface TaskFile {
   skipped: SkippedRecord[];
 }
 
-const FIELDS_HINT = Object.entries(formatRows).map(([name, r]) => `${name}: ${r.shape}`).join('; ');
+const FIELDS_HINT = Object.entries(formatRows)
+  .map(([name, r]) => `${name}: ${r.shape}`)
+  .join('; ');
 
 function parse(text: string): unknown {
   try {
@@ -46,21 +48,39 @@ export function readTaskFile(path: string, o: ReadTaskOptions): TaskFile {
     try {
       const record = parse(text);
       if (typeof record !== 'object' || record === null || Array.isArray(record)) {
-        throw new RecordError('(line)', `expected a JSON object, got ${Array.isArray(record) ? 'a list' : JSON.stringify(record)?.slice(0, 40)}`, `write one object per line (${FIELDS_HINT})`);
+        throw new RecordError(
+          '(line)',
+          `expected a JSON object, got ${Array.isArray(record) ? 'a list' : JSON.stringify(record)?.slice(0, 40)}`,
+          `write one object per line (${FIELDS_HINT})`,
+        );
       }
       const r = record as Record<string, unknown>;
       const seen = detectFormat(r);
-      if (!seen) throw new RecordError('(line)', `has none of the fields of a known format (it has ${Object.keys(r).join(', ') || 'no fields'})`, `use one of: ${FIELDS_HINT}`);
+      if (!seen)
+        throw new RecordError(
+          '(line)',
+          `has none of the fields of a known format (it has ${Object.keys(r).join(', ') || 'no fields'})`,
+          `use one of: ${FIELDS_HINT}`,
+        );
       if (format === undefined) {
         format = seen;
         out.format = seen;
         o.log?.(`data: ${name}: format ${seen} (from line ${line}'s fields: ${Object.keys(r).join(', ')})`);
       } else if (seen !== format) {
-        throw new RecordError('(line)', `is a ${seen} record, but ${o.format === 'auto' ? "the file's first record is" : 'data.format is'} ${format}`, 'keep one format per file (split it, or convert these lines)');
+        throw new RecordError(
+          '(line)',
+          `is a ${seen} record, but ${o.format === 'auto' ? "the file's first record is" : 'data.format is'} ${format}`,
+          'keep one format per file (split it, or convert these lines)',
+        );
       }
       const rawId = r.id;
       const id = typeof rawId === 'string' || typeof rawId === 'number' ? String(rawId) : `${name}:${line}`;
-      if (ids.has(id)) throw new RecordError('id', `${JSON.stringify(id)} is used by an earlier line`, 'give every record its own id, or leave id out');
+      if (ids.has(id))
+        throw new RecordError(
+          'id',
+          `${JSON.stringify(id)} is used by an earlier line`,
+          'give every record its own id, or leave id out',
+        );
       const item = formatRows[format].read(r, { file: path, line }, id);
       ids.add(id);
       if ('text' in item) out.documents.push(item);
@@ -73,8 +93,13 @@ export function readTaskFile(path: string, o: ReadTaskOptions): TaskFile {
     }
   }
   if (out.conversations.length + out.documents.length === 0) {
-    throw new Error(`${path}: no ${out.skipped.length > 0 ? 'good ' : ''}records${out.skipped.length > 0 ? ` (${out.skipped.length} skipped, first at line ${out.skipped[0]!.line}: ${out.skipped[0]!.reason})` : ''}; write one JSON object per line`);
+    throw new Error(
+      `${path}: no ${out.skipped.length > 0 ? 'good ' : ''}records${out.skipped.length > 0 ? ` (${out.skipped.length} skipped, first at line ${out.skipped[0]!.line}: ${out.skipped[0]!.reason})` : ''}; write one JSON object per line`,
+    );
   }
-  if (out.skipped.length > 0) o.log?.(`data: ${name}: skipped ${out.skipped.length} bad line(s), first at line ${out.skipped[0]!.line}: ${out.skipped[0]!.reason}`);
+  if (out.skipped.length > 0)
+    o.log?.(
+      `data: ${name}: skipped ${out.skipped.length} bad line(s), first at line ${out.skipped[0]!.line}: ${out.skipped[0]!.reason}`,
+    );
   return out;
 }

@@ -25,7 +25,10 @@ export function packRows(examples: readonly EncodedExample[], seq: number): Enco
   let row: EncodedExample[] = [];
   let used = 0;
   for (const e of examples) {
-    if (e.ids.length > seq + 1) throw new RangeError(`packRows: example ${e.id} has ${e.ids.length} tokens, more than seq + 1 = ${seq + 1}; fit it first (fitExample)`);
+    if (e.ids.length > seq + 1)
+      throw new RangeError(
+        `packRows: example ${e.id} has ${e.ids.length} tokens, more than seq + 1 = ${seq + 1}; fit it first (fitExample)`,
+      );
     if (used + e.ids.length - 1 > seq && row.length > 0) {
       rows.push(row);
       row = [];
@@ -42,7 +45,10 @@ export function packRows(examples: readonly EncodedExample[], seq: number): Enco
  * Lays out `rows` (each a list of examples; one per row without packing) as a (B, T) batch with
  * T = seq; missing rows (the last held-out batch) are all padding. `padId` fills padded inputs.
  */
-export function batchArrays(rows: readonly (readonly EncodedExample[])[], o: { batch: number; seq: number; padId: number; packed: boolean }): TaskBatchArrays {
+export function batchArrays(
+  rows: readonly (readonly EncodedExample[])[],
+  o: { batch: number; seq: number; padId: number; packed: boolean },
+): TaskBatchArrays {
   const { batch: b, seq: t } = o;
   if (rows.length > b) throw new RangeError(`batchArrays: ${rows.length} rows for a batch of ${b}`);
   const ids = new BigInt64Array(b * t).fill(BigInt(o.padId));
@@ -66,5 +72,10 @@ export function batchArrays(rows: readonly (readonly EncodedExample[])[], o: { b
       }
     });
   });
-  return { input_ids: ids, labels, attention_mask: mask, ...(positions && { position_ids: positions, segment_ids: segments }) };
+  return {
+    input_ids: ids,
+    labels,
+    attention_mask: mask,
+    ...(positions && { position_ids: positions, segment_ids: segments }),
+  };
 }

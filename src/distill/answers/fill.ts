@@ -19,7 +19,8 @@ export async function fillAnswerStore<P extends { id: string }>(
   const first = new Map<string, number>();
   prompts.forEach((p, i) => {
     const j = first.get(p.id);
-    if (j !== undefined) throw new Error(`fillAnswerStore: prompts ${j} and ${i} share the id '${p.id}'; each prompt needs its own id`);
+    if (j !== undefined)
+      throw new Error(`fillAnswerStore: prompts ${j} and ${i} share the id '${p.id}'; each prompt needs its own id`);
     first.set(p.id, i);
   });
   const todo = prompts.filter((p) => !store.has(p.id));
@@ -27,7 +28,8 @@ export async function fillAnswerStore<P extends { id: string }>(
   for (let i = 0; i < todo.length; i += o.batch) {
     const batch = todo.slice(i, i + o.batch);
     const answers = await generate(batch);
-    if (answers.length !== batch.length) throw new Error(`fillAnswerStore: ${batch.length} prompts got ${answers.length} answer lists back`);
+    if (answers.length !== batch.length)
+      throw new Error(`fillAnswerStore: ${batch.length} prompts got ${answers.length} answer lists back`);
     batch.forEach((p, k) => store.append(p.id, answers[k]!));
     store.commit();
     o.onProgress?.(skipped + i + batch.length, prompts.length);
@@ -50,7 +52,10 @@ export interface FilterOptions {
 
 export type DropReason = 'empty' | 'truncated' | 'duplicate' | 'noMatch';
 
-export function filterAnswers(answers: readonly StoredAnswer[], o: FilterOptions): { kept: StoredAnswer[]; dropped: Record<DropReason, number> } {
+export function filterAnswers(
+  answers: readonly StoredAnswer[],
+  o: FilterOptions,
+): { kept: StoredAnswer[]; dropped: Record<DropReason, number> } {
   const dropped: Record<DropReason, number> = { empty: 0, truncated: 0, duplicate: 0, noMatch: 0 };
   const seen = new Set<string>();
   const kept: StoredAnswer[] = [];
@@ -58,7 +63,14 @@ export function filterAnswers(answers: readonly StoredAnswer[], o: FilterOptions
     if (o.dropEmpty && a.text.trim() === '') dropped.empty++;
     else if (o.dropTruncated && a.finish === 'length') dropped.truncated++;
     else if (o.dedupe && seen.has(a.text.trim())) dropped.duplicate++;
-    else if (o.match && o.reference !== undefined && !(o.match.kind === 'exact' ? o.normalize(a.text) === o.normalize(o.reference) : o.score(a.text, o.reference) >= o.match.min)) dropped.noMatch++;
+    else if (
+      o.match &&
+      o.reference !== undefined &&
+      !(o.match.kind === 'exact'
+        ? o.normalize(a.text) === o.normalize(o.reference)
+        : o.score(a.text, o.reference) >= o.match.min)
+    )
+      dropped.noMatch++;
     else {
       seen.add(a.text.trim());
       kept.push(a);

@@ -34,7 +34,10 @@ test('a torn tail cut inside a multibyte character is ignored by open and read',
   appendFileSync(join(dir, 'answers.jsonl'), line.subarray(0, line.indexOf(Buffer.from('ʃ')) + 1));
   assert.equal(AnswerStore.read(dir).size, 1);
   assert.equal(AnswerStore.open(dir, identity).size, 1);
-  assert.equal(readFileSync(join(dir, 'answers.jsonl')).length, JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).bytes);
+  assert.equal(
+    readFileSync(join(dir, 'answers.jsonl')).length,
+    JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')).bytes,
+  );
 });
 
 test('bytes a failed write left past the committed length are overwritten by the next commit', () => {
@@ -43,7 +46,10 @@ test('bytes a failed write left past the committed length are overwritten by the
   appendFileSync(join(dir, 'answers.jsonl'), '{"id":"half');
   s.append('b', [ans('y')]);
   s.commit();
-  assert.deepEqual([...AnswerStore.read(dir).entries()].map(([id]) => id), ['a', 'b']);
+  assert.deepEqual(
+    [...AnswerStore.read(dir).entries()].map(([id]) => id),
+    ['a', 'b'],
+  );
 });
 
 test('a corrupt committed record is refused with its line and byte offset', () => {
@@ -54,7 +60,12 @@ test('a corrupt committed record is refused with its line and byte offset', () =
   const file = join(dir, 'answers.jsonl');
   const at = readFileSync(file, 'utf8').indexOf('{"id":"b"');
   writeFileSync(file, readFileSync(file, 'utf8').replace('"two"', '"twx"'));
-  assert.throws(() => AnswerStore.read(dir), new RegExp(`answers\\.jsonl:2: a committed record fails its checksum; the store is corrupt from byte ${at} on; delete it`));
+  assert.throws(
+    () => AnswerStore.read(dir),
+    new RegExp(
+      `answers\\.jsonl:2: a committed record fails its checksum; the store is corrupt from byte ${at} on; delete it`,
+    ),
+  );
 });
 
 test('a damaged manifest is refused naming the field', () => {
@@ -71,20 +82,29 @@ test('a damaged manifest is refused naming the field', () => {
 test('a setting that is null in one run and absent in the other is a different setting', () => {
   const dir = fresh();
   AnswerStore.open(dir, { ...identity, settings: { n: 1, seed: null } }).commit();
-  assert.throws(() => AnswerStore.open(dir, identity), /settings\.seed: the store's answers were written with null, this run asks for \(not set\)/);
+  assert.throws(
+    () => AnswerStore.open(dir, identity),
+    /settings\.seed: the store's answers were written with null, this run asks for \(not set\)/,
+  );
 });
 
 test('identity errors show both values whole', () => {
   const dir = fresh();
   const t = '0123456789abcdef0123456789abcdef:aaaaaaaa';
   AnswerStore.open(dir, { ...identity, teacher: t }).commit();
-  assert.throws(() => AnswerStore.open(dir, { ...identity, teacher: t.replace('aaaaaaaa', 'bbbbbbbb') }), /teacher .*:aaaaaaaa, this run's is .*:bbbbbbbb/);
+  assert.throws(
+    () => AnswerStore.open(dir, { ...identity, teacher: t.replace('aaaaaaaa', 'bbbbbbbb') }),
+    /teacher .*:aaaaaaaa, this run's is .*:bbbbbbbb/,
+  );
 });
 
 test('prompts that share an id are refused before anything is generated', async () => {
   const s = AnswerStore.open(fresh(), identity);
   let calls = 0;
   const generate = async (b: { id: string }[]) => (calls++, b.map(() => []));
-  await assert.rejects(fillAnswerStore(s, [{ id: 'a' }, { id: 'b' }, { id: 'a' }], generate, { batch: 2 }), /prompts 0 and 2 share the id 'a'/);
+  await assert.rejects(
+    fillAnswerStore(s, [{ id: 'a' }, { id: 'b' }, { id: 'a' }], generate, { batch: 2 }),
+    /prompts 0 and 2 share the id 'a'/,
+  );
   assert.equal(calls, 0);
 });

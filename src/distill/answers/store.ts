@@ -2,7 +2,20 @@
 // task's prompts, keyed by prompt id, written once and reused. Appends go to answers.jsonl; a
 // commit fsyncs them and then atomically advances the manifest's committed length, so a killed run
 // loses only uncommitted answers and a rerun writes each prompt once.
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, statSync, truncateSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+  truncateSync,
+  writeSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -31,17 +44,27 @@ export interface StoredAnswer {
 const manifestSchema = z.object({
   format: z.literal(ANSWER_STORE_FORMAT),
   version: z.literal(ANSWER_STORE_VERSION),
-  identity: z.object({ teacher: z.string(), tokenizer: z.string(), settings: z.record(z.string(), z.custom<Json>((v) => v !== undefined)) }),
+  identity: z.object({
+    teacher: z.string(),
+    tokenizer: z.string(),
+    settings: z.record(
+      z.string(),
+      z.custom<Json>((v) => v !== undefined),
+    ),
+  }),
   count: z.number().int().nonnegative(),
   bytes: z.number().int().nonnegative(),
 });
 type Manifest = z.infer<typeof manifestSchema>;
 
-const checksum = (id: string, answers: readonly StoredAnswer[]) => createHash('sha256').update(canonicalJson({ id, answers })).digest('hex');
+const checksum = (id: string, answers: readonly StoredAnswer[]) =>
+  createHash('sha256').update(canonicalJson({ id, answers })).digest('hex');
 
 function identityDiff(want: AnswerIdentity, have: AnswerIdentity): string | undefined {
-  if (want.teacher !== have.teacher) return `teacher: the store holds answers of teacher ${have.teacher}, this run's is ${want.teacher}`;
-  if (want.tokenizer !== have.tokenizer) return `tokenizer: the store was written with vocabulary ${have.tokenizer}, this run uses ${want.tokenizer}`;
+  if (want.teacher !== have.teacher)
+    return `teacher: the store holds answers of teacher ${have.teacher}, this run's is ${want.teacher}`;
+  if (want.tokenizer !== have.tokenizer)
+    return `tokenizer: the store was written with vocabulary ${have.tokenizer}, this run uses ${want.tokenizer}`;
   const keys = new Set([...Object.keys(want.settings), ...Object.keys(have.settings)]);
   // An absent key and a null one are different settings: `k in` tells them apart.
   const show = (s: Record<string, Json>, k: string) => (k in s ? canonicalJson(s[k]) : '(not set)');
@@ -58,7 +81,10 @@ export class AnswerStore {
   private pending: string[] = [];
   private manifest: Manifest;
 
-  private constructor(readonly dir: string, manifest: Manifest) {
+  private constructor(
+    readonly dir: string,
+    manifest: Manifest,
+  ) {
     this.manifest = manifest;
   }
 
@@ -78,14 +104,23 @@ export class AnswerStore {
   static open(dir: string, identity: AnswerIdentity): AnswerStore {
     if (!existsSync(join(dir, 'manifest.json'))) {
       mkdirSync(dir, { recursive: true });
-      const store = new AnswerStore(dir, { format: ANSWER_STORE_FORMAT, version: ANSWER_STORE_VERSION, identity, count: 0, bytes: 0 });
+      const store = new AnswerStore(dir, {
+        format: ANSWER_STORE_FORMAT,
+        version: ANSWER_STORE_VERSION,
+        identity,
+        count: 0,
+        bytes: 0,
+      });
       atomicWriteFile(store.recordsPath, '');
       store.writeManifest();
       return store;
     }
     const store = AnswerStore.read(dir);
     const diff = identityDiff(identity, store.identity);
-    if (diff) throw new Error(`${dir}: this answer store belongs to another run (${diff}); use another dir, or delete this one to write the answers again`);
+    if (diff)
+      throw new Error(
+        `${dir}: this answer store belongs to another run (${diff}); use another dir, or delete this one to write the answers again`,
+      );
     // A killed writer may have left bytes past the committed length: they are not part of the store.
     if (statSync(store.recordsPath).size > store.manifest.bytes) truncateSync(store.recordsPath, store.manifest.bytes);
     return store;
@@ -98,14 +133,20 @@ export class AnswerStore {
     try {
       raw = JSON.parse(readFileSync(path, 'utf8')) as typeof raw;
     } catch (err) {
-      throw new Error(`${path}: not a readable answer-store manifest (${(err as Error).message}); delete the folder to write the answers again`);
+      throw new Error(
+        `${path}: not a readable answer-store manifest (${(err as Error).message}); delete the folder to write the answers again`,
+      );
     }
     if (raw.format !== ANSWER_STORE_FORMAT || raw.version !== ANSWER_STORE_VERSION) {
-      throw new Error(`${path}: not an answer store of version ${ANSWER_STORE_VERSION} (format ${String(raw.format)}, version ${String(raw.version)})`);
+      throw new Error(
+        `${path}: not an answer store of version ${ANSWER_STORE_VERSION} (format ${String(raw.format)}, version ${String(raw.version)})`,
+      );
     }
     const parsed = manifestSchema.safeParse(raw);
     if (!parsed.success) {
-      throw new Error(`${path}: not a valid answer-store manifest (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}); delete the folder to write the answers again`);
+      throw new Error(
+        `${path}: not a valid answer-store manifest (${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}); delete the folder to write the answers again`,
+      );
     }
     const store = new AnswerStore(dir, parsed.data);
     store.load();
@@ -114,9 +155,14 @@ export class AnswerStore {
 
   private load(): void {
     const size = statSync(this.recordsPath).size;
-    if (size < this.manifest.bytes) throw new Error(`${this.recordsPath}: holds ${size} bytes, fewer than the ${this.manifest.bytes} committed; the store is damaged; delete it to write the answers again`);
+    if (size < this.manifest.bytes)
+      throw new Error(
+        `${this.recordsPath}: holds ${size} bytes, fewer than the ${this.manifest.bytes} committed; the store is damaged; delete it to write the answers again`,
+      );
     const corrupt = (line: number, at: number, what: string) =>
-      new Error(`${this.recordsPath}:${line}: a committed record ${what}; the store is corrupt from byte ${at} on; delete it to write the answers again`);
+      new Error(
+        `${this.recordsPath}:${line}: a committed record ${what}; the store is corrupt from byte ${at} on; delete it to write the answers again`,
+      );
     for (const { line, at, bytes } of committedLines(this.recordsPath, this.manifest.bytes)) {
       let r: { id?: unknown; answers?: unknown; sha256?: unknown };
       try {
@@ -124,12 +170,19 @@ export class AnswerStore {
       } catch {
         throw corrupt(line, at, 'is not UTF-8 JSON');
       }
-      if (typeof r.id !== 'string' || !Array.isArray(r.answers) || r.sha256 !== checksum(r.id, r.answers as StoredAnswer[])) throw corrupt(line, at, 'fails its checksum');
+      if (
+        typeof r.id !== 'string' ||
+        !Array.isArray(r.answers) ||
+        r.sha256 !== checksum(r.id, r.answers as StoredAnswer[])
+      )
+        throw corrupt(line, at, 'fails its checksum');
       if (this.answers.has(r.id)) throw corrupt(line, at, `repeats prompt '${r.id}'`);
       this.answers.set(r.id, r.answers as StoredAnswer[]);
     }
     if (this.answers.size !== this.manifest.count) {
-      throw new Error(`${this.recordsPath}: ${this.answers.size} committed records, the manifest says ${this.manifest.count}; the store is damaged; delete it to write the answers again`);
+      throw new Error(
+        `${this.recordsPath}: ${this.answers.size} committed records, the manifest says ${this.manifest.count}; the store is damaged; delete it to write the answers again`,
+      );
     }
   }
 
@@ -151,9 +204,10 @@ export class AnswerStore {
 
   /** Adds a prompt's answers; they are durable after the next commit(). */
   append(id: string, answers: StoredAnswer[]): void {
-    if (this.answers.has(id)) throw new Error(`answer store ${this.dir}: prompt '${id}' already has answers; each prompt is written once`);
+    if (this.answers.has(id))
+      throw new Error(`answer store ${this.dir}: prompt '${id}' already has answers; each prompt is written once`);
     this.answers.set(id, answers);
-    this.pending.push(JSON.stringify({ id, answers, sha256: checksum(id, answers) }) + '\n');
+    this.pending.push(`${JSON.stringify({ id, answers, sha256: checksum(id, answers) })}\n`);
   }
 
   /** Writes and fsyncs the appended records, then advances the manifest atomically. */
@@ -165,18 +219,23 @@ export class AnswerStore {
     const fd = openSync(this.recordsPath, 'r+');
     try {
       if (fstatSync(fd).size !== this.manifest.bytes) ftruncateSync(fd, this.manifest.bytes);
-      for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, this.manifest.bytes + done);
+      for (let done = 0; done < bytes.length; )
+        done += writeSync(fd, bytes, done, bytes.length - done, this.manifest.bytes + done);
       fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
-    this.manifest = { ...this.manifest, count: this.manifest.count + this.pending.length, bytes: this.manifest.bytes + bytes.length };
+    this.manifest = {
+      ...this.manifest,
+      count: this.manifest.count + this.pending.length,
+      bytes: this.manifest.bytes + bytes.length,
+    };
     this.pending = [];
     this.writeManifest();
   }
 
   private writeManifest(): void {
-    atomicWriteFile(this.manifestPath, JSON.stringify(this.manifest, null, 2) + '\n');
+    atomicWriteFile(this.manifestPath, `${JSON.stringify(this.manifest, null, 2)}\n`);
   }
 }
 
@@ -192,7 +251,9 @@ function* committedLines(path: string, end: number): Generator<{ line: number; a
   try {
     const chunk = Buffer.allocUnsafe(1 << 20);
     let carry = Buffer.alloc(0);
-    let pos = 0, line = 0, at = 0;
+    let pos = 0,
+      line = 0,
+      at = 0;
     while (pos < end) {
       const n = readSync(fd, chunk, 0, Math.min(chunk.length, end - pos), pos);
       if (n === 0) break;
@@ -206,7 +267,10 @@ function* committedLines(path: string, end: number): Generator<{ line: number; a
       }
       carry = Buffer.from(buf);
     }
-    if (carry.length) throw new Error(`${path}:${line + 1} (byte ${at}): the committed bytes end inside a record; the store is corrupt; delete it to write the answers again`);
+    if (carry.length)
+      throw new Error(
+        `${path}:${line + 1} (byte ${at}): the committed bytes end inside a record; the store is corrupt; delete it to write the answers again`,
+      );
   } finally {
     closeSync(fd);
   }

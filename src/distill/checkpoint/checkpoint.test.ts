@@ -5,7 +5,13 @@ import { basename, join } from 'node:path';
 import { test } from 'node:test';
 import { hostTensor, type HostTensor } from '../../runtime/index.ts';
 import { configHash } from './hash.ts';
-import { listCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint, type CheckpointContents } from './checkpoint.ts';
+import {
+  listCheckpoints,
+  loadCheckpoint,
+  resolveCheckpoint,
+  saveCheckpoint,
+  type CheckpointContents,
+} from './checkpoint.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'retort-ckpt-'));
 
@@ -19,8 +25,16 @@ function contents(step: number, over: Partial<CheckpointContents> = {}): Checkpo
     ['v.transformer.wte.weight', hostTensor('float32', [3, 2], [1, 1, 1, 1, 1, 1])],
   ]);
   return {
-    step, params, opt, optimizer: { kind: 'adamw' }, cursor: { index: step * 2 }, trainer: { evalsSinceBest: 0 },
-    configHash: configHash({ lr: 1 }), metric: null, best: null, ...over,
+    step,
+    params,
+    opt,
+    optimizer: { kind: 'adamw' },
+    cursor: { index: step * 2 },
+    trainer: { evalsSinceBest: 0 },
+    configHash: configHash({ lr: 1 }),
+    metric: null,
+    best: null,
+    ...over,
   };
 }
 
@@ -34,7 +48,10 @@ test('a checkpoint round-trips params, optimizer state, cursor and manifest', ()
   assert.deepEqual(c.manifest.cursor, { index: 20 });
   assert.deepEqual(Array.from(c.params.get('transformer.wte.weight')!.data as Float32Array), [1, 2, 3, 4, 5, 10]);
   assert.deepEqual(c.params.get('transformer.ln_f.bias')!.shape, [2]);
-  assert.deepEqual(Array.from(c.opt.get('m.transformer.wte.weight')!.data as Float32Array), Array.from(new Float32Array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])));
+  assert.deepEqual(
+    Array.from(c.opt.get('m.transformer.wte.weight')!.data as Float32Array),
+    Array.from(new Float32Array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])),
+  );
   assert.deepEqual(c.optimizer, { kind: 'adamw' });
   assert.deepEqual(Object.keys(c.manifest.files).sort(), ['config.json', 'model.safetensors', 'optimizer.safetensors']);
   assert.ok(!readdirSync(root).some((n) => n.endsWith('.tmp')), 'no temp folder is left behind');
@@ -46,7 +63,10 @@ test('a truncated parameter file is refused, naming the file', () => {
   const path = saveCheckpoint(root, contents(5), { keep: 0 });
   const file = join(path, 'model.safetensors');
   truncateSync(file, readFileSync(file).length - 7);
-  assert.throws(() => loadCheckpoint(path), (e: Error) => e.message.includes(file) && /truncated/.test(e.message));
+  assert.throws(
+    () => loadCheckpoint(path),
+    (e: Error) => e.message.includes(file) && /truncated/.test(e.message),
+  );
   rmSync(root, { recursive: true });
 });
 
@@ -58,7 +78,10 @@ test('a flipped byte is caught by the checksum, naming the file and the other ch
   const bytes = readFileSync(file);
   bytes[bytes.length - 1] ^= 0x40;
   writeFileSync(file, bytes);
-  assert.throws(() => loadCheckpoint(path), (e: Error) => e.message.includes(file) && /sha256/.test(e.message) && /ckpt-5/.test(e.message));
+  assert.throws(
+    () => loadCheckpoint(path),
+    (e: Error) => e.message.includes(file) && /sha256/.test(e.message) && /ckpt-5/.test(e.message),
+  );
   rmSync(root, { recursive: true });
 });
 
@@ -75,7 +98,10 @@ test('a folder without a manifest or with a garbled one is refused', () => {
 test('keeps the last N plus the best; latest and best pointers follow', () => {
   const root = tmp();
   for (const step of [1, 2, 3, 4, 5, 6]) saveCheckpoint(root, contents(step), { keep: 2, isBest: step === 2 });
-  assert.deepEqual(listCheckpoints(root).map((c) => c.step), [2, 5, 6]);
+  assert.deepEqual(
+    listCheckpoints(root).map((c) => c.step),
+    [2, 5, 6],
+  );
   assert.equal(basename(resolveCheckpoint(root)!), 'ckpt-6');
   assert.equal(basename(resolveCheckpoint(root, 'best')!), 'ckpt-2');
   rmSync(root, { recursive: true });
@@ -95,7 +121,10 @@ test('a latest pointer naming a missing folder is reported with the alternatives
   saveCheckpoint(root, contents(1), { keep: 0 });
   const p = saveCheckpoint(root, contents(2), { keep: 0 });
   rmSync(p, { recursive: true });
-  assert.throws(() => resolveCheckpoint(root), /latest: names ckpt-2, which does not exist; other checkpoints there: ckpt-1/);
+  assert.throws(
+    () => resolveCheckpoint(root),
+    /latest: names ckpt-2, which does not exist; other checkpoints there: ckpt-1/,
+  );
   assert.ok(existsSync(join(root, 'ckpt-1')));
   rmSync(root, { recursive: true });
 });

@@ -7,7 +7,18 @@
 // file replaced (itself atomically). A crash at any point leaves `latest` naming a complete checkpoint.
 // Loading checks every file's size and sha256 against the manifest before reading a tensor, so a
 // truncated or altered file is refused whole, never half-loaded.
-import { existsSync, fsyncSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  fsyncSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import { atomicWriteFile } from '../../models/checkpoint/atomic-write.ts';
@@ -15,7 +26,14 @@ import { readSafetensors, writeSafetensors, type Tensor as StTensor } from '../.
 import type { DType } from '../../graph/index.ts';
 import type { HostTensor } from '../../runtime/index.ts';
 import { sha256File } from './hash.ts';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, manifestSchema, type EvalMark, type Json, type Manifest } from './manifest.ts';
+import {
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  manifestSchema,
+  type EvalMark,
+  type Json,
+  type Manifest,
+} from './manifest.ts';
 
 export const MODEL_FILE = 'model.safetensors';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -26,7 +44,10 @@ export const BEST_FILE = 'best';
 export class CheckpointError extends Error {
   override name = 'CheckpointError';
   /** The file (or folder) at fault. */
-  constructor(readonly file: string, message: string) {
+  constructor(
+    readonly file: string,
+    message: string,
+  ) {
     super(`${file}: ${message}`);
   }
 }
@@ -66,12 +87,18 @@ export interface LoadedCheckpoint {
 }
 
 // ------------------------------------------------------------------ dtype mapping
-const TO_ST = { float32: 'F32', float64: 'F64', int64: 'I64', int32: 'I32', bool: 'BOOL' } as const satisfies Record<DType, StTensor['dtype']>;
-const FROM_ST: Partial<Record<StTensor['dtype'], DType>> = Object.fromEntries(Object.entries(TO_ST).map(([k, v]) => [v, k as DType]));
+const TO_ST = { float32: 'F32', float64: 'F64', int64: 'I64', int32: 'I32', bool: 'BOOL' } as const satisfies Record<
+  DType,
+  StTensor['dtype']
+>;
+const FROM_ST: Partial<Record<StTensor['dtype'], DType>> = Object.fromEntries(
+  Object.entries(TO_ST).map(([k, v]) => [v, k as DType]),
+);
 
 function toSafetensors(values: ReadonlyMap<string, HostTensor>): Map<string, StTensor> {
   const out = new Map<string, StTensor>();
-  for (const [name, t] of values) out.set(name, { dtype: TO_ST[t.dtype], shape: [...t.shape], data: t.data } as StTensor);
+  for (const [name, t] of values)
+    out.set(name, { dtype: TO_ST[t.dtype], shape: [...t.shape], data: t.data } as StTensor);
   return out;
 }
 
@@ -79,7 +106,11 @@ function fromSafetensors(file: string, tensors: Map<string, StTensor>): Map<stri
   const out = new Map<string, HostTensor>();
   for (const [name, t] of tensors) {
     const dtype = FROM_ST[t.dtype];
-    if (!dtype) throw new CheckpointError(file, `tensor '${name}' has dtype ${t.dtype}; training state must be one of ${Object.values(TO_ST).join(', ')}`);
+    if (!dtype)
+      throw new CheckpointError(
+        file,
+        `tensor '${name}' has dtype ${t.dtype}; training state must be one of ${Object.values(TO_ST).join(', ')}`,
+      );
     out.set(name, { dtype, shape: [...t.shape], data: t.data as HostTensor['data'] });
   }
   return out;
@@ -103,7 +134,11 @@ function readPointer(root: string, file: string): string | undefined {
   const p = join(root, file);
   if (!existsSync(p)) return undefined;
   const name = readFileSync(p, 'utf8').trim();
-  if (!NAME_RE.test(name)) throw new CheckpointError(p, `expected the name of a checkpoint folder (ckpt-{step}), found ${JSON.stringify(name.slice(0, 80))}; delete the file and pass the checkpoint folder explicitly`);
+  if (!NAME_RE.test(name))
+    throw new CheckpointError(
+      p,
+      `expected the name of a checkpoint folder (ckpt-{step}), found ${JSON.stringify(name.slice(0, 80))}; delete the file and pass the checkpoint folder explicitly`,
+    );
   return join(root, name);
 }
 
@@ -116,7 +151,10 @@ export function resolveCheckpoint(pathOrRoot: string, which: 'latest' | 'best' =
   const target = readPointer(pathOrRoot, which === 'latest' ? LATEST_FILE : BEST_FILE);
   if (target === undefined) return undefined;
   if (!existsSync(target)) {
-    throw new CheckpointError(join(pathOrRoot, which), `names ${basename(target)}, which does not exist; ${otherCheckpoints(pathOrRoot, target)}`);
+    throw new CheckpointError(
+      join(pathOrRoot, which),
+      `names ${basename(target)}, which does not exist; ${otherCheckpoints(pathOrRoot, target)}`,
+    );
   }
   return target;
 }
@@ -143,20 +181,29 @@ function fsyncPath(path: string): void {
 /** Writes `ckpt-{step}` under `root` atomically, moves `latest` to it, and prunes old checkpoints. Returns its path. */
 export function saveCheckpoint(root: string, c: CheckpointContents, o: SaveOptions): string {
   mkdirSync(root, { recursive: true });
-  for (const name of readdirSync(root)) if (name.startsWith('.ckpt-') && name.endsWith('.tmp')) rmSync(join(root, name), { recursive: true, force: true });
+  for (const name of readdirSync(root))
+    if (name.startsWith('.ckpt-') && name.endsWith('.tmp')) rmSync(join(root, name), { recursive: true, force: true });
   const final = join(root, checkpointName(c.step));
   const tmp = join(root, `.${checkpointName(c.step)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   mkdirSync(tmp);
   try {
     writeSafetensors(join(tmp, MODEL_FILE), toSafetensors(c.params), { format: 'pt' });
-    writeSafetensors(join(tmp, OPTIMIZER_FILE), toSafetensors(c.opt), { format: 'retort', optimizer: JSON.stringify(c.optimizer), step: String(c.step) });
+    writeSafetensors(join(tmp, OPTIMIZER_FILE), toSafetensors(c.opt), {
+      format: 'retort',
+      optimizer: JSON.stringify(c.optimizer),
+      step: String(c.step),
+    });
     for (const [name, data] of Object.entries(c.extraFiles ?? {})) {
-      if (name === MANIFEST_FILE || name.includes('/') || name.includes('\\')) throw new Error(`saveCheckpoint: extra file name '${name}' must be a plain file name other than ${MANIFEST_FILE}`);
+      if (name === MANIFEST_FILE || name.includes('/') || name.includes('\\'))
+        throw new Error(
+          `saveCheckpoint: extra file name '${name}' must be a plain file name other than ${MANIFEST_FILE}`,
+        );
       atomicWriteFile(join(tmp, name), data);
     }
     // Checksums of the bytes as they are on disk, read back after the fsync.
     const files: Manifest['files'] = {};
-    for (const name of [MODEL_FILE, OPTIMIZER_FILE, ...Object.keys(c.extraFiles ?? {})]) files[name] = sha256File(join(tmp, name));
+    for (const name of [MODEL_FILE, OPTIMIZER_FILE, ...Object.keys(c.extraFiles ?? {})])
+      files[name] = sha256File(join(tmp, name));
     const manifest: Manifest = {
       format: MANIFEST_FORMAT,
       version: MANIFEST_VERSION,
@@ -169,7 +216,7 @@ export function saveCheckpoint(root: string, c: CheckpointContents, o: SaveOptio
       best: c.best,
       files,
     };
-    atomicWriteFile(join(tmp, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
+    atomicWriteFile(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
     fsyncPath(tmp);
     if (existsSync(final)) {
       // Saving a step again (a resume from an earlier checkpoint passes this step anew): swap, then drop the old one.
@@ -185,8 +232,8 @@ export function saveCheckpoint(root: string, c: CheckpointContents, o: SaveOptio
     rmSync(tmp, { recursive: true, force: true });
     throw err;
   }
-  atomicWriteFile(join(root, LATEST_FILE), checkpointName(c.step) + '\n');
-  if (o.isBest) atomicWriteFile(join(root, BEST_FILE), checkpointName(c.step) + '\n');
+  atomicWriteFile(join(root, LATEST_FILE), `${checkpointName(c.step)}\n`);
+  if (o.isBest) atomicWriteFile(join(root, BEST_FILE), `${checkpointName(c.step)}\n`);
   pruneCheckpoints(root, o.keep);
   return final;
 }
@@ -218,18 +265,27 @@ function readManifest(dir: string): Manifest {
   const file = join(dir, MANIFEST_FILE);
   if (!existsSync(dir)) throw new CheckpointError(dir, 'no such checkpoint folder');
   if (!existsSync(file)) {
-    throw new CheckpointError(file, `missing: this folder is not a complete checkpoint (the manifest is written last); ${otherCheckpoints(dirname(dir), dir)}`);
+    throw new CheckpointError(
+      file,
+      `missing: this folder is not a complete checkpoint (the manifest is written last); ${otherCheckpoints(dirname(dir), dir)}`,
+    );
   }
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new CheckpointError(file, `is not valid JSON (${(err as Error).message}); the checkpoint is corrupt; ${otherCheckpoints(dirname(dir), dir)}`);
+    throw new CheckpointError(
+      file,
+      `is not valid JSON (${(err as Error).message}); the checkpoint is corrupt; ${otherCheckpoints(dirname(dir), dir)}`,
+    );
   }
   const parsed = manifestSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new CheckpointError(file, `field ${issue.path.join('.') || '(root)'}: ${issue.message}; this is not a Retort training checkpoint manifest (format ${MANIFEST_FORMAT} v${MANIFEST_VERSION}) or it is corrupt`);
+    throw new CheckpointError(
+      file,
+      `field ${issue.path.join('.') || '(root)'}: ${issue.message}; this is not a Retort training checkpoint manifest (format ${MANIFEST_FORMAT} v${MANIFEST_VERSION}) or it is corrupt`,
+    );
   }
   return parsed.data;
 }
@@ -237,7 +293,8 @@ function readManifest(dir: string): Manifest {
 /** Checks each file of the manifest against its recorded size and sha256. */
 function verifyFiles(dir: string, manifest: Manifest): void {
   for (const required of [MODEL_FILE, OPTIMIZER_FILE]) {
-    if (!manifest.files[required]) throw new CheckpointError(join(dir, MANIFEST_FILE), `lists no ${required}; the checkpoint is incomplete`);
+    if (!manifest.files[required])
+      throw new CheckpointError(join(dir, MANIFEST_FILE), `lists no ${required}; the checkpoint is incomplete`);
   }
   for (const [name, want] of Object.entries(manifest.files)) {
     const file = join(dir, name);
@@ -245,10 +302,16 @@ function verifyFiles(dir: string, manifest: Manifest): void {
     if (!existsSync(file)) throw new CheckpointError(file, `missing, though the manifest lists it; ${advice}`);
     const got = sha256File(file);
     if (got.bytes !== want.bytes) {
-      throw new CheckpointError(file, `is ${got.bytes} bytes but the manifest recorded ${want.bytes}: the file is ${got.bytes < want.bytes ? 'truncated' : 'longer than written'}; ${advice}`);
+      throw new CheckpointError(
+        file,
+        `is ${got.bytes} bytes but the manifest recorded ${want.bytes}: the file is ${got.bytes < want.bytes ? 'truncated' : 'longer than written'}; ${advice}`,
+      );
     }
     if (got.sha256 !== want.sha256) {
-      throw new CheckpointError(file, `sha256 ${got.sha256.slice(0, 16)}… does not match the manifest's ${want.sha256.slice(0, 16)}…: the file is corrupt or was changed after the save; ${advice}`);
+      throw new CheckpointError(
+        file,
+        `sha256 ${got.sha256.slice(0, 16)}… does not match the manifest's ${want.sha256.slice(0, 16)}…: the file is corrupt or was changed after the save; ${advice}`,
+      );
     }
   }
 }
@@ -265,12 +328,16 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
       throw new CheckpointError(file, (err as Error).message);
     }
   };
-  const model = read(MODEL_FILE), optim = read(OPTIMIZER_FILE);
+  const model = read(MODEL_FILE),
+    optim = read(OPTIMIZER_FILE);
   let optimizer: Json = null;
   try {
     optimizer = JSON.parse(optim.metadata.optimizer ?? 'null') as Json;
   } catch {
-    throw new CheckpointError(join(dir, OPTIMIZER_FILE), 'metadata "optimizer" is not JSON; the file was not written by Retort');
+    throw new CheckpointError(
+      join(dir, OPTIMIZER_FILE),
+      'metadata "optimizer" is not JSON; the file was not written by Retort',
+    );
   }
   return {
     path: dir,

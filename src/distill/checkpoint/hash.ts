@@ -25,7 +25,6 @@ export function sha256File(path: string): { sha256: string; bytes: number } {
   }
 }
 
-
 /** sha256 of the canonical JSON of a configuration: the same settings give the same hash, whatever the key order. */
 export function configHash(config: unknown): string {
   return createHash('sha256').update(canonicalJson(config)).digest('hex');

@@ -8,7 +8,9 @@ export const MANIFEST_VERSION = 1;
 
 /** Any JSON value (data cursors and trainer state are the caller's, stored as they are). */
 export type Json = string | number | boolean | null | Json[] | { [k: string]: Json };
-const json: z.ZodType<Json> = z.lazy(() => z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(json), z.record(z.string(), json)]));
+const json: z.ZodType<Json> = z.lazy(() =>
+  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(json), z.record(z.string(), json)]),
+);
 
 const fileEntry = z.object({
   /** Hex sha256 of the file's bytes. */

@@ -13,18 +13,29 @@ import { batchInputs, type BatchLayout } from './batch-inputs.ts';
 const V = 40;
 const T = 12;
 const ex = (id: string, ids: number[], answerFrom: number): EncodedExample => ({
-  id, ids: Int32Array.from(ids), train: Uint8Array.from(ids.map((_, i) => (i >= answerFrom ? 1 : 0))),
+  id,
+  ids: Int32Array.from(ids),
+  train: Uint8Array.from(ids.map((_, i) => (i >= answerFrom ? 1 : 0))),
 });
 const a = ex('a', [1, 5, 6, 7, 20, 21, 22], 4); // prompt 1 5 6 7, answer 20 21 22
 const b = ex('b', [1, 8, 9, 30, 31], 3);
 
 const models: [string, () => DecoderModel][] = [
   ['GPT-2', () => new Gpt2({ vocabSize: V, maxPositions: T, dModel: 16, nLayers: 2, nHeads: 2 })],
-  ['Llama', () => new Llama({ vocabSize: V, maxPositions: T, dModel: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, mlpHidden: 32 })],
+  [
+    'Llama',
+    () => new Llama({ vocabSize: V, maxPositions: T, dModel: 16, nLayers: 2, nHeads: 4, nKvHeads: 2, mlpHidden: 32 }),
+  ],
 ];
 
 /** Per-position cross-entropy (B, T) and logits of a batch laid out with `layout`. */
-async function run(model: DecoderModel, params: ParamStore, rows: EncodedExample[][], layout: BatchLayout, traced: BatchLayout = layout) {
+async function run(
+  model: DecoderModel,
+  params: ParamStore,
+  rows: EncodedExample[][],
+  layout: BatchLayout,
+  traced: BatchLayout = layout,
+) {
   const B = rows.length;
   const x = batchInputs(B, T, traced);
   const out = model.forward(x.ids, x.forward);
@@ -49,13 +60,17 @@ for (const [name, make] of models) {
     assert.deepEqual(trained, [20, 21, 22, 30, 31]);
     assert.deepEqual(padded.labels.slice(0, 6), [-100, -100, -100, 20, 21, 22]);
     const packed = await run(model, params, [[a, b]], { mask: true, packed: true });
-    assert.deepEqual(packed.labels.filter((l) => l !== -100), [20, 21, 22, 30, 31]);
+    assert.deepEqual(
+      packed.labels.filter((l) => l !== -100),
+      [20, 21, 22, 30, 31],
+    );
     assert.ok(Math.abs(packed.ce - padded.ce) < 1e-5, `packed CE ${packed.ce} vs padded ${padded.ce}`);
     // Logits of b's positions in the packed row equal b's own row: b saw nothing of a.
     const bStart = a.ids.length - 1; // a feeds 6 inputs
     for (let t = 0; t < b.ids.length - 1; t++) {
       for (let v = 0; v < V; v++) {
-        const p = packed.logits[(bStart + t) * V + v]!, q = padded.logits[(T + t) * V + v]!;
+        const p = packed.logits[(bStart + t) * V + v]!,
+          q = padded.logits[(T + t) * V + v]!;
         assert.ok(Math.abs(p - q) < 1e-4, `position ${t}, token ${v}: ${p} vs ${q}`);
       }
     }

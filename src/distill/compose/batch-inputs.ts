@@ -46,6 +46,8 @@ export function batchInputs(b: number, t: number, layout?: BatchLayout): BatchIn
   const labels = g.input('labels', [b, t], 'int64');
   if (!layout?.mask && !layout?.packed) return { ids, labels, forward: {} };
   const mask = g.input('attention_mask', [b, t], 'int64');
-  const packed = layout.packed ? { position_ids: g.input('position_ids', [b, t], 'int64'), segment_ids: g.input('segment_ids', [b, t], 'int64') } : {};
+  const packed = layout.packed
+    ? { position_ids: g.input('position_ids', [b, t], 'int64'), segment_ids: g.input('segment_ids', [b, t], 'int64') }
+    : {};
   return { ids, labels, mask, forward: batchForward({ attention_mask: mask, ...packed }) };
 }

@@ -5,8 +5,18 @@ import * as g from '../../graph/index.ts';
 import type { DecoderModel } from '../../models/types.ts';
 import type { HostTensor, ParamStore } from '../../runtime/index.ts';
 import {
-  combineLosses, createLoss, distillLossSchema, fromDecoder, layerPairs, lossWeightInputs,
-  type DistillLoss, type DistillLossConfigInput, type LayerMapInput, type LossDims, type ModelDims, type ModelOutputs,
+  combineLosses,
+  createLoss,
+  distillLossSchema,
+  fromDecoder,
+  layerPairs,
+  lossWeightInputs,
+  type DistillLoss,
+  type DistillLossConfigInput,
+  type LayerMapInput,
+  type LossDims,
+  type ModelDims,
+  type ModelOutputs,
 } from '../losses/index.ts';
 import { TeacherError } from '../../teachers/teacher.ts';
 import { batchInputs, type BatchLayout } from './batch-inputs.ts';
@@ -67,19 +77,26 @@ const PER_TEACHER_KINDS = new Set(['topk', 'hidden', 'attention', 'valueRelation
 /** The teacher outputs a term reads: for layer losses, only the teacher layers its map pairs. */
 function needsOf(term: LossTerm, dims: { student: ModelDims; teacher: ModelDims }): TeacherNeeds {
   const config = distillLossSchema.parse(term.config);
-  const teacherLayers = (map: LayerMapInput, allowEmbeddings: boolean) => layerPairs(map, dims.student.layers, dims.teacher.layers, allowEmbeddings).map(([, t]) => t);
+  const teacherLayers = (map: LayerMapInput, allowEmbeddings: boolean) =>
+    layerPairs(map, dims.student.layers, dims.teacher.layers, allowEmbeddings).map(([, t]) => t);
   switch (config.kind) {
-    case 'logits': return { logits: true };
-    case 'topk': return { topK: term.topK ?? 20 };
-    case 'hidden': return { hidden: teacherLayers(config.layers, true) };
+    case 'logits':
+      return { logits: true };
+    case 'topk':
+      return { topK: term.topK ?? 20 };
+    case 'hidden':
+      return { hidden: teacherLayers(config.layers, true) };
     // Block numbers count from 1; attentions[i − 1] and values[i − 1] belong to block i.
-    case 'attention': return { attentions: teacherLayers(config.layers, false).map((l) => l - 1) };
-    case 'valueRelation': return { values: teacherLayers(config.layers, false).map((l) => l - 1) };
+    case 'attention':
+      return { attentions: teacherLayers(config.layers, false).map((l) => l - 1) };
+    case 'valueRelation':
+      return { values: teacherLayers(config.layers, false).map((l) => l - 1) };
   }
 }
 
 function merge(a: TeacherNeeds, b: TeacherNeeds): TeacherNeeds {
-  const union = (x?: number[], y?: number[]) => (x || y ? [...new Set([...(x ?? []), ...(y ?? [])])].sort((p, q) => p - q) : undefined);
+  const union = (x?: number[], y?: number[]) =>
+    x || y ? [...new Set([...(x ?? []), ...(y ?? [])])].sort((p, q) => p - q) : undefined;
   return {
     logits: a.logits || b.logits,
     topK: Math.max(a.topK ?? 0, b.topK ?? 0) || undefined,
@@ -90,15 +107,34 @@ function merge(a: TeacherNeeds, b: TeacherNeeds): TeacherNeeds {
 }
 
 /** What each capability is called in a term, and what to write instead when a teacher lacks it. */
-const CAPABILITY_FIX: Record<Exclude<keyof TeacherNeeds, 'values'>, { cap: 'logits' | 'topK' | 'hidden' | 'attentions'; what: string; fix: string }> = {
-  logits: { cap: 'logits', what: 'whole next-token distributions (loss kind logits)', fix: "use loss {kind: topk} with topK: 20 (sparse targets), or a teacher that returns logits (a Retort folder or an ONNX file)" },
+const CAPABILITY_FIX: Record<
+  Exclude<keyof TeacherNeeds, 'values'>,
+  { cap: 'logits' | 'topK' | 'hidden' | 'attentions'; what: string; fix: string }
+> = {
+  logits: {
+    cap: 'logits',
+    what: 'whole next-token distributions (loss kind logits)',
+    fix: 'use loss {kind: topk} with topK: 20 (sparse targets), or a teacher that returns logits (a Retort folder or an ONNX file)',
+  },
   topK: { cap: 'topK', what: 'top-k log-probabilities (loss kind topk)', fix: 'use loss {kind: logits}' },
-  hidden: { cap: 'hidden', what: 'hidden states (loss kind hidden)', fix: 'use a Retort teacher, or an ONNX teacher with source.hidden naming its hidden-state values' },
-  attentions: { cap: 'attentions', what: 'attention maps (loss kind attention)', fix: 'use a Retort teacher, or an ONNX teacher with source.attentions naming its attention outputs' },
+  hidden: {
+    cap: 'hidden',
+    what: 'hidden states (loss kind hidden)',
+    fix: 'use a Retort teacher, or an ONNX teacher with source.hidden naming its hidden-state values',
+  },
+  attentions: {
+    cap: 'attentions',
+    what: 'attention maps (loss kind attention)',
+    fix: 'use a Retort teacher, or an ONNX teacher with source.attentions naming its attention outputs',
+  },
 };
 
 /** Refuses, before anything is traced or run, a term that asks a fed teacher for what it cannot give. */
-function checkCapabilities(teachers: readonly TeacherSlot[], plan: readonly { term: LossTerm; teachers: TeacherSlot[] }[], needs: Map<string, TeacherNeeds>): void {
+function checkCapabilities(
+  teachers: readonly TeacherSlot[],
+  plan: readonly { term: LossTerm; teachers: TeacherSlot[] }[],
+  needs: Map<string, TeacherNeeds>,
+): void {
   for (const slot of teachers) {
     if (slot.mode !== 'fed') continue;
     const need = needs.get(slot.name) ?? {};
@@ -106,10 +142,14 @@ function checkCapabilities(teachers: readonly TeacherSlot[], plan: readonly { te
       const asked = Array.isArray(need[key]) ? (need[key] as number[]).length > 0 : !!need[key];
       const can = slot.teacher.capabilities[CAPABILITY_FIX[key].cap];
       if (!asked || can) continue;
-      const terms = plan.filter((p) => p.teachers.includes(slot) && needsKey(p.term, key)).map((p) => `'${p.term.name}'`);
+      const terms = plan
+        .filter((p) => p.teachers.includes(slot) && needsKey(p.term, key))
+        .map((p) => `'${p.term.name}'`);
       const { what, fix, cap } = CAPABILITY_FIX[key];
       // The teacher's own reason (an ONNX file whose hidden states were not found, with the names to pass) says more.
-      throw new TeacherError(`teacher '${slot.name}' (${slot.teacher.kind}) cannot return ${what}, which term ${terms.join(', ') || '(default)'} reads; ${slot.teacher.unavailable?.[cap] ?? fix}`);
+      throw new TeacherError(
+        `teacher '${slot.name}' (${slot.teacher.kind}) cannot return ${what}, which term ${terms.join(', ') || '(default)'} reads; ${slot.teacher.unavailable?.[cap] ?? fix}`,
+      );
     }
   }
 }
@@ -124,10 +164,16 @@ export function buildDistillObjective(spec: DistillObjectiveSpec): DistillObject
     names.add(t.name);
   }
   const studentDims: ModelDims = { layers: spec.student.config.nLayers, hidden: spec.student.config.dModel };
-  const teacherDims = (slot: TeacherSlot): ModelDims => ({ layers: slot.teacher.info.nLayers ?? 0, hidden: slot.teacher.info.dModel ?? 0 });
+  const teacherDims = (slot: TeacherSlot): ModelDims => ({
+    layers: slot.teacher.info.nLayers ?? 0,
+    hidden: slot.teacher.info.dModel ?? 0,
+  });
   const slotOf = (name: string) => {
     const s = spec.teachers.find((t) => t.name === name);
-    if (!s) throw new Error(`distill: a loss term names teacher '${name}', but the teachers are: ${[...names].join(', ') || '(none)'}`);
+    if (!s)
+      throw new Error(
+        `distill: a loss term names teacher '${name}', but the teachers are: ${[...names].join(', ') || '(none)'}`,
+      );
     return s;
   };
 
@@ -136,11 +182,17 @@ export function buildDistillObjective(spec: DistillObjectiveSpec): DistillObject
   const plan = spec.terms.flatMap((term) => {
     const targets = term.teacher ? [slotOf(term.teacher)] : [...spec.teachers];
     const split = targets.length > 1 && (mode === 'per-teacher' || PER_TEACHER_KINDS.has(term.config.kind));
-    return split ? targets.map((t) => ({ term, teachers: [t], name: `${term.name}.${t.name}` })) : [{ term, teachers: targets, name: term.name }];
+    return split
+      ? targets.map((t) => ({ term, teachers: [t], name: `${term.name}.${t.name}` }))
+      : [{ term, teachers: targets, name: term.name }];
   });
   const needs = new Map<string, TeacherNeeds>();
   for (const p of plan) {
-    for (const t of p.teachers) needs.set(t.name, merge(needs.get(t.name) ?? {}, needsOf(p.term, { student: studentDims, teacher: teacherDims(t) })));
+    for (const t of p.teachers)
+      needs.set(
+        t.name,
+        merge(needs.get(t.name) ?? {}, needsOf(p.term, { student: studentDims, teacher: teacherDims(t) })),
+      );
   }
 
   checkCapabilities(spec.teachers, plan, needs);
@@ -153,7 +205,9 @@ export function buildDistillObjective(spec: DistillObjectiveSpec): DistillObject
   for (const slot of spec.teachers) {
     if (!needs.has(slot.name)) continue;
     if (spec.layout?.packed && slot.mode === 'fed') {
-      throw new Error(`teacher '${slot.name}' (${slot.teacher.kind}) scores token ids alone, so it cannot see packed rows' example boundaries; turn data.packing off, or use a Retort teacher in-graph`);
+      throw new Error(
+        `teacher '${slot.name}' (${slot.teacher.kind}) scores token ids alone, so it cannot see packed rows' example boundaries; turn data.packing off, or use a Retort teacher in-graph`,
+      );
     }
     traced.set(slot.name, traceTeacher(slot, ids, needs.get(slot.name)!, forward));
   }
@@ -165,9 +219,16 @@ export function buildDistillObjective(spec: DistillObjectiveSpec): DistillObject
     const loss: DistillLoss = g.withParamPrefix(`loss.${p.name}.`, () => createLoss(p.term.config, dims));
     for (const [k, v] of loss.params) lossParams.set(k, v);
     const outs = p.teachers.map((s) => traced.get(s.name)!.outputs);
-    const teacher = outs.length <= 1
-      ? outs[0] ?? {}
-      : { logits: combineTeacherLogits(outs.map((o) => o.logits!), mode === 'confidence' ? 'confidence' : 'weighted', spec.multiTeacher?.weights) };
+    const teacher =
+      outs.length <= 1
+        ? (outs[0] ?? {})
+        : {
+            logits: combineTeacherLogits(
+              outs.map((o) => o.logits!),
+              mode === 'confidence' ? 'confidence' : 'weighted',
+              spec.multiTeacher?.weights,
+            ),
+          };
     const out = loss.forward({ student, teacher, labels, mask });
     terms[p.name] = out.loss;
     for (const [part, v] of Object.entries(out.parts)) terms[`${p.name}/${part}`] = v;
@@ -194,4 +255,3 @@ export function buildDistillObjective(spec: DistillObjectiveSpec): DistillObject
     },
   };
 }
-

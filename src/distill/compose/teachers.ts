@@ -46,14 +46,21 @@ export const teacherPrefix = (name: string): string => `teacher.${name}.`;
 function traceInGraph(slot: TeacherSlot, ids: g.Tensor, needs: TeacherNeeds, forward: ForwardOptions): TracedTeacher {
   const local = slot.teacher.local;
   if (!local || !slot.rebuild) {
-    throw new Error(`teacher '${slot.name}' (${slot.teacher.kind}) cannot run in-graph; only Retort models can. Use mode 'fed' (or an offline store)`);
+    throw new Error(
+      `teacher '${slot.name}' (${slot.teacher.kind}) cannot run in-graph; only Retort models can. Use mode 'fed' (or an offline store)`,
+    );
   }
   const prefix = teacherPrefix(slot.name);
   const model = g.withParamPrefix(prefix, () => slot.rebuild!());
   const out = model.forward(ids, forward);
   const frozen = new Map<string, HostTensor>();
   for (const name of model.params.keys()) frozen.set(name, local.params.get(name.slice(prefix.length)));
-  const outputs: TracedTeacher['outputs'] = { logits: out.logits, hidden: out.hidden, attentions: out.attentions, values: out.present.map((kv) => kv.value) };
+  const outputs: TracedTeacher['outputs'] = {
+    logits: out.logits,
+    hidden: out.hidden,
+    attentions: out.attentions,
+    values: out.present.map((kv) => kv.value),
+  };
   if (needs.topK) {
     const top = g.topK(g.logSoftmax(out.logits, -1), needs.topK);
     outputs.topk = { ids: top.indices, logprobs: top.values };
@@ -67,20 +74,27 @@ function traceFed(slot: TeacherSlot, ids: g.Tensor, needs: TeacherNeeds): Traced
   const info = slot.teacher.info;
   const outputs: TracedTeacher['outputs'] = {};
   if (needs.logits) outputs.logits = g.input(`${p}logits`, [b, t, info.vocabSize]);
-  if (needs.topK) outputs.topk = { ids: g.input(`${p}topk.ids`, [b, t, needs.topK], 'int64'), logprobs: g.input(`${p}topk.logprobs`, [b, t, needs.topK]) };
+  if (needs.topK)
+    outputs.topk = {
+      ids: g.input(`${p}topk.ids`, [b, t, needs.topK], 'int64'),
+      logprobs: g.input(`${p}topk.logprobs`, [b, t, needs.topK]),
+    };
   if (needs.hidden?.length) {
-    if (!info.dModel) throw new Error(`teacher '${slot.name}' does not say its hidden size; hidden-state distillation needs it`);
+    if (!info.dModel)
+      throw new Error(`teacher '${slot.name}' does not say its hidden size; hidden-state distillation needs it`);
     const hidden: g.Tensor[] = [];
     for (const i of needs.hidden) hidden[i] = g.input(`${p}hidden.${i}`, [b, t, info.dModel]);
     outputs.hidden = hidden;
   }
   if (needs.attentions?.length) {
-    if (!info.nHeads) throw new Error(`teacher '${slot.name}' does not say its head count; attention distillation needs it`);
+    if (!info.nHeads)
+      throw new Error(`teacher '${slot.name}' does not say its head count; attention distillation needs it`);
     const attentions: g.Tensor[] = [];
     for (const i of needs.attentions) attentions[i] = g.input(`${p}attn.${i}`, [b, info.nHeads, t, t]);
     outputs.attentions = attentions;
   }
-  if (needs.values?.length) throw new Error(`teacher '${slot.name}': value-relation distillation needs the teacher in-graph`);
+  if (needs.values?.length)
+    throw new Error(`teacher '${slot.name}': value-relation distillation needs the teacher in-graph`);
   const request: Omit<ScoreRequest, 'ids'> = {
     logits: needs.logits,
     topK: needs.topK,
@@ -103,7 +117,12 @@ function traceFed(slot: TeacherSlot, ids: g.Tensor, needs: TeacherNeeds): Traced
 }
 
 /** `forward`: the batch's attention mask and positions (task batches), for in-graph teachers. */
-export function traceTeacher(slot: TeacherSlot, ids: g.Tensor, needs: TeacherNeeds, forward: ForwardOptions = {}): TracedTeacher {
+export function traceTeacher(
+  slot: TeacherSlot,
+  ids: g.Tensor,
+  needs: TeacherNeeds,
+  forward: ForwardOptions = {},
+): TracedTeacher {
   return slot.mode === 'in-graph' ? traceInGraph(slot, ids, needs, forward) : traceFed(slot, ids, needs);
 }
 

@@ -27,7 +27,9 @@ export class ConfigError extends Error {
 
 /** One issue at `path` of `file`, in the words every config error uses: expected, got, fix. */
 export function configIssue(file: string, path: string, expected: string, received: string, fix: string): ConfigError {
-  return new ConfigError(file, [{ path, expected, received, fix, message: `${file}: ${path}: expected ${expected}, got ${received}; fix: ${fix}` }]);
+  return new ConfigError(file, [
+    { path, expected, received, fix, message: `${file}: ${path}: expected ${expected}, got ${received}; fix: ${fix}` },
+  ]);
 }
 
 type Issue = z.core.$ZodIssue & { input?: unknown };
@@ -43,7 +45,14 @@ function defOf(s: AnySchema): Record<string, unknown> & { type: string } {
 function unwrap(s: AnySchema): AnySchema {
   for (;;) {
     const d = defOf(s);
-    if (d.type === 'default' || d.type === 'optional' || d.type === 'nullable' || d.type === 'prefault' || d.type === 'readonly') s = d.innerType as AnySchema;
+    if (
+      d.type === 'default' ||
+      d.type === 'optional' ||
+      d.type === 'nullable' ||
+      d.type === 'prefault' ||
+      d.type === 'readonly'
+    )
+      s = d.innerType as AnySchema;
     // A preprocess (transform → schema) is described by the schema it feeds; a transform after a schema, by that schema.
     else if (d.type === 'pipe') s = (defOf(d.in as AnySchema).type === 'transform' ? d.out : d.in) as AnySchema;
     else return s;
@@ -52,7 +61,8 @@ function unwrap(s: AnySchema): AnySchema {
 
 type Shape = Record<string, AnySchema>;
 
-const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The fields an object option pins to literal values (a discriminated union's `kind`). */
 function literalsOf(shape: Shape): [string, readonly unknown[]][] {
@@ -68,23 +78,36 @@ function literalsOf(shape: Shape): [string, readonly unknown[]][] {
  * options that have that field.
  */
 function optionFor(options: readonly AnySchema[], value: unknown, key?: string): Shape | undefined {
-  const shapes = options.map((o) => defOf(unwrap(o))).filter((d) => d.type === 'object').map((d) => d.shape as Shape);
-  const fits = (shape: Shape) => !isPlainObject(value) || literalsOf(shape).every(([k, vs]) => !(k in value) || vs.includes(value[k]));
+  const shapes = options
+    .map((o) => defOf(unwrap(o)))
+    .filter((d) => d.type === 'object')
+    .map((d) => d.shape as Shape);
+  const fits = (shape: Shape) =>
+    !isPlainObject(value) || literalsOf(shape).every(([k, vs]) => !(k in value) || vs.includes(value[k]));
   const overlap = (shape: Shape) => (isPlainObject(value) ? Object.keys(value).filter((k) => k in shape).length : 0);
-  return shapes.filter((shape) => key === undefined || key in shape).sort((a, b) => Number(fits(b)) - Number(fits(a)) || overlap(b) - overlap(a))[0];
+  return shapes
+    .filter((shape) => key === undefined || key in shape)
+    .sort((a, b) => Number(fits(b)) - Number(fits(a)) || overlap(b) - overlap(a))[0];
 }
 
 /** The schema one step down from `s` at `key`, through objects, unions (the option `value` took), records, lists and tuples. */
 function childOf(s: AnySchema, key: PropertyKey, value: unknown): AnySchema | undefined {
   const d = defOf(unwrap(s));
   switch (d.type) {
-    case 'object': return (d.shape as Shape)[String(key)];
-    case 'union': return optionFor(d.options as AnySchema[], value, String(key))?.[String(key)];
-    case 'record': return d.valueType as AnySchema;
-    case 'array': return d.element as AnySchema;
-    case 'tuple': return (d.items as AnySchema[])[Number(key)] ?? (d.rest as AnySchema | undefined);
-    case 'lazy': return childOf((d.getter as () => AnySchema)(), key, value);
-    default: return undefined;
+    case 'object':
+      return (d.shape as Shape)[String(key)];
+    case 'union':
+      return optionFor(d.options as AnySchema[], value, String(key))?.[String(key)];
+    case 'record':
+      return d.valueType as AnySchema;
+    case 'array':
+      return d.element as AnySchema;
+    case 'tuple':
+      return (d.items as AnySchema[])[Number(key)] ?? (d.rest as AnySchema | undefined);
+    case 'lazy':
+      return childOf((d.getter as () => AnySchema)(), key, value);
+    default:
+      return undefined;
   }
 }
 
@@ -95,7 +118,8 @@ function schemaAt(root: AnySchema, path: readonly PropertyKey[], input?: unknown
   for (const key of path) {
     if (!s) return undefined;
     s = childOf(s, key, value);
-    value = isPlainObject(value) || Array.isArray(value) ? (value as Record<PropertyKey, unknown>)[key as never] : undefined;
+    value =
+      isPlainObject(value) || Array.isArray(value) ? (value as Record<PropertyKey, unknown>)[key as never] : undefined;
   }
   return s;
 }
@@ -123,7 +147,10 @@ function metaOf(s: AnySchema | undefined): FieldMeta {
     out.description ??= m?.description;
     if (out.example === undefined && m?.example !== undefined) out.example = m.example;
     const d = defOf(s);
-    s = d.type === 'default' || d.type === 'optional' || d.type === 'nullable' || d.type === 'prefault' ? (d.innerType as AnySchema) : undefined;
+    s =
+      d.type === 'default' || d.type === 'optional' || d.type === 'nullable' || d.type === 'prefault'
+        ? (d.innerType as AnySchema)
+        : undefined;
   }
   return out;
 }
@@ -133,7 +160,12 @@ const lowerFirst = (t: string): string => t[0]!.toLowerCase() + t.slice(1);
 /** An issue saying the value is not of an option's form at all: another type, or another value of its literal field (kind). */
 function isWrongForm(issue: Issue, option: AnySchema | undefined): boolean {
   const disc = (issue as { discriminator?: string }).discriminator;
-  if (issue.code === 'invalid_union' && disc !== undefined && (issue.path.length === 0 || (issue.path.length === 1 && issue.path[0] === disc))) return true;
+  if (
+    issue.code === 'invalid_union' &&
+    disc !== undefined &&
+    (issue.path.length === 0 || (issue.path.length === 1 && issue.path[0] === disc))
+  )
+    return true;
   if (issue.path.length === 0) return issue.code === 'invalid_type' || issue.code === 'invalid_value';
   if (issue.code !== 'invalid_value' || issue.path.length !== 1 || !option) return false;
   const d = defOf(unwrap(option));
@@ -146,10 +178,15 @@ function formOf(option: AnySchema): string {
   const d = defOf(unwrap(option));
   if (d.type === 'object') {
     const lits = new Map(literalsOf(d.shape as Shape));
-    return `{${Object.keys(d.shape as Shape).map((k) => (lits.has(k) ? `${k}: ${show(lits.get(k)![0])}` : k)).join(', ')}}`;
+    return `{${Object.keys(d.shape as Shape)
+      .map((k) => (lits.has(k) ? `${k}: ${show(lits.get(k)![0])}` : k))
+      .join(', ')}}`;
   }
   if (d.type === 'literal') return (d.values as unknown[]).map(show).join(' or ');
-  if (d.type === 'enum') return `one of ${Object.values(d.entries as object).map(show).join(', ')}`;
+  if (d.type === 'enum')
+    return `one of ${Object.values(d.entries as object)
+      .map(show)
+      .join(', ')}`;
   return TYPE_WORDS[d.type] ?? d.type;
 }
 
@@ -174,7 +211,7 @@ const TYPE_WORDS: Record<string, string> = {
 function show(v: unknown): string {
   if (v === undefined) return 'nothing';
   const s = JSON.stringify(v);
-  return s === undefined ? String(v) : s.length > 60 ? s.slice(0, 57) + '...' : s;
+  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 /** Levenshtein distance, for "did you mean". */
@@ -196,7 +233,8 @@ export function levenshtein(a: string, b: string): number {
 const distance = (a: string, b: string): number => levenshtein(a.toLowerCase(), b.toLowerCase());
 
 function closest(word: string, options: readonly string[]): string | undefined {
-  let best: string | undefined, bestD = Infinity;
+  let best: string | undefined,
+    bestD = Infinity;
   for (const o of options) {
     const d = distance(word, o);
     if (d < bestD) [best, bestD] = [o, d];
@@ -204,7 +242,11 @@ function closest(word: string, options: readonly string[]): string | undefined {
   return best !== undefined && bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
-function bound(issue: { minimum?: unknown; maximum?: unknown; inclusive?: boolean }, noun: string, small: boolean): string {
+function bound(
+  issue: { minimum?: unknown; maximum?: unknown; inclusive?: boolean },
+  noun: string,
+  small: boolean,
+): string {
   const v = Number(small ? issue.minimum : issue.maximum);
   if (small && v === 0) return issue.inclusive ? `a non-negative ${noun} (0 or more)` : `a positive ${noun}`;
   return `${noun === 'integer' ? 'an' : 'a'} ${noun} ${small ? (issue.inclusive ? '≥' : '>') : issue.inclusive ? '≤' : '<'} ${v}`;
@@ -212,7 +254,14 @@ function bound(issue: { minimum?: unknown; maximum?: unknown; inclusive?: boolea
 
 // ------------------------------------------------------------------ one issue → sentences
 /** `guessed` collects the paths that a "did you mean" names, whose "missing" issues then say nothing more. */
-function describe(file: string, root: AnySchema, issue: Issue, pathPrefix: readonly PropertyKey[], input: unknown, guessed: Set<string>): ConfigIssue[] {
+function describe(
+  file: string,
+  root: AnySchema,
+  issue: Issue,
+  pathPrefix: readonly PropertyKey[],
+  input: unknown,
+  guessed: Set<string>,
+): ConfigIssue[] {
   const fullPath = [...pathPrefix, ...issue.path];
   const field = schemaAt(root, issue.path, input);
   const meta = metaOf(field);
@@ -220,14 +269,21 @@ function describe(file: string, root: AnySchema, issue: Issue, pathPrefix: reado
   const about = meta.description ? ` (${lowerFirst(meta.description)})` : '';
   const eg = meta.example !== undefined ? `, e.g. ${show(meta.example)}` : '';
   const make = (path: string, expected: string, received: string, fix: string): ConfigIssue => ({
-    path, expected, received, fix, message: `${file}: ${path}: expected ${expected}, got ${received}; fix: ${fix}`,
+    path,
+    expected,
+    received,
+    fix,
+    message: `${file}: ${path}: expected ${expected}, got ${received}; fix: ${fix}`,
   });
   const at = name(fullPath);
   const received = show(issue.input);
 
   switch (issue.code) {
     case 'invalid_type': {
-      const noun = issue.expected === 'number' && isIntSchema(field) ? 'an integer' : (TYPE_WORDS[issue.expected] ?? issue.expected);
+      const noun =
+        issue.expected === 'number' && isIntSchema(field)
+          ? 'an integer'
+          : (TYPE_WORDS[issue.expected] ?? issue.expected);
       const fix = issue.input === undefined ? `add ${at}${eg}${about}` : `write ${at} as ${noun}${eg}${about}`;
       return [make(at, noun, received, fix)];
     }
@@ -246,7 +302,8 @@ function describe(file: string, root: AnySchema, issue: Issue, pathPrefix: reado
     case 'invalid_value': {
       const options = issue.values.map((v) => String(v));
       const guess = typeof issue.input === 'string' ? closest(issue.input, options) : undefined;
-      const expected = options.length === 1 ? show(issue.values[0]) : `one of ${options.map((o) => show(o)).join(', ')}`;
+      const expected =
+        options.length === 1 ? show(issue.values[0]) : `one of ${options.map((o) => show(o)).join(', ')}`;
       return [make(at, expected, received, guess ? `did you mean ${show(guess)}?${about}` : `use ${expected}${about}`)];
     }
     case 'invalid_union': {
@@ -262,14 +319,22 @@ function describe(file: string, root: AnySchema, issue: Issue, pathPrefix: reado
       // A plain union: the issues of the option the value was meant for (the right type, and its literal fields match).
       const union = field ? defOf(unwrap(field)) : undefined;
       const options = union?.type === 'union' ? (union.options as AnySchema[]) : [];
-      const branches = ((issue as { errors?: Issue[][] }).errors ?? []).map((b, i) => ({ issues: b, option: options[i] }));
+      const branches = ((issue as { errors?: Issue[][] }).errors ?? []).map((b, i) => ({
+        issues: b,
+        option: options[i],
+      }));
       const meant = branches.filter((b) => b.issues.length > 0 && !b.issues.some((i) => isWrongForm(i, b.option)));
       if (meant.length > 0) {
         const best = meant.reduce((a, b) => (b.issues.length < a.issues.length ? b : a));
-        return best.issues.flatMap((i) => describe(file, root, { ...i, path: [...issue.path, ...i.path] } as Issue, pathPrefix, input, guessed));
+        return best.issues.flatMap((i) =>
+          describe(file, root, { ...i, path: [...issue.path, ...i.path] } as Issue, pathPrefix, input, guessed),
+        );
       }
       const forms = [...new Set(options.map(formOf))];
-      if (forms.length === 0) return [make(at, meta.description ?? 'one of the allowed forms', received, `see the description of ${at}${about}`)];
+      if (forms.length === 0)
+        return [
+          make(at, meta.description ?? 'one of the allowed forms', received, `see the description of ${at}${about}`),
+        ];
       const expected = forms.join(' or ');
       return [make(at, expected, received, `write ${at} as ${expected}${eg}${about}`)];
     }
@@ -284,8 +349,16 @@ function describe(file: string, root: AnySchema, issue: Issue, pathPrefix: reado
         const expected = `one of the fields ${known.join(', ')}`;
         const meant = guess ? metaOf(shape![guess]).description : undefined;
         if (guess) guessed.add(name([...fullPath, guess]));
-        const fix = guess ? `did you mean ${show(guess)}?${meant ? ` (${lowerFirst(meant)})` : ''}; ${fields}` : `remove it; ${fields}`;
-        return { path, expected, received: show((issue.input as Record<string, unknown>)?.[k]), fix, message: `${file}: ${path}: unknown field; fix: ${fix}` };
+        const fix = guess
+          ? `did you mean ${show(guess)}?${meant ? ` (${lowerFirst(meant)})` : ''}; ${fields}`
+          : `remove it; ${fields}`;
+        return {
+          path,
+          expected,
+          received: show((issue.input as Record<string, unknown>)?.[k]),
+          fix,
+          message: `${file}: ${path}: unknown field; fix: ${fix}`,
+        };
       });
     }
     case 'invalid_format': {
@@ -300,9 +373,14 @@ function describe(file: string, root: AnySchema, issue: Issue, pathPrefix: reado
         return [{ ...nested.configIssue, path: at, message: `${file}: ${at}: ${nested.sentence}` }];
       }
       // Custom checks write "expected ...; fix: ..." themselves; others fall back to zod's message.
-      const [expected, fix] = issue.message.includes('; fix: ') ? issue.message.split('; fix: ') as [string, string] : [issue.message, `see the description of ${at}${about}`];
+      const [expected, fix] = issue.message.includes('; fix: ')
+        ? (issue.message.split('; fix: ') as [string, string])
+        : [issue.message, `see the description of ${at}${about}`];
       // An object's dump says little about a rule across its fields (dModel vs nHeads); values are worth showing.
-      const got = issue.input === undefined || (typeof issue.input === 'object' && issue.input !== null) ? '' : `, got ${received}`;
+      const got =
+        issue.input === undefined || (typeof issue.input === 'object' && issue.input !== null)
+          ? ''
+          : `, got ${received}`;
       return [{ path: at, expected, received, fix, message: `${file}: ${at}: ${expected}${got}; fix: ${fix}` }];
     }
   }
@@ -314,7 +392,13 @@ function describe(file: string, root: AnySchema, issue: Issue, pathPrefix: reado
  * path went through (a teacher's `source` by its kind), so the fields, descriptions and "did you
  * mean" are that option's.
  */
-export function configError(file: string, root: AnySchema, error: z.core.$ZodError, pathPrefix: readonly PropertyKey[] = [], input?: unknown): ConfigError {
+export function configError(
+  file: string,
+  root: AnySchema,
+  error: z.core.$ZodError,
+  pathPrefix: readonly PropertyKey[] = [],
+  input?: unknown,
+): ConfigError {
   const guessed = new Set<string>();
   const issues = error.issues.flatMap((i) => describe(file, root, i as Issue, pathPrefix, input, guessed));
   // "hfDir is missing" beside "hfdir: did you mean hfDir?" says nothing more.
@@ -333,6 +417,12 @@ export function nestedIssues(err: ConfigError, prefix: readonly string[]): z.cor
     if (prefix.every((p, j) => path[j] === p)) path = path.slice(prefix.length);
     const head = `${err.file}: ${i.path}: `;
     const sentence = i.message.startsWith(head) ? i.message.slice(head.length) : i.message;
-    return { code: 'custom', path, message: `${i.expected}; fix: ${i.fix}`, params: { configIssue: i, sentence }, input: undefined };
+    return {
+      code: 'custom',
+      path,
+      message: `${i.expected}; fix: ${i.fix}`,
+      params: { configIssue: i, sentence },
+      input: undefined,
+    };
   });
 }

@@ -15,25 +15,55 @@ import { ParamStore } from '../../runtime/index.ts';
 const dir = mkdtempSync(join(tmpdir(), 'retort-model-from-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-const text = 'Fellow citizens of the Senate and of the House of Representatives: the state of the union is strong. '.repeat(40);
+const text =
+  'Fellow citizens of the Senate and of the House of Representatives: the state of the union is strong. '.repeat(40);
 writeFileSync(join(dir, 'corpus.txt'), text);
 const tokenizer = CharTokenizer.fromCorpus([text]);
-const llamaConfig = { dialect: 'qwen2', dModel: 16, nLayers: 1, nHeads: 2, nKvHeads: 1, mlpHidden: 32, maxPositions: 16 };
+const llamaConfig = {
+  dialect: 'qwen2',
+  dModel: 16,
+  nLayers: 1,
+  nHeads: 2,
+  nKvHeads: 1,
+  mlpHidden: 32,
+  maxPositions: 16,
+};
 const run = (model: unknown) =>
-  parseRunConfig({ model, data: { dataset: 'corpus.txt', seqLen: 16 }, optimizer: { kind: 'adamw', lr: 1e-3 }, steps: 1, checkpoint: { dir: 'run' } }, 'train.yaml', { baseDir: dir });
+  parseRunConfig(
+    {
+      model,
+      data: { dataset: 'corpus.txt', seqLen: 16 },
+      optimizer: { kind: 'adamw', lr: 1e-3 },
+      steps: 1,
+      checkpoint: { dir: 'run' },
+    },
+    'train.yaml',
+    { baseDir: dir },
+  );
 const shapes = (m: DecoderModel) => [...m.params].map(([k, t]) => [k, t.shape.join('x')]);
 
-test('model.family llama builds a fresh Llama of the config\'s dialect, vocabulary from the tokenizer', () => {
+test("model.family llama builds a fresh Llama of the config's dialect, vocabulary from the tokenizer", () => {
   const { model, params } = modelFromConfig(run({ family: 'llama', config: llamaConfig }), tokenizer, 'train.yaml');
   assert.ok(model instanceof Llama);
   assert.equal(model.config.dialect, 'qwen2');
   assert.equal(model.config.vocabSize, tokenizer.vocabSize);
   assert.equal(model.config.qkvBias, true, "qwen2's q/k/v biases by default");
-  assert.deepEqual(model.params.get('model.layers.0.self_attn.k_proj.weight')!.shape, [8, 16], 'one key/value head of 8');
-  assert.ok(params.values.has('model.layers.0.self_attn.q_proj.bias') && !params.values.has('model.layers.0.self_attn.o_proj.bias'));
+  assert.deepEqual(
+    model.params.get('model.layers.0.self_attn.k_proj.weight')!.shape,
+    [8, 16],
+    'one key/value head of 8',
+  );
+  assert.ok(
+    params.values.has('model.layers.0.self_attn.q_proj.bias') &&
+      !params.values.has('model.layers.0.self_attn.o_proj.bias'),
+  );
   assert.equal(familyLabel(model), 'llama (qwen2)');
   assert.deepEqual(shapes(freshModelLike(model)), shapes(model));
-  const gpt2 = modelFromConfig(run({ family: 'gpt2', config: { dModel: 16, nLayers: 1, nHeads: 2, maxPositions: 16 } }), tokenizer, 'train.yaml').model;
+  const gpt2 = modelFromConfig(
+    run({ family: 'gpt2', config: { dModel: 16, nLayers: 1, nHeads: 2, maxPositions: 16 } }),
+    tokenizer,
+    'train.yaml',
+  ).model;
   assert.ok(gpt2 instanceof Gpt2);
   assert.equal(familyLabel(gpt2), 'gpt2');
 });
@@ -48,7 +78,10 @@ test('model.hfDir builds the family its config.json names; a model.family that d
   const { model, params } = modelFromConfig(run({ family: 'llama', hfDir: 'qwen' }), tokenizer, 'train.yaml');
   assert.ok(model instanceof Llama && model.config.dialect === 'qwen2');
   assert.deepEqual(shapes(model), shapes(llama));
-  assert.equal(params.get('model.embed_tokens.weight').data[3], ParamStore.init(llama.params.values(), 5).get('model.embed_tokens.weight').data[3]);
+  assert.equal(
+    params.get('model.embed_tokens.weight').data[3],
+    ParamStore.init(llama.params.values(), 5).get('model.embed_tokens.weight').data[3],
+  );
   // A student from a folder rebuilds as its own family and config too.
   const fresh = freshModelLike(model);
   assert.ok(fresh instanceof Llama && fresh.config.dialect === 'qwen2');
@@ -57,8 +90,15 @@ test('model.hfDir builds the family its config.json names; a model.family that d
 
 test('model.dialect beside family llama is read as model.config.dialect; beside gpt2 it is refused, naming the fields', () => {
   const { dialect: _d, ...rest } = llamaConfig;
-  const { model } = modelFromConfig(run({ family: 'llama', dialect: 'mistral', config: rest }), tokenizer, 'train.yaml');
+  const { model } = modelFromConfig(
+    run({ family: 'llama', dialect: 'mistral', config: rest }),
+    tokenizer,
+    'train.yaml',
+  );
   assert.ok(model instanceof Llama);
   assert.equal(model.config.dialect, 'mistral');
-  assert.throws(() => run({ family: 'gpt2', dialect: 'qwen2', config: { dModel: 16, nLayers: 1, nHeads: 2, maxPositions: 16 } }), /train\.yaml: model\.dialect: unknown field; fix: remove it; model \(.*\) has family, config, hfDir/);
+  assert.throws(
+    () => run({ family: 'gpt2', dialect: 'qwen2', config: { dModel: 16, nLayers: 1, nHeads: 2, maxPositions: 16 } }),
+    /train\.yaml: model\.dialect: unknown field; fix: remove it; model \(.*\) has family, config, hfDir/,
+  );
 });

@@ -13,7 +13,8 @@ import type { RunConfig } from './schema.ts';
 type DataConfig = RunConfig['data'];
 
 /** Whether the data section reads task records rather than a text stream. */
-export const isTaskDataset = (d: DataConfig): boolean => d.dataset.endsWith('.jsonl') || d.format === 'promptCompletion' || d.format === 'messages';
+export const isTaskDataset = (d: DataConfig): boolean =>
+  d.dataset.endsWith('.jsonl') || d.format === 'promptCompletion' || d.format === 'messages';
 
 /** End of sequence of the tokenizers Retort builds for task data: the default chat template closes answers with it. */
 export const TASK_EOS = '<|endoftext|>';
@@ -25,7 +26,8 @@ const TEMPLATE_TEXT = 'system:\nuser:\nassistant:\n';
 export function taskTokenizer(d: DataConfig, texts: readonly string[]): Tokenizer {
   const t = d.tokenizer;
   if (t.kind === 'hf') return loadHfTokenizer(t.path);
-  if (t.kind === 'char') return CharTokenizer.fromCorpus([...texts, TEMPLATE_TEXT], { eosToken: TASK_EOS, padToken: '<pad>' });
+  if (t.kind === 'char')
+    return CharTokenizer.fromCorpus([...texts, TEMPLATE_TEXT], { eosToken: TASK_EOS, padToken: '<pad>' });
   return trainByteLevelBpe([...texts, TEMPLATE_TEXT], { vocabSize: t.vocabSize, eosToken: TASK_EOS });
 }
 
@@ -36,12 +38,25 @@ export interface TaskDataResult {
 }
 
 /** Reads, splits and encodes the task data; `tokenizer` given (a teacher's) is used as is. */
-export function taskDataFromConfig(d: DataConfig, o: { tokenizer?: Tokenizer; log?: (line: string) => void } = {}): TaskDataResult {
-  const options = { file: d.dataset, format: d.format, trainOn: d.train_on, seq: d.seqLen, skipBad: d.skipBad, validation: d.validation, log: o.log };
-  const tokenizer = o.tokenizer ?? (() => {
-    const split = readTaskSplits({ ...options, log: undefined });
-    return taskTokenizer(d, taskTexts([...split.trainRecords, ...split.validationRecords]));
-  })();
+export function taskDataFromConfig(
+  d: DataConfig,
+  o: { tokenizer?: Tokenizer; log?: (line: string) => void } = {},
+): TaskDataResult {
+  const options = {
+    file: d.dataset,
+    format: d.format,
+    trainOn: d.train_on,
+    seq: d.seqLen,
+    skipBad: d.skipBad,
+    validation: d.validation,
+    log: o.log,
+  };
+  const tokenizer =
+    o.tokenizer ??
+    (() => {
+      const split = readTaskSplits({ ...options, log: undefined });
+      return taskTokenizer(d, taskTexts([...split.trainRecords, ...split.validationRecords]));
+    })();
   const corpus = taskCorpus(tokenizer, options);
   const padId = tokenizer.padId ?? tokenizer.eosId ?? 0;
   return {

@@ -43,31 +43,58 @@ export interface LabelShardResult {
   stopped?: string;
 }
 
-export function identityOf(o: Pick<LabelShardOptions, 'teacher' | 'examples' | 'tokenizer' | 'dataset'>): StoreIdentity {
+export function identityOf(
+  o: Pick<LabelShardOptions, 'teacher' | 'examples' | 'tokenizer' | 'dataset'>,
+): StoreIdentity {
   const tok = o.tokenizer ?? (o.teacher.tokenizer ? tokenizerHash(o.teacher.tokenizer) : undefined);
-  if (!tok) throw new Error(`labelShard: teacher '${o.teacher.name}' has no tokenizer; pass tokenizer (a hash of the vocabulary the ids are in, e.g. tokenizerHash(tok))`);
+  if (!tok)
+    throw new Error(
+      `labelShard: teacher '${o.teacher.name}' has no tokenizer; pass tokenizer (a hash of the vocabulary the ids are in, e.g. tokenizerHash(tok))`,
+    );
   return { teacher: o.teacher.fingerprint, tokenizer: tok, dataset: o.dataset ?? datasetHash(o.examples) };
 }
 
 export async function labelShard(o: LabelShardOptions): Promise<LabelShardResult> {
   const seq = o.examples[0]?.length ?? 0;
-  if (seq === 0 || o.examples.some((e) => e.length !== seq)) throw new Error('labelShard: examples must be non-empty and all of one length (token windows)');
-  if (o.examples.length < o.shard.count) throw new Error(`labelShard: ${o.examples.length} examples cannot fill ${o.shard.count} shards; use at most ${o.examples.length} shards`);
+  if (seq === 0 || o.examples.some((e) => e.length !== seq))
+    throw new Error('labelShard: examples must be non-empty and all of one length (token windows)');
+  if (o.examples.length < o.shard.count)
+    throw new Error(
+      `labelShard: ${o.examples.length} examples cannot fill ${o.shard.count} shards; use at most ${o.examples.length} shards`,
+    );
   const [start, end] = shardRange(o.examples.length, o.shard);
   const total = end - start;
   const batch = o.batch ?? 8;
   const dir = join(o.root, shardDirName(o.shard));
-  const writer = StoreWriter.open(dir, identityOf(o), { seq, topK: o.topK, vocabSize: o.teacher.info.vocabSize }, {
-    total, shard: { index: o.shard.index, of: o.shard.count }, commitEvery: batch,
-  });
+  const writer = StoreWriter.open(
+    dir,
+    identityOf(o),
+    { seq, topK: o.topK, vocabSize: o.teacher.info.vocabSize },
+    {
+      total,
+      shard: { index: o.shard.index, of: o.shard.count },
+      commitEvery: batch,
+    },
+  );
   const skipped = writer.count;
   let stopped: string | undefined;
   try {
     ({ stopped } = await labelInto(writer, o.teacher, o.examples.slice(start, end), {
-      topK: o.topK, batch, signal: o.signal, stopOn: o.stopOn, onProgress: (done, all) => o.onProgress?.({ done, total: all }),
+      topK: o.topK,
+      batch,
+      signal: o.signal,
+      stopOn: o.stopOn,
+      onProgress: (done, all) => o.onProgress?.({ done, total: all }),
     }));
   } finally {
     writer.close();
   }
-  return { dir, total, skipped, labelled: writer.count - skipped, complete: writer.count >= total, ...(stopped ? { stopped } : {}) };
+  return {
+    dir,
+    total,
+    skipped,
+    labelled: writer.count - skipped,
+    complete: writer.count >= total,
+    ...(stopped ? { stopped } : {}),
+  };
 }

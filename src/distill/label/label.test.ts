@@ -11,9 +11,11 @@ import { BudgetExhaustedError } from '../../teachers/http/client.ts';
 import { LocalTeacher } from '../../teachers/local.ts';
 import type { Teacher } from '../../teachers/teacher.ts';
 import { StoreReader, StoreTeacher } from '../store/index.ts';
-import { labelShard, MergeError, mergeShards, parseShard, shardRange } from './index.ts';
+import { labelShard, type MergeError, mergeShards, parseShard, shardRange } from './index.ts';
 
-const V = 24, T = 6, K = 3;
+const V = 24,
+  T = 6,
+  K = 3;
 const model = new Gpt2({ vocabSize: V, maxPositions: T, dModel: 16, nLayers: 1, nHeads: 2 });
 const teacher = new LocalTeacher('t', model, ParamStore.init(model.params.values(), 1));
 const other = new LocalTeacher('u', model, ParamStore.init(model.params.values(), 2));
@@ -28,7 +30,10 @@ test('shards cover every example once and parse from "i/n"', () => {
       const [a, b] = shardRange(11, { index: i, count: n });
       for (let j = a; j < b; j++) seen.push(j);
     }
-    assert.deepEqual(seen, Array.from({ length: 11 }, (_, j) => j));
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 11 }, (_, j) => j),
+    );
   }
   assert.deepEqual(parseShard('2/8'), { index: 2, count: 8 });
   assert.throws(() => parseShard('8/8'), /index must be in 0..7/);
@@ -45,7 +50,11 @@ test('three shards merge into one store that serves what the live teacher says',
     const out = join(root, 'merged');
     assert.deepEqual(mergeShards(root, out), { out, shards: 3, examples: 11 });
     const store = new StoreTeacher('merged', new StoreReader(out), examples);
-    const ids = hostTensor('int64', [examples.length, T], examples.flatMap((e) => [...e]));
+    const ids = hostTensor(
+      'int64',
+      [examples.length, T],
+      examples.flatMap((e) => [...e]),
+    );
     const [live, cached] = await Promise.all([teacher.score({ ids, topK: K }), store.score({ ids, topK: K })]);
     assert.deepEqual(cached.topk!.ids.data, live.topk!.ids.data);
     assert.deepEqual(cached.topk!.logprobs.data, live.topk!.logprobs.data);
@@ -58,17 +67,33 @@ test('missing, incomplete, doubled and foreign shards are refused; an interrupte
   const root = mkdtempSync(join(tmpdir(), 'retort-label-'));
   try {
     await labelShard({ ...base, teacher, shard: { index: 0, count: 3 }, root });
-    assert.throws(() => mergeShards(root, join(root, 'm1')), (e: MergeError) => /shard\(s\) 1, 2 of 3 missing/.test(e.message));
+    assert.throws(
+      () => mergeShards(root, join(root, 'm1')),
+      (e: MergeError) => /shard\(s\) 1, 2 of 3 missing/.test(e.message),
+    );
     // Shard 1 stops after its first batch (2 of its 4 examples).
     const stop = new AbortController();
-    const part = await labelShard({ ...base, teacher, shard: { index: 1, count: 3 }, root, signal: stop.signal, onProgress: () => stop.abort() });
+    const part = await labelShard({
+      ...base,
+      teacher,
+      shard: { index: 1, count: 3 },
+      root,
+      signal: stop.signal,
+      onProgress: () => stop.abort(),
+    });
     assert.deepEqual([part.complete, part.labelled, part.stopped], [false, 2, 'aborted']);
     await labelShard({ ...base, teacher, shard: { index: 2, count: 3 }, root });
-    assert.throws(() => mergeShards(root, join(root, 'm2')), /incomplete: 2 of 4 examples labelled \(examples 5..6 missing\)/);
+    assert.throws(
+      () => mergeShards(root, join(root, 'm2')),
+      /incomplete: 2 of 4 examples labelled \(examples 5..6 missing\)/,
+    );
     const rest = await labelShard({ ...base, teacher, shard: { index: 1, count: 3 }, root });
     assert.deepEqual([rest.complete, rest.skipped, rest.labelled], [true, 2, 2]);
     // Another teacher's outputs never land in this run's stores.
-    await assert.rejects(labelShard({ ...base, teacher: other, shard: { index: 1, count: 3 }, root }), /holds outputs for teacher/);
+    await assert.rejects(
+      labelShard({ ...base, teacher: other, shard: { index: 1, count: 3 }, root }),
+      /holds outputs for teacher/,
+    );
     // A shard copied under a second name would double its examples.
     cpSync(join(root, 'shard-00001-of-00003'), join(root, 'copy-of-shard-1'), { recursive: true });
     assert.throws(() => mergeShards(root, join(root, 'm3')), /shard 1\/3 appears 2 times/);
@@ -83,8 +108,18 @@ test('a spent budget stops the shard cleanly after its last committed batch; a l
   const root = mkdtempSync(join(tmpdir(), 'retort-label-'));
   try {
     let calls = 0;
-    const metered: Teacher = { ...teacher, kind: 'retort', name: 't', fingerprint: teacher.fingerprint, info: teacher.info, capabilities: teacher.capabilities,
-      score: (r) => (++calls > 2 ? Promise.reject(new BudgetExhaustedError('budget exhausted: 2 of 2 requests used')) : teacher.score(r)) };
+    const metered: Teacher = {
+      ...teacher,
+      kind: 'retort',
+      name: 't',
+      fingerprint: teacher.fingerprint,
+      info: teacher.info,
+      capabilities: teacher.capabilities,
+      score: (r) =>
+        ++calls > 2
+          ? Promise.reject(new BudgetExhaustedError('budget exhausted: 2 of 2 requests used'))
+          : teacher.score(r),
+    };
     const stopOn = (e: unknown) => e instanceof BudgetExhaustedError;
     const r = await labelShard({ ...base, teacher: metered, shard: { index: 0, count: 1 }, root, stopOn });
     assert.deepEqual([r.complete, r.labelled], [false, 4]);

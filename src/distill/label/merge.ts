@@ -32,7 +32,8 @@ function shardStores(root: string): StoreReader[] {
 
 /** Checks the shard stores under `root` and writes the merged store to `out` (a new folder). */
 export function mergeShards(root: string, out: string): MergeReport {
-  if (existsSync(join(out, 'manifest.json'))) throw new MergeError([`${out} already holds a store; merge into a new folder`]);
+  if (existsSync(join(out, 'manifest.json')))
+    throw new MergeError([`${out} already holds a store; merge into a new folder`]);
   const stores = shardStores(root);
   const problems: string[] = [];
   if (stores.length === 0) throw new MergeError([`no shard stores under ${root}`]);
@@ -42,15 +43,24 @@ export function mergeShards(root: string, out: string): MergeReport {
   for (const s of stores) {
     const m = s.manifest;
     for (const key of ['teacher', 'tokenizer', 'dataset'] as const) {
-      if (m.identity[key] !== first.identity[key]) problems.push(`${s.dir} was labelled with ${key} '${m.identity[key]}', ${stores[0]!.dir} with '${first.identity[key]}'`);
+      if (m.identity[key] !== first.identity[key])
+        problems.push(
+          `${s.dir} was labelled with ${key} '${m.identity[key]}', ${stores[0]!.dir} with '${first.identity[key]}'`,
+        );
     }
-    if (JSON.stringify(m.layout) !== JSON.stringify(first.layout)) problems.push(`${s.dir} has layout ${JSON.stringify(m.layout)}, unlike ${JSON.stringify(first.layout)}`);
-    if (m.shard!.of !== n) problems.push(`${s.dir} is shard ${m.shard!.index}/${m.shard!.of}, but other shards split ${n} ways`);
+    if (JSON.stringify(m.layout) !== JSON.stringify(first.layout))
+      problems.push(`${s.dir} has layout ${JSON.stringify(m.layout)}, unlike ${JSON.stringify(first.layout)}`);
+    if (m.shard!.of !== n)
+      problems.push(`${s.dir} is shard ${m.shard!.index}/${m.shard!.of}, but other shards split ${n} ways`);
     byIndex.set(m.shard!.index, [...(byIndex.get(m.shard!.index) ?? []), s]);
   }
   const missing = Array.from({ length: n }, (_, i) => i).filter((i) => !byIndex.has(i));
   if (missing.length) problems.push(`shard(s) ${missing.join(', ')} of ${n} missing`);
-  for (const [i, list] of byIndex) if (list.length > 1) problems.push(`shard ${i}/${n} appears ${list.length} times (${list.map((s) => s.dir).join(', ')}): its examples would be doubled`);
+  for (const [i, list] of byIndex)
+    if (list.length > 1)
+      problems.push(
+        `shard ${i}/${n} appears ${list.length} times (${list.map((s) => s.dir).join(', ')}): its examples would be doubled`,
+      );
   if (problems.length) throw new MergeError(problems);
 
   const ordered = Array.from({ length: n }, (_, i) => byIndex.get(i)![0]!);
@@ -58,8 +68,12 @@ export function mergeShards(root: string, out: string): MergeReport {
   for (const [i, s] of ordered.entries()) {
     const [start, end] = shardRange(examples, { index: i, count: n });
     const want = end - start;
-    if (s.manifest.total !== want) problems.push(`${s.dir} expects ${s.manifest.total} examples but shard ${i}/${n} of ${examples} owns ${want}`);
-    if (s.count < want) problems.push(`${s.dir} is incomplete: ${s.count} of ${want} examples labelled (examples ${start + s.count}..${end - 1} missing); run that shard again to finish it`);
+    if (s.manifest.total !== want)
+      problems.push(`${s.dir} expects ${s.manifest.total} examples but shard ${i}/${n} of ${examples} owns ${want}`);
+    if (s.count < want)
+      problems.push(
+        `${s.dir} is incomplete: ${s.count} of ${want} examples labelled (examples ${start + s.count}..${end - 1} missing); run that shard again to finish it`,
+      );
     if (s.count > want) problems.push(`${s.dir} holds ${s.count} records for ${want} examples`);
     for (let j = 0; j < Math.min(s.count, want); j++) {
       try {

@@ -14,8 +14,10 @@ export function parseShard(s: string): ShardSpec {
 }
 
 export function checkShard(s: ShardSpec): ShardSpec {
-  if (!Number.isInteger(s.count) || s.count < 1) throw new Error(`shard count must be a positive integer, got ${s.count}`);
-  if (!Number.isInteger(s.index) || s.index < 0 || s.index >= s.count) throw new Error(`shard index must be in 0..${s.count - 1}, got ${s.index}`);
+  if (!Number.isInteger(s.count) || s.count < 1)
+    throw new Error(`shard count must be a positive integer, got ${s.count}`);
+  if (!Number.isInteger(s.index) || s.index < 0 || s.index >= s.count)
+    throw new Error(`shard index must be in 0..${s.count - 1}, got ${s.index}`);
   return s;
 }
 
@@ -26,4 +28,5 @@ export function shardRange(total: number, s: ShardSpec): [number, number] {
 }
 
 /** The folder of shard i of n under a labelling run's root. */
-export const shardDirName = (s: ShardSpec): string => `shard-${String(s.index).padStart(5, '0')}-of-${String(s.count).padStart(5, '0')}`;
+export const shardDirName = (s: ShardSpec): string =>
+  `shard-${String(s.index).padStart(5, '0')}-of-${String(s.count).padStart(5, '0')}`;

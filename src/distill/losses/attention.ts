@@ -36,7 +36,9 @@ export function attentionMapKl(teacher: Tensor, student: Tensor, o: AttentionKlO
   const [b, ht, t, s] = teacher.shape;
   const [b2, hs, t2, s2] = student.shape;
   if (teacher.rank !== 4 || student.rank !== 4 || b !== b2 || t !== t2 || s !== s2) {
-    throw new Error(`attention-map loss: teacher ${fmt(teacher.shape)} and student ${fmt(student.shape)} must both be (B, H, T, S) with the same B, T and S`);
+    throw new Error(
+      `attention-map loss: teacher ${fmt(teacher.shape)} and student ${fmt(student.shape)} must both be (B, H, T, S) with the same B, T and S`,
+    );
   }
   const average = o.heads === 'average' || ht !== hs;
   const at = average ? reduceMean(teacher, 1, true) : teacher; // (B, H', T, S)
@@ -75,8 +77,18 @@ export function createAttentionLoss(c: AttentionLossConfig): DistillLoss {
       overLayerPairs(
         'attention-map loss',
         c,
-        need(b.student.attentions, 'attention-map loss', 'student.attentions', "pass the student's attention probabilities per block; fromDecoder(out) fills them"),
-        need(b.teacher.attentions, 'attention-map loss', 'teacher.attentions', 'the teacher must return its attention probabilities; an API teacher cannot, so drop this loss'),
+        need(
+          b.student.attentions,
+          'attention-map loss',
+          'student.attentions',
+          "pass the student's attention probabilities per block; fromDecoder(out) fills them",
+        ),
+        need(
+          b.teacher.attentions,
+          'attention-map loss',
+          'teacher.attentions',
+          'the teacher must return its attention probabilities; an API teacher cannot, so drop this loss',
+        ),
         (s, t) => attentionMapKl(t, s, { heads: c.heads, eps: c.eps, mask: b.mask }),
       ),
   };

@@ -12,9 +12,15 @@ test('schedules: constant, and a linear ramp held flat outside its steps', () =>
   assert.equal(scheduleAt(0.3, 999), 0.3);
   assert.equal(scheduleAt({ kind: 'constant', value: 2 }, 5), 2);
   const ramp = { kind: 'linear' as const, from: 0, to: 1, startStep: 100, endStep: 200 };
-  assert.deepEqual([0, 100, 150, 175, 200, 1000].map((s) => scheduleAt(ramp, s)), [0, 0, 0.5, 0.75, 1, 1]);
+  assert.deepEqual(
+    [0, 100, 150, 175, 200, 1000].map((s) => scheduleAt(ramp, s)),
+    [0, 0, 0.5, 0.75, 1, 1],
+  );
   assert.equal(scheduleAt({ kind: 'linear', from: 1, to: 0.5, endStep: 10 }, 4), 0.8);
-  assert.throws(() => scheduleAt({ kind: 'linear', from: 0, to: 1, startStep: 5, endStep: 2 }, 0), /endStep must be ≥ startStep/);
+  assert.throws(
+    () => scheduleAt({ kind: 'linear', from: 0, to: 1, startStep: 5, endStep: 2 }, 0),
+    /endStep must be ≥ startStep/,
+  );
 });
 
 test('fixed mode reports the schedule; auto divides by the bias-corrected running mean of |value|', () => {
@@ -38,7 +44,8 @@ test('fixed mode reports the schedule; auto divides by the bias-corrected runnin
 });
 
 test('combineLosses: total = Σ w·term with weights fed per step, and one program for all steps', async () => {
-  const a = input('a', [], 'float64'), b = input('b', [], 'float64');
+  const a = input('a', [], 'float64'),
+    b = input('b', [], 'float64');
   const terms = { kd: a, hidden: b };
   const { total, terms: t, weighted } = combineLosses(terms, lossWeightInputs(Object.keys(terms), 'float64'));
   assert.equal(t.kd, a);
@@ -54,8 +61,15 @@ test('combineLosses: total = Σ w·term with weights fed per step, and one progr
 });
 
 test('combineLosses names missing weights and terms', () => {
-  const a = input('a', []), b = input('b', []);
-  assert.throws(() => combineLosses({ kd: a, ce: b }, lossWeightInputs(['kd', 'extra'])), /no weight for ce .*; no term for weight\(s\) extra/);
-  assert.throws(() => combineLosses({ kd: input('v', [2]) }, lossWeightInputs(['kd'])), /term 'kd' has shape \[2\]; reduce it to a scalar/);
+  const a = input('a', []),
+    b = input('b', []);
+  assert.throws(
+    () => combineLosses({ kd: a, ce: b }, lossWeightInputs(['kd', 'extra'])),
+    /no weight for ce .*; no term for weight\(s\) extra/,
+  );
+  assert.throws(
+    () => combineLosses({ kd: input('v', [2]) }, lossWeightInputs(['kd'])),
+    /term 'kd' has shape \[2\]; reduce it to a scalar/,
+  );
   assert.throws(() => combineLosses({}, {}), /no loss terms/);
 });

@@ -16,13 +16,15 @@ export const weightScheduleSchema = z.union([
   z.number().nonnegative(),
   z.object({ kind: z.literal('constant'), value: z.number().nonnegative() }),
   /** `from` until startStep, `to` from endStep on, linear in between. */
-  z.object({
-    kind: z.literal('linear'),
-    from: z.number().nonnegative(),
-    to: z.number().nonnegative(),
-    startStep: z.number().int().nonnegative().default(0),
-    endStep: z.number().int().nonnegative(),
-  }).refine((s) => s.endStep >= s.startStep, { message: 'endStep must be ≥ startStep' }),
+  z
+    .object({
+      kind: z.literal('linear'),
+      from: z.number().nonnegative(),
+      to: z.number().nonnegative(),
+      startStep: z.number().int().nonnegative().default(0),
+      endStep: z.number().int().nonnegative(),
+    })
+    .refine((s) => s.endStep >= s.startStep, { message: 'endStep must be ≥ startStep' }),
 ]);
 export type WeightSchedule = z.input<typeof weightScheduleSchema>;
 
@@ -73,7 +75,9 @@ export function combineLosses(terms: Record<string, Tensor>, weightInputs: Recor
   if (noWeight.length > 0 || noTerm.length > 0) {
     throw new Error(
       `combineLosses: terms and weights must name the same losses; ` +
-        (noWeight.length ? `no weight for ${noWeight.join(', ')} (make them with lossWeightInputs(Object.keys(terms)))` : '') +
+        (noWeight.length
+          ? `no weight for ${noWeight.join(', ')} (make them with lossWeightInputs(Object.keys(terms)))`
+          : '') +
         (noWeight.length && noTerm.length ? '; ' : '') +
         (noTerm.length ? `no term for weight(s) ${noTerm.join(', ')}` : ''),
     );
@@ -81,9 +85,12 @@ export function combineLosses(terms: Record<string, Tensor>, weightInputs: Recor
   const weighted: Record<string, Tensor> = {};
   let total: Tensor | undefined;
   for (const n of names) {
-    const t = terms[n]!, w = weightInputs[n]!;
-    if (t.size !== 1) throw new Error(`combineLosses: term '${n}' has shape [${t.shape.join(', ')}]; reduce it to a scalar first`);
-    if (w.size !== 1 || w.dtype !== t.dtype) throw new Error(`combineLosses: weight of '${n}' must be a ${t.dtype} scalar like its term, got ${w}`);
+    const t = terms[n]!,
+      w = weightInputs[n]!;
+    if (t.size !== 1)
+      throw new Error(`combineLosses: term '${n}' has shape [${t.shape.join(', ')}]; reduce it to a scalar first`);
+    if (w.size !== 1 || w.dtype !== t.dtype)
+      throw new Error(`combineLosses: weight of '${n}' must be a ${t.dtype} scalar like its term, got ${w}`);
     weighted[n] = mul(t, w);
     total = total ? add(total, weighted[n]!) : weighted[n]!;
   }
@@ -112,7 +119,10 @@ export class RunningScale {
   private ema = new Map<string, number>();
   private seen = new Map<string, number>();
 
-  constructor(readonly decay: number, readonly eps: number) {}
+  constructor(
+    readonly decay: number,
+    readonly eps: number,
+  ) {}
 
   /** Bias-corrected running mean |value| of `name`; undefined before its first observation. */
   mean(name: string): number | undefined {
@@ -173,7 +183,9 @@ export class LossBalancer {
 
   /** Rank-0 feeds `loss.weight.{name}` for the step. */
   feeds(step: number, dtype: 'float32' | 'float64' = 'float32'): Record<string, HostTensor> {
-    return Object.fromEntries(Object.entries(this.weightsAt(step)).map(([n, w]) => [lossWeightName(n), hostTensor(dtype, [], [w])]));
+    return Object.fromEntries(
+      Object.entries(this.weightsAt(step)).map(([n, w]) => [lossWeightName(n), hostTensor(dtype, [], [w])]),
+    );
   }
 
   /** Records the unweighted term values a step reported. Non-finite values are skipped, not averaged in. */

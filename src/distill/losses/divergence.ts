@@ -18,7 +18,11 @@ export const divergenceFields = {
   /** JSD's β: the teacher's share of the mixture m = β·p + (1−β)·q. 0 means forwardKl, 1 means reverseKl. */
   beta: z.number().min(0).max(1).default(0.5),
   /** The skew α of skewKl and skewReverseKl: how much of the divergence's first argument is mixed into the second. */
-  skew: z.number().min(0).lt(1, { message: 'skew must be below 1 (at 1 the skewed divergence is identically 0)' }).default(0.1),
+  skew: z
+    .number()
+    .min(0)
+    .lt(1, { message: 'skew must be below 1 (at 1 the skewed divergence is identically 0)' })
+    .default(0.1),
 };
 
 export interface DivergenceOptions {
@@ -36,7 +40,8 @@ export function klFromLogs(lx: Tensor, ly: Tensor): Tensor {
  * out so neither exp underflows to a log(0). (Its gradient through the max cancels exactly.)
  */
 export function logMixture(lx: Tensor, ly: Tensor, w: number): Tensor {
-  const a = add(lx, Math.log(w)), b = add(ly, Math.log(1 - w));
+  const a = add(lx, Math.log(w)),
+    b = add(ly, Math.log(1 - w));
   const m = maximum(a, b);
   return add(m, log(add(exp(sub(a, m)), exp(sub(b, m)))));
 }

@@ -14,9 +14,16 @@ export function takeAlongLastAxis(x: Tensor, ids: Tensor): Tensor {
   if (ids.rank !== x.rank || lead.some((d, i) => d !== ids.shape[i])) {
     throw new Error(`takeAlongLastAxis: ids ${fmt(ids.shape)} must match x ${fmt(x.shape)} in every axis but the last`);
   }
-  if (ids.dtype !== 'int64' && ids.dtype !== 'int32') throw new Error(`takeAlongLastAxis: ids must be int64 or int32, got ${ids.dtype}`);
+  if (ids.dtype !== 'int64' && ids.dtype !== 'int32')
+    throw new Error(`takeAlongLastAxis: ids must be int64 or int32, got ${ids.dtype}`);
   const n = lead.reduce((a, b) => a * b, 1);
-  const offsets = constant(ndarray([...lead, 1], 'int64', Array.from({ length: n }, (_, i) => i * v))); // (…, 1)
+  const offsets = constant(
+    ndarray(
+      [...lead, 1],
+      'int64',
+      Array.from({ length: n }, (_, i) => i * v),
+    ),
+  ); // (…, 1)
   const flat = add(cast(ids, 'int64'), offsets); // (…, k)
   return gather(reshape(x, [n * v]), flat); // (…, k)
 }

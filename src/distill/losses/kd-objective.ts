@@ -43,11 +43,15 @@ export function kdObjective(x: KdInputs, o: KdOptions, who: string): LossOutput 
   let labels: Tensor | undefined;
   if (x.labels) {
     if (x.labels.rank !== lead.length || x.labels.shape.some((d, i) => d !== lead[i])) {
-      throw new Error(`${who}: labels ${fmt(x.labels.shape)} must have the logits' leading shape ${fmt(lead)} (one label per position, already shifted)`);
+      throw new Error(
+        `${who}: labels ${fmt(x.labels.shape)} must have the logits' leading shape ${fmt(lead)} (one label per position, already shifted)`,
+      );
     }
     ({ labels, keep } = maskLabels(x.labels, o.ignoreIndex, x.mask));
   } else if (o.alpha < 1) {
-    throw new Error(`${who}: alpha is ${o.alpha}, so ${1 - o.alpha} of the loss is cross-entropy on hard labels, but batch.labels is missing; pass labels or set alpha: 1`);
+    throw new Error(
+      `${who}: alpha is ${o.alpha}, so ${1 - o.alpha} of the loss is cross-entropy on hard labels, but batch.labels is missing; pass labels or set alpha: 1`,
+    );
   }
   const t = o.temperature;
   const d = divergences[o.divergence](x.teacherLogp, x.studentLogp, o); // (…)

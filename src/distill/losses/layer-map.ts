@@ -39,7 +39,10 @@ export function layerPairs(mapInput: LayerMapInput, ls: number, lt: number, allo
       if (map.includeEmbeddings) pairs.unshift([0, 0]);
       break;
     case 'last-k':
-      if (map.k > Math.min(ls, lt)) throw new Error(`layer map last-k: k = ${map.k} but the student has ${ls} blocks and the teacher ${lt}; use k ≤ ${Math.min(ls, lt)}`);
+      if (map.k > Math.min(ls, lt))
+        throw new Error(
+          `layer map last-k: k = ${map.k} but the student has ${ls} blocks and the teacher ${lt}; use k ≤ ${Math.min(ls, lt)}`,
+        );
       pairs = Array.from({ length: map.k }, (_, j): LayerPair => [ls - map.k + j + 1, lt - map.k + j + 1]);
       break;
     case 'pairs':
@@ -47,21 +50,33 @@ export function layerPairs(mapInput: LayerMapInput, ls: number, lt: number, allo
       break;
   }
   for (const [s, t] of pairs) {
-    if (s > ls || t > lt) throw new Error(`layer map: pair [${s}, ${t}] is out of range: the student has layers 0..${ls}, the teacher 0..${lt} (0 = embeddings)`);
+    if (s > ls || t > lt)
+      throw new Error(
+        `layer map: pair [${s}, ${t}] is out of range: the student has layers 0..${ls}, the teacher 0..${lt} (0 = embeddings)`,
+      );
     if (!allowEmbeddings && (s === 0 || t === 0)) {
-      throw new Error(`layer map: pair [${s}, ${t}] names layer 0 (the embeddings), which has no attention; number blocks from 1`);
+      throw new Error(
+        `layer map: pair [${s}, ${t}] names layer 0 (the embeddings), which has no attention; number blocks from 1`,
+      );
     }
   }
   return pairs;
 }
 
 /** Per-pair weights: the given ones (checked against the pair count), else all 1. */
-export function pairWeights(weights: readonly number[] | undefined, pairs: readonly LayerPair[], who: string): number[] {
+export function pairWeights(
+  weights: readonly number[] | undefined,
+  pairs: readonly LayerPair[],
+  who: string,
+): number[] {
   if (!weights) return pairs.map(() => 1);
   if (weights.length !== pairs.length) {
-    throw new Error(`${who}: ${weights.length} layer weights for ${pairs.length} layer pairs (${pairs.map(([s, t]) => `${s}↔${t}`).join(', ')}); give one weight per pair`);
+    throw new Error(
+      `${who}: ${weights.length} layer weights for ${pairs.length} layer pairs (${pairs.map(([s, t]) => `${s}↔${t}`).join(', ')}); give one weight per pair`,
+    );
   }
-  if (!weights.some((w) => w > 0)) throw new Error(`${who}: every layer weight is 0; give at least one positive weight`);
+  if (!weights.some((w) => w > 0))
+    throw new Error(`${who}: every layer weight is 0; give at least one positive weight`);
   return [...weights];
 }
 

@@ -26,13 +26,21 @@ export interface LogitKdInputs {
 export function logitKdLoss(x: LogitKdInputs, o: KdOptions): LossOutput {
   const lead = x.student.shape.slice(0, -1);
   if (x.teacher.rank !== x.student.rank || lead.some((d, i) => d !== x.teacher.shape[i])) {
-    throw new Error(`logit KD: teacher logits ${fmt(x.teacher.shape)} and student logits ${fmt(x.student.shape)} must agree in every axis but the vocabulary`);
+    throw new Error(
+      `logit KD: teacher logits ${fmt(x.teacher.shape)} and student logits ${fmt(x.student.shape)} must agree in every axis but the vocabulary`,
+    );
   }
   const { student, teacher } = alignVocab(x.student, x.teacher, o.realVocab);
   const t = o.temperature;
   const scaled = (z: Tensor) => (t === 1 ? z : div(z, t));
   return kdObjective(
-    { teacherLogp: logSoftmax(scaled(teacher), -1), studentLogp: logSoftmax(scaled(student), -1), studentLogits: student, labels: x.labels, mask: x.mask },
+    {
+      teacherLogp: logSoftmax(scaled(teacher), -1),
+      studentLogp: logSoftmax(scaled(student), -1),
+      studentLogits: student,
+      labels: x.labels,
+      mask: x.mask,
+    },
     o,
     'logit KD',
   );
@@ -43,11 +51,24 @@ export function createLogitKd(c: LogitKdConfig): DistillLoss {
     kind: 'logits',
     params: new Map(),
     forward: (b: DistillBatch) =>
-      logitKdLoss({
-        student: need(b.student.logits, 'logit KD', 'student.logits', "pass the student's logits (B, T, V); fromDecoder(out) fills them"),
-        teacher: need(b.teacher.logits, 'logit KD', 'teacher.logits', "give the teacher's logits (B, T, V), or use kind 'topk' for sparse top-k targets"),
-        labels: b.labels,
-        mask: b.mask,
-      }, c),
+      logitKdLoss(
+        {
+          student: need(
+            b.student.logits,
+            'logit KD',
+            'student.logits',
+            "pass the student's logits (B, T, V); fromDecoder(out) fills them",
+          ),
+          teacher: need(
+            b.teacher.logits,
+            'logit KD',
+            'teacher.logits',
+            "give the teacher's logits (B, T, V), or use kind 'topk' for sparse top-k targets",
+          ),
+          labels: b.labels,
+          mask: b.mask,
+        },
+        c,
+      ),
   };
 }

@@ -1,6 +1,17 @@
 // Which positions count: labels equal to the ignore index and masked-out (padding) positions add
 // nothing to any loss term, and means are taken over the positions that remain.
-import { cast, div, equal, expand, logicalNot, maximum, reduceMean, reduceSum, where, type Tensor } from '../../graph/index.ts';
+import {
+  cast,
+  div,
+  equal,
+  expand,
+  logicalNot,
+  maximum,
+  reduceMean,
+  reduceSum,
+  where,
+  type Tensor,
+} from '../../graph/index.ts';
 
 /** A bool keep-mask from a bool mask, or from numbers where nonzero keeps. */
 export function keepOf(mask: Tensor): Tensor {
@@ -12,7 +23,8 @@ export function keepOf(mask: Tensor): Tensor {
  * the KD term see the same positions. Returns the labels and the bool keep-mask they imply.
  */
 export function maskLabels(labels: Tensor, ignoreIndex: number, mask?: Tensor): { labels: Tensor; keep: Tensor } {
-  if (labels.dtype !== 'int64') throw new Error(`labels must be int64 (onnxruntime's cross-entropy wants it), got ${labels.dtype}; cast them`);
+  if (labels.dtype !== 'int64')
+    throw new Error(`labels must be int64 (onnxruntime's cross-entropy wants it), got ${labels.dtype}; cast them`);
   const masked = mask ? where(keepOf(mask), labels, ignoreIndex) : labels;
   return { labels: masked, keep: logicalNot(equal(masked, ignoreIndex)) };
 }

@@ -32,11 +32,16 @@ test('createLoss validates configs and names the field', () => {
   const l = createLoss({ kind: 'logits', divergence: 'jsd', beta: 0.2 });
   assert.equal(l.kind, 'logits');
   assert.throws(() => l.forward({ student: {}, teacher: {} }), /batch\.student\.logits is missing/);
-  assert.throws(() => createLoss({ kind: 'logits', alpha: 1 }).forward({ student: { logits: input('s', [2, 5]) }, teacher: {} }), /kind 'topk' for sparse top-k targets/);
+  assert.throws(
+    () => createLoss({ kind: 'logits', alpha: 1 }).forward({ student: { logits: input('s', [2, 5]) }, teacher: {} }),
+    /kind 'topk' for sparse top-k targets/,
+  );
 });
 
 test('every loss runs on a tiny GPT-2 student through fromDecoder, and its gradient reaches the student', async () => {
-  const B = 2, T = 4, V = 11;
+  const B = 2,
+    T = 4,
+    V = 11;
   const student = new Gpt2({ vocabSize: V, maxPositions: 8, dModel: 8, nLayers: 2, nHeads: 2 });
   const ids = input('input_ids', [B, T], 'int64');
   const s = fromDecoder(student.forward(ids));
@@ -48,7 +53,12 @@ test('every loss runs on a tiny GPT-2 student through fromDecoder, and its gradi
     values: Array.from({ length: 4 }, (_, i) => input(`t.values.${i}`, [B, 3, T, 4])),
     topk: { ids: input('t.topk.ids', [B, T, 3], 'int64'), logprobs: input('t.topk.logprobs', [B, T, 3]) },
   };
-  const batch: DistillBatch = { student: s, teacher, labels: input('labels', [B, T], 'int64'), mask: input('mask', [B, T], 'int64') };
+  const batch: DistillBatch = {
+    student: s,
+    teacher,
+    labels: input('labels', [B, T], 'int64'),
+    mask: input('mask', [B, T], 'int64'),
+  };
   const dims = lossDimsOf(student, { config: { vocabSize: 13, dModel: 12, nLayers: 4, nHeads: 3 } } as DecoderModel);
   assert.deepEqual(dims, { student: { layers: 2, hidden: 8 }, teacher: { layers: 4, hidden: 12 } });
   const losses = {
@@ -59,7 +69,9 @@ test('every loss runs on a tiny GPT-2 student through fromDecoder, and its gradi
     valueRelation: createLoss({ kind: 'valueRelation', relationHeads: 2, causal: true }),
   };
   assert.deepEqual([...losses.hidden.params.keys()], ['distill.proj.0.weight', 'distill.proj.1.weight']);
-  const terms: Record<string, Tensor> = Object.fromEntries(Object.entries(losses).map(([k, l]) => [k, l.forward(batch).loss]));
+  const terms: Record<string, Tensor> = Object.fromEntries(
+    Object.entries(losses).map(([k, l]) => [k, l.forward(batch).loss]),
+  );
   const { total } = combineLosses(terms, lossWeightInputs(Object.keys(terms)));
   const wte = student.params.get('transformer.wte.weight')!;
   const proj = losses.hidden.params.get('distill.proj.0.weight')!;
@@ -72,12 +84,32 @@ test('every loss runs on a tiny GPT-2 student through fromDecoder, and its gradi
   for (const spec of prog.inputs) {
     const n = spec.shape.reduce((a, b) => a * b, 1);
     if (spec.kind === 'param') feeds[spec.name] = params.get(spec.name);
-    else if (spec.name === 'input_ids') feeds[spec.name] = hostTensor('int64', spec.shape, Array.from({ length: n }, (_, i) => (i * 7) % V));
+    else if (spec.name === 'input_ids')
+      feeds[spec.name] = hostTensor(
+        'int64',
+        spec.shape,
+        Array.from({ length: n }, (_, i) => (i * 7) % V),
+      );
     else if (spec.name === 'labels') feeds[spec.name] = hostTensor('int64', spec.shape, [1, 2, 3, -100, 4, 5, 6, 7]);
     else if (spec.name === 'mask') feeds[spec.name] = hostTensor('int64', spec.shape, [1, 1, 1, 1, 1, 1, 1, 0]);
-    else if (spec.name === 't.topk.ids') feeds[spec.name] = hostTensor('int64', spec.shape, Array.from({ length: n }, (_, i) => (i * 5) % V));
-    else if (spec.name === 't.topk.logprobs') feeds[spec.name] = hostTensor('float32', spec.shape, Array(n).fill(Math.log(0.2)));
-    else if (spec.name.startsWith('t.attn')) feeds[spec.name] = hostTensor('float32', spec.shape, Array.from({ length: n }, (_, i) => { const q = Math.floor(i / T) % T, k = i % T; return k <= q ? 1 / (q + 1) : 0; }));
+    else if (spec.name === 't.topk.ids')
+      feeds[spec.name] = hostTensor(
+        'int64',
+        spec.shape,
+        Array.from({ length: n }, (_, i) => (i * 5) % V),
+      );
+    else if (spec.name === 't.topk.logprobs')
+      feeds[spec.name] = hostTensor('float32', spec.shape, Array(n).fill(Math.log(0.2)));
+    else if (spec.name.startsWith('t.attn'))
+      feeds[spec.name] = hostTensor(
+        'float32',
+        spec.shape,
+        Array.from({ length: n }, (_, i) => {
+          const q = Math.floor(i / T) % T,
+            k = i % T;
+          return k <= q ? 1 / (q + 1) : 0;
+        }),
+      );
     else if (spec.name.startsWith('loss.weight.')) feeds[spec.name] = hostTensor('float32', [], [1]);
     else feeds[spec.name] = hostTensor('float32', spec.shape, randomValues(n, seed++));
   }

@@ -39,7 +39,10 @@ export const lossRules = {
     cite: 'FitNets (Romero et al. 2015) / TinyBERT (Jiao et al. 2020): MSE(H_s·W_h, H_t); or 1 − cos',
     needs: ['student.hidden', 'teacher.hidden', 'mask (optional)'],
     create: (c, dims) => {
-      if (!dims) throw new Error("loss 'hidden' owns projections sized by the models: pass dims { student: { layers, hidden }, teacher: { layers, hidden } }");
+      if (!dims)
+        throw new Error(
+          "loss 'hidden' owns projections sized by the models: pass dims { student: { layers, hidden }, teacher: { layers, hidden } }",
+        );
       return new HiddenStateLoss(c, dims);
     },
   }),
@@ -55,6 +58,7 @@ export const lossRules = {
     needs: ['student.values', 'teacher.values', 'mask (optional)'],
     create: (c) => createValueRelation(c),
   }),
+  // biome-ignore lint/suspicious/noExplicitAny: a table of rules whose config types differ; each row is checked against its own schema
 } satisfies Record<LossKind, LossRule<any>>;
 
 /** Any one loss's config, told apart by `kind`. */
@@ -76,6 +80,7 @@ export function createLoss(config: DistillLossConfigInput, dims?: LossDims): Dis
     throw new Error(`distillation loss config: ${issues} (kinds: ${Object.keys(lossRules).join(', ')})`);
   }
   const c = parsed.data;
+  // biome-ignore lint/suspicious/noExplicitAny: c was parsed by this row's schema, so the row takes it
   const r = lossRules[c.kind] as LossRule<any>;
   return r.create(c, dims);
 }

@@ -15,25 +15,31 @@ export const softmaxJs = (xs: readonly number[], temperature = 1): number[] => {
   const s = e.reduce((a, b) => a + b, 0);
   return e.map((v) => v / s);
 };
-export const logSoftmaxJs = (xs: readonly number[], temperature = 1): number[] => softmaxJs(xs, temperature).map(Math.log);
+export const logSoftmaxJs = (xs: readonly number[], temperature = 1): number[] =>
+  softmaxJs(xs, temperature).map(Math.log);
 
 /** KL(a‖b) = Σ a·log(a/b), with 0·log 0 = 0. */
-export const klJs = (a: readonly number[], b: readonly number[]): number => a.reduce((s, ai, i) => (ai === 0 ? s : s + ai * Math.log(ai / b[i]!)), 0);
+export const klJs = (a: readonly number[], b: readonly number[]): number =>
+  a.reduce((s, ai, i) => (ai === 0 ? s : s + ai * Math.log(ai / b[i]!)), 0);
 const mix = (a: readonly number[], b: readonly number[], w: number) => a.map((ai, i) => w * ai + (1 - w) * b[i]!);
 
 /** Divergence between teacher p and student q as probability vectors, from the papers' definitions. */
 export function divergenceJs(kind: string, p: readonly number[], q: readonly number[], beta = 0.5, skew = 0.1): number {
   switch (kind) {
-    case 'forwardKl': return klJs(p, q);
-    case 'reverseKl': return klJs(q, p);
+    case 'forwardKl':
+      return klJs(p, q);
+    case 'reverseKl':
+      return klJs(q, p);
     case 'jsd': {
       if (beta === 0) return klJs(p, q);
       if (beta === 1) return klJs(q, p);
       const m = mix(p, q, beta);
       return beta * klJs(p, m) + (1 - beta) * klJs(q, m);
     }
-    case 'skewKl': return klJs(p, mix(p, q, skew));
-    case 'skewReverseKl': return klJs(q, mix(q, p, skew));
+    case 'skewKl':
+      return klJs(p, mix(p, q, skew));
+    case 'skewReverseKl':
+      return klJs(q, mix(q, p, skew));
   }
   throw new Error(`unknown divergence ${kind}`);
 }
@@ -51,25 +57,43 @@ export function randomValues(n: number, seed: number, scale = 1): number[] {
 // ---------------------------------------------------------------- running graphs
 const reference = new ReferenceExecutor();
 
-export const f64 = (shape: readonly number[], values: ArrayLike<number>): HostTensor => hostTensor('float64', shape, values);
-export const i64 = (shape: readonly number[], values: ArrayLike<number>): HostTensor => hostTensor('int64', shape, values);
+export const f64 = (shape: readonly number[], values: ArrayLike<number>): HostTensor =>
+  hostTensor('float64', shape, values);
+export const i64 = (shape: readonly number[], values: ArrayLike<number>): HostTensor =>
+  hostTensor('int64', shape, values);
 
 /** Runs outputs on the reference interpreter; values come back as plain numbers. */
-export async function runRef(outputs: Record<string, Tensor>, feeds: Record<string, HostTensor>): Promise<Record<string, number[]>> {
+export async function runRef(
+  outputs: Record<string, Tensor>,
+  feeds: Record<string, HostTensor>,
+): Promise<Record<string, number[]>> {
   const res = await (await reference.compile(outputs)).run(feeds);
   return Object.fromEntries(Object.entries(res).map(([k, v]) => [k, [...toNumbers(v)]]));
 }
 
 export function assertClose(got: number, want: number, tol: number, what: string): void {
-  assert.ok(Number.isFinite(got) && Math.abs(got - want) <= tol * (1 + Math.abs(want)), `${what}: got ${got}, want ${want} (tol ${tol})`);
+  assert.ok(
+    Number.isFinite(got) && Math.abs(got - want) <= tol * (1 + Math.abs(want)),
+    `${what}: got ${got}, want ${want} (tol ${tol})`,
+  );
 }
 
 /**
  * Central finite differences on the reference interpreter for a float64 scalar `loss` with respect to
  * the named leaves (inputs or parameters), for graphs checkGrads cannot build (parameters inside a Module).
  */
-export async function finiteDifferenceCheck(loss: Tensor, feeds: Record<string, HostTensor>, wrt: readonly string[], tol = 1e-6, h = 1e-6): Promise<number> {
-  const leaves = new Map(topoSort([loss]).filter((t) => t.leaf).map((t) => [t.name!, t]));
+export async function finiteDifferenceCheck(
+  loss: Tensor,
+  feeds: Record<string, HostTensor>,
+  wrt: readonly string[],
+  tol = 1e-6,
+  h = 1e-6,
+): Promise<number> {
+  const leaves = new Map(
+    topoSort([loss])
+      .filter((t) => t.leaf)
+      .map((t) => [t.name!, t]),
+  );
   const targets = wrt.map((n) => {
     const t = leaves.get(n);
     assert.ok(t, `finiteDifferenceCheck: '${n}' is not a leaf of the loss (leaves: ${[...leaves.keys()].join(', ')})`);

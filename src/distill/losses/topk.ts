@@ -14,7 +14,20 @@
 //   p_i^T = (1 − rest_p)·softmax_k(logprob/T)_i,   rest_p^T = rest_p.
 // At T = 1 this is the given distribution; with k = V (rest_p = 0) it is exactly softmax(z_t/T),
 // so the loss equals the dense logit KD at any T.
-import { add, concat, div, exp, fmt, log, logSoftmax, maximum, reduceSum, slice, sub, type Tensor } from '../../graph/index.ts';
+import {
+  add,
+  concat,
+  div,
+  exp,
+  fmt,
+  log,
+  logSoftmax,
+  maximum,
+  reduceSum,
+  slice,
+  sub,
+  type Tensor,
+} from '../../graph/index.ts';
 import { z } from 'zod';
 import { takeAlongLastAxis } from './gather.ts';
 import { kdFields, kdObjective, type KdOptions } from './kd-objective.ts';
@@ -65,7 +78,9 @@ export function topkKdLoss(x: TopkKdInputs, o: TopkOptions): LossOutput {
   const lead = x.student.shape.slice(0, -1);
   const fits = (t: Tensor) => t.rank === x.student.rank && lead.every((d, i) => d === t.shape[i]);
   if (!fits(ids) || !fits(logprobs) || ids.shape[ids.rank - 1] !== logprobs.shape[logprobs.rank - 1]) {
-    throw new Error(`top-k KD: teacher ids ${fmt(ids.shape)} and logprobs ${fmt(logprobs.shape)} must both be (…, k) with the student logits' leading shape ${fmt(lead)}`);
+    throw new Error(
+      `top-k KD: teacher ids ${fmt(ids.shape)} and logprobs ${fmt(logprobs.shape)} must both be (…, k) with the student logits' leading shape ${fmt(lead)}`,
+    );
   }
   // The teacher's width is unknown here; only an explicit realVocab cuts the student's pad rows.
   const v = commonVocab(x.student.shape[x.student.rank - 1]!, undefined, o.realVocab);
@@ -88,11 +103,24 @@ export function createTopkKd(c: TopkKdConfig): DistillLoss {
     kind: 'topk',
     params: new Map(),
     forward: (b: DistillBatch) =>
-      topkKdLoss({
-        student: need(b.student.logits, 'top-k KD', 'student.logits', "pass the student's logits (B, T, V); fromDecoder(out) fills them"),
-        teacher: need(b.teacher.topk, 'top-k KD', 'teacher.topk', "give the teacher's top-k { ids, logprobs } (B, T, k), or use kind 'logits' with dense teacher logits"),
-        labels: b.labels,
-        mask: b.mask,
-      }, c),
+      topkKdLoss(
+        {
+          student: need(
+            b.student.logits,
+            'top-k KD',
+            'student.logits',
+            "pass the student's logits (B, T, V); fromDecoder(out) fills them",
+          ),
+          teacher: need(
+            b.teacher.topk,
+            'top-k KD',
+            'teacher.topk',
+            "give the teacher's top-k { ids, logprobs } (B, T, k), or use kind 'logits' with dense teacher logits",
+          ),
+          labels: b.labels,
+          mask: b.mask,
+        },
+        c,
+      ),
   };
 }

@@ -68,7 +68,12 @@ export interface LossDims {
 
 /** A decoder's outputs as the losses read them (present[i].value are the value vectors). */
 export function fromDecoder(out: DecoderOutput): ModelOutputs {
-  return { logits: out.logits, hidden: out.hidden, attentions: out.attentions, values: out.present.map((kv) => kv.value) };
+  return {
+    logits: out.logits,
+    hidden: out.hidden,
+    attentions: out.attentions,
+    values: out.present.map((kv) => kv.value),
+  };
 }
 
 /** The named field of a batch, or an error saying which loss needed it and what to pass. */

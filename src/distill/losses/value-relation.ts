@@ -51,14 +51,23 @@ function logRelation(x: Tensor, o: ValueRelationOptions): Tensor {
 
 /** MiniLM's L_VR between teacher values (B, Ht, T, hs_t) and student values (B, Hs, T, hs_s). */
 export function valueRelationKl(teacher: Tensor, student: Tensor, o: ValueRelationOptions = {}): Tensor {
-  if (teacher.rank !== 4 || student.rank !== 4 || teacher.shape[0] !== student.shape[0] || teacher.shape[2] !== student.shape[2]) {
-    throw new Error(`value-relation loss: teacher ${fmt(teacher.shape)} and student ${fmt(student.shape)} must both be (B, H, T, hs) with the same B and T`);
+  if (
+    teacher.rank !== 4 ||
+    student.rank !== 4 ||
+    teacher.shape[0] !== student.shape[0] ||
+    teacher.shape[2] !== student.shape[2]
+  ) {
+    throw new Error(
+      `value-relation loss: teacher ${fmt(teacher.shape)} and student ${fmt(student.shape)} must both be (B, H, T, hs) with the same B and T`,
+    );
   }
   const [b, ht, t, dt] = teacher.shape as [number, number, number, number];
   const [, hs, , ds] = student.shape as [number, number, number, number];
   const r = o.relationHeads ?? (ht === hs ? ht : hs);
   if ((ht * dt) % r !== 0 || (hs * ds) % r !== 0) {
-    throw new Error(`value-relation loss: ${r} relation heads must divide both widths, teacher ${ht}·${dt} = ${ht * dt} and student ${hs}·${ds} = ${hs * ds}; set relationHeads to a common divisor`);
+    throw new Error(
+      `value-relation loss: ${r} relation heads must divide both widths, teacher ${ht}·${dt} = ${ht * dt} and student ${hs}·${ds} = ${hs * ds}; set relationHeads to a common divisor`,
+    );
   }
   const rows = klFromLogs(logRelation(regroup(teacher, r), o), logRelation(regroup(student, r), o)); // (B, R, T)
   return maskedMean(rows, o.mask ? reshape(keepOf(o.mask), [b, 1, t]) : undefined);
@@ -72,8 +81,18 @@ export function createValueRelation(c: ValueRelationConfig): DistillLoss {
       overLayerPairs(
         'value-relation loss',
         c,
-        need(b.student.values, 'value-relation loss', 'student.values', 'pass the student\'s present[i].value per block (fromDecoder does)'),
-        need(b.teacher.values, 'value-relation loss', 'teacher.values', 'pass the teacher\'s present[i].value per block; an API teacher cannot, so drop this loss'),
+        need(
+          b.student.values,
+          'value-relation loss',
+          'student.values',
+          "pass the student's present[i].value per block (fromDecoder does)",
+        ),
+        need(
+          b.teacher.values,
+          'value-relation loss',
+          'teacher.values',
+          "pass the teacher's present[i].value per block; an API teacher cannot, so drop this loss",
+        ),
         (s, t) => valueRelationKl(t, s, { relationHeads: c.relationHeads, causal: c.causal, mask: b.mask }),
       ),
   };

@@ -12,7 +12,9 @@ export function commonVocab(studentVocab: number, teacherVocab: number | undefin
   if (realVocab !== undefined) {
     const widest = Math.min(studentVocab, teacherVocab ?? studentVocab);
     if (realVocab > widest) {
-      throw new Error(`vocabulary alignment: realVocab ${realVocab} exceeds the logits' width (student ${studentVocab}${teacherVocab === undefined ? '' : `, teacher ${teacherVocab}`}); set realVocab to the tokenizer's size`);
+      throw new Error(
+        `vocabulary alignment: realVocab ${realVocab} exceeds the logits' width (student ${studentVocab}${teacherVocab === undefined ? '' : `, teacher ${teacherVocab}`}); set realVocab to the tokenizer's size`,
+      );
     }
     return realVocab;
   }
@@ -20,7 +22,11 @@ export function commonVocab(studentVocab: number, teacherVocab: number | undefin
 }
 
 /** Cuts the last axis of both logits to the shared real vocabulary (a no-op when they agree). */
-export function alignVocab(student: Tensor, teacher: Tensor, realVocab?: number): { student: Tensor; teacher: Tensor; vocab: number } {
+export function alignVocab(
+  student: Tensor,
+  teacher: Tensor,
+  realVocab?: number,
+): { student: Tensor; teacher: Tensor; vocab: number } {
   const v = commonVocab(student.shape[student.rank - 1]!, teacher.shape[teacher.rank - 1]!, realVocab);
   return { student: slice(student, -1, 0, v), teacher: slice(teacher, -1, 0, v), vocab: v };
 }

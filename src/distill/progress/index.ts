@@ -1,1 +1,7 @@
-export { formatDuration, Progress, type ProgressOptions, type ProgressStream, type ProgressUpdate } from './progress.ts';
+export {
+  formatDuration,
+  Progress,
+  type ProgressOptions,
+  type ProgressStream,
+  type ProgressUpdate,
+} from './progress.ts';

@@ -3,7 +3,15 @@ import { test } from 'node:test';
 import { formatDuration, Progress, type ProgressStream } from './progress.ts';
 
 function fakeStream(isTTY: boolean, columns = 200): ProgressStream & { out: string } {
-  const s = { out: '', isTTY, columns, write(x: string) { s.out += x; return true; } };
+  const s = {
+    out: '',
+    isTTY,
+    columns,
+    write(x: string) {
+      s.out += x;
+      return true;
+    },
+  };
   return s;
 }
 
@@ -25,7 +33,10 @@ test('off a terminal: one plain line every N steps, with terms, rate and ETA, an
   p.message('eval step 20: loss 1.0000');
   p.finish();
   const lines = stream.out.trimEnd().split('\n');
-  assert.deepEqual(lines.map((l) => l.split(' ')[1]), ['1/20', '5/20', '10/20', '15/20', '20/20', 'step']);
+  assert.deepEqual(
+    lines.map((l) => l.split(' ')[1]),
+    ['1/20', '5/20', '10/20', '15/20', '20/20', 'step'],
+  );
   assert.equal(lines[2], 'step 10/20 (50%) loss 2.0000 kd 1.5000 ce 0.2500 lr 3.00e-4 | 10.0 steps/s, ETA 1s');
   assert.ok(!stream.out.includes('\r') && !stream.out.includes('\x1b'), 'no carriage returns or escapes in logs');
 });

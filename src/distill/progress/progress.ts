@@ -84,18 +84,18 @@ export class Progress {
       this.lastDraw = t;
       this.draw(u, t);
     } else if (u.step % this.every === 0 || u.step === this.total || u.step === this.startStep + 1) {
-      this.stream.write(this.plainLine(u, t) + '\n');
+      this.stream.write(`${this.plainLine(u, t)}\n`);
     }
   }
 
   /** A line of its own (evaluation results, checkpoints): on a terminal it clears the bar and redraws it below. */
   message(line: string): void {
     if (this.tty && this.drawn) {
-      this.stream.write('\r\x1b[2K' + line + '\n');
+      this.stream.write(`\r\x1b[2K${line}\n`);
       this.drawn = false;
       if (this.last) this.draw(this.last, this.now());
     } else {
-      this.stream.write(line + '\n');
+      this.stream.write(`${line}\n`);
     }
   }
 
@@ -131,8 +131,8 @@ export class Progress {
     ];
     let line = parts.join(' | ');
     const width = (this.stream.columns ?? 120) - 1;
-    if (line.length > width) line = line.slice(0, Math.max(0, width - 1)) + '…';
-    this.stream.write('\r\x1b[2K' + line);
+    if (line.length > width) line = `${line.slice(0, Math.max(0, width - 1))}…`;
+    this.stream.write(`\r\x1b[2K${line}`);
     this.drawn = true;
   }
 

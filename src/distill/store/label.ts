@@ -48,15 +48,27 @@ export interface LabelLoopOptions {
  * next is asked for, so a run killed anywhere resumes at the first example not committed and no
  * example is stored twice. Returns why it stopped early, if it did.
  */
-export async function labelInto(writer: StoreWriter, teacher: Teacher, examples: readonly Int32Array[], o: LabelLoopOptions): Promise<{ stopped?: string }> {
+export async function labelInto(
+  writer: StoreWriter,
+  teacher: Teacher,
+  examples: readonly Int32Array[],
+  o: LabelLoopOptions,
+): Promise<{ stopped?: string }> {
   const seq = examples[0]?.length ?? 0;
   const batch = o.batch ?? 8;
   const hidden = o.hidden ?? [];
-  if (writer.count > examples.length) throw new Error(`label: ${writer.dir} holds ${writer.count} records but there are ${examples.length} examples to label; it belongs to another split`);
+  if (writer.count > examples.length)
+    throw new Error(
+      `label: ${writer.dir} holds ${writer.count} records but there are ${examples.length} examples to label; it belongs to another split`,
+    );
   while (writer.count < examples.length) {
     if (o.signal?.aborted) return { stopped: 'aborted' };
     const rows = examples.slice(writer.count, writer.count + batch);
-    const ids = hostTensor('int64', [rows.length, seq], rows.flatMap((r) => Array.from(r)));
+    const ids = hostTensor(
+      'int64',
+      [rows.length, seq],
+      rows.flatMap((r) => Array.from(r)),
+    );
     let r;
     try {
       r = await teacher.score({ ids, topK: o.topK, hidden: hidden.length ? [...hidden] : undefined });
@@ -71,7 +83,9 @@ export async function labelInto(writer: StoreWriter, teacher: Teacher, examples:
       writer.append({
         ids: Int32Array.from(topIds.subarray(b * n, (b + 1) * n), Number),
         logprobs: topLp.slice(b * n, (b + 1) * n),
-        hidden: (r.hidden ?? []).map((h) => (h.data as Float32Array).slice(b * seq * h.shape[2]!, (b + 1) * seq * h.shape[2]!)),
+        hidden: (r.hidden ?? []).map((h) =>
+          (h.data as Float32Array).slice(b * seq * h.shape[2]!, (b + 1) * seq * h.shape[2]!),
+        ),
       });
     });
     writer.commit();
@@ -81,12 +95,32 @@ export async function labelInto(writer: StoreWriter, teacher: Teacher, examples:
 }
 
 /** Labels a whole dataset into one store at `dir` (the offline strategy's store). */
-export async function labelDataset(teacher: Teacher, examples: readonly Int32Array[], dir: string, o: LabelOptions): Promise<{ labelled: number; skipped: number }> {
+export async function labelDataset(
+  teacher: Teacher,
+  examples: readonly Int32Array[],
+  dir: string,
+  o: LabelOptions,
+): Promise<{ labelled: number; skipped: number }> {
   const seq = examples[0]?.length ?? 0;
   if (examples.some((e) => e.length !== seq)) throw new Error('labelDataset: every example must have the same length');
-  const identity: StoreIdentity = { teacher: teacher.fingerprint, tokenizer: o.tokenizer, dataset: datasetHash(examples) };
+  const identity: StoreIdentity = {
+    teacher: teacher.fingerprint,
+    tokenizer: o.tokenizer,
+    dataset: datasetHash(examples),
+  };
   const hidden = o.hidden ?? [];
-  const writer = StoreWriter.open(dir, identity, { seq, topK: o.topK, hidden, dModel: hidden.length ? teacher.info.dModel ?? 0 : 0, vocabSize: teacher.info.vocabSize }, { total: examples.length, commitEvery: o.batch ?? 8 });
+  const writer = StoreWriter.open(
+    dir,
+    identity,
+    {
+      seq,
+      topK: o.topK,
+      hidden,
+      dModel: hidden.length ? (teacher.info.dModel ?? 0) : 0,
+      vocabSize: teacher.info.vocabSize,
+    },
+    { total: examples.length, commitEvery: o.batch ?? 8 },
+  );
   const skipped = writer.count;
   try {
     await labelInto(writer, teacher, examples, o);

@@ -10,7 +10,8 @@ import { datasetHash, labelDataset } from './label.ts';
 import { StoreReader, StoreWriter } from './store.ts';
 import { StoreTeacher } from './teacher.ts';
 
-const V = 20, T = 6;
+const V = 20,
+  T = 6;
 const model = new Gpt2({ vocabSize: V, maxPositions: T, dModel: 16, nLayers: 2, nHeads: 2 });
 const teacher = new LocalTeacher('t', model, ParamStore.init(model.params.values(), 1));
 const rng = mulberry32(3);
@@ -53,9 +54,18 @@ test('outputs of another teacher, tokenizer or dataset are refused', async () =>
   await labelDataset(teacher, examples, dir, { topK: 2, tokenizer: 'tok' });
   const other = new LocalTeacher('u', model, ParamStore.init(model.params.values(), 2));
   await assert.rejects(labelDataset(other, examples, dir, { topK: 2, tokenizer: 'tok' }), /holds outputs for teacher/);
-  await assert.rejects(labelDataset(teacher, examples, dir, { topK: 2, tokenizer: 'other' }), /holds outputs for tokenizer/);
-  await assert.rejects(labelDataset(teacher, examples.slice(1), dir, { topK: 2, tokenizer: 'tok' }), /holds outputs for dataset/);
-  assert.throws(() => new StoreReader(dir, { teacher: 'x', tokenizer: 'tok', dataset: datasetHash(examples) }), /holds outputs for teacher/);
+  await assert.rejects(
+    labelDataset(teacher, examples, dir, { topK: 2, tokenizer: 'other' }),
+    /holds outputs for tokenizer/,
+  );
+  await assert.rejects(
+    labelDataset(teacher, examples.slice(1), dir, { topK: 2, tokenizer: 'tok' }),
+    /holds outputs for dataset/,
+  );
+  assert.throws(
+    () => new StoreReader(dir, { teacher: 'x', tokenizer: 'tok', dataset: datasetHash(examples) }),
+    /holds outputs for teacher/,
+  );
   rmSync(dir, { recursive: true });
 });
 

@@ -2,13 +2,31 @@
 // reused across runs and students. It resumes where a killed writer stopped, refuses outputs of a
 // different teacher, tokenizer or dataset, and serves records as views into one buffer, so
 // reading costs no copies on the training path.
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { atomicWriteFile } from '../../models/checkpoint/atomic-write.ts';
 import {
-  HEADER_BYTES, layoutSchema, manifestSchema, payloadBytes, RECORD_MAGIC, recordBytes,
-  type StoreIdentity, type StoreLayout, type StoreLayoutInput, type StoreManifest,
+  HEADER_BYTES,
+  layoutSchema,
+  manifestSchema,
+  payloadBytes,
+  RECORD_MAGIC,
+  recordBytes,
+  type StoreIdentity,
+  type StoreLayout,
+  type StoreLayoutInput,
+  type StoreManifest,
 } from './format.ts';
 
 export class StoreError extends Error {
@@ -30,17 +48,24 @@ function readManifest(dir: string): StoreManifest {
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new StoreError(`${path}: cannot read the store manifest (${(e as Error).message}); the folder is not a Retort teacher store or the file is damaged`);
+    throw new StoreError(
+      `${path}: cannot read the store manifest (${(e as Error).message}); the folder is not a Retort teacher store or the file is damaged`,
+    );
   }
   const parsed = manifestSchema.safeParse(raw);
-  if (!parsed.success) throw new StoreError(`${path}: not a valid store manifest: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!parsed.success)
+    throw new StoreError(
+      `${path}: not a valid store manifest: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   return parsed.data;
 }
 
 export function checkIdentity(dir: string, have: StoreIdentity, want: StoreIdentity): void {
   for (const key of ['teacher', 'tokenizer', 'dataset'] as const) {
     if (have[key] !== want[key]) {
-      throw new StoreError(`${dir}: this store holds outputs for ${key} '${have[key]}', not '${want[key]}'. Outputs of a different ${key} would teach the wrong targets; label into a new folder`);
+      throw new StoreError(
+        `${dir}: this store holds outputs for ${key} '${have[key]}', not '${want[key]}'. Outputs of a different ${key} would teach the wrong targets; label into a new folder`,
+      );
     }
   }
 }
@@ -50,19 +75,30 @@ export class StoreWriter {
   private fd: number;
   private pending = 0;
 
-  private constructor(readonly dir: string, private manifest: StoreManifest, private readonly commitEvery: number) {
+  private constructor(
+    readonly dir: string,
+    private manifest: StoreManifest,
+    private readonly commitEvery: number,
+  ) {
     this.fd = openSync(join(dir, RECORDS), 'r+');
     // Drop any tail a killed writer left past the committed records.
     const committedBytes = manifest.count * recordBytes(manifest.layout);
     const size = fstatSync(this.fd).size;
     if (size < committedBytes) {
       closeSync(this.fd);
-      throw new StoreError(`${dir}: records.bin holds ${size} bytes but the manifest commits ${manifest.count} records (${committedBytes} bytes); the store is damaged, label again`);
+      throw new StoreError(
+        `${dir}: records.bin holds ${size} bytes but the manifest commits ${manifest.count} records (${committedBytes} bytes); the store is damaged, label again`,
+      );
     }
     if (size > committedBytes) ftruncateSync(this.fd, committedBytes);
   }
 
-  static open(dir: string, identity: StoreIdentity, layoutInput: StoreLayoutInput, o: { total?: number; shard?: StoreManifest['shard']; commitEvery?: number } = {}): StoreWriter {
+  static open(
+    dir: string,
+    identity: StoreIdentity,
+    layoutInput: StoreLayoutInput,
+    o: { total?: number; shard?: StoreManifest['shard']; commitEvery?: number } = {},
+  ): StoreWriter {
     const layout = layoutSchema.parse(layoutInput);
     mkdirSync(dir, { recursive: true });
     let manifest: StoreManifest;
@@ -70,10 +106,20 @@ export class StoreWriter {
       manifest = readManifest(dir);
       checkIdentity(dir, manifest.identity, identity);
       if (JSON.stringify(manifest.layout) !== JSON.stringify(layout)) {
-        throw new StoreError(`${dir}: the store was written with layout ${JSON.stringify(manifest.layout)}, this run asks for ${JSON.stringify(layout)}; use a new folder`);
+        throw new StoreError(
+          `${dir}: the store was written with layout ${JSON.stringify(manifest.layout)}, this run asks for ${JSON.stringify(layout)}; use a new folder`,
+        );
       }
     } else {
-      manifest = { format: 'retort-teacher-store', version: 1, identity, layout, count: 0, total: o.total, shard: o.shard };
+      manifest = {
+        format: 'retort-teacher-store',
+        version: 1,
+        identity,
+        layout,
+        count: 0,
+        total: o.total,
+        shard: o.shard,
+      };
       closeSync(openSync(join(dir, RECORDS), 'w'));
       atomicWriteFile(join(dir, MANIFEST), JSON.stringify(manifest, null, 2));
     }
@@ -92,7 +138,10 @@ export class StoreWriter {
   append(rec: StoreRecord): void {
     const l = this.manifest.layout;
     const n = l.seq * l.topK;
-    if (rec.ids.length !== n || rec.logprobs.length !== n) throw new StoreError(`append: expected ${n} top-k entries (seq ${l.seq} × k ${l.topK}), got ${rec.ids.length} ids and ${rec.logprobs.length} log-probs`);
+    if (rec.ids.length !== n || rec.logprobs.length !== n)
+      throw new StoreError(
+        `append: expected ${n} top-k entries (seq ${l.seq} × k ${l.topK}), got ${rec.ids.length} ids and ${rec.logprobs.length} log-probs`,
+      );
     if (rec.hidden.length !== l.hidden.length || rec.hidden.some((h) => h.length !== l.seq * l.dModel)) {
       throw new StoreError(`append: expected ${l.hidden.length} hidden states of ${l.seq * l.dModel} values`);
     }
@@ -132,12 +181,18 @@ export class StoreReader {
   private readonly bytes: Uint8Array;
   readonly manifest: StoreManifest;
 
-  constructor(readonly dir: string, expected?: StoreIdentity) {
+  constructor(
+    readonly dir: string,
+    expected?: StoreIdentity,
+  ) {
     this.manifest = readManifest(dir);
     if (expected) checkIdentity(dir, this.manifest.identity, expected);
     const size = recordBytes(this.manifest.layout) * this.manifest.count;
     const all = readFileSync(join(dir, RECORDS));
-    if (all.length < size) throw new StoreError(`${join(dir, RECORDS)}: ${all.length} bytes, but the manifest commits ${this.manifest.count} records (${size} bytes); the file is truncated`);
+    if (all.length < size)
+      throw new StoreError(
+        `${join(dir, RECORDS)}: ${all.length} bytes, but the manifest commits ${this.manifest.count} records (${size} bytes); the file is truncated`,
+      );
     // Copy into an aligned buffer once so every record's arrays are views.
     this.bytes = new Uint8Array(size);
     this.bytes.set(all.subarray(0, size));
@@ -154,17 +209,29 @@ export class StoreReader {
   /** Example `i`'s record; its CRC is checked, so a flipped byte is refused rather than trained on. */
   get(i: number): StoreRecord {
     const l = this.manifest.layout;
-    if (!Number.isInteger(i) || i < 0 || i >= this.count) throw new StoreError(`${this.dir}: example ${i} is not in the store (it holds 0..${this.count - 1})`);
+    if (!Number.isInteger(i) || i < 0 || i >= this.count)
+      throw new StoreError(`${this.dir}: example ${i} is not in the store (it holds 0..${this.count - 1})`);
     const off = i * recordBytes(l);
     const head = new DataView(this.bytes.buffer, off, HEADER_BYTES);
     const payload = this.bytes.subarray(off + HEADER_BYTES, off + HEADER_BYTES + payloadBytes(l));
-    if (head.getUint32(0, true) !== RECORD_MAGIC || head.getUint32(4, true) !== i || head.getUint32(8, true) !== payload.length) {
+    if (
+      head.getUint32(0, true) !== RECORD_MAGIC ||
+      head.getUint32(4, true) !== i ||
+      head.getUint32(8, true) !== payload.length
+    ) {
       throw new StoreError(`${this.dir}: record ${i} has a bad header; the store is damaged, label again`);
     }
-    if (head.getUint32(12, true) !== crc32(payload)) throw new StoreError(`${this.dir}: record ${i} fails its checksum; the store is damaged, label again`);
+    if (head.getUint32(12, true) !== crc32(payload))
+      throw new StoreError(`${this.dir}: record ${i} fails its checksum; the store is damaged, label again`);
     const n = l.seq * l.topK;
     const base = payload.byteOffset;
-    const hidden = l.hidden.map((_, h) => new Float32Array(this.bytes.buffer, base + n * 8 + h * l.seq * l.dModel * 4, l.seq * l.dModel));
-    return { ids: new Int32Array(this.bytes.buffer, base, n), logprobs: new Float32Array(this.bytes.buffer, base + n * 4, n), hidden };
+    const hidden = l.hidden.map(
+      (_, h) => new Float32Array(this.bytes.buffer, base + n * 8 + h * l.seq * l.dModel * 4, l.seq * l.dModel),
+    );
+    return {
+      ids: new Int32Array(this.bytes.buffer, base, n),
+      logprobs: new Float32Array(this.bytes.buffer, base + n * 4, n),
+      hidden,
+    };
   }
 }

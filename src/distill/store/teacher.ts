@@ -19,13 +19,21 @@ export class StoreTeacher implements Teacher {
   readonly fingerprint: string;
   private readonly index = new Map<string, number>();
 
-  constructor(readonly name: string, private readonly reader: StoreReader, examples: readonly Int32Array[], identity?: StoreIdentity) {
+  constructor(
+    readonly name: string,
+    private readonly reader: StoreReader,
+    examples: readonly Int32Array[],
+    identity?: StoreIdentity,
+  ) {
     if (identity) checkIdentity(reader.dir, reader.manifest.identity, identity);
     const l = reader.layout;
     this.capabilities = { logits: false, topK: true, hidden: l.hidden.length > 0, attentions: false };
     this.info = { vocabSize: l.vocabSize, dModel: l.dModel || undefined };
     this.fingerprint = reader.manifest.identity.teacher;
-    if (examples.length < reader.count) throw new TeacherError(`store ${reader.dir} holds ${reader.count} examples but only ${examples.length} were given`);
+    if (examples.length < reader.count)
+      throw new TeacherError(
+        `store ${reader.dir} holds ${reader.count} examples but only ${examples.length} were given`,
+      );
     for (let i = 0; i < reader.count; i++) this.index.set(rowKey(examples[i]!, 0, l.seq), i);
   }
 
@@ -35,14 +43,22 @@ export class StoreTeacher implements Teacher {
     const [b, t] = req.ids.shape as [number, number];
     if (t !== l.seq) throw new TeacherError(`store '${this.name}' holds sequences of ${l.seq} tokens, not ${t}`);
     const k = req.topK ?? l.topK;
-    if (k > l.topK) throw new TeacherError(`store '${this.name}' keeps the top ${l.topK} tokens per position; ${k} were asked for`);
-    for (const h of req.hidden ?? []) if (!l.hidden.includes(h)) throw new TeacherError(`store '${this.name}' holds hidden states ${JSON.stringify(l.hidden)}, not ${h}; label again with it`);
+    if (k > l.topK)
+      throw new TeacherError(`store '${this.name}' keeps the top ${l.topK} tokens per position; ${k} were asked for`);
+    for (const h of req.hidden ?? [])
+      if (!l.hidden.includes(h))
+        throw new TeacherError(
+          `store '${this.name}' holds hidden states ${JSON.stringify(l.hidden)}, not ${h}; label again with it`,
+        );
     const ids = new BigInt64Array(b * t * k);
     const lps = new Float32Array(b * t * k);
     const hidden = (req.hidden ?? []).map(() => new Float32Array(b * t * l.dModel));
     for (let row = 0; row < b; row++) {
       const i = this.index.get(rowKey(req.ids.data as BigInt64Array, row * t, t));
-      if (i === undefined) throw new TeacherError(`store '${this.name}': batch row ${row} is not one of the labelled examples; label the dataset first (or check that the same data and seed are used)`);
+      if (i === undefined)
+        throw new TeacherError(
+          `store '${this.name}': batch row ${row} is not one of the labelled examples; label the dataset first (or check that the same data and seed are used)`,
+        );
       const rec = this.reader.get(i);
       for (let p = 0; p < t; p++) {
         for (let j = 0; j < k; j++) {
@@ -52,7 +68,9 @@ export class StoreTeacher implements Teacher {
       }
       (req.hidden ?? []).forEach((h, n) => hidden[n]!.set(rec.hidden[l.hidden.indexOf(h)]!, row * t * l.dModel));
     }
-    const res: ScoreResult = { topk: { ids: hostTensor('int64', [b, t, k], ids), logprobs: hostTensor('float32', [b, t, k], lps) } };
+    const res: ScoreResult = {
+      topk: { ids: hostTensor('int64', [b, t, k], ids), logprobs: hostTensor('float32', [b, t, k], lps) },
+    };
     if (req.hidden) res.hidden = hidden.map((h) => hostTensor('float32', [b, t, l.dModel], h) as HostTensor);
     return res;
   }

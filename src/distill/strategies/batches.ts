@@ -35,7 +35,11 @@ class PreparedStream implements BatchStream {
   private served: number;
   private readonly ready: Ready[] = [];
 
-  constructor(source: DataSource, cursor: Json | undefined, private readonly run: (b: Batch, index: number) => Promise<Batch>) {
+  constructor(
+    source: DataSource,
+    cursor: Json | undefined,
+    private readonly run: (b: Batch, index: number) => Promise<Batch>,
+  ) {
     if (cursor === undefined) {
       this.inner = source.open();
       this.served = 0;
@@ -43,7 +47,9 @@ class PreparedStream implements BatchStream {
     }
     const c = cursor as { inner?: Json; index?: unknown };
     if (typeof c !== 'object' || c === null || !('inner' in c) || !Number.isSafeInteger(c.index)) {
-      throw new Error(`prepared batches: cursor ${JSON.stringify(cursor)} is not {inner, index}; was the checkpoint written by another kind of run?`);
+      throw new Error(
+        `prepared batches: cursor ${JSON.stringify(cursor)} is not {inner, index}; was the checkpoint written by another kind of run?`,
+      );
     }
     this.inner = source.open(c.inner);
     this.served = c.index as number;
@@ -60,7 +66,10 @@ class PreparedStream implements BatchStream {
 
   next(): Batch {
     const r = this.ready.shift();
-    if (!r) throw new Error(`prepared batches: batch ${this.served} was not prepared; call prepare() before each step (trainJob does)`);
+    if (!r)
+      throw new Error(
+        `prepared batches: batch ${this.served} was not prepared; call prepare() before each step (trainJob does)`,
+      );
     this.served++;
     return r.batch;
   }

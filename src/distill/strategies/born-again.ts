@@ -17,15 +17,35 @@ import { ParamStore } from '../../runtime/index.ts';
 export const bornAgainSchema = z
   .object({
     kind: z.literal('bornAgain'),
-    generations: doc(z.number().int().min(2).default(3), 'Generations in all: the first learns from the data, each later one from the one before', 3),
+    generations: doc(
+      z.number().int().min(2).default(3),
+      'Generations in all: the first learns from the data, each later one from the one before',
+      3,
+    ),
     kd: doc(
-      logitKdSchema.default({ kind: 'logits', alpha: 1, temperature: 1, divergence: 'forwardKl', beta: 0.5, skew: 0.1, ignoreIndex: -100 }),
+      logitKdSchema.default({
+        kind: 'logits',
+        alpha: 1,
+        temperature: 1,
+        divergence: 'forwardKl',
+        beta: 0.5,
+        skew: 0.1,
+        ignoreIndex: -100,
+      }),
       "Each later generation's loss; the paper's is pure KD (alpha 1)",
       { kind: 'logits', alpha: 1, temperature: 1 },
     ),
-    keep: doc(z.enum(['last', 'best']).default('last'), "Which generation the run keeps: the last, or the one with the lowest validation perplexity", 'last'),
+    keep: doc(
+      z.enum(['last', 'best']).default('last'),
+      'Which generation the run keeps: the last, or the one with the lowest validation perplexity',
+      'last',
+    ),
     steps: stepsField(),
-    stepsPerGeneration: doc(z.array(posInt()).optional(), 'Steps of each generation, overriding steps', [400, 300, 300]),
+    stepsPerGeneration: doc(
+      z.array(posInt()).optional(),
+      'Steps of each generation, overriding steps',
+      [400, 300, 300],
+    ),
   })
   .strict();
 
@@ -40,7 +60,11 @@ export interface GenerationReport {
   last: number;
 }
 
-export async function runBornAgain(ctx: DistillContext, c: z.output<typeof bornAgainSchema>, stage: StageInfo): Promise<StageReport> {
+export async function runBornAgain(
+  ctx: DistillContext,
+  c: z.output<typeof bornAgainSchema>,
+  stage: StageInfo,
+): Promise<StageReport> {
   const { batch, seq, seed } = ctx.settings;
   const model = ctx.student.model;
   // Each later generation's teacher is the one before, rebuilt in the graph: it must be the student's architecture.
@@ -53,19 +77,48 @@ export async function runBornAgain(ctx: DistillContext, c: z.output<typeof bornA
     const steps = c.stepsPerGeneration?.[g - 1] ?? c.steps;
     let r;
     if (!previous) {
-      r = await trainJob(ctx, { stage: sub, objective: hardLabelObjective(model, batch, seq), student: model, params: studentStart(ctx), steps, seed, config: { kind: 'bornAgain', generation: g } });
+      r = await trainJob(ctx, {
+        stage: sub,
+        objective: hardLabelObjective(model, batch, seq),
+        student: model,
+        params: studentStart(ctx),
+        steps,
+        seed,
+        config: { kind: 'bornAgain', generation: g },
+      });
     } else {
-      const teacher: TeacherEntry = { name: `gen${g - 1}`, teacher: new LocalTeacher(`gen${g - 1}`, model, previous, ctx.data.tokenizer), mode: 'in-graph', rebuild: ctx.student.rebuild };
+      const teacher: TeacherEntry = {
+        name: `gen${g - 1}`,
+        teacher: new LocalTeacher(`gen${g - 1}`, model, previous, ctx.data.tokenizer),
+        mode: 'in-graph',
+        rebuild: ctx.student.rebuild,
+      };
       const params = new ParamStore();
       const terms = [termSchema.parse({ name: 'kd', loss: c.kd })];
       const { objective, trainable } = kdTrainObjective(model, [teacher], terms, { batch, seq, params });
       // A fresh initialization per generation: the seed moves with it.
-      r = await trainJob(ctx, { stage: sub, objective, trainable, student: model, params, steps, seed: seed + g - 1, config: { kind: 'bornAgain', generation: g, kd: c.kd, teacher: teacher.teacher.fingerprint } });
+      r = await trainJob(ctx, {
+        stage: sub,
+        objective,
+        trainable,
+        student: model,
+        params,
+        steps,
+        seed: seed + g - 1,
+        config: { kind: 'bornAgain', generation: g, kd: c.kd, teacher: teacher.teacher.fingerprint },
+      });
     }
     previous = copyParams(r.trainer.params, model.params.keys());
     const term = g === 1 ? 'ce' : 'kd';
     const values = r.history.map((h) => h.terms[term] ?? h.loss);
-    generations.push({ generation: g, dir: sub.dir, perplexity: r.eval?.perplexity, accuracy: r.eval?.accuracy, first: values[0] ?? NaN, last: values.at(-1) ?? NaN });
+    generations.push({
+      generation: g,
+      dir: sub.dir,
+      perplexity: r.eval?.perplexity,
+      accuracy: r.eval?.accuracy,
+      first: values[0] ?? NaN,
+      last: values.at(-1) ?? NaN,
+    });
     const ppl = r.eval?.perplexity;
     if (ppl !== undefined && (!best || ppl < best.perplexity)) best = { perplexity: ppl, params: previous };
   }

@@ -11,7 +11,15 @@ import type { TeacherSlot } from '../compose/index.ts';
 import type { DistillLossConfigInput } from '../losses/index.ts';
 import type { Progress } from '../progress/index.ts';
 import {
-  taskBatches, tokenWindows, type BalanceOptions, type CheckpointOptions, type DataSource, type EvalResult, type MonitorOptions, type RunSummary, type TrainerEvent,
+  taskBatches,
+  tokenWindows,
+  type BalanceOptions,
+  type CheckpointOptions,
+  type DataSource,
+  type EvalResult,
+  type MonitorOptions,
+  type RunSummary,
+  type TrainerEvent,
 } from '../trainer/index.ts';
 import type { BatchTransform } from './batches.ts';
 
@@ -171,8 +179,14 @@ export async function createDistillContext(o: DistillContextOptions): Promise<Di
   }
   const s = o.settings;
   const task = o.data.task;
-  if (task && task.train.length === 0 && task.conversations.length === 0) throw new RangeError('distill: the task data has no training examples (every one was dropped as too long); raise data.seqLen or shorten the answers');
-  if (!task && o.data.train.length < s.seq + 1) throw new RangeError(`distill: the training text has ${o.data.train.length} tokens, fewer than one window of seq + 1 = ${s.seq + 1}; use more text or a smaller seq`);
+  if (task && task.train.length === 0 && task.conversations.length === 0)
+    throw new RangeError(
+      'distill: the task data has no training examples (every one was dropped as too long); raise data.seqLen or shorten the answers',
+    );
+  if (!task && o.data.train.length < s.seq + 1)
+    throw new RangeError(
+      `distill: the training text has ${o.data.train.length} tokens, fewer than one window of seq + 1 = ${s.seq + 1}; use more text or a smaller seq`,
+    );
   const executor = s.executor ?? (await defaultExecutor());
   return {
     student: o.student,
@@ -180,7 +194,9 @@ export async function createDistillContext(o: DistillContextOptions): Promise<Di
     data: o.data,
     settings: { ...s, executor },
     source: ({ batch, seq, seed }) =>
-      task ? taskBatches(task.train, { batch, seq, seed, packed: task.packed, padId: task.padId }) : tokenWindows(o.data.train, { batch, ctx: seq, seed }),
+      task
+        ? taskBatches(task.train, { batch, seq, seed, packed: task.packed, padId: task.padId })
+        : tokenWindows(o.data.train, { batch, ctx: seq, seed }),
     transforms: [],
     kdDefaults: { loss: { kind: 'logits', alpha: 0.5 } },
     reports: [],
@@ -194,16 +210,29 @@ export function pickTeachers(ctx: DistillContext, names: readonly string[] | und
   if (!names) return ctx.teachers;
   return names.map((n) => {
     const t = ctx.teachers.find((e) => e.name === n);
-    if (!t) throw new Error(`${who}: no teacher named '${n}'; the run's teachers are: ${ctx.teachers.map((e) => e.name).join(', ') || '(none)'}`);
+    if (!t)
+      throw new Error(
+        `${who}: no teacher named '${n}'; the run's teachers are: ${ctx.teachers.map((e) => e.name).join(', ') || '(none)'}`,
+      );
     return t;
   });
 }
 
 /** One teacher by name, or the first one that is a Retort model in this process (its weights are needed). */
-export function localTeacher(ctx: DistillContext, name: string | undefined, who: string): TeacherEntry & { teacher: { local: NonNullable<TeacherEntry['teacher']['local']> } } {
+export function localTeacher(
+  ctx: DistillContext,
+  name: string | undefined,
+  who: string,
+): TeacherEntry & { teacher: { local: NonNullable<TeacherEntry['teacher']['local']> } } {
   const candidates = name ? pickTeachers(ctx, [name], who) : ctx.teachers.filter((t) => t.teacher.local);
   const t = candidates[0];
-  if (!t) throw new Error(`${who}: needs a Retort teacher (a model in this process, with weights); the run has ${ctx.teachers.map((e) => `'${e.name}' (${e.teacher.kind})`).join(', ') || 'no teachers'}`);
-  if (!t.teacher.local) throw new Error(`${who}: teacher '${t.name}' is an '${t.teacher.kind}' teacher without weights in this process; this step needs a Retort model (load it with loadHfModel and LocalTeacher)`);
+  if (!t)
+    throw new Error(
+      `${who}: needs a Retort teacher (a model in this process, with weights); the run has ${ctx.teachers.map((e) => `'${e.name}' (${e.teacher.kind})`).join(', ') || 'no teachers'}`,
+    );
+  if (!t.teacher.local)
+    throw new Error(
+      `${who}: teacher '${t.name}' is an '${t.teacher.kind}' teacher without weights in this process; this step needs a Retort model (load it with loadHfModel and LocalTeacher)`,
+    );
   return t as never;
 }

@@ -24,10 +24,14 @@ export interface Windows {
 /** Examples every `stride` tokens (default seq: no overlap), at most `max` of them. */
 export function windowExamples(ids: Int32Array, seq: number, o: { stride?: number; max?: number } = {}): Windows {
   const stride = o.stride ?? seq;
-  if (!Number.isInteger(stride) || stride < 1) throw new RangeError(`examples: stride must be a positive integer, got ${stride}`);
+  if (!Number.isInteger(stride) || stride < 1)
+    throw new RangeError(`examples: stride must be a positive integer, got ${stride}`);
   const starts: number[] = [];
   for (let s = 0; s + seq + 1 <= ids.length && starts.length < (o.max ?? Infinity); s += stride) starts.push(s);
-  if (starts.length === 0) throw new RangeError(`examples: ${ids.length} tokens make no example of seq + 1 = ${seq + 1} tokens; use more text or a smaller seq`);
+  if (starts.length === 0)
+    throw new RangeError(
+      `examples: ${ids.length} tokens make no example of seq + 1 = ${seq + 1} tokens; use more text or a smaller seq`,
+    );
   return { starts, inputs: starts.map((s) => ids.slice(s, s + seq)), seq };
 }
 
@@ -36,7 +40,8 @@ export function exampleSource(ids: Int32Array, w: Windows, o: { batch: number; s
   const { seq } = w;
   const make = (index: number): Batch => {
     const rng = rngAt(o.seed, index);
-    const x = new BigInt64Array(o.batch * seq), y = new BigInt64Array(o.batch * seq);
+    const x = new BigInt64Array(o.batch * seq),
+      y = new BigInt64Array(o.batch * seq);
     for (let r = 0; r < o.batch; r++) {
       const s = w.starts[rng.nextInt(w.starts.length)]!;
       for (let t = 0; t < seq; t++) {
@@ -53,7 +58,9 @@ export function exampleSource(ids: Int32Array, w: Windows, o: { batch: number; s
       if (cursor !== undefined) {
         const c = cursor as { seed?: unknown; index?: unknown };
         if (typeof c !== 'object' || c === null || c.seed !== o.seed || !Number.isSafeInteger(c.index)) {
-          throw new Error(`examples: cursor ${JSON.stringify(cursor)} was not made by this source (seed ${o.seed}); resume with the same data and seed`);
+          throw new Error(
+            `examples: cursor ${JSON.stringify(cursor)} was not made by this source (seed ${o.seed}); resume with the same data and seed`,
+          );
         }
         index = c.index as number;
       }

@@ -22,31 +22,54 @@ export const finetuneTeacherSchema = z
     teacher: doc(teacherName().optional(), 'The teacher to fine-tune (a Retort model); default the first one', 'big'),
     steps: stepsField(),
     lr: doc(z.number().positive().optional(), "Peak learning rate of the fine-tuning; default the run's", 1e-4),
-    saveDir: doc(z.string().min(1).optional(), 'Where the fine-tuned teacher is saved (config.json, model.safetensors); default {run dir}/teacher-{name}', 'runs/teacher-ft'),
+    saveDir: doc(
+      z.string().min(1).optional(),
+      'Where the fine-tuned teacher is saved (config.json, model.safetensors); default {run dir}/teacher-{name}',
+      'runs/teacher-ft',
+    ),
   })
   .strict();
 
 export const FINETUNE_MARKER = 'retort-finetune.json';
 
-export async function runFinetuneTeacher(ctx: DistillContext, c: z.output<typeof finetuneTeacherSchema>, stage: StageInfo): Promise<StageReport> {
+export async function runFinetuneTeacher(
+  ctx: DistillContext,
+  c: z.output<typeof finetuneTeacherSchema>,
+  stage: StageInfo,
+): Promise<StageReport> {
   const entry = localTeacher(ctx, c.teacher, 'finetuneTeacher');
   const { model, params } = entry.teacher.local;
   const saveDir = c.saveDir ?? join(ctx.settings.dir, `teacher-${entry.name}`);
   const steps = c.steps ?? ctx.settings.steps;
   const schedule = { ...ctx.settings.schedule, ...(c.lr !== undefined && { lr: c.lr }) };
-  const marker = { from: entry.teacher.fingerprint, steps, schedule, optimizer: ctx.settings.optimizer, seed: ctx.settings.seed };
+  const marker = {
+    from: entry.teacher.fingerprint,
+    steps,
+    schedule,
+    optimizer: ctx.settings.optimizer,
+    seed: ctx.settings.seed,
+  };
   const markerPath = join(saveDir, FINETUNE_MARKER);
 
   let tuned;
   let report: Partial<StageReport> = {};
-  if (existsSync(markerPath) && canonicalJson(JSON.parse(readFileSync(markerPath, 'utf8'))) === canonicalJson(marker as never)) {
+  if (
+    existsSync(markerPath) &&
+    canonicalJson(JSON.parse(readFileSync(markerPath, 'utf8'))) === canonicalJson(marker as never)
+  ) {
     tuned = loadHfModel(saveDir).params;
     ctx.hooks.log?.(`finetuneTeacher: '${entry.name}' was fine-tuned before; using ${saveDir}`);
   } else {
     const { batch, seq } = ctx.settings;
     const r = await trainJob(ctx, {
-      stage, objective: hardLabelObjective(model, batch, seq), student: model, params: copyParams(params, model.params.keys()),
-      steps, schedule, transforms: [], config: { kind: 'finetuneTeacher', from: entry.teacher.fingerprint },
+      stage,
+      objective: hardLabelObjective(model, batch, seq),
+      student: model,
+      params: copyParams(params, model.params.keys()),
+      steps,
+      schedule,
+      transforms: [],
+      config: { kind: 'finetuneTeacher', from: entry.teacher.fingerprint },
     });
     tuned = copyParams(r.trainer.params, model.params.keys());
     saveHfModel(saveDir, model, tuned, { tokenizer: ctx.data.tokenizer });
@@ -55,7 +78,17 @@ export async function runFinetuneTeacher(ctx: DistillContext, c: z.output<typeof
   }
   const updated = new LocalTeacher(entry.name, model, tuned, entry.teacher.tokenizer);
   ctx.teachers[ctx.teachers.indexOf(entry)] = { ...entry, teacher: updated };
-  return { stage: stage.name, kind: 'finetuneTeacher', ...report, details: { teacher: entry.name, saveDir, fingerprintBefore: entry.teacher.fingerprint, fingerprintAfter: updated.fingerprint } };
+  return {
+    stage: stage.name,
+    kind: 'finetuneTeacher',
+    ...report,
+    details: {
+      teacher: entry.name,
+      saveDir,
+      fingerprintBefore: entry.teacher.fingerprint,
+      fingerprintAfter: updated.fingerprint,
+    },
+  };
 }
 
 export const finetuneTeacherRule = strategyRule({

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { families, loadHfModel } from '../../models/hf/index.ts';
 import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
 import type { Executor } from '../../runtime/index.ts';
-import { LocalTeacher, type Teacher } from '../../teachers/index.ts';
+import { LocalTeacher } from '../../teachers/index.ts';
 import { ConfigError, nestedIssues, optimizerOf, type LoadedRunConfig } from '../config/index.ts';
 import type { RunSettings, TeacherEntry } from './context.ts';
 import { doc } from './fields.ts';
@@ -20,9 +20,17 @@ const STRATEGY_PATH = ['distill', 'strategy'];
 
 export const teacherConfigSchema = z
   .object({
-    name: doc(z.string().regex(/^[A-Za-z][\w-]*$/, { error: 'a name of letters, digits, _ and -, starting with a letter' }), 'Names the teacher in loss terms, metrics and store folders', 'big'),
+    name: doc(
+      z.string().regex(/^[A-Za-z][\w-]*$/, { error: 'a name of letters, digits, _ and -, starting with a letter' }),
+      'Names the teacher in loss terms, metrics and store folders',
+      'big',
+    ),
     source: doc(teacherSourceSchema, 'Where the teacher comes from', { kind: 'retort', hfDir: 'models/teacher' }),
-    mode: doc(z.enum(['in-graph', 'fed']).optional(), "'in-graph': traced into the training step with frozen weights (Retort teachers only); 'fed': its outputs are fed each step. Default in-graph for Retort teachers, fed otherwise", 'in-graph'),
+    mode: doc(
+      z.enum(['in-graph', 'fed']).optional(),
+      "'in-graph': traced into the training step with frozen weights (Retort teachers only); 'fed': its outputs are fed each step. Default in-graph for Retort teachers, fed otherwise",
+      'in-graph',
+    ),
   })
   .strict();
 export type TeacherConfig = z.output<typeof teacherConfigSchema>;
@@ -30,7 +38,9 @@ export type TeacherConfig = z.output<typeof teacherConfigSchema>;
 /** The `distill` section of a run config. */
 export const distillSectionSchema = z
   .object({
-    teachers: doc(z.array(teacherConfigSchema).default([]), 'The teachers of the run', [{ name: 'big', source: { kind: 'retort', hfDir: 'models/teacher' } }]),
+    teachers: doc(z.array(teacherConfigSchema).default([]), 'The teachers of the run', [
+      { name: 'big', source: { kind: 'retort', hfDir: 'models/teacher' } },
+    ]),
     // Checked by parseDistillConfig, step by step, so an error inside a pipeline's step names that step's fields.
     strategy: doc(
       z.unknown().transform((value, ctx): DistillConfig => {
@@ -69,12 +79,27 @@ export async function resolveTeachers(
       if (loaded.task !== 'causal-lm') throw new Error(`teacher '${c.name}': ${src.hfDir} is not a causal LM`);
       const family = families[loaded.family];
       const rebuild = () => family.create(loaded.config as never);
-      out.push({ name: c.name, teacher: new LocalTeacher(c.name, loaded.model, loaded.params, o.tokenizer, o.executor), mode: c.mode ?? 'in-graph', rebuild });
+      out.push({
+        name: c.name,
+        teacher: new LocalTeacher(c.name, loaded.model, loaded.params, o.tokenizer, o.executor),
+        mode: c.mode ?? 'in-graph',
+        rebuild,
+      });
       continue;
     }
     const load = o.resolvers?.[src.kind] ?? teacherResolvers[src.kind];
-    if (c.mode === 'in-graph') throw new Error(`teacher '${c.name}': an ${src.kind} teacher cannot run in-graph; use mode 'fed'`);
-    out.push({ name: c.name, teacher: await load(resolveSourcePaths(src, baseDir), { name: c.name, tokenizer: o.tokenizer, executor: o.executor, baseDir }), mode: 'fed' });
+    if (c.mode === 'in-graph')
+      throw new Error(`teacher '${c.name}': an ${src.kind} teacher cannot run in-graph; use mode 'fed'`);
+    out.push({
+      name: c.name,
+      teacher: await load(resolveSourcePaths(src, baseDir), {
+        name: c.name,
+        tokenizer: o.tokenizer,
+        executor: o.executor,
+        baseDir,
+      }),
+      mode: 'fed',
+    });
   }
   return out;
 }

@@ -10,7 +10,9 @@ import { parseRunConfig } from '../config/index.ts';
 import { distillSectionSchema } from './from-config.ts';
 
 const guide = readFileSync(new URL('../../../DISTILLATION.md', import.meta.url), 'utf8');
-const blocks = [...guide.matchAll(/^```yaml\n([\s\S]*?)^```/gm)].map((m) => m[1]!).filter((b) => b.startsWith('distill:'));
+const blocks = [...guide.matchAll(/^```yaml\n([\s\S]*?)^```/gm)]
+  .map((m) => m[1]!)
+  .filter((b) => b.startsWith('distill:'));
 
 test('DISTILLATION.md has distill examples', () => {
   assert.ok(blocks.length >= 10, `found ${blocks.length} distill blocks`);
@@ -32,7 +34,9 @@ blocks.forEach((block, i) => {
 });
 
 // Whole run configs (```yaml blocks that start with `task:`) parse as `retort distill` reads them.
-const runConfigs = [...guide.matchAll(/^```yaml\n([\s\S]*?)^```/gm)].map((m) => m[1]!).filter((b) => b.startsWith('task:'));
+const runConfigs = [...guide.matchAll(/^```yaml\n([\s\S]*?)^```/gm)]
+  .map((m) => m[1]!)
+  .filter((b) => b.startsWith('task:'));
 
 test('DISTILLATION.md has whole run configs (classifiers, tasks)', () => {
   assert.ok(runConfigs.length >= 2);
@@ -43,7 +47,8 @@ runConfigs.forEach((block, i) => {
     // The files a block names (its dataset, held-out file) exist in a folder of their own.
     const baseDir = mkdtempSync(join(tmpdir(), 'retort-guide-'));
     const value = parse(block) as { data?: { dataset?: string; validation?: { file?: string } } };
-    for (const f of [value.data?.dataset, value.data?.validation?.file]) if (f && /\.(jsonl|txt)$/.test(f)) writeFileSync(join(baseDir, f), '');
+    for (const f of [value.data?.dataset, value.data?.validation?.file])
+      if (f && /\.(jsonl|txt)$/.test(f)) writeFileSync(join(baseDir, f), '');
     const c = parseRunConfig(value, 'guide.yaml', { distill: distillSectionSchema, baseDir });
     rmSync(baseDir, { recursive: true, force: true });
     assert.ok(c.distill, 'the block has a distill section');

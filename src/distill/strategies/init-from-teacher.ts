@@ -14,7 +14,11 @@ export const initFromTeacherSchema = z
   .object({
     kind: z.literal('initFromTeacher'),
     teacher: doc(teacherName().optional(), 'The teacher to copy from (a Retort model); default the first one', 'big'),
-    layers: doc(z.array(nonNegInt()).min(1).optional(), "Teacher block (0-based, as in parameter names) for each student block; default every other one: 0, 2, 4, ...", [0, 2, 4]),
+    layers: doc(
+      z.array(nonNegInt()).min(1).optional(),
+      'Teacher block (0-based, as in parameter names) for each student block; default every other one: 0, 2, 4, ...',
+      [0, 2, 4],
+    ),
     embeddings: doc(z.boolean().default(true), 'Copy token (and position) embeddings', true),
     finalNorm: doc(z.boolean().default(true), 'Copy the final norm', true),
     head: doc(z.boolean().default(true), 'Copy an untied LM head', true),
@@ -45,25 +49,41 @@ export interface InitReport {
 /** The default layer map: every other teacher block when the teacher is deep enough, else spread evenly. */
 export function defaultLayers(studentBlocks: number, teacherBlocks: number): number[] {
   if (studentBlocks > teacherBlocks) {
-    throw new Error(`initFromTeacher: the student has ${studentBlocks} blocks and the teacher only ${teacherBlocks}; give layers (one teacher block per student block) explicitly`);
+    throw new Error(
+      `initFromTeacher: the student has ${studentBlocks} blocks and the teacher only ${teacherBlocks}; give layers (one teacher block per student block) explicitly`,
+    );
   }
   if (2 * (studentBlocks - 1) < teacherBlocks) return Array.from({ length: studentBlocks }, (_, j) => 2 * j);
-  return Array.from({ length: studentBlocks }, (_, j) => (studentBlocks === 1 ? 0 : Math.round((j * (teacherBlocks - 1)) / (studentBlocks - 1))));
+  return Array.from({ length: studentBlocks }, (_, j) =>
+    studentBlocks === 1 ? 0 : Math.round((j * (teacherBlocks - 1)) / (studentBlocks - 1)),
+  );
 }
 
 const same = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /** Copies of the teacher's values for the student's parameters, as far as the options and shapes allow. */
-export function initFromTeacher(student: DecoderModel, teacher: { model: DecoderModel; params: ParamStore }, o: Partial<InitFromTeacherOptions> = {}): { params: ParamStore; report: InitReport } {
-  const ds = student.config.dModel, dt = teacher.model.config.dModel;
+export function initFromTeacher(
+  student: DecoderModel,
+  teacher: { model: DecoderModel; params: ParamStore },
+  o: Partial<InitFromTeacherOptions> = {},
+): { params: ParamStore; report: InitReport } {
+  const ds = student.config.dModel,
+    dt = teacher.model.config.dModel;
   if (ds !== dt) {
-    throw new Error(`initFromTeacher: the student is ${ds} wide (dModel) and the teacher ${dt}; copying layers needs equal widths (DistilBERT keeps the teacher's width and halves its depth). Make the student's dModel ${dt}, or leave out initFromTeacher`);
+    throw new Error(
+      `initFromTeacher: the student is ${ds} wide (dModel) and the teacher ${dt}; copying layers needs equal widths (DistilBERT keeps the teacher's width and halves its depth). Make the student's dModel ${dt}, or leave out initFromTeacher`,
+    );
   }
-  const ls = student.config.nLayers, lt = teacher.model.config.nLayers;
+  const ls = student.config.nLayers,
+    lt = teacher.model.config.nLayers;
   const layers = o.layers ?? defaultLayers(ls, lt);
-  if (layers.length !== ls) throw new Error(`initFromTeacher: layers names ${layers.length} teacher blocks ([${layers.join(', ')}]) for a student of ${ls}; give exactly one per student block`);
+  if (layers.length !== ls)
+    throw new Error(
+      `initFromTeacher: layers names ${layers.length} teacher blocks ([${layers.join(', ')}]) for a student of ${ls}; give exactly one per student block`,
+    );
   const bad = layers.find((l) => l >= lt);
-  if (bad !== undefined) throw new Error(`initFromTeacher: layers holds block ${bad}, but the teacher's blocks are 0..${lt - 1}`);
+  if (bad !== undefined)
+    throw new Error(`initFromTeacher: layers holds block ${bad}, but the teacher's blocks are 0..${lt - 1}`);
 
   const params = new ParamStore();
   const report: InitReport = { layers, copied: [], skipped: [] };
@@ -79,9 +99,14 @@ export function initFromTeacher(student: DecoderModel, teacher: { model: Decoder
     if (block) {
       const from = `${block[1]}.${layers[Number(block[2])]}.${block[3]}`;
       const t = teacher.model.params.get(from);
-      if (!t) throw new Error(`initFromTeacher: the teacher has no '${from}' for the student's '${name}'; are they of the same family?`);
+      if (!t)
+        throw new Error(
+          `initFromTeacher: the teacher has no '${from}' for the student's '${name}'; are they of the same family?`,
+        );
       if (!same(t.shape, p.shape)) {
-        throw new Error(`initFromTeacher: '${name}' is [${p.shape.join(', ')}] in the student but '${from}' is [${t.shape.join(', ')}] in the teacher; blocks must match in everything but depth (heads, MLP width)`);
+        throw new Error(
+          `initFromTeacher: '${name}' is [${p.shape.join(', ')}] in the student but '${from}' is [${t.shape.join(', ')}] in the teacher; blocks must match in everything but depth (heads, MLP width)`,
+        );
       }
       copy(name, from);
       continue;
@@ -101,13 +126,19 @@ export function initFromTeacher(student: DecoderModel, teacher: { model: Decoder
       continue;
     }
     if (same(t.shape, p.shape)) copy(name, name);
-    else if (POSITIONS.test(name) && same(t.shape.slice(1), p.shape.slice(1)) && p.shape[0]! <= t.shape[0]!) copy(name, name, p.shape[0]);
-    else report.skipped.push({ name, reason: `shape [${p.shape.join(', ')}] vs the teacher's [${t.shape.join(', ')}]` });
+    else if (POSITIONS.test(name) && same(t.shape.slice(1), p.shape.slice(1)) && p.shape[0]! <= t.shape[0]!)
+      copy(name, name, p.shape[0]);
+    else
+      report.skipped.push({ name, reason: `shape [${p.shape.join(', ')}] vs the teacher's [${t.shape.join(', ')}]` });
   }
   return { params, report };
 }
 
-export async function runInitFromTeacher(ctx: DistillContext, c: z.output<typeof initFromTeacherSchema>, stage: StageInfo): Promise<StageReport> {
+export async function runInitFromTeacher(
+  ctx: DistillContext,
+  c: z.output<typeof initFromTeacherSchema>,
+  stage: StageInfo,
+): Promise<StageReport> {
   const entry = localTeacher(ctx, c.teacher, 'initFromTeacher');
   const { params, report } = initFromTeacher(ctx.student.model, entry.teacher.local, c);
   const merged = ctx.student.params ?? new ParamStore();

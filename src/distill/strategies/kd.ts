@@ -17,9 +17,17 @@ import { copyParams, trainJob, type JobObjective } from './train.ts';
 export const kdSchema = z
   .object({
     kind: z.literal('kd'),
-    teachers: doc(z.array(teacherName()).min(1).optional(), "Which of the run's teachers to learn from; default all", ['big']),
-    terms: doc(z.array(termSchema).min(1).optional(), "The loss terms; default one logit-KD term (top-k after an offline step, JSD after onPolicy)", [{ name: 'kd', loss: { kind: 'logits', alpha: 0.5 } }]),
-    multiTeacher: doc(multiTeacherSchema.optional(), "How several teachers combine; default one term per teacher", { mode: 'weighted' }),
+    teachers: doc(z.array(teacherName()).min(1).optional(), "Which of the run's teachers to learn from; default all", [
+      'big',
+    ]),
+    terms: doc(
+      z.array(termSchema).min(1).optional(),
+      'The loss terms; default one logit-KD term (top-k after an offline step, JSD after onPolicy)',
+      [{ name: 'kd', loss: { kind: 'logits', alpha: 0.5 } }],
+    ),
+    multiTeacher: doc(multiTeacherSchema.optional(), 'How several teachers combine; default one term per teacher', {
+      mode: 'weighted',
+    }),
     steps: stepsField(),
   })
   .strict();
@@ -41,7 +49,12 @@ export function termWeight(terms: readonly TermConfig[], name: string, step: num
 /** Starting values for a job: copies of the student's current values (a trainer writes into the arrays it is given). */
 export function studentStart(ctx: DistillContext, model: DecoderModel = ctx.student.model): ParamStore {
   const p = ctx.student.params;
-  return p ? copyParams(p, [...model.params.keys()].filter((n) => p.values.has(n))) : new ParamStore();
+  return p
+    ? copyParams(
+        p,
+        [...model.params.keys()].filter((n) => p.values.has(n)),
+      )
+    : new ParamStore();
 }
 
 /** The KD objective over compose: student + teachers + terms, traced for the Trainer. */
@@ -54,11 +67,25 @@ export function kdTrainObjective(
   const lossTerms: LossTerm[] = terms.map((t) => ({ name: t.name, config: t.loss, teacher: t.teacher, topK: t.topK }));
   let frozen = (_: string) => false;
   const objective = (mode: { train: boolean }): JobObjective => {
-    const obj = buildDistillObjective({ student, teachers, terms: lossTerms, multiTeacher: o.multiTeacher, batch: o.batch, seq: o.seq, train: mode.train, layout: o.layout });
+    const obj = buildDistillObjective({
+      student,
+      teachers,
+      terms: lossTerms,
+      multiTeacher: o.multiTeacher,
+      batch: o.batch,
+      seq: o.seq,
+      train: mode.train,
+      layout: o.layout,
+    });
     obj.attachTeachers(o.params);
     frozen = (n) => !obj.trainable(n);
     const fed = teachers.some((t) => t.mode === 'fed');
-    return { total: obj.total, terms: obj.terms, predictions: { logits: obj.student.logits!, labels: obj.labels }, feeds: fed ? (ids) => obj.teacherFeeds(ids) : undefined };
+    return {
+      total: obj.total,
+      terms: obj.terms,
+      predictions: { logits: obj.student.logits!, labels: obj.labels },
+      feeds: fed ? (ids) => obj.teacherFeeds(ids) : undefined,
+    };
   };
   return { objective, trainable: (n) => !frozen(n) };
 }
@@ -69,7 +96,9 @@ export function kdTrainObjective(
  */
 export function defaultTerms(ctx: DistillContext, teachers: readonly TeacherEntry[] = ctx.teachers): TermConfig[] {
   const loss = ctx.kdDefaults.loss as { kind: string };
-  const sparseOnly = teachers.length > 0 && teachers.every((t) => t.mode === 'fed' && !t.teacher.capabilities.logits && t.teacher.capabilities.topK);
+  const sparseOnly =
+    teachers.length > 0 &&
+    teachers.every((t) => t.mode === 'fed' && !t.teacher.capabilities.logits && t.teacher.capabilities.topK);
   if (loss.kind === 'logits' && sparseOnly) {
     const { kind: _k, ...rest } = loss;
     return [termSchema.parse({ name: 'kd', loss: { ...rest, kind: 'topk' }, topK: ctx.kdDefaults.topK })];
@@ -79,18 +108,42 @@ export function defaultTerms(ctx: DistillContext, teachers: readonly TeacherEntr
 
 export async function runKd(ctx: DistillContext, c: KdConfig, stage: StageInfo): Promise<StageReport> {
   const teachers = pickTeachers(ctx, c.teachers, 'kd');
-  if (teachers.length === 0) throw new Error("kd: the run has no teachers; add one, or use {kind: 'hardLabels'} to train on the data alone");
+  if (teachers.length === 0)
+    throw new Error("kd: the run has no teachers; add one, or use {kind: 'hardLabels'} to train on the data alone");
   const terms = c.terms ?? defaultTerms(ctx, teachers);
   const { batch, seq } = ctx.settings;
   const params = studentStart(ctx);
-  const { objective, trainable } = kdTrainObjective(ctx.student.model, teachers, terms, { batch, seq, params, multiTeacher: c.multiTeacher, layout: layoutOf(ctx) });
+  const { objective, trainable } = kdTrainObjective(ctx.student.model, teachers, terms, {
+    batch,
+    seq,
+    params,
+    multiTeacher: c.multiTeacher,
+    layout: layoutOf(ctx),
+  });
   const r = await trainJob(ctx, {
-    stage, objective, student: ctx.student.model, params, trainable, steps: c.steps,
+    stage,
+    objective,
+    student: ctx.student.model,
+    params,
+    trainable,
+    steps: c.steps,
     weight: (n, s) => termWeight(terms, n, s),
-    config: { kind: 'kd', teachers: teachers.map((t) => [t.name, t.mode, t.teacher.fingerprint]), terms, multiTeacher: c.multiTeacher ?? null },
+    config: {
+      kind: 'kd',
+      teachers: teachers.map((t) => [t.name, t.mode, t.teacher.fingerprint]),
+      terms,
+      multiTeacher: c.multiTeacher ?? null,
+    },
   });
   ctx.student.params = copyParams(r.trainer.params, ctx.student.model.params.keys());
-  return { stage: stage.name, kind: 'kd', dir: stage.dir, summary: r.summary, eval: r.eval, details: { teachers: teachers.map((t) => t.name), terms: terms.map((t) => t.name) } };
+  return {
+    stage: stage.name,
+    kind: 'kd',
+    dir: stage.dir,
+    summary: r.summary,
+    eval: r.eval,
+    details: { teachers: teachers.map((t) => t.name), terms: terms.map((t) => t.name) },
+  };
 }
 
 /** The batch layout of the run's data: task batches feed attention masks (and packing inputs); text windows do not. */
@@ -109,10 +162,18 @@ export function hardLabelObjective(student: DecoderModel, batch: number, seq: nu
   };
 }
 
-export async function runHardLabels(ctx: DistillContext, c: z.output<typeof hardLabelsSchema>, stage: StageInfo): Promise<StageReport> {
+export async function runHardLabels(
+  ctx: DistillContext,
+  c: z.output<typeof hardLabelsSchema>,
+  stage: StageInfo,
+): Promise<StageReport> {
   const { batch, seq } = ctx.settings;
   const r = await trainJob(ctx, {
-    stage, objective: hardLabelObjective(ctx.student.model, batch, seq, layoutOf(ctx)), student: ctx.student.model, params: studentStart(ctx), steps: c.steps,
+    stage,
+    objective: hardLabelObjective(ctx.student.model, batch, seq, layoutOf(ctx)),
+    student: ctx.student.model,
+    params: studentStart(ctx),
+    steps: c.steps,
     config: { kind: 'hardLabels' },
   });
   ctx.student.params = copyParams(r.trainer.params, ctx.student.model.params.keys());

@@ -17,24 +17,39 @@ export interface Agreement {
   positions: number;
 }
 
-
 const argmax = (x: Float64Array): number => x.reduce((best, v, i, a) => (v > a[best]! ? i : best), 0);
 
-export async function teacherAgreement(student: DecoderModel, params: ParamStore, teacher: Teacher, batches: Iterable<Batch>, executor: Executor): Promise<Agreement> {
-  let kl = 0, agree = 0, n = 0;
+export async function teacherAgreement(
+  student: DecoderModel,
+  params: ParamStore,
+  teacher: Teacher,
+  batches: Iterable<Batch>,
+  executor: Executor,
+): Promise<Agreement> {
+  let kl = 0,
+    agree = 0,
+    n = 0;
   const programs = new Map<string, Awaited<ReturnType<Executor['compile']>>>();
   for (const batch of batches) {
     const ids = batch.input_ids as HostTensor;
     const [b, t] = ids.shape as [number, number];
     const key = `${b}x${t}`;
     let program = programs.get(key);
-    if (!program) programs.set(key, (program = await feedParams(executor).compile({ logits: student.forward(input('input_ids', [b, t], 'int64')).logits }, { name: 'agreement' })));
+    if (!program)
+      programs.set(
+        key,
+        (program = await feedParams(executor).compile(
+          { logits: student.forward(input('input_ids', [b, t], 'int64')).logits },
+          { name: 'agreement' },
+        )),
+      );
     const feeds: Record<string, HostTensor> = { input_ids: ids };
     for (const spec of program.inputs) if (spec.kind === 'param') feeds[spec.name] = params.get(spec.name);
     const s = (await program.run(feeds)).logits!.data as Float32Array;
     const tl = (await teacher.score({ ids, logits: true })).logits!.data as Float32Array;
     const v = student.config.vocabSize;
-    const ls = new Float64Array(v), lt = new Float64Array(v);
+    const ls = new Float64Array(v),
+      lt = new Float64Array(v);
     for (let p = 0; p < b * t; p++) {
       logSoftmaxRow(s, p * v, v, ls);
       logSoftmaxRow(tl, p * v, v, lt);

@@ -24,7 +24,9 @@ function rowsOf(ids: HostTensor, rows: readonly number[]): HostTensor {
 function scatterRows(into: HostTensor, part: HostTensor, rows: readonly number[]): void {
   const per = part.data.length / rows.length;
   // Typed as Float32Array for the compiler; int64 results are BigInt64Arrays and copy the same way.
-  rows.forEach((r, i) => (into.data as Float32Array).set((part.data as Float32Array).subarray(i * per, (i + 1) * per), r * per));
+  rows.forEach((r, i) =>
+    (into.data as Float32Array).set((part.data as Float32Array).subarray(i * per, (i + 1) * per), r * per),
+  );
 }
 
 function emptyLike(part: HostTensor, b: number): HostTensor {
@@ -49,13 +51,22 @@ export class OfflineTeacher implements Teacher {
   readonly served = { store: 0, live: 0 };
   private readonly keys: Set<string>[];
 
-  constructor(private readonly stores: readonly { store: StoreTeacher; examples: readonly Int32Array[] }[], private readonly live?: Teacher) {
+  constructor(
+    private readonly stores: readonly { store: StoreTeacher; examples: readonly Int32Array[] }[],
+    private readonly live?: Teacher,
+  ) {
     const first = stores[0]?.store;
     if (!first) throw new TeacherError('OfflineTeacher: give at least one store');
     for (const { store } of stores) {
-      if (store.fingerprint !== first.fingerprint) throw new TeacherError(`store '${store.name}' was labelled by teacher ${store.fingerprint}, the others by ${first.fingerprint}; serve one teacher's stores together`);
+      if (store.fingerprint !== first.fingerprint)
+        throw new TeacherError(
+          `store '${store.name}' was labelled by teacher ${store.fingerprint}, the others by ${first.fingerprint}; serve one teacher's stores together`,
+        );
     }
-    if (live && live.fingerprint !== first.fingerprint) throw new TeacherError(`store '${first.name}' was labelled by teacher ${first.fingerprint}, not by '${live.name}' (${live.fingerprint}); it cannot fall back to that teacher`);
+    if (live && live.fingerprint !== first.fingerprint)
+      throw new TeacherError(
+        `store '${first.name}' was labelled by teacher ${first.fingerprint}, not by '${live.name}' (${live.fingerprint}); it cannot fall back to that teacher`,
+      );
     this.name = first.name;
     this.fingerprint = first.fingerprint;
     // The live teacher knows its depth and heads (layer maps need them); a store knows only its vocabulary and width.
@@ -76,12 +87,15 @@ export class OfflineTeacher implements Teacher {
       groups.set(source, [...(groups.get(source) ?? []), r]);
     }
     for (const [source, rows] of groups) this.served[source < 0 ? 'live' : 'store'] += rows.length;
-    const ask = (source: number, ids: HostTensor) => (source < 0 ? this.live!.score({ ...req, ids }) : this.stores[source]!.store.score({ ...req, ids }));
+    const ask = (source: number, ids: HostTensor) =>
+      source < 0 ? this.live!.score({ ...req, ids }) : this.stores[source]!.store.score({ ...req, ids });
     if (groups.size === 1) {
       const [source] = groups.keys();
       return ask(source!, req.ids);
     }
-    const parts = await Promise.all([...groups].map(async ([source, rows]) => ({ rows, r: await ask(source, rowsOf(req.ids, rows)) })));
+    const parts = await Promise.all(
+      [...groups].map(async ([source, rows]) => ({ rows, r: await ask(source, rowsOf(req.ids, rows)) })),
+    );
     const merge = (pick: (r: ScoreResult) => HostTensor) => {
       const out = emptyLike(pick(parts[0]!.r), b);
       for (const { rows, r } of parts) scatterRows(out, pick(r), rows);

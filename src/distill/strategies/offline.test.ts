@@ -21,7 +21,7 @@ function recordLosses(ctx: Awaited<ReturnType<typeof tinyContext>>): number[] {
   return losses;
 }
 
-test('distilling from the offline store gives the in-graph teacher\'s losses on the first step', async () => {
+test("distilling from the offline store gives the in-graph teacher's losses on the first step", async () => {
   const teacher = randomTeacher('big', 3);
   const windows = windowExamples(tinyText().train, SEQ, { max: MAX });
 
@@ -32,7 +32,13 @@ test('distilling from the offline store gives the in-graph teacher\'s losses on 
 
   const offline = await tinyContext(tmpDir(), 3, { teachers: [teacherEntry(teacher)] });
   const b = recordLosses(offline);
-  const r = await runDistill(offline, { kind: 'pipeline', steps: [{ kind: 'offline', topK: 8, maxExamples: MAX, fallback: false }, { kind: 'kd', terms: [term] }] });
+  const r = await runDistill(offline, {
+    kind: 'pipeline',
+    steps: [
+      { kind: 'offline', topK: 8, maxExamples: MAX, fallback: false },
+      { kind: 'kd', terms: [term] },
+    ],
+  });
   assert.equal(r.teachers[0]!.mode, 'fed');
   assert.equal(r.teachers[0]!.teacher.kind, 'store');
   assert.equal((r.reports[0]!.details!.stores as Record<string, { labelled: number }>).big!.labelled, MAX);
@@ -43,24 +49,53 @@ test('distilling from the offline store gives the in-graph teacher\'s losses on 
 test('a rerun reuses the store; a store of another teacher is refused', async () => {
   const dir = tmpDir();
   const store = join(dir, 'store');
-  const config: DistillConfigInput = { kind: 'pipeline', steps: [{ kind: 'offline', dir: store, topK: 4, maxExamples: 16 }, { kind: 'kd', steps: 1 }] };
+  const config: DistillConfigInput = {
+    kind: 'pipeline',
+    steps: [
+      { kind: 'offline', dir: store, topK: 4, maxExamples: 16 },
+      { kind: 'kd', steps: 1 },
+    ],
+  };
   await runDistill(await tinyContext(join(dir, 'a'), 1, { teachers: [teacherEntry(randomTeacher('big', 3))] }), config);
-  const again = await runDistill(await tinyContext(join(dir, 'b'), 1, { teachers: [teacherEntry(randomTeacher('big', 3))] }), config);
+  const again = await runDistill(
+    await tinyContext(join(dir, 'b'), 1, { teachers: [teacherEntry(randomTeacher('big', 3))] }),
+    config,
+  );
   const big = (again.reports[0]!.details!.stores as Record<string, { heldOut?: unknown }>).big!;
-  assert.deepEqual(big, { dir: store, labelled: 0, skipped: 16, heldOut: { dir: `${store}-heldout`, labelled: 0, skipped: 8 } });
+  assert.deepEqual(big, {
+    dir: store,
+    labelled: 0,
+    skipped: 16,
+    heldOut: { dir: `${store}-heldout`, labelled: 0, skipped: 8 },
+  });
   await assert.rejects(
     runDistill(await tinyContext(join(dir, 'c'), 1, { teachers: [teacherEntry(randomTeacher('big', 4))] }), config),
     /holds outputs for teacher/,
   );
-  const otherData: DistillConfigInput = { kind: 'pipeline', steps: [{ kind: 'offline', dir: store, topK: 4, maxExamples: 12 }, { kind: 'kd', steps: 1 }] };
-  await assert.rejects(runDistill(await tinyContext(join(dir, 'd'), 1, { teachers: [teacherEntry(randomTeacher('big', 3))] }), otherData), /holds outputs for dataset/);
+  const otherData: DistillConfigInput = {
+    kind: 'pipeline',
+    steps: [
+      { kind: 'offline', dir: store, topK: 4, maxExamples: 12 },
+      { kind: 'kd', steps: 1 },
+    ],
+  };
+  await assert.rejects(
+    runDistill(await tinyContext(join(dir, 'd'), 1, { teachers: [teacherEntry(randomTeacher('big', 3))] }), otherData),
+    /holds outputs for dataset/,
+  );
 });
 
 test('rows the store lacks are scored by the live teacher', async () => {
   const teacher = randomTeacher('big', 5);
   const dir = tmpDir();
   const ctx = await tinyContext(dir, 1, { teachers: [teacherEntry(teacher)] });
-  await runDistill(ctx, { kind: 'pipeline', steps: [{ kind: 'offline', topK: 4, maxExamples: 8 }, { kind: 'kd', steps: 1 }] });
+  await runDistill(ctx, {
+    kind: 'pipeline',
+    steps: [
+      { kind: 'offline', topK: 4, maxExamples: 8 },
+      { kind: 'kd', steps: 1 },
+    ],
+  });
   const served = ctx.teachers[0]!.teacher as OfflineTeacher;
   assert.ok(served instanceof OfflineTeacher);
   const windows = windowExamples(tinyText().train, SEQ, { max: 8 });
@@ -70,8 +105,12 @@ test('rows the store lacks are scored by the live teacher', async () => {
   const got = await served.score({ ids, topK: 4 });
   const want = await teacher.score({ ids, topK: 4 });
   assert.deepEqual(got.topk!.ids.data, want.topk!.ids.data);
-  for (let i = 0; i < want.topk!.logprobs.data.length; i++) assert.ok(Math.abs(Number(got.topk!.logprobs.data[i]) - Number(want.topk!.logprobs.data[i])) < 1e-5);
-  assert.deepEqual({ store: served.served.store - before.store, live: served.served.live - before.live }, { store: 1, live: 1 });
+  for (let i = 0; i < want.topk!.logprobs.data.length; i++)
+    assert.ok(Math.abs(Number(got.topk!.logprobs.data[i]) - Number(want.topk!.logprobs.data[i])) < 1e-5);
+  assert.deepEqual(
+    { store: served.served.store - before.store, live: served.served.live - before.live },
+    { store: 1, live: 1 },
+  );
   // Without the fallback the store refuses the unknown row.
   const plain = new StoreTeacher('big', new StoreReader(join(dir, 'store-big')), windows.inputs);
   await assert.rejects(plain.score({ ids, topK: 4 }), /batch row 1 is not one of the labelled examples/);

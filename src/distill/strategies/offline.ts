@@ -6,7 +6,14 @@
 // scored by the live teacher that labelled them, when `fallback` is on.
 import { join } from 'node:path';
 import { z } from 'zod';
-import { datasetHash, labelDataset, StoreReader, StoreTeacher, tokenizerHash, type StoreIdentity } from '../store/index.ts';
+import {
+  datasetHash,
+  labelDataset,
+  StoreReader,
+  StoreTeacher,
+  tokenizerHash,
+  type StoreIdentity,
+} from '../store/index.ts';
 import type { DistillContext, StageInfo, StageReport, TeacherEntry } from './context.ts';
 import { pickTeachers } from './context.ts';
 import { exampleSource, windowExamples } from './examples.ts';
@@ -18,14 +25,30 @@ import { heldOut } from './train.ts';
 export const offlineSchema = z
   .object({
     kind: z.literal('offline'),
-    teachers: doc(z.array(teacherName()).min(1).optional(), "The teachers to label with (each into its own store); default all", ['big']),
-    dir: doc(z.string().min(1).optional(), "Store folder (one teacher) or parent of one folder per teacher; default {run dir}/store-{teacher}", 'stores/big'),
+    teachers: doc(
+      z.array(teacherName()).min(1).optional(),
+      'The teachers to label with (each into its own store); default all',
+      ['big'],
+    ),
+    dir: doc(
+      z.string().min(1).optional(),
+      'Store folder (one teacher) or parent of one folder per teacher; default {run dir}/store-{teacher}',
+      'stores/big',
+    ),
     topK: doc(posInt().default(20), "How many of the teacher's most likely tokens each position keeps", 20),
-    hidden: doc(z.array(nonNegInt()).optional(), 'Hidden states to store too, by index (0 = embeddings), for hidden-state terms', [2]),
+    hidden: doc(
+      z.array(nonNegInt()).optional(),
+      'Hidden states to store too, by index (0 = embeddings), for hidden-state terms',
+      [2],
+    ),
     stride: doc(posInt().optional(), 'Tokens between the starts of consecutive examples; default seq (no overlap)', 32),
     maxExamples: doc(posInt().optional(), 'Label at most this many examples (the first ones)', 4096),
     labelBatch: doc(posInt().default(16), 'Examples per teacher call while labelling', 16),
-    fallback: doc(z.boolean().default(true), 'Score rows the store lacks (on-policy generations) with the live teacher that labelled it', true),
+    fallback: doc(
+      z.boolean().default(true),
+      'Score rows the store lacks (on-policy generations) with the live teacher that labelled it',
+      true,
+    ),
   })
   .strict();
 export type OfflineConfig = z.output<typeof offlineSchema>;
@@ -36,7 +59,8 @@ function heldOutRows(ctx: DistillContext): Int32Array[] {
   for (const b of heldOut(ctx)?.batches() ?? []) {
     const ids = b.input_ids!;
     const [n, t] = ids.shape as [number, number];
-    for (let r = 0; r < n; r++) rows.push(Int32Array.from((ids.data as BigInt64Array).subarray(r * t, (r + 1) * t), Number));
+    for (let r = 0; r < n; r++)
+      rows.push(Int32Array.from((ids.data as BigInt64Array).subarray(r * t, (r + 1) * t), Number));
   }
   return rows;
 }
@@ -51,7 +75,9 @@ export async function runOffline(ctx: DistillContext, c: OfflineConfig, stage: S
   const chosen = pickTeachers(ctx, c.teachers, 'offline');
   if (chosen.length === 0) throw new Error('offline: the run has no teachers to label with; add one');
   if (ctx.sourceBy && !ctx.sourceBy.endsWith('-offline')) {
-    throw new Error(`offline: ${ctx.sourceBy} already changed the training data, and the store would replace it with the plain text's examples; put offline before ${ctx.sourceBy} (its rows are then scored by the live teacher)`);
+    throw new Error(
+      `offline: ${ctx.sourceBy} already changed the training data, and the store would replace it with the plain text's examples; put offline before ${ctx.sourceBy} (its rows are then scored by the live teacher)`,
+    );
   }
   const { seq } = ctx.settings;
   const train = ctx.data.train;
@@ -60,14 +86,24 @@ export async function runOffline(ctx: DistillContext, c: OfflineConfig, stage: S
   const tokenizer = ctx.data.tokenizer ? tokenizerHash(ctx.data.tokenizer) : 'none';
   const stores: Record<string, Labelled & { heldOut?: Labelled }> = {};
   for (const entry of chosen) {
-    const dir = c.dir ? (chosen.length > 1 ? join(c.dir, entry.name) : c.dir) : join(ctx.settings.dir, `store-${entry.name}`);
+    const dir = c.dir
+      ? chosen.length > 1
+        ? join(c.dir, entry.name)
+        : c.dir
+      : join(ctx.settings.dir, `store-${entry.name}`);
     const label = async (examples: Int32Array[], into: string, what: string) => {
       const identity: StoreIdentity = { teacher: entry.teacher.fingerprint, tokenizer, dataset: datasetHash(examples) };
       const r = await labelDataset(entry.teacher, examples, into, {
-        topK: c.topK, hidden: c.hidden, batch: c.labelBatch, tokenizer,
+        topK: c.topK,
+        hidden: c.hidden,
+        batch: c.labelBatch,
+        tokenizer,
         onProgress: (done, total) => ctx.hooks.log?.(`offline: '${entry.name}' labelled ${done}/${total} ${what}`),
       });
-      return { labelled: { dir: into, ...r }, store: { store: new StoreTeacher(entry.name, new StoreReader(into, identity), examples, identity), examples } };
+      return {
+        labelled: { dir: into, ...r },
+        store: { store: new StoreTeacher(entry.name, new StoreReader(into, identity), examples, identity), examples },
+      };
     };
     const main = await label(windows.inputs, dir, 'training examples');
     const parts = [main.store];
@@ -86,7 +122,11 @@ export async function runOffline(ctx: DistillContext, c: OfflineConfig, stage: S
   ctx.sourceBy = stage.name;
   const { kind: _k, ...rest } = ctx.kdDefaults.loss as { kind: string };
   ctx.kdDefaults = { loss: { ...(rest as object), kind: 'topk' }, topK: c.topK };
-  return { stage: stage.name, kind: 'offline', details: { examples: windows.inputs.length, heldOut: evalRows.length, stores } };
+  return {
+    stage: stage.name,
+    kind: 'offline',
+    details: { examples: windows.inputs.length, heldOut: evalRows.length, stores },
+  };
 }
 
 export const offlineRule = strategyRule({

@@ -15,8 +15,18 @@ import { cleanup, sharedExecutor, tinySettings, tmpDir } from './testing.ts';
 after(cleanup);
 
 const words = ['cat', 'dog', 'fish', 'bird', 'tree', 'house', 'water', 'apple'];
-const tok = CharTokenizer.fromCorpus([...words, ...words.map((w) => w.toUpperCase()), 'user:\nassistant:\n'], { eosToken: '<|endoftext|>' });
-const conv = (w: string): Conversation => ({ id: w, messages: [{ role: 'user', content: w }, { role: 'assistant', content: w.toUpperCase() }], reference: w.toUpperCase(), source: { file: 't', line: 0 } });
+const tok = CharTokenizer.fromCorpus([...words, ...words.map((w) => w.toUpperCase()), 'user:\nassistant:\n'], {
+  eosToken: '<|endoftext|>',
+});
+const conv = (w: string): Conversation => ({
+  id: w,
+  messages: [
+    { role: 'user', content: w },
+    { role: 'assistant', content: w.toUpperCase() },
+  ],
+  reference: w.toUpperCase(),
+  source: { file: 't', line: 0 },
+});
 
 test('the student answers task prompts: prompt kept, sampled answer labelled, end-of-turn closes it', async () => {
   const seq = 32;
@@ -28,7 +38,17 @@ test('the student answers task prompts: prompt kept, sampled answer labelled, en
   const ctx = await createDistillContext({
     student: { model: new Gpt2(cfg), rebuild: () => new Gpt2(cfg) },
     teachers: [{ name: 't', teacher, mode: 'in-graph', rebuild: () => new Gpt2(cfg) }],
-    data: { train: new Int32Array(0), tokenizer: tok, task: { train: rows.examples, conversations: words.map(conv), encode: { trainOn: 'lastAnswer', seq }, packed: false, padId: tok.eosId! } },
+    data: {
+      train: new Int32Array(0),
+      tokenizer: tok,
+      task: {
+        train: rows.examples,
+        conversations: words.map(conv),
+        encode: { trainOn: 'lastAnswer', seq },
+        packed: false,
+        padId: tok.eosId!,
+      },
+    },
     settings: { executor: await sharedExecutor(), ...tinySettings(tmpDir(), 3, { seq, batch: 4 }) },
     hooks: { onBatch: (e) => batches.push(e) },
   });
@@ -40,13 +60,17 @@ test('the student answers task prompts: prompt kept, sampled answer labelled, en
     const feed = (name: string) => [...((b.batch[name] as HostTensor).data as BigInt64Array)].map(Number);
     const [ids, labels, mask] = [feed('input_ids'), feed('labels'), feed('attention_mask')];
     for (let r = 0; r < 4; r++) {
-      const row = ids.slice(r * seq, (r + 1) * seq), lab = labels.slice(r * seq, (r + 1) * seq), m = mask.slice(r * seq, (r + 1) * seq);
+      const row = ids.slice(r * seq, (r + 1) * seq),
+        lab = labels.slice(r * seq, (r + 1) * seq),
+        m = mask.slice(r * seq, (r + 1) * seq);
       const text = tok.decode(row.filter((_, i) => m[i]));
       assert.match(text, /^user:\n[a-z]+\nassistant:\n/, `row ${r} starts with its prompt: ${JSON.stringify(text)}`);
       const promptLen = tok.encode(text.slice(0, text.indexOf('assistant:\n') + 'assistant:\n'.length)).length;
       lab.forEach((l, i) => {
-        if (i < promptLen - 1 || !m[i]) assert.equal(l, -100, `row ${r} position ${i}: prompts and padding carry no label`);
-        else if (i + 1 < m.filter(Boolean).length) assert.equal(l, row[i + 1], `row ${r} position ${i}: the label is the next sampled token`);
+        if (i < promptLen - 1 || !m[i])
+          assert.equal(l, -100, `row ${r} position ${i}: prompts and padding carry no label`);
+        else if (i + 1 < m.filter(Boolean).length)
+          assert.equal(l, row[i + 1], `row ${r} position ${i}: the label is the next sampled token`);
       });
       const labelled = lab.filter((l) => l !== -100);
       assert.ok(labelled.length > 0, `row ${r} has a sampled answer`);

@@ -13,7 +13,13 @@
 import { z } from 'zod';
 import { endOfTurnIds } from '../../data/task/index.ts';
 import { Generator } from '../../generate/index.ts';
-import { hostTensor, type CompileOptions, type Executor, type HostTensor, type ParamStore } from '../../runtime/index.ts';
+import {
+  hostTensor,
+  type CompileOptions,
+  type Executor,
+  type HostTensor,
+  type ParamStore,
+} from '../../runtime/index.ts';
 import type { Batch } from '../trainer/index.ts';
 import type { BatchInfo, BatchTransform } from './batches.ts';
 import type { DistillContext, StageInfo, StageReport } from './context.ts';
@@ -24,10 +30,18 @@ import { strategyRule } from './rule.ts';
 export const onPolicySchema = z
   .object({
     kind: z.literal('onPolicy'),
-    lambda: doc(z.number().min(0).max(1).default(0.5), "Probability that a step's batch is the student's own generations (GKD's λ)", 0.5),
+    lambda: doc(
+      z.number().min(0).max(1).default(0.5),
+      "Probability that a step's batch is the student's own generations (GKD's λ)",
+      0.5,
+    ),
     promptTokens: doc(posInt().optional(), 'Tokens of each dataset row kept as the prompt; default half the row', 16),
     ...samplingFields,
-    divergence: doc(z.enum(['forwardKl', 'reverseKl', 'jsd', 'skewKl', 'skewReverseKl']).default('jsd'), 'Divergence of the KD term the following training step uses by default', 'jsd'),
+    divergence: doc(
+      z.enum(['forwardKl', 'reverseKl', 'jsd', 'skewKl', 'skewReverseKl']).default('jsd'),
+      'Divergence of the KD term the following training step uses by default',
+      'jsd',
+    ),
     beta: doc(z.number().min(0).max(1).default(0.5), "JSD's β (the teacher's share of the mixture)", 0.5),
     seed: doc(z.number().int().nonnegative().optional(), "Seeds the coin and the sampling; default the run's seed", 0),
   })
@@ -54,10 +68,16 @@ export interface OnPolicyStats {
  * end-of-turn token or the row's end, and only the answer it sampled (with its end-of-turn
  * token) is labelled.
  */
-async function answerRows(batch: Batch, generate: (prompts: number[][], maxNewTokens: number) => Promise<number[][]>, eot: ReadonlySet<number>): Promise<Batch> {
+async function answerRows(
+  batch: Batch,
+  generate: (prompts: number[][], maxNewTokens: number) => Promise<number[][]>,
+  eot: ReadonlySet<number>,
+): Promise<Batch> {
   const ids = batch.input_ids as HostTensor;
   const [b, t] = ids.shape as [number, number];
-  const src = ids.data as BigInt64Array, labels = batch.labels!.data as BigInt64Array, mask = batch.attention_mask!.data as BigInt64Array;
+  const src = ids.data as BigInt64Array,
+    labels = batch.labels!.data as BigInt64Array,
+    mask = batch.attention_mask!.data as BigInt64Array;
   const prompts: number[][] = [];
   for (let r = 0; r < b; r++) {
     let first = 0;
@@ -68,7 +88,9 @@ async function answerRows(batch: Batch, generate: (prompts: number[][], maxNewTo
   const longest = Math.max(...prompts.map((p) => p.length));
   // A row holds prompt and answer within T tokens (the model's positions bound them too).
   const out = await generate(prompts, Math.max(1, t - longest));
-  const x = new BigInt64Array(b * t).fill(src[0] ?? 0n), y = new BigInt64Array(b * t).fill(-100n), m = new BigInt64Array(b * t);
+  const x = new BigInt64Array(b * t).fill(src[0] ?? 0n),
+    y = new BigInt64Array(b * t).fill(-100n),
+    m = new BigInt64Array(b * t);
   for (let r = 0; r < b; r++) {
     const real = mask[r * t] === 1n;
     const gen = out[r]!;
@@ -81,18 +103,36 @@ async function answerRows(batch: Batch, generate: (prompts: number[][], maxNewTo
       if (real && p >= prompts[r]!.length - 1 && p + 1 < row.length) y[r * t + p] = BigInt(row[p + 1]!);
     }
   }
-  return { ...batch, input_ids: hostTensor('int64', [b, t], x), labels: hostTensor('int64', [b, t], y), attention_mask: hostTensor('int64', [b, t], m) };
+  return {
+    ...batch,
+    input_ids: hostTensor('int64', [b, t], x),
+    labels: hostTensor('int64', [b, t], y),
+    attention_mask: hostTensor('int64', [b, t], m),
+  };
 }
 
 /** The batch transform: a coin per batch index, then generation from the prompt prefixes (or, for task batches, answers to their prompts). */
-export function onPolicyTransform(c: OnPolicyConfig, seq: number, defaultSeed: number, stats: OnPolicyStats = { batches: 0, generated: 0 }, endOfTurn?: ReadonlySet<number>): BatchTransform {
+export function onPolicyTransform(
+  c: OnPolicyConfig,
+  seq: number,
+  defaultSeed: number,
+  stats: OnPolicyStats = { batches: 0, generated: 0 },
+  endOfTurn?: ReadonlySet<number>,
+): BatchTransform {
   const prompt = c.promptTokens ?? Math.max(1, Math.floor(seq / 2));
-  if (prompt >= seq) throw new RangeError(`onPolicy: promptTokens ${prompt} leaves nothing to generate in rows of ${seq} tokens; use fewer than ${seq}`);
+  if (prompt >= seq)
+    throw new RangeError(
+      `onPolicy: promptTokens ${prompt} leaves nothing to generate in rows of ${seq} tokens; use fewer than ${seq}`,
+    );
   const seed = c.seed ?? defaultSeed;
   const generators = new WeakMap<ParamStore, Generator>();
   const generatorFor = (info: BatchInfo): Generator => {
     let g = generators.get(info.student.params);
-    if (!g) generators.set(info.student.params, (g = new Generator(info.student.model, info.student.params.values, { executor: feedParams(info.executor) })));
+    if (!g)
+      generators.set(
+        info.student.params,
+        (g = new Generator(info.student.model, info.student.params.values, { executor: feedParams(info.executor) })),
+      );
     return g;
   };
   return async (batch: Batch, info: BatchInfo): Promise<Batch> => {
@@ -101,9 +141,21 @@ export function onPolicyTransform(c: OnPolicyConfig, seq: number, defaultSeed: n
     stats.generated++;
     if (batch.attention_mask && endOfTurn) {
       const gen = generatorFor(info);
-      return answerRows(batch, async (prompts, maxNewTokens) => (await gen.generate(prompts, {
-        maxNewTokens, temperature: c.temperature, topP: c.topP, topK: c.topK, seed: (seed + info.index * prompts.length) >>> 0, eosTokenId: [...endOfTurn],
-      })).tokens, endOfTurn);
+      return answerRows(
+        batch,
+        async (prompts, maxNewTokens) =>
+          (
+            await gen.generate(prompts, {
+              maxNewTokens,
+              temperature: c.temperature,
+              topP: c.topP,
+              topK: c.topK,
+              seed: (seed + info.index * prompts.length) >>> 0,
+              eosTokenId: [...endOfTurn],
+            })
+          ).tokens,
+        endOfTurn,
+      );
     }
     const ids = batch.input_ids as HostTensor;
     const [b, t] = ids.shape as [number, number];
@@ -112,9 +164,15 @@ export function onPolicyTransform(c: OnPolicyConfig, seq: number, defaultSeed: n
     const prompts = Array.from({ length: b }, (_, r) => Array.from(src.subarray(r * t, r * t + prompt), Number));
     // The model sees at most maxPositions tokens: prompt + generated fill the row exactly.
     const out = await generatorFor(info).generate(prompts, {
-      maxNewTokens: t - prompt, temperature: c.temperature, topP: c.topP, topK: c.topK, seed: (seed + info.index * b) >>> 0, eosTokenId: [],
+      maxNewTokens: t - prompt,
+      temperature: c.temperature,
+      topP: c.topP,
+      topK: c.topK,
+      seed: (seed + info.index * b) >>> 0,
+      eosTokenId: [],
     });
-    const x = new BigInt64Array(b * t), y = new BigInt64Array(b * t).fill(-100n);
+    const x = new BigInt64Array(b * t),
+      y = new BigInt64Array(b * t).fill(-100n);
     for (let r = 0; r < b; r++) {
       const row = [...prompts[r]!, ...out.tokens[r]!];
       // A row that ended early (it cannot with no end token, but a generator may stop) is padded with its last token and unlabelled there.
@@ -128,10 +186,12 @@ export function onPolicyTransform(c: OnPolicyConfig, seq: number, defaultSeed: n
 export async function runOnPolicy(ctx: DistillContext, c: OnPolicyConfig, stage: StageInfo): Promise<StageReport> {
   const stats: OnPolicyStats = { batches: 0, generated: 0 };
   const task = ctx.data.task;
-  if (task?.packed) throw new Error('onPolicy: the student answers one prompt per row; turn data.packing off for on-policy steps');
+  if (task?.packed)
+    throw new Error('onPolicy: the student answers one prompt per row; turn data.packing off for on-policy steps');
   let endOfTurn: Set<number> | undefined;
   if (task) {
-    if (!ctx.data.tokenizer) throw new Error('onPolicy: task data needs its tokenizer (the end-of-turn tokens end the sampled answers)');
+    if (!ctx.data.tokenizer)
+      throw new Error('onPolicy: task data needs its tokenizer (the end-of-turn tokens end the sampled answers)');
     endOfTurn = endOfTurnIds(ctx.data.tokenizer);
     const eos = ctx.student.model.config.eosTokenId;
     for (const e of eos === undefined ? [] : Array.isArray(eos) ? eos : [eos]) endOfTurn.add(e);

@@ -21,15 +21,35 @@ import { strategyRule } from './rule.ts';
 import { copyParams, trainJob, type JobObjective } from './train.ts';
 
 const kdLossField = () =>
-  doc(logitKdSchema.default({ kind: 'logits', alpha: 0.5, temperature: 1, divergence: 'forwardKl', beta: 0.5, skew: 0.1, ignoreIndex: -100 }), "The student's logit-KD loss (alpha, temperature, divergence)", { kind: 'logits', alpha: 0.5, temperature: 2 });
+  doc(
+    logitKdSchema.default({
+      kind: 'logits',
+      alpha: 0.5,
+      temperature: 1,
+      divergence: 'forwardKl',
+      beta: 0.5,
+      skew: 0.1,
+      ignoreIndex: -100,
+    }),
+    "The student's logit-KD loss (alpha, temperature, divergence)",
+    { kind: 'logits', alpha: 0.5, temperature: 2 },
+  );
 
 export const onlineSchema = z
   .object({
     kind: z.literal('online'),
-    teacher: doc(teacherName().optional(), 'The teacher that keeps training (a Retort model); default the first one', 'big'),
+    teacher: doc(
+      teacherName().optional(),
+      'The teacher that keeps training (a Retort model); default the first one',
+      'big',
+    ),
     kd: kdLossField(),
     teacherWeight: doc(z.number().nonnegative().default(1), "Weight of the teacher's own cross-entropy", 1),
-    pullTeacher: doc(z.boolean().default(false), "Let the KD term's gradient reach the teacher too (codistillation); default the teacher only learns the task", false),
+    pullTeacher: doc(
+      z.boolean().default(false),
+      "Let the KD term's gradient reach the teacher too (codistillation); default the teacher only learns the task",
+      false,
+    ),
     steps: stepsField(),
   })
   .strict();
@@ -38,8 +58,16 @@ export const mutualSchema = z
   .object({
     kind: z.literal('mutual'),
     temperature: doc(z.number().positive().default(1), 'Softmax temperature of the mutual KL terms', 1),
-    klWeight: doc(z.number().nonnegative().default(1), 'Weight of each peer’s KL to the other (its CE has weight 1)', 1),
-    peerSeed: doc(z.number().int().nonnegative().optional(), "Seeds the second peer's initialization; default the run's seed + 1", 2),
+    klWeight: doc(
+      z.number().nonnegative().default(1),
+      'Weight of each peer’s KL to the other (its CE has weight 1)',
+      1,
+    ),
+    peerSeed: doc(
+      z.number().int().nonnegative().optional(),
+      "Seeds the second peer's initialization; default the run's seed + 1",
+      2,
+    ),
     steps: stepsField(),
   })
   .strict();
@@ -54,7 +82,9 @@ export function checkRebuilt(strategy: string, student: DecoderModel, built: Dec
   const got = new Map([...built.params].map(([k, t]) => [k.startsWith(prefix) ? k.slice(prefix.length) : k, t]));
   const missing = [...student.params.keys()].filter((k) => !got.has(k));
   const extra = [...got.keys()].filter((k) => !student.params.has(k));
-  const reshaped = [...student.params].filter(([k, t]) => got.has(k) && shape(got.get(k)!) !== shape(t)).map(([k, t]) => `${k} ${shape(t)} vs ${shape(got.get(k)!)}`);
+  const reshaped = [...student.params]
+    .filter(([k, t]) => got.has(k) && shape(got.get(k)!) !== shape(t))
+    .map(([k, t]) => `${k} ${shape(t)} vs ${shape(got.get(k)!)}`);
   if (missing.length + extra.length + reshaped.length === 0) return;
   const first = (xs: string[]) => xs.slice(0, 3).join(', ') + (xs.length > 3 ? `, ... (${xs.length} in all)` : '');
   const parts = [
@@ -68,15 +98,26 @@ export function checkRebuilt(strategy: string, student: DecoderModel, built: Dec
   );
 }
 
-const ids = (b: number, t: number) => ({ ids: input('input_ids', [b, t], 'int64'), labels: input('labels', [b, t], 'int64') }); // (B, T) each
+const ids = (b: number, t: number) => ({
+  ids: input('input_ids', [b, t], 'int64'),
+  labels: input('labels', [b, t], 'int64'),
+}); // (B, T) each
 
-export async function runOnline(ctx: DistillContext, c: z.output<typeof onlineSchema>, stage: StageInfo): Promise<StageReport> {
+export async function runOnline(
+  ctx: DistillContext,
+  c: z.output<typeof onlineSchema>,
+  stage: StageInfo,
+): Promise<StageReport> {
   const entry = localTeacher(ctx, c.teacher, 'online');
-  if (!entry.rebuild) throw new Error(`online: teacher '${entry.name}' has no rebuild(); the teacher trains in the graph, so give its slot rebuild: () => new Model(config)`);
+  if (!entry.rebuild)
+    throw new Error(
+      `online: teacher '${entry.name}' has no rebuild(); the teacher trains in the graph, so give its slot rebuild: () => new Model(config)`,
+    );
   const { batch, seq } = ctx.settings;
   const prefix = teacherPrefix(entry.name);
   const params = studentStart(ctx);
-  for (const [k, v] of copyParams(entry.teacher.local.params, entry.teacher.local.model.params.keys()).values) params.set(prefix + k, v);
+  for (const [k, v] of copyParams(entry.teacher.local.params, entry.teacher.local.model.params.keys()).values)
+    params.set(prefix + k, v);
 
   const objective = (mode: { train: boolean }): JobObjective => {
     const x = ids(batch, seq);
@@ -84,33 +125,73 @@ export async function runOnline(ctx: DistillContext, c: z.output<typeof onlineSc
     const tOut = t.forward(x.ids, { train: mode.train });
     const sOut = ctx.student.model.forward(x.ids, { train: mode.train });
     const teacherCe = crossEntropy(tOut.logits, x.labels);
-    const kd = logitKdLoss({ student: sOut.logits, teacher: c.pullTeacher ? tOut.logits : stopGradient(tOut.logits), labels: x.labels }, c.kd);
+    const kd = logitKdLoss(
+      { student: sOut.logits, teacher: c.pullTeacher ? tOut.logits : stopGradient(tOut.logits), labels: x.labels },
+      c.kd,
+    );
     const weighted = { 'teacher.ce': teacherCe, 'student.kd': kd.loss };
     const { total } = combineLosses(weighted, lossWeightInputs(Object.keys(weighted)));
     const parts = Object.fromEntries(Object.entries(kd.parts).map(([k, v]) => [`student.kd/${k}`, v]));
     return { total, terms: { ...weighted, ...parts }, predictions: { logits: sOut.logits, labels: x.labels } };
   };
   const r = await trainJob(ctx, {
-    stage, objective, student: ctx.student.model, params, steps: c.steps,
+    stage,
+    objective,
+    student: ctx.student.model,
+    params,
+    steps: c.steps,
     weight: (n) => (n === 'teacher.ce' ? c.teacherWeight : 1),
-    config: { kind: 'online', teacher: entry.teacher.fingerprint, kd: c.kd, teacherWeight: c.teacherWeight, pullTeacher: c.pullTeacher },
+    config: {
+      kind: 'online',
+      teacher: entry.teacher.fingerprint,
+      kd: c.kd,
+      teacherWeight: c.teacherWeight,
+      pullTeacher: c.pullTeacher,
+    },
   });
   ctx.student.params = copyParams(r.trainer.params, ctx.student.model.params.keys());
   // The teacher goes on as it is now: later steps distill from the trained teacher.
   const local = entry.teacher.local;
-  const teacherParams = copyParams(r.trainer.params, [...local.model.params.keys()].map((k) => prefix + k), (n) => n.slice(prefix.length));
+  const teacherParams = copyParams(
+    r.trainer.params,
+    [...local.model.params.keys()].map((k) => prefix + k),
+    (n) => n.slice(prefix.length),
+  );
   const updated = new LocalTeacher(entry.name, local.model, teacherParams, entry.teacher.tokenizer);
   ctx.teachers[ctx.teachers.indexOf(entry)] = { ...entry, teacher: updated };
-  return { stage: stage.name, kind: 'online', dir: stage.dir, summary: r.summary, eval: r.eval, details: { teacher: entry.name, fingerprintBefore: entry.teacher.fingerprint, fingerprintAfter: updated.fingerprint } };
+  return {
+    stage: stage.name,
+    kind: 'online',
+    dir: stage.dir,
+    summary: r.summary,
+    eval: r.eval,
+    details: {
+      teacher: entry.name,
+      fingerprintBefore: entry.teacher.fingerprint,
+      fingerprintAfter: updated.fingerprint,
+    },
+  };
 }
 
 export const PEER_PREFIX = 'peer.';
 
-export async function runMutual(ctx: DistillContext, c: z.output<typeof mutualSchema>, stage: StageInfo): Promise<StageReport> {
+export async function runMutual(
+  ctx: DistillContext,
+  c: z.output<typeof mutualSchema>,
+  stage: StageInfo,
+): Promise<StageReport> {
   const { batch, seq } = ctx.settings;
   const params = studentStart(ctx);
   const peerSeed = c.peerSeed ?? ctx.settings.seed + 1;
-  const kl = { kind: 'logits' as const, alpha: 1, temperature: c.temperature, divergence: 'forwardKl' as const, beta: 0.5, skew: 0.1, ignoreIndex: -100 };
+  const kl = {
+    kind: 'logits' as const,
+    alpha: 1,
+    temperature: c.temperature,
+    divergence: 'forwardKl' as const,
+    beta: 0.5,
+    skew: 0.1,
+    ignoreIndex: -100,
+  };
 
   const objective = (mode: { train: boolean }): JobObjective => {
     const x = ids(batch, seq);
@@ -132,7 +213,11 @@ export async function runMutual(ctx: DistillContext, c: z.output<typeof mutualSc
   checkRebuilt('mutual', ctx.student.model, probe, PEER_PREFIX);
   for (const [k, v] of ParamStore.init(probe.params.values(), peerSeed).values) params.set(k, v);
   const r = await trainJob(ctx, {
-    stage, objective, student: ctx.student.model, params, steps: c.steps,
+    stage,
+    objective,
+    student: ctx.student.model,
+    params,
+    steps: c.steps,
     weight: (n) => (n.endsWith('.kl') ? c.klWeight : 1),
     config: { kind: 'mutual', temperature: c.temperature, klWeight: c.klWeight, peerSeed },
   });

@@ -24,8 +24,19 @@ import { mutualRule, onlineRule } from './online.ts';
 import type { StrategyRule } from './rule.ts';
 
 export type StrategyKind =
-  | 'kd' | 'hardLabels' | 'offline' | 'online' | 'mutual' | 'bornAgain' | 'deepToShallow'
-  | 'onPolicy' | 'augment' | 'finetuneTeacher' | 'initFromTeacher' | 'teacherAnswers' | 'pipeline';
+  | 'kd'
+  | 'hardLabels'
+  | 'offline'
+  | 'online'
+  | 'mutual'
+  | 'bornAgain'
+  | 'deepToShallow'
+  | 'onPolicy'
+  | 'augment'
+  | 'finetuneTeacher'
+  | 'initFromTeacher'
+  | 'teacherAnswers'
+  | 'pipeline';
 
 /** The rows a pipeline's steps are made of (every strategy but the pipeline itself). */
 export const stepRules = {
@@ -41,6 +52,7 @@ export const stepRules = {
   finetuneTeacher: finetuneTeacherRule,
   initFromTeacher: initFromTeacherRule,
   teacherAnswers: teacherAnswersRule,
+  // biome-ignore lint/suspicious/noExplicitAny: a table of rules whose config types differ; each row is checked against its own schema
 } satisfies Record<Exclude<StrategyKind, 'pipeline'>, StrategyRule<any>>;
 
 type StepKind = keyof typeof stepRules;
@@ -64,11 +76,11 @@ export type StepConfig = z.output<typeof stepSchema>;
 export const pipelineSchema = z
   .object({
     kind: z.literal('pipeline'),
-    steps: doc(z.array(stepSchema).min(1), 'The steps, in order: preparing steps (finetuneTeacher, initFromTeacher, teacherAnswers, offline, augment, onPolicy) before the training steps they prepare', [
-      { kind: 'offline', topK: 20 },
-      { kind: 'onPolicy', lambda: 0.5 },
-      { kind: 'kd' },
-    ]),
+    steps: doc(
+      z.array(stepSchema).min(1),
+      'The steps, in order: preparing steps (finetuneTeacher, initFromTeacher, teacherAnswers, offline, augment, onPolicy) before the training steps they prepare',
+      [{ kind: 'offline', topK: 20 }, { kind: 'onPolicy', lambda: 0.5 }, { kind: 'kd' }],
+    ),
   })
   .strict();
 
@@ -82,6 +94,7 @@ export const strategyRules = {
       throw new Error('a pipeline runs through runDistill, not as a step of another pipeline');
     },
   } satisfies StrategyRule<typeof pipelineSchema>,
+  // biome-ignore lint/suspicious/noExplicitAny: as above, with the pipeline row
 } satisfies Record<StrategyKind, StrategyRule<any>>;
 
 /** A distillation config: one strategy (kind and its settings) or a pipeline of them. */
@@ -90,7 +103,11 @@ export type DistillConfig = z.output<typeof distillConfigSchema>;
 export type DistillConfigInput = z.input<typeof distillConfigSchema>;
 
 /** Validates a distillation config; errors name the field, what was expected, what came, and a fix. */
-export function parseDistillConfig(value: unknown, file = 'distill config', pathPrefix: readonly PropertyKey[] = []): DistillConfig {
+export function parseDistillConfig(
+  value: unknown,
+  file = 'distill config',
+  pathPrefix: readonly PropertyKey[] = [],
+): DistillConfig {
   // Each step is checked against its own row's schema, so an error inside a step names that row's fields.
   const kind = (value as { kind?: unknown } | null)?.kind;
   const steps = (value as { steps?: unknown } | null)?.steps;
@@ -102,7 +119,10 @@ export function parseDistillConfig(value: unknown, file = 'distill config', path
     const { steps: _s, ...rest } = value as Record<string, unknown>;
     const head = pipelineSchema.omit({ steps: true }).safeParse(rest, { reportInput: true });
     if (!head.success) throw configError(file, pipelineSchema, head.error, pathPrefix, rest);
-    return { kind: 'pipeline', steps: (steps as unknown[]).map((s, i) => parseStep(s, file, [...pathPrefix, 'steps', i])) };
+    return {
+      kind: 'pipeline',
+      steps: (steps as unknown[]).map((s, i) => parseStep(s, file, [...pathPrefix, 'steps', i])),
+    };
   }
   if (typeof kind === 'string' && kind in stepRules) return parseStep(value, file, pathPrefix);
   const r = distillConfigSchema.safeParse(value, { reportInput: true });
@@ -112,7 +132,8 @@ export function parseDistillConfig(value: unknown, file = 'distill config', path
 
 function parseStep(value: unknown, file: string, path: readonly PropertyKey[]): StepConfig {
   const kind = (value as { kind?: unknown } | null)?.kind;
-  const schema: z.ZodType = typeof kind === 'string' && kind in stepRules ? stepRules[kind as StepKind].schema : stepSchema;
+  const schema: z.ZodType =
+    typeof kind === 'string' && kind in stepRules ? stepRules[kind as StepKind].schema : stepSchema;
   const r = schema.safeParse(value, { reportInput: true });
   if (!r.success) throw configError(file, schema as never, r.error, path, value);
   return r.data as StepConfig;
@@ -131,6 +152,7 @@ async function runStep(ctx: DistillContext, step: StepConfig): Promise<StageRepo
   const index = ++ctx.stageCount;
   const name = `${index}-${step.kind}`;
   const stage: StageInfo = { name, index, dir: join(ctx.settings.dir, name) };
+  // biome-ignore lint/suspicious/noExplicitAny: step was parsed by this row's schema, so the row takes it
   const rule = stepRules[step.kind] as StrategyRule<any>;
   const report = await rule.run(ctx, step, stage);
   ctx.reports.push(report);
@@ -141,19 +163,29 @@ async function runStep(ctx: DistillContext, step: StepConfig): Promise<StageRepo
 /** Steps that train on task data (answer-only batches with their attention mask); the others read text windows. */
 const TASK_DATA_STEPS = new Set<StepKind>(['kd', 'hardLabels', 'teacherAnswers', 'onPolicy', 'initFromTeacher']);
 
-export async function runDistill(ctx: DistillContext, input: DistillConfigInput | DistillConfig): Promise<DistillResult> {
+export async function runDistill(
+  ctx: DistillContext,
+  input: DistillConfigInput | DistillConfig,
+): Promise<DistillResult> {
   const config = parseDistillConfig(input);
   const steps: StepConfig[] = config.kind === 'pipeline' ? config.steps : [config];
   const trains = steps.map((s) => stepRules[s.kind].role === 'train');
   const last = trains.lastIndexOf(true);
   if (last >= 0 && last < steps.length - 1) {
-    const idle = steps.slice(last + 1).map((s) => s.kind).join(', ');
-    throw new Error(`distill pipeline: ${idle} come${steps.length - last - 1 > 1 ? '' : 's'} after the last training step (${steps[last]!.kind}) and would change nothing; move ${steps.length - last - 1 > 1 ? 'them' : 'it'} before a training step, or add {kind: 'kd'} after`);
+    const idle = steps
+      .slice(last + 1)
+      .map((s) => s.kind)
+      .join(', ');
+    throw new Error(
+      `distill pipeline: ${idle} come${steps.length - last - 1 > 1 ? '' : 's'} after the last training step (${steps[last]!.kind}) and would change nothing; move ${steps.length - last - 1 > 1 ? 'them' : 'it'} before a training step, or add {kind: 'kd'} after`,
+    );
   }
   if (ctx.data.task) {
     const unfit = steps.filter((s) => !TASK_DATA_STEPS.has(s.kind)).map((s) => s.kind);
     if (unfit.length > 0) {
-      throw new Error(`distill: ${[...new Set(unfit)].join(', ')} work${unfit.length > 1 ? '' : 's'} on text windows, not yet on task data (prompts and answers); use ${[...TASK_DATA_STEPS].join(', ')} with a .jsonl dataset`);
+      throw new Error(
+        `distill: ${[...new Set(unfit)].join(', ')} work${unfit.length > 1 ? '' : 's'} on text windows, not yet on task data (prompts and answers); use ${[...TASK_DATA_STEPS].join(', ')} with a .jsonl dataset`,
+      );
     }
   }
   for (const step of steps) await runStep(ctx, step);
@@ -165,5 +197,8 @@ type ConfigOf<K extends StepKind> = Omit<z.input<(typeof stepRules)[K]['schema']
 
 /** Each strategy as a function: `strategies.offline(ctx, { topK: 8 })` runs it (plus a default kd step if it trains nothing). */
 export const strategies = Object.fromEntries(
-  (Object.keys(stepRules) as StepKind[]).map((kind) => [kind, (ctx: DistillContext, config: object = {}) => runDistill(ctx, { ...config, kind } as DistillConfigInput)]),
+  (Object.keys(stepRules) as StepKind[]).map((kind) => [
+    kind,
+    (ctx: DistillContext, config: object = {}) => runDistill(ctx, { ...config, kind } as DistillConfigInput),
+  ]),
 ) as { [K in StepKind]: (ctx: DistillContext, config?: ConfigOf<K>) => Promise<DistillResult> };

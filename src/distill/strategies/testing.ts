@@ -10,7 +10,14 @@ import { CharTokenizer } from '../../models/tokenizers/char-tokenizer.ts';
 import { defaultAdamW } from '../../optim/index.ts';
 import { defaultExecutor, ParamStore, type Executor } from '../../runtime/index.ts';
 import { LocalTeacher } from '../../teachers/index.ts';
-import { createDistillContext, type DistillContext, type DistillContextOptions, type LmCorpus, type RunSettings, type TeacherEntry } from './context.ts';
+import {
+  createDistillContext,
+  type DistillContext,
+  type DistillContextOptions,
+  type LmCorpus,
+  type RunSettings,
+  type TeacherEntry,
+} from './context.ts';
 import { runDistill, type DistillConfigInput } from './pipeline.ts';
 
 export const SEQ = 32;
@@ -20,16 +27,38 @@ let corpus: LmCorpus | undefined;
 export function tinyText(): LmCorpus & { tokenizer: CharTokenizer } {
   if (!corpus) {
     const sotu = loadSotu();
-    const train = sotu.filter((s) => s.year <= 1800).map((s) => s.text).join('\n\n');
-    const validation = sotu.filter((s) => s.year > 1800 && s.year <= 1805).map((s) => s.text).join('\n\n');
+    const train = sotu
+      .filter((s) => s.year <= 1800)
+      .map((s) => s.text)
+      .join('\n\n');
+    const validation = sotu
+      .filter((s) => s.year > 1800 && s.year <= 1805)
+      .map((s) => s.text)
+      .join('\n\n');
     const tokenizer = CharTokenizer.fromCorpus([train, validation]);
-    corpus = { train: Int32Array.from(tokenizer.encode(train)), validation: Int32Array.from(tokenizer.encode(validation)), tokenizer };
+    corpus = {
+      train: Int32Array.from(tokenizer.encode(train)),
+      validation: Int32Array.from(tokenizer.encode(validation)),
+      tokenizer,
+    };
   }
   return corpus as LmCorpus & { tokenizer: CharTokenizer };
 }
 
-export const teacherConfig = () => ({ vocabSize: tinyText().tokenizer.vocabSize, maxPositions: SEQ, dModel: 32, nLayers: 2, nHeads: 4 });
-export const studentConfig = () => ({ vocabSize: tinyText().tokenizer.vocabSize, maxPositions: SEQ, dModel: 16, nLayers: 1, nHeads: 2 });
+export const teacherConfig = () => ({
+  vocabSize: tinyText().tokenizer.vocabSize,
+  maxPositions: SEQ,
+  dModel: 32,
+  nLayers: 2,
+  nHeads: 4,
+});
+export const studentConfig = () => ({
+  vocabSize: tinyText().tokenizer.vocabSize,
+  maxPositions: SEQ,
+  dModel: 16,
+  nLayers: 1,
+  nHeads: 2,
+});
 
 let executor: Promise<Executor> | undefined;
 /** One executor per test file: runs of the same shapes share compiled sessions. */
@@ -39,7 +68,8 @@ export const sharedExecutor = (): Promise<Executor> => (executor ??= defaultExec
 export function randomTeacher(name: string, seed: number): LocalTeacher {
   const model = new Gpt2(teacherConfig());
   const params = ParamStore.init(model.params.values(), seed);
-  for (const v of params.values.values()) if (v.shape.length === 2) (v.data as Float32Array).forEach((x, i, a) => (a[i] = x * 6));
+  for (const v of params.values.values())
+    if (v.shape.length === 2) (v.data as Float32Array).forEach((x, i, a) => (a[i] = x * 6));
   return new LocalTeacher(name, model, params, tinyText().tokenizer);
 }
 
@@ -47,17 +77,31 @@ export function teacherEntry(t: LocalTeacher, mode: 'in-graph' | 'fed' = 'in-gra
   return { name: t.name, teacher: t, mode, rebuild: () => new Gpt2(teacherConfig()) };
 }
 
-export function tinySettings(dir: string, steps: number, over: Partial<RunSettings> = {}): Omit<RunSettings, 'executor'> & { executor?: Executor } {
+export function tinySettings(
+  dir: string,
+  steps: number,
+  over: Partial<RunSettings> = {},
+): Omit<RunSettings, 'executor'> & { executor?: Executor } {
   return {
-    dir, steps, batch: BATCH, seq: SEQ,
+    dir,
+    steps,
+    batch: BATCH,
+    seq: SEQ,
     schedule: { lr: 1e-2, warmupSteps: 0, decay: 'constant' },
     optimizer: defaultAdamW({ weightDecay: 0 }),
-    clipNorm: 1, evalBatches: 2, seed: 1, threads: 1,
+    clipNorm: 1,
+    evalBatches: 2,
+    seed: 1,
+    threads: 1,
     ...over,
   };
 }
 
-export async function tinyContext(dir: string, steps: number, o: Partial<Omit<DistillContextOptions, 'settings'>> & { settings?: Partial<RunSettings> } = {}): Promise<DistillContext> {
+export async function tinyContext(
+  dir: string,
+  steps: number,
+  o: Partial<Omit<DistillContextOptions, 'settings'>> & { settings?: Partial<RunSettings> } = {},
+): Promise<DistillContext> {
   const { settings, ...rest } = o;
   return createDistillContext({
     student: { model: new Gpt2(studentConfig()), rebuild: () => new Gpt2(studentConfig()) },
@@ -76,7 +120,10 @@ export function trainedTeacher(name: string, steps = 60): Promise<LocalTeacher> 
     p = (async () => {
       const dir = tmpDir();
       const model = new Gpt2(teacherConfig());
-      const ctx = await tinyContext(dir, steps, { student: { model, rebuild: () => new Gpt2(teacherConfig()) }, data: { ...tinyText(), validation: undefined } });
+      const ctx = await tinyContext(dir, steps, {
+        student: { model, rebuild: () => new Gpt2(teacherConfig()) },
+        data: { ...tinyText(), validation: undefined },
+      });
       await runDistill(ctx, { kind: 'hardLabels' } satisfies DistillConfigInput);
       rmSync(dir, { recursive: true, force: true });
       return new LocalTeacher(name, model, ctx.student.params!, tinyText().tokenizer);

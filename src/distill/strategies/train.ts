@@ -5,7 +5,17 @@
 import type { Tensor } from '../../graph/index.ts';
 import type { DecoderModel } from '../../models/types.ts';
 import { hostTensor, ParamStore, type HostTensor } from '../../runtime/index.ts';
-import { evalWindows, taskEvalBatches, Trainer, type Batch, type DataSource, type EvalResult, type EvalSource, type RunSummary, type StepRecord } from '../trainer/index.ts';
+import {
+  evalWindows,
+  taskEvalBatches,
+  Trainer,
+  type Batch,
+  type DataSource,
+  type EvalResult,
+  type EvalSource,
+  type RunSummary,
+  type StepRecord,
+} from '../trainer/index.ts';
 import { PreparedSource, prepareEval, type BatchInfo, type BatchTransform } from './batches.ts';
 import type { DistillContext, RunSettings, StageInfo } from './context.ts';
 
@@ -55,7 +65,11 @@ export interface JobResult {
 }
 
 /** Copies of the values of `names` (a trainer reuses its buffers; a copy outlives the run). */
-export function copyParams(from: ParamStore, names: Iterable<string>, rename: (n: string) => string = (n) => n): ParamStore {
+export function copyParams(
+  from: ParamStore,
+  names: Iterable<string>,
+  rename: (n: string) => string = (n) => n,
+): ParamStore {
   const out = new ParamStore();
   for (const n of names) {
     const v = from.get(n);
@@ -70,7 +84,13 @@ export function heldOut(ctx: DistillContext): EvalSource | undefined {
   const task = ctx.data.task;
   if (task) {
     if (!task.validation?.length) return undefined;
-    return taskEvalBatches(task.validation, { batch, seq, packed: task.packed, padId: task.padId, maxBatches: ctx.settings.evalBatches ?? 8 });
+    return taskEvalBatches(task.validation, {
+      batch,
+      seq,
+      packed: task.packed,
+      padId: task.padId,
+      maxBatches: ctx.settings.evalBatches ?? 8,
+    });
   }
   const v = ctx.data.validation;
   if (!v) return undefined;
@@ -88,18 +108,34 @@ export async function trainJob(ctx: DistillContext, job: TrainJob): Promise<JobR
   const history: StepRecord[] = [];
 
   const transforms = [...(job.transforms ?? ctx.transforms)];
-  const info = (index: number): BatchInfo => ({ index, stage: job.stage.name, student: { model: job.student, params: trainer!.params }, executor: s.executor });
-  const prepared = new PreparedSource(job.data ?? ctx.source({ batch: s.batch, seq: s.seq, seed }), async (raw, index) => {
-    let b: Batch = raw;
-    for (const t of transforms) b = await t(b, info(index));
-    ctx.hooks.onBatch?.({ stage: job.stage.name, index, origin: b.input_ids === raw.input_ids ? 'data' : 'student', batch: b });
-    if (trained?.feeds) b = { ...b, ...(await trained.feeds(b.input_ids!)) };
-    return b;
+  const info = (index: number): BatchInfo => ({
+    index,
+    stage: job.stage.name,
+    student: { model: job.student, params: trainer!.params },
+    executor: s.executor,
   });
+  const prepared = new PreparedSource(
+    job.data ?? ctx.source({ batch: s.batch, seq: s.seq, seed }),
+    async (raw, index) => {
+      let b: Batch = raw;
+      for (const t of transforms) b = await t(b, info(index));
+      ctx.hooks.onBatch?.({
+        stage: job.stage.name,
+        index,
+        origin: b.input_ids === raw.input_ids ? 'data' : 'student',
+        batch: b,
+      });
+      if (trained?.feeds) b = { ...b, ...(await trained.feeds(b.input_ids!)) };
+      return b;
+    },
+  );
   const evalSource = heldOut(ctx);
   // Fed teachers' outputs for the held-out batches are added once the objective (which feeds them) is traced.
   let evalBatches: Batch[] | undefined;
-  const evalData: EvalSource | undefined = evalSource && { inputs: evalSource.inputs, batches: () => evalBatches ?? evalSource.batches() };
+  const evalData: EvalSource | undefined = evalSource && {
+    inputs: evalSource.inputs,
+    batches: () => evalBatches ?? evalSource.batches(),
+  };
 
   trainer = await Trainer.create<JobObjective>({
     model: (_inputs, mode) => {
@@ -131,7 +167,18 @@ export async function trainJob(ctx: DistillContext, job: TrainJob): Promise<JobR
     },
     saveParam: job.saveParam,
     runInfo: ctx.data.task?.counts && { data: ctx.data.task.counts },
-    config: { job: job.config, steps, seed, optimizer: s.optimizer, schedule, clipNorm: s.clipNorm ?? null, ...(s.balance?.mode === 'auto' ? { balance: s.balance } : {}), accumulate: k, batch: s.batch, seq: s.seq },
+    config: {
+      job: job.config,
+      steps,
+      seed,
+      optimizer: s.optimizer,
+      schedule,
+      clipNorm: s.clipNorm ?? null,
+      ...(s.balance?.mode === 'auto' ? { balance: s.balance } : {}),
+      accumulate: k,
+      batch: s.batch,
+      seq: s.seq,
+    },
     seed,
     threads: s.threads,
     executor: s.executor,
@@ -141,12 +188,18 @@ export async function trainJob(ctx: DistillContext, job: TrainJob): Promise<JobR
   if (trained === undefined) throw new Error('trainJob: the objective was not traced');
   if (evalSource && trained.feeds) {
     const feeds = trained.feeds;
-    evalBatches = [...(await prepareEval(evalSource, async (b) => ({ ...b, ...(await feeds(b.input_ids!)) }))).batches()];
+    evalBatches = [
+      ...(await prepareEval(evalSource, async (b) => ({ ...b, ...(await feeds(b.input_ids!)) }))).batches(),
+    ];
   }
 
   await trainer.resume();
   if (trainer.step < steps) await prepared.prepare(k);
   const summary = await trainer.run();
-  const evaluated = evalSource ? (summary.lastEval?.step === trainer.step ? summary.lastEval : await trainer.evaluate()) : undefined;
+  const evaluated = evalSource
+    ? summary.lastEval?.step === trainer.step
+      ? summary.lastEval
+      : await trainer.evaluate()
+    : undefined;
   return { trainer, summary, eval: evaluated, history };
 }

@@ -13,7 +13,9 @@ const tmp = tmpDirs('retort-balance-');
 // Two terms 1000× apart in scale: `big` is the same cross-entropy times 1000.
 const twoScales = (dir: string, steps: number, over: Partial<TrainerOptions<DecoderOutput>> = {}) =>
   tinyOptions(dir, steps, {
-    executor, evalData: undefined, checkpoint: { every: 5, keep: 0 },
+    executor,
+    evalData: undefined,
+    checkpoint: { every: 5, keep: 0 },
     loss: (out, inputs, ctx) => {
       const ce = crossEntropy(out.logits, inputs.labels!);
       const big = mul(ce, 1000);
@@ -24,7 +26,10 @@ const twoScales = (dir: string, steps: number, over: Partial<TrainerOptions<Deco
     ...over,
   });
 
-async function run(o: TrainerOptions<DecoderOutput>, opts: { resume?: boolean; crashAt?: number } = {}): Promise<StepRecord[]> {
+async function run(
+  o: TrainerOptions<DecoderOutput>,
+  opts: { resume?: boolean; crashAt?: number } = {},
+): Promise<StepRecord[]> {
   const records: StepRecord[] = [];
   const t = await Trainer.create({
     ...o,
@@ -48,9 +53,15 @@ test("balance 'auto' weighs terms of different scales by their running means and
     // Each term now contributes about its given weight (1), up to how far the EMA lags the loss.
     for (const name of ['ce', 'big']) {
       const contribution = r.weights[name]! * r.terms[name]!;
-      assert.ok(contribution > 0.7 && contribution < 1.3, `step ${r.step}: ${name} contributes ${contribution}, expected about 1`);
+      assert.ok(
+        contribution > 0.7 && contribution < 1.3,
+        `step ${r.step}: ${name} contributes ${contribution}, expected about 1`,
+      );
     }
-    assert.ok(Math.abs(r.loss - (r.weights.ce! * r.terms.ce! + r.weights.big! * r.terms.big!)) < 1e-3 * r.loss, `step ${r.step}: the step used the reported weights`);
+    assert.ok(
+      Math.abs(r.loss - (r.weights.ce! * r.terms.ce! + r.weights.big! * r.terms.big!)) < 1e-3 * r.loss,
+      `step ${r.step}: the step used the reported weights`,
+    );
   }
 });
 
@@ -59,9 +70,18 @@ test("balance 'auto' resumes exactly: the running means are checkpointed", async
   const dir = tmp();
   await run(twoScales(dir, 10), { crashAt: 7 });
   const resumed = await run(twoScales(dir, 10), { resume: true });
-  assert.deepEqual(resumed.map((r) => r.step), [6, 7, 8, 9, 10]);
-  assert.deepEqual(resumed.map((r) => r.weights), straight.slice(5).map((r) => r.weights));
-  assert.deepEqual(resumed.map((r) => r.loss), straight.slice(5).map((r) => r.loss));
+  assert.deepEqual(
+    resumed.map((r) => r.step),
+    [6, 7, 8, 9, 10],
+  );
+  assert.deepEqual(
+    resumed.map((r) => r.weights),
+    straight.slice(5).map((r) => r.weights),
+  );
+  assert.deepEqual(
+    resumed.map((r) => r.loss),
+    straight.slice(5).map((r) => r.loss),
+  );
 });
 
 test("balance 'auto' refuses a weight whose term the loss does not report", async () => {

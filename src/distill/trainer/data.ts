@@ -55,7 +55,8 @@ const lmInputs = (batch: number, ctx: number): Record<string, InputSpec> => ({
 
 function lmBatch(ids: Int32Array, starts: readonly number[], ctx: number): Batch {
   const b = starts.length;
-  const x = new BigInt64Array(b * ctx), y = new BigInt64Array(b * ctx);
+  const x = new BigInt64Array(b * ctx),
+    y = new BigInt64Array(b * ctx);
   starts.forEach((s, r) => {
     for (let t = 0; t < ctx; t++) {
       x[r * ctx + t] = BigInt(ids[s + t]!);
@@ -71,9 +72,14 @@ function lmBatch(ids: Int32Array, starts: readonly number[], ctx: number): Batch
  */
 export function tokenWindows(ids: Int32Array, o: TokenWindowOptions): DataSource {
   const { batch, ctx, seed } = o;
-  if (!Number.isInteger(batch) || batch < 1) throw new RangeError(`tokenWindows: batch must be a positive integer, got ${batch}`);
-  if (!Number.isInteger(ctx) || ctx < 1) throw new RangeError(`tokenWindows: ctx must be a positive integer, got ${ctx}`);
-  if (ids.length < ctx + 1) throw new RangeError(`tokenWindows: ${ids.length} tokens, but one window needs ctx + 1 = ${ctx + 1}; use a smaller ctx or more text`);
+  if (!Number.isInteger(batch) || batch < 1)
+    throw new RangeError(`tokenWindows: batch must be a positive integer, got ${batch}`);
+  if (!Number.isInteger(ctx) || ctx < 1)
+    throw new RangeError(`tokenWindows: ctx must be a positive integer, got ${ctx}`);
+  if (ids.length < ctx + 1)
+    throw new RangeError(
+      `tokenWindows: ${ids.length} tokens, but one window needs ctx + 1 = ${ctx + 1}; use a smaller ctx or more text`,
+    );
   return {
     inputs: lmInputs(batch, ctx),
     open(cursor?: Json) {
@@ -81,15 +87,24 @@ export function tokenWindows(ids: Int32Array, o: TokenWindowOptions): DataSource
       if (cursor !== undefined) {
         const c = cursor as { seed?: unknown; index?: unknown };
         if (typeof c !== 'object' || c === null || !Number.isSafeInteger(c.index) || (c.index as number) < 0) {
-          throw new Error(`tokenWindows: cursor ${JSON.stringify(cursor)} is not one of this source's ({seed, index}); was the checkpoint written for another data source?`);
+          throw new Error(
+            `tokenWindows: cursor ${JSON.stringify(cursor)} is not one of this source's ({seed, index}); was the checkpoint written for another data source?`,
+          );
         }
-        if (c.seed !== seed) throw new Error(`tokenWindows: the cursor was made with data seed ${String(c.seed)}, this source uses ${seed}; resume with the same seed`);
+        if (c.seed !== seed)
+          throw new Error(
+            `tokenWindows: the cursor was made with data seed ${String(c.seed)}, this source uses ${seed}; resume with the same seed`,
+          );
         index = c.index as number;
       }
       return {
         next() {
           const rng = mulberry32(batchSeed(seed, index++));
-          return lmBatch(ids, Array.from({ length: batch }, () => rng.nextInt(ids.length - ctx)), ctx);
+          return lmBatch(
+            ids,
+            Array.from({ length: batch }, () => rng.nextInt(ids.length - ctx)),
+            ctx,
+          );
         },
         cursor: () => ({ seed, index }),
       };
@@ -102,11 +117,19 @@ export function evalWindows(ids: Int32Array, o: { batch: number; ctx: number; ma
   const { batch, ctx } = o;
   const rows = Math.floor((ids.length - 1) / ctx);
   const n = Math.min(Math.floor(rows / batch), o.maxBatches ?? Infinity);
-  if (n < 1) throw new RangeError(`evalWindows: ${ids.length} held-out tokens make ${rows} windows of ${ctx}, fewer than one batch of ${batch}; use more validation text or a smaller batch`);
+  if (n < 1)
+    throw new RangeError(
+      `evalWindows: ${ids.length} held-out tokens make ${rows} windows of ${ctx}, fewer than one batch of ${batch}; use more validation text or a smaller batch`,
+    );
   return {
     inputs: lmInputs(batch, ctx),
     *batches() {
-      for (let k = 0; k < n; k++) yield lmBatch(ids, Array.from({ length: batch }, (_, r) => (k * batch + r) * ctx), ctx);
+      for (let k = 0; k < n; k++)
+        yield lmBatch(
+          ids,
+          Array.from({ length: batch }, (_, r) => (k * batch + r) * ctx),
+          ctx,
+        );
     },
   };
 }

@@ -31,7 +31,9 @@ export class Monitor {
     this.mode = o.mode ?? (this.metric === 'accuracy' ? 'max' : 'min');
     this.minDelta = o.minDelta ?? 0;
     if (o.patience !== undefined && !(Number.isInteger(o.patience) && o.patience >= 1)) {
-      throw new RangeError(`earlyStopping.patience must be a positive integer (evaluations without improvement), got ${o.patience}`);
+      throw new RangeError(
+        `earlyStopping.patience must be a positive integer (evaluations without improvement), got ${o.patience}`,
+      );
     }
     this.patience = o.patience;
   }
@@ -39,7 +41,9 @@ export class Monitor {
   /** Records an evaluation; returns whether it is a new best. NaN never is. */
   observe(value: number, step: number): boolean {
     const { best } = this.state;
-    const better = Number.isFinite(value) && (best === null || (this.mode === 'min' ? value < best - this.minDelta : value > best + this.minDelta));
+    const better =
+      Number.isFinite(value) &&
+      (best === null || (this.mode === 'min' ? value < best - this.minDelta : value > best + this.minDelta));
     if (better) this.state = { best: value, bestStep: step, stale: 0 };
     else this.state = { ...this.state, stale: this.state.stale + 1 };
     return better;

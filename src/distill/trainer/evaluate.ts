@@ -1,7 +1,18 @@
 // The evaluation program: forward only (dropout off), on held-out batches. It reports the objective
 // (total and terms, the same loss builder as training) and, when the model makes next-token
 // predictions, accuracy and perplexity = exp(mean negative log-likelihood per token).
-import { cast, crossEntropy, equal, logicalNot, mul, oneHot, reduceMax, reduceSum, where, type Tensor } from '../../graph/index.ts';
+import {
+  cast,
+  crossEntropy,
+  equal,
+  logicalNot,
+  mul,
+  oneHot,
+  reduceMax,
+  reduceSum,
+  where,
+  type Tensor,
+} from '../../graph/index.ts';
 
 export interface EvalResult {
   /** Optimizer steps completed when it ran. */
@@ -54,7 +65,8 @@ export class EvalAccumulator {
   add(out: Record<string, number>): void {
     this.batches++;
     this.loss += out.loss!;
-    for (const [k, v] of Object.entries(out)) if (k.startsWith('term.')) this.terms[k.slice(5)] = (this.terms[k.slice(5)] ?? 0) + v;
+    for (const [k, v] of Object.entries(out))
+      if (k.startsWith('term.')) this.terms[k.slice(5)] = (this.terms[k.slice(5)] ?? 0) + v;
     if ('eval.count' in out) {
       this.hasPredictions = true;
       const n = out['eval.count']!;
@@ -88,9 +100,14 @@ export function metricOf(r: EvalResult, metric: string): number {
   if (metric === 'loss') return r.loss;
   if (metric === 'accuracy' || metric === 'perplexity') {
     const v = r[metric];
-    if (v === undefined) throw new Error(`monitor: metric '${metric}' needs predictions; pass \`predictions\` to the Trainer or monitor 'loss'`);
+    if (v === undefined)
+      throw new Error(
+        `monitor: metric '${metric}' needs predictions; pass \`predictions\` to the Trainer or monitor 'loss'`,
+      );
     return v;
   }
   if (metric.startsWith('term.') && metric.slice(5) in r.terms) return r.terms[metric.slice(5)]!;
-  throw new Error(`monitor: unknown metric '${metric}'; use loss, accuracy, perplexity or term.{name} with name one of: ${Object.keys(r.terms).join(', ') || '(no terms)'}`);
+  throw new Error(
+    `monitor: unknown metric '${metric}'; use loss, accuracy, perplexity or term.{name} with name one of: ${Object.keys(r.terms).join(', ') || '(no terms)'}`,
+  );
 }

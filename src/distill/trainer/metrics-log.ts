@@ -7,14 +7,17 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { atomicWriteFile } from '../../models/checkpoint/atomic-write.ts';
 
-export type MetricsRecord = { type: 'step' | 'eval' | 'checkpoint' | 'start' | 'resume' | 'stop' | 'error'; step: number } & Record<string, unknown>;
+export type MetricsRecord = {
+  type: 'step' | 'eval' | 'checkpoint' | 'start' | 'resume' | 'stop' | 'error';
+  step: number;
+} & Record<string, unknown>;
 
 export class MetricsLog {
   constructor(readonly path: string) {}
 
   write(record: MetricsRecord): void {
     mkdirSync(dirname(this.path), { recursive: true });
-    appendFileSync(this.path, JSON.stringify({ ...record, time: new Date().toISOString() }) + '\n');
+    appendFileSync(this.path, `${JSON.stringify({ ...record, time: new Date().toISOString() })}\n`);
   }
 
   /** Drops every line recorded after `step` (and a torn last line), rewriting the file atomically. */
@@ -31,12 +34,15 @@ export class MetricsLog {
       }
       if (typeof rec.step === 'number' && rec.step <= step) kept.push(line);
     }
-    atomicWriteFile(this.path, kept.map((l) => l + '\n').join(''));
+    atomicWriteFile(this.path, kept.map((l) => `${l}\n`).join(''));
   }
 
   /** Every record in the file (for tests and tools). */
   static read(path: string): MetricsRecord[] {
     if (!existsSync(path)) return [];
-    return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as MetricsRecord);
+    return readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as MetricsRecord);
   }
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { MetricsLog } from './metrics-log.ts';
 import { tmpDirs } from './testing/tmp-dirs.ts';
@@ -15,13 +15,20 @@ const script = fileURLToPath(new URL('./testing/tiny-run.ts', import.meta.url));
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const STEPS = 20;
 const tmp = tmpDirs('retort-kill-');
-const stepLosses = (dir: string) => MetricsLog.read(join(dir, 'metrics.jsonl')).filter((r) => r.type === 'step').map((r) => [r.step, r.loss]);
+const stepLosses = (dir: string) =>
+  MetricsLog.read(join(dir, 'metrics.jsonl'))
+    .filter((r) => r.type === 'step')
+    .map((r) => [r.step, r.loss]);
 
 /** Runs the tiny run in a child and SIGKILLs it as soon as it reports checkpoint `at`. */
 function runAndKill(dir: string, at: number): Promise<{ signal: NodeJS.Signals | null; out: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, dir, String(STEPS), '40'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
+    const child = spawn(process.execPath, ['--import', 'tsx', script, dir, String(STEPS), '40'], {
+      cwd: repo,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '',
+      err = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`the child never reported checkpoint ${at} within 25 s; stdout: ${out}; stderr: ${err}`));

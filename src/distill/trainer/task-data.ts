@@ -20,7 +20,12 @@ export interface TaskBatchOptions {
 /** The inputs a task batch feeds: ids, labels, attention_mask, and with packing position_ids and segment_ids. */
 export function taskInputs(batch: number, seq: number, packed: boolean): Record<string, InputSpec> {
   const spec = { shape: [batch, seq], dtype: 'int64' as const }; // (B, T) each
-  return { input_ids: spec, labels: spec, attention_mask: spec, ...(packed && { position_ids: spec, segment_ids: spec }) };
+  return {
+    input_ids: spec,
+    labels: spec,
+    attention_mask: spec,
+    ...(packed && { position_ids: spec, segment_ids: spec }),
+  };
 }
 
 function toBatch(rows: readonly (readonly EncodedExample[])[], o: TaskBatchOptions): Batch {
@@ -33,7 +38,10 @@ function toBatch(rows: readonly (readonly EncodedExample[])[], o: TaskBatchOptio
 
 /** Training batches over `examples`, reshuffled every epoch. */
 export function taskBatches(examples: readonly EncodedExample[], o: TaskBatchOptions & { seed: number }): DataSource {
-  if (examples.length === 0) throw new RangeError('taskBatches: no training examples: the data holds only prompts (run a teacherAnswers step first, so the teacher writes the answers) or every example was too long for seqLen');
+  if (examples.length === 0)
+    throw new RangeError(
+      'taskBatches: no training examples: the data holds only prompts (run a teacherAnswers step first, so the teacher writes the answers) or every example was too long for seqLen',
+    );
   const epochRows = (epoch: number) => {
     const order = seededShuffle(examples, (Math.imul(o.seed ^ 0x5bd1e995, 31) + epoch) >>> 0);
     return o.packed ? packRows(order, o.seq) : order.map((e) => [e]);
@@ -41,13 +49,19 @@ export function taskBatches(examples: readonly EncodedExample[], o: TaskBatchOpt
   return {
     inputs: taskInputs(o.batch, o.seq, o.packed),
     open(cursor?: Json) {
-      let epoch = 0, index = 0;
+      let epoch = 0,
+        index = 0;
       if (cursor !== undefined) {
         const c = cursor as { seed?: unknown; epoch?: unknown; index?: unknown };
         if (typeof c !== 'object' || c === null || !Number.isSafeInteger(c.epoch) || !Number.isSafeInteger(c.index)) {
-          throw new Error(`taskBatches: cursor ${JSON.stringify(cursor)} is not one of this source's ({seed, epoch, index}); was the checkpoint written for another data source?`);
+          throw new Error(
+            `taskBatches: cursor ${JSON.stringify(cursor)} is not one of this source's ({seed, epoch, index}); was the checkpoint written for another data source?`,
+          );
         }
-        if (c.seed !== o.seed) throw new Error(`taskBatches: the cursor was made with data seed ${String(c.seed)}, this source uses ${o.seed}; resume with the same seed`);
+        if (c.seed !== o.seed)
+          throw new Error(
+            `taskBatches: the cursor was made with data seed ${String(c.seed)}, this source uses ${o.seed}; resume with the same seed`,
+          );
         [epoch, index] = [c.epoch as number, c.index as number];
       }
       let rows = epochRows(epoch);
@@ -71,7 +85,10 @@ export function taskBatches(examples: readonly EncodedExample[], o: TaskBatchOpt
 }
 
 /** Held-out batches in file order; the last one is completed with empty rows, so every example counts. */
-export function taskEvalBatches(examples: readonly EncodedExample[], o: TaskBatchOptions & { maxBatches?: number }): EvalSource {
+export function taskEvalBatches(
+  examples: readonly EncodedExample[],
+  o: TaskBatchOptions & { maxBatches?: number },
+): EvalSource {
   const rows = o.packed ? packRows(examples, o.seq) : examples.map((e) => [e]);
   const n = Math.min(Math.ceil(rows.length / o.batch), o.maxBatches ?? Infinity);
   return {

@@ -9,9 +9,23 @@ import { existsSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { input, type Tensor } from '../../graph/index.ts';
 import { lrAt, NonFiniteLossError, TrainStep, type OptimizerConfig, type Schedule } from '../../optim/index.ts';
-import { defaultExecutor, hostTensor, ParamStore, type Executor, type HostTensor, type Program } from '../../runtime/index.ts';
 import {
-  canonicalJson, configHash, listCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint, type EvalMark, type Json,
+  defaultExecutor,
+  hostTensor,
+  ParamStore,
+  type Executor,
+  type HostTensor,
+  type Program,
+} from '../../runtime/index.ts';
+import {
+  canonicalJson,
+  configHash,
+  listCheckpoints,
+  loadCheckpoint,
+  resolveCheckpoint,
+  saveCheckpoint,
+  type EvalMark,
+  type Json,
 } from '../checkpoint/index.ts';
 import { RunningScale, type RunningScaleState } from '../losses/index.ts';
 import { Progress } from '../progress/index.ts';
@@ -150,7 +164,9 @@ export class TrainingDivergedError extends Error {
     const where = lastCheckpoint
       ? `The last good checkpoint is ${lastCheckpoint}: resume from it with a lower learning rate, gradient clipping (clipNorm), or after checking the data near this step.`
       : 'No checkpoint was saved before this step: restart with a lower learning rate or gradient clipping (clipNorm), and checkpoint more often.';
-    super(`training diverged at step ${step}: the loss is ${loss} (gradient norm ${gradNorm}); this step's update was not applied and the run stopped. ${where}`);
+    super(
+      `training diverged at step ${step}: the loss is ${loss} (gradient norm ${gradNorm}); this step's update was not applied and the run stopped. ${where}`,
+    );
   }
 }
 
@@ -227,20 +243,37 @@ export class Trainer<O = unknown> {
     const trainInputs = leaves(o.data.inputs);
     const train = o.loss(o.model(trainInputs, { train: true }), trainInputs, lossContext(true));
     const step = await TrainStep.create({
-      loss: train.total, metrics: train.terms, optimizer: o.optimizer, clipNorm: o.clipNorm, params: o.params,
-      seed: o.seed, executor, threads: o.threads, trainable: o.trainable, decay: o.decay,
+      loss: train.total,
+      metrics: train.terms,
+      optimizer: o.optimizer,
+      clipNorm: o.clipNorm,
+      params: o.params,
+      seed: o.seed,
+      executor,
+      threads: o.threads,
+      trainable: o.trainable,
+      decay: o.decay,
     });
 
     let evalProgram: Program | undefined;
-    const weightNames = new Set(step.batchInputs.filter((t) => t.name!.startsWith(LOSS_WEIGHT_PREFIX)).map((t) => t.name!.slice(LOSS_WEIGHT_PREFIX.length)));
+    const weightNames = new Set(
+      step.batchInputs
+        .filter((t) => t.name!.startsWith(LOSS_WEIGHT_PREFIX))
+        .map((t) => t.name!.slice(LOSS_WEIGHT_PREFIX.length)),
+    );
     if (o.evalData) {
       const evalInputs = leaves(o.evalData.inputs);
       const out = o.model(evalInputs, { train: false });
       const ev = o.loss(out, evalInputs, lossContext(false));
-      evalProgram = await executor.compile(evalOutputs(ev.total, ev.terms, o.predictions?.(out, evalInputs)), { name: 'eval', threads: o.threads });
+      evalProgram = await executor.compile(evalOutputs(ev.total, ev.terms, o.predictions?.(out, evalInputs)), {
+        name: 'eval',
+        threads: o.threads,
+      });
       for (const spec of evalProgram.inputs) {
         if (spec.kind === 'param' && !step.params.values.has(spec.name)) {
-          throw new Error(`Trainer: the evaluation graph reads parameter '${spec.name}', which the training graph does not; build both from the same model`);
+          throw new Error(
+            `Trainer: the evaluation graph reads parameter '${spec.name}', which the training graph does not; build both from the same model`,
+          );
         }
         if (spec.name.startsWith(LOSS_WEIGHT_PREFIX)) weightNames.add(spec.name.slice(LOSS_WEIGHT_PREFIX.length));
       }
@@ -248,13 +281,21 @@ export class Trainer<O = unknown> {
     if (o.balance?.mode === 'auto') {
       const unseen = [...weightNames].filter((n) => !(n in train.terms));
       if (unseen.length > 0) {
-        throw new Error(`Trainer: balance 'auto' scales each weighted term by its running mean, but the loss reports no term named ${unseen.map((n) => `'${n}'`).join(', ')}; return the unweighted terms under their weights' names in loss().terms, or use balance 'fixed'`);
+        throw new Error(
+          `Trainer: balance 'auto' scales each weighted term by its running mean, but the loss reports no term named ${unseen.map((n) => `'${n}'`).join(', ')}; return the unweighted terms under their weights' names in loss().terms, or use balance 'fixed'`,
+        );
       }
     }
     const hash = configHash(
       o.config ?? {
-        optimizer: o.optimizer, schedule: o.schedule, clipNorm: o.clipNorm ?? null, accumulate: o.accumulate ?? 1, seed: o.seed ?? 0,
-        data: o.data.inputs, params: [...step.params.values].map(([k, v]) => [k, v.shape]), ...(o.balance?.mode === 'auto' ? { balance: o.balance } : {}),
+        optimizer: o.optimizer,
+        schedule: o.schedule,
+        clipNorm: o.clipNorm ?? null,
+        accumulate: o.accumulate ?? 1,
+        seed: o.seed ?? 0,
+        data: o.data.inputs,
+        params: [...step.params.values].map(([k, v]) => [k, v.shape]),
+        ...(o.balance?.mode === 'auto' ? { balance: o.balance } : {}),
       },
     );
     return new Trainer(o, step, evalProgram, [...weightNames].sort(), hash);
@@ -293,19 +334,34 @@ export class Trainer<O = unknown> {
       );
     }
     if (canonicalJson(c.optimizer) !== canonicalJson(this.o.optimizer)) {
-      throw new Error(`${join(path, 'optimizer.safetensors')}: holds state of optimizer ${JSON.stringify(c.optimizer)}, this run uses ${JSON.stringify(this.o.optimizer)}; use the same optimizer settings to resume`);
+      throw new Error(
+        `${join(path, 'optimizer.safetensors')}: holds state of optimizer ${JSON.stringify(c.optimizer)}, this run uses ${JSON.stringify(this.o.optimizer)}; use the same optimizer settings to resume`,
+      );
     }
     const ts = this.trainStep;
     const expectOne = (file: string, name: string, want: HostTensor, got: HostTensor | undefined) => {
-      if (!got) throw new Error(`${join(path, file)}: has no tensor '${name}', which this model needs; was it saved from another model?`);
-      if (got.dtype !== want.dtype || got.shape.length !== want.shape.length || got.shape.some((d, i) => d !== want.shape[i])) {
-        throw new Error(`${join(path, file)}: tensor '${name}' is ${got.dtype}[${got.shape}] but this model needs ${want.dtype}[${want.shape}]`);
+      if (!got)
+        throw new Error(
+          `${join(path, file)}: has no tensor '${name}', which this model needs; was it saved from another model?`,
+        );
+      if (
+        got.dtype !== want.dtype ||
+        got.shape.length !== want.shape.length ||
+        got.shape.some((d, i) => d !== want.shape[i])
+      ) {
+        throw new Error(
+          `${join(path, file)}: tensor '${name}' is ${got.dtype}[${got.shape}] but this model needs ${want.dtype}[${want.shape}]`,
+        );
       }
     };
     const saved = this.savedParamNames();
     for (const name of saved) expectOne('model.safetensors', name, ts.params.get(name), c.params.get(name));
     for (const [key, v] of ts.opt) expectOne('optimizer.safetensors', key, v, c.opt.get(key));
-    for (const key of c.opt.keys()) if (!ts.opt.has(key)) throw new Error(`${join(path, 'optimizer.safetensors')}: tensor '${key}' belongs to no trainable parameter of this model`);
+    for (const key of c.opt.keys())
+      if (!ts.opt.has(key))
+        throw new Error(
+          `${join(path, 'optimizer.safetensors')}: tensor '${key}' belongs to no trainable parameter of this model`,
+        );
     const stream = this.o.data.open(c.manifest.cursor);
     const state = c.manifest.trainer as unknown as TrainerSavedState;
 
@@ -321,7 +377,9 @@ export class Trainer<O = unknown> {
     this.metrics.truncateAfter(c.manifest.step);
     this.metrics.write({ type: 'resume', step: c.manifest.step, from: path });
     // Said on the console too: a rerun that quietly continued would read as a fresh run.
-    (this.o.log ?? ((line: string) => this.progress?.message(line)))(`resuming ${this.o.dir} from step ${c.manifest.step} of ${this.o.steps} (${basename(path)})`);
+    (this.o.log ?? ((line: string) => this.progress?.message(line)))(
+      `resuming ${this.o.dir} from step ${c.manifest.step} of ${this.o.steps} (${basename(path)})`,
+    );
     return c.manifest.step;
   }
 
@@ -331,7 +389,9 @@ export class Trainer<O = unknown> {
     if (!this.resumed && this.step === 0) {
       const existing = listCheckpoints(o.dir);
       if (existing.length > 0) {
-        throw new Error(`${o.dir}: already holds checkpoints (${existing.map((c) => `ckpt-${c.step}`).join(', ')}); call resume() to continue that run, or train into a new folder`);
+        throw new Error(
+          `${o.dir}: already holds checkpoints (${existing.map((c) => `ckpt-${c.step}`).join(', ')}); call resume() to continue that run, or train into a new folder`,
+        );
       }
       if (existsSync(this.metrics.path)) rmSync(this.metrics.path);
       this.metrics.write({ type: 'start', step: 0, steps: o.steps, configHash: this.configHash, ...o.runInfo });
@@ -401,7 +461,10 @@ export class Trainer<O = unknown> {
     const ts = this.trainStep;
     const params = new Map<string, HostTensor>();
     for (const name of this.savedParamNames()) params.set(name, ts.params.get(name));
-    const state: TrainerSavedState = { monitor: this.monitor.state, ...(this.balance ? { balance: this.balance.state } : {}) };
+    const state: TrainerSavedState = {
+      monitor: this.monitor.state,
+      ...(this.balance ? { balance: this.balance.state } : {}),
+    };
     const path = saveCheckpoint(
       this.o.dir,
       {
@@ -412,7 +475,9 @@ export class Trainer<O = unknown> {
         cursor: this.stream.cursor(),
         trainer: state as unknown as Json,
         configHash: this.configHash,
-        metric: evaluated ? { name: this.monitor.metric, value: metricOf(evaluated, this.monitor.metric), step: this.step } : null,
+        metric: evaluated
+          ? { name: this.monitor.metric, value: metricOf(evaluated, this.monitor.metric), step: this.step }
+          : null,
         best: this.bestMark(),
         extraFiles: this.checkpointing.extraFiles,
       },
@@ -438,13 +503,29 @@ export class Trainer<O = unknown> {
     } catch (err) {
       if (!(err instanceof NonFiniteLossError)) throw err;
       const e = new TrainingDivergedError(err.step + 1, err.loss, err.gradNorm, this.lastCheckpoint);
-      this.metrics.write({ type: 'error', step: err.step + 1, loss: String(err.loss), gradNorm: String(err.gradNorm), message: e.message });
+      this.metrics.write({
+        type: 'error',
+        step: err.step + 1,
+        loss: String(err.loss),
+        gradNorm: String(err.gradNorm),
+        message: e.message,
+      });
       this.progress?.finish();
       throw e;
     }
-    const weights = Object.fromEntries(Object.entries(weightFeeds).map(([k2, v]) => [k2.slice(LOSS_WEIGHT_PREFIX.length), scalar(v)]));
+    const weights = Object.fromEntries(
+      Object.entries(weightFeeds).map(([k2, v]) => [k2.slice(LOSS_WEIGHT_PREFIX.length), scalar(v)]),
+    );
     this.balance?.observe(this.weightNames, r.metrics);
-    return { step: r.step + 1, loss: r.loss, terms: r.metrics, gradNorm: r.gradNorm, lr, weights, ms: performance.now() - t0 };
+    return {
+      step: r.step + 1,
+      loss: r.loss,
+      terms: r.metrics,
+      gradNorm: r.gradNorm,
+      lr,
+      weights,
+      ms: performance.now() - t0,
+    };
   }
 
   /** Feeds `loss.weight.{name}` for step `index` (divided by the running means when balancing); every weight the graphs read must have a number. */
@@ -455,9 +536,15 @@ export class Trainer<O = unknown> {
     for (const name of this.weightNames) {
       const v = given[name];
       if (typeof v !== 'number') {
-        throw new Error(`Trainer: loss weight '${name}' has no value at step ${index} (lossWeights returned {${Object.keys(given).join(', ')}}); return a number for each of: ${this.weightNames.join(', ')}`);
+        throw new Error(
+          `Trainer: loss weight '${name}' has no value at step ${index} (lossWeights returned {${Object.keys(given).join(', ')}}); return a number for each of: ${this.weightNames.join(', ')}`,
+        );
       }
-      feeds[`${LOSS_WEIGHT_PREFIX}${name}`] = hostTensor('float32', [], [this.balance && balanced ? this.balance.scale(name, v) : v]);
+      feeds[`${LOSS_WEIGHT_PREFIX}${name}`] = hostTensor(
+        'float32',
+        [],
+        [this.balance && balanced ? this.balance.scale(name, v) : v],
+      );
     }
     return feeds;
   }

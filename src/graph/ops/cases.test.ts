@@ -33,7 +33,13 @@ test('each case builds a graph that contains the op it names', () => {
   for (const c of opCases) {
     const out = buildCase(c, 'float32');
     const ops = new Set(topoSort([out]).map((t) => t.def));
-    assert.ok(ops.has(allOps[c.op]!), `case '${c.op}: ${c.name}' builds no '${c.op}' node (it has ${[...ops].filter(Boolean).map((d) => d!.name).join(', ')})`);
+    assert.ok(
+      ops.has(allOps[c.op]!),
+      `case '${c.op}: ${c.name}' builds no '${c.op}' node (it has ${[...ops]
+        .filter(Boolean)
+        .map((d) => d!.name)
+        .join(', ')})`,
+    );
   }
 });
 
@@ -49,7 +55,7 @@ test('builds are dtype-generic: float64 inputs give a float64 output wherever fl
 
 test('sampleInput draws each kind in its range', () => {
   let s = 1;
-  const rand = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+  const rand = () => (s = (s * 16807) % 2147483647) / 2147483647;
   const floats = sampleInput({ shape: [200], dtype: 'float32', kind: 'float' }, rand);
   assert.ok(floats.every((v) => Math.abs(v) >= 0.1 && Math.abs(v) <= 2) && floats.some((v) => v < 0));
   assert.ok(sampleInput({ shape: [200], dtype: 'float32', kind: 'positive' }, rand).every((v) => v >= 0.5 && v <= 2));

@@ -10,11 +10,50 @@ import type { DType } from '../dtype.ts';
 import { ndarray } from '../ndarray.ts';
 import { constant, type Tensor } from '../tensor.ts';
 import {
-  abs, add, cast, div, equal, erf, exp, greater, greaterEqual, less, lessEqual, log, logicalNot, maximum, minimum, mul, neg,
-  pow, reciprocal, relu, rsqrt, sigmoid, sign, silu, sqrt, stopGradient, sub, tanh, where,
+  abs,
+  add,
+  cast,
+  div,
+  equal,
+  erf,
+  exp,
+  greater,
+  greaterEqual,
+  less,
+  lessEqual,
+  log,
+  logicalNot,
+  maximum,
+  minimum,
+  mul,
+  neg,
+  pow,
+  reciprocal,
+  relu,
+  rsqrt,
+  sigmoid,
+  sign,
+  silu,
+  sqrt,
+  stopGradient,
+  sub,
+  tanh,
+  where,
 } from './elementwise.ts';
 import { matmul } from './matmul.ts';
-import { causalMask, crossEntropy, dropout, gather, gelu, layerNorm, logSoftmax, oneHot, rmsNorm, scatterAddRows, softmax } from './nn.ts';
+import {
+  causalMask,
+  crossEntropy,
+  dropout,
+  gather,
+  gelu,
+  layerNorm,
+  logSoftmax,
+  oneHot,
+  rmsNorm,
+  scatterAddRows,
+  softmax,
+} from './nn.ts';
 import { reduceMax, reduceMean, reduceSum } from './reduce.ts';
 import { topK } from './topk.ts';
 import { concat, expand, pad, reshape, slice, split, swapAxes, transpose } from './shape-ops.ts';
@@ -60,7 +99,13 @@ const labels = (max: number, ...shape: number[]): CaseInput => ({ shape, dtype: 
 
 /** A fixed constant of x's dtype (values 0.25, 0.5, ... cycling), for cases that need a non-fed operand. */
 const fixed = (x: Tensor, shape: number[]): Tensor =>
-  constant(ndarray(shape, x.dtype, Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => 0.25 * ((i % 7) + 1))));
+  constant(
+    ndarray(
+      shape,
+      x.dtype,
+      Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => 0.25 * ((i % 7) + 1)),
+    ),
+  );
 
 type Un = (x: Tensor) => Tensor;
 type Bin = (a: Tensor, b: Tensor) => Tensor;
@@ -111,7 +156,12 @@ const binaryCases: OpCase[] = [
   { op: 'mul', name: 'same tensor twice', inputs: [f(3, 4)], build: (x) => mul(x, x) },
   { op: 'mul', name: 'int64', inputs: [ids(10, 3, 4), ids(10, 3, 1)], build: mul as Bin },
   { op: 'div', name: 'number numerator', inputs: [f(3, 4)], build: (x) => div(1, x) },
-  { op: 'div', name: 'int64 truncates toward zero', inputs: [ids(10, 3, 4), ids(3, 4)], build: (a, b) => div(sub(a!, 5), add(b!, 1)) },
+  {
+    op: 'div',
+    name: 'int64 truncates toward zero',
+    inputs: [ids(10, 3, 4), ids(3, 4)],
+    build: (a, b) => div(sub(a!, 5), add(b!, 1)),
+  },
   { op: 'div', name: 'constant denominator', inputs: [f(3, 4)], build: (x) => div(x, 4) },
   { op: 'maximum', name: 'with a number', inputs: [f(3, 4)], build: (x) => maximum(x, 0) },
   { op: 'minimum', name: 'with a constant tensor', inputs: [f(3, 4)], build: (x) => minimum(x, fixed(x, [4])) },
@@ -139,19 +189,49 @@ const compareCases: OpCase[] = [
 
 const selectCases: OpCase[] = [
   { op: 'where', name: 'same shapes', inputs: [bool(3, 4), f(3, 4), f(3, 4)], build: (c, a, b) => where(c!, a!, b!) },
-  { op: 'where', name: 'cond [3,1], a [1,4], b []', inputs: [bool(3, 1), f(1, 4), f()], build: (c, a, b) => where(c!, a!, b!) },
-  { op: 'where', name: 'cond [2,3,4], a [4], number b', inputs: [bool(2, 3, 4), f(4)], build: (c, a) => where(c!, a!, 0) },
-  { op: 'where', name: 'int64 branches', inputs: [bool(3, 4), ids(9, 3, 4), ids(9, 4)], build: (c, a, b) => where(c!, a!, b!) },
+  {
+    op: 'where',
+    name: 'cond [3,1], a [1,4], b []',
+    inputs: [bool(3, 1), f(1, 4), f()],
+    build: (c, a, b) => where(c!, a!, b!),
+  },
+  {
+    op: 'where',
+    name: 'cond [2,3,4], a [4], number b',
+    inputs: [bool(2, 3, 4), f(4)],
+    build: (c, a) => where(c!, a!, 0),
+  },
+  {
+    op: 'where',
+    name: 'int64 branches',
+    inputs: [bool(3, 4), ids(9, 3, 4), ids(9, 4)],
+    build: (c, a, b) => where(c!, a!, b!),
+  },
   { op: 'add', name: 'causalMask, square', inputs: [f(2, 4, 4)], build: (x) => softmax(causalMask(x)) },
-  { op: 'add', name: 'causalMask, 3 queries over 5 keys (aligned to the end)', inputs: [f(2, 3, 5)], build: (x) => softmax(causalMask(x)) },
+  {
+    op: 'add',
+    name: 'causalMask, 3 queries over 5 keys (aligned to the end)',
+    inputs: [f(2, 3, 5)],
+    build: (x) => softmax(causalMask(x)),
+  },
   { op: 'where', name: 'dropout (executor-seeded noise)', inputs: [f(3, 4)], build: (x) => dropout(x, 0.5, 'case') },
   { op: 'logicalNot', name: 'bool', inputs: [bool(3, 4)], build: logicalNot as Un },
   { op: 'logicalNot', name: 'of a comparison', inputs: [f(3, 4)], build: (x) => logicalNot(greater(x, 0)) },
-  { op: 'cast', name: 'float -> int64 -> float (truncates)', inputs: [f(3, 4)], build: (x) => cast(cast(mul(x, 3), 'int64'), x.dtype) },
+  {
+    op: 'cast',
+    name: 'float -> int64 -> float (truncates)',
+    inputs: [f(3, 4)],
+    build: (x) => cast(cast(mul(x, 3), 'int64'), x.dtype),
+  },
   { op: 'cast', name: 'bool -> float', inputs: [f(3, 4)], build: (x) => mul(cast(greater(x, 0), x.dtype), x) },
   { op: 'cast', name: 'float -> bool', inputs: [f(3, 4)], build: (x) => cast(sub(x, fixed(x, [4])), 'bool') },
   { op: 'cast', name: 'int64 -> float32', inputs: [ids(50, 3, 4)], build: (x) => cast(x, 'float32') },
-  { op: 'cast', name: 'int64 -> int32 -> int64', inputs: [ids(50, 3, 4)], build: (x) => cast(cast(x, 'int32'), 'int64') },
+  {
+    op: 'cast',
+    name: 'int64 -> int32 -> int64',
+    inputs: [ids(50, 3, 4)],
+    build: (x) => cast(cast(x, 'int32'), 'int64'),
+  },
   {
     op: 'cast',
     name: 'round trip through the other float type',
@@ -163,7 +243,10 @@ const selectCases: OpCase[] = [
 ];
 
 // ---------------------------------------------------------------- matmul
-const mm = (transA: boolean, transB: boolean): Bin => (a, b) => matmul(a, b, { transA, transB });
+const mm =
+  (transA: boolean, transB: boolean): Bin =>
+  (a, b) =>
+    matmul(a, b, { transA, transB });
 const matmulCases: OpCase[] = [
   { op: 'matmul', name: 'int64', inputs: [ids(5, 2, 3), ids(5, 3, 2)], build: mm(false, false) },
   { op: 'matmul', name: '[3,4] @ [4,5]', inputs: [f(3, 4), f(4, 5)], build: mm(false, false) },
@@ -176,10 +259,30 @@ const matmulCases: OpCase[] = [
   { op: 'matmul', name: 'batched [2,4,3]ᵀ @ [2,5,4]ᵀ', inputs: [f(2, 4, 3), f(2, 5, 4)], build: mm(true, true) },
   { op: 'matmul', name: '[2,3,4,5] @ [5,6]', inputs: [f(2, 3, 4, 5), f(5, 6)], build: mm(false, false) },
   { op: 'matmul', name: '[1,3,4,5] @ [2,1,5,6]', inputs: [f(1, 3, 4, 5), f(2, 1, 5, 6)], build: mm(false, false) },
-  { op: 'matmul', name: '[3,4] @ [2,4,5] (rank-2 left operand)', inputs: [f(3, 4), f(2, 4, 5)], build: mm(false, false) },
-  { op: 'matmul', name: '[2,1,5,4]ᵀ @ [3,2,5]ᵀ (batch broadcast)', inputs: [f(2, 1, 5, 4), f(3, 2, 5)], build: mm(true, true) },
-  { op: 'matmul', name: '[2,3,4] @ [1,5,4]ᵀ (batch broadcast)', inputs: [f(2, 3, 4), f(1, 5, 4)], build: mm(false, true) },
-  { op: 'matmul', name: '[1,4,3]ᵀ @ [2,4,5] (batch broadcast)', inputs: [f(1, 4, 3), f(2, 4, 5)], build: mm(true, false) },
+  {
+    op: 'matmul',
+    name: '[3,4] @ [2,4,5] (rank-2 left operand)',
+    inputs: [f(3, 4), f(2, 4, 5)],
+    build: mm(false, false),
+  },
+  {
+    op: 'matmul',
+    name: '[2,1,5,4]ᵀ @ [3,2,5]ᵀ (batch broadcast)',
+    inputs: [f(2, 1, 5, 4), f(3, 2, 5)],
+    build: mm(true, true),
+  },
+  {
+    op: 'matmul',
+    name: '[2,3,4] @ [1,5,4]ᵀ (batch broadcast)',
+    inputs: [f(2, 3, 4), f(1, 5, 4)],
+    build: mm(false, true),
+  },
+  {
+    op: 'matmul',
+    name: '[1,4,3]ᵀ @ [2,4,5] (batch broadcast)',
+    inputs: [f(1, 4, 3), f(2, 4, 5)],
+    build: mm(true, false),
+  },
 ];
 
 // ---------------------------------------------------------------- reductions
@@ -195,11 +298,18 @@ const reductionAxes: Array<[string, number | number[] | undefined, boolean]> = [
 const reductions: Record<string, Red> = { reduceSum, reduceMean, reduceMax };
 const reduceCases: OpCase[] = [
   ...Object.entries(reductions).flatMap(([op, fn]) =>
-    reductionAxes.map(([name, axes, keep]): OpCase => ({ op, name, inputs: [f(2, 3, 4)], build: (x) => fn(x, axes, keep) })),
+    reductionAxes.map(
+      ([name, axes, keep]): OpCase => ({ op, name, inputs: [f(2, 3, 4)], build: (x) => fn(x, axes, keep) }),
+    ),
   ),
   { op: 'reduceSum', name: 'int64, axis 0', inputs: [ids(10, 3, 4)], build: (x) => reduceSum(x, 0) },
   // The mean truncates to an integer before it is used again (×2 would tell 3.5 from 3).
-  { op: 'reduceMean', name: 'int64, axis 1, used again', inputs: [ids(10, 3, 4)], build: (x) => mul(reduceMean(x, 1), 2) },
+  {
+    op: 'reduceMean',
+    name: 'int64, axis 1, used again',
+    inputs: [ids(10, 3, 4)],
+    build: (x) => mul(reduceMean(x, 1), 2),
+  },
   { op: 'reduceSum', name: 'empty axis list (no-op)', inputs: [f(2, 3)], build: (x) => reduceSum(x, []) },
   { op: 'reduceMax', name: 'int64, axis 1', inputs: [ids(10, 3, 4)], build: (x) => reduceMax(x, 1) },
 ];
@@ -224,13 +334,19 @@ const shapeCases: OpCase[] = [
     op: 'slice',
     name: 'split [1,2,1] then reordered',
     inputs: [f(2, 4, 3)],
-    build: (x) => { const [a, b, c] = split(x, 1, [1, 2, 1]); return concat([c!, a!, b!], 1); },
+    build: (x) => {
+      const [a, b, c] = split(x, 1, [1, 2, 1]);
+      return concat([c!, a!, b!], 1);
+    },
   },
   {
     op: 'slice',
     name: 'split in 2 equal pieces',
     inputs: [f(3, 4)],
-    build: (x) => { const [a, b] = split(x, -1, 2); return sub(a!, mul(b!, 2)); },
+    build: (x) => {
+      const [a, b] = split(x, -1, 2);
+      return sub(a!, mul(b!, 2));
+    },
   },
   { op: 'pad', name: '[3,4] before [1,0] after [0,2]', inputs: [f(3, 4)], build: (x) => pad(x, [1, 0], [0, 2]) },
   { op: 'pad', name: '3-D', inputs: [f(2, 3, 2)], build: (x) => pad(x, [0, 1, 1], [1, 0, 2]) },
@@ -261,7 +377,12 @@ const nnCases: OpCase[] = [
   { op: 'logSoftmax', name: 'axis 0, large logits', inputs: [f(3, 4)], build: (x) => logSoftmax(mul(x, 8), 0) },
   { op: 'layerNorm', name: 'with bias', inputs: [f(2, 3, 4), f(4), f(4)], build: (x, g, b) => layerNorm(x!, g!, b!) },
   { op: 'layerNorm', name: 'without bias', inputs: [f(2, 3, 4), f(4)], build: (x, g) => layerNorm(x!, g!) },
-  { op: 'layerNorm', name: 'eps 1e-2, [4,6]', inputs: [f(4, 6), f(6), f(6)], build: (x, g, b) => layerNorm(x!, g!, b!, 1e-2) },
+  {
+    op: 'layerNorm',
+    name: 'eps 1e-2, [4,6]',
+    inputs: [f(4, 6), f(6), f(6)],
+    build: (x, g, b) => layerNorm(x!, g!, b!, 1e-2),
+  },
   { op: 'rmsNorm', name: '[2,3,4]', inputs: [f(2, 3, 4), f(4)], build: (x, g) => rmsNorm(x!, g!) },
   { op: 'rmsNorm', name: 'eps 1e-2, [4,6]', inputs: [f(4, 6), f(6)], build: (x, g) => rmsNorm(x!, g!, 1e-2) },
   { op: 'gelu', name: 'exact (erf)', inputs: [f(3, 4)], build: (x) => gelu(mul(x, 2)) },
@@ -270,25 +391,80 @@ const nnCases: OpCase[] = [
   { op: 'gather', name: 'repeated ids', inputs: [f(3, 4), ids(3, 8)], build: gather as Bin },
   { op: 'gather', name: 'rank-1 table', inputs: [f(6), ids(6, 4)], build: gather as Bin },
   { op: 'gather', name: 'int32 ids, [4,2,3] table', inputs: [f(4, 2, 3), ids32(4, 2, 2)], build: gather as Bin },
-  { op: 'gather', name: 'negative ids count from the end', inputs: [f(5, 2), ids(5, 6)], build: (t, i) => gather(t!, sub(i!, 5)) },
+  {
+    op: 'gather',
+    name: 'negative ids count from the end',
+    inputs: [f(5, 2), ids(5, 6)],
+    build: (t, i) => gather(t!, sub(i!, 5)),
+  },
   { op: 'gather', name: 'int64 table', inputs: [ids(100, 5, 2), ids(5, 3)], build: gather as Bin },
   // 6 ids below 3: repeats are certain, and row 3 gets none.
-  { op: 'scatterAddRows', name: 'repeated ids, 4 rows', inputs: [ids(3, 6), f(6, 4)], build: (i, u) => scatterAddRows(i!, u!, 4) },
-  { op: 'scatterAddRows', name: '2-D ids', inputs: [ids(4, 2, 3), f(2, 3, 2)], build: (i, u) => scatterAddRows(i!, u!, 5) },
-  { op: 'scatterAddRows', name: 'int32 ids', inputs: [ids32(2, 5), f(5, 3)], build: (i, u) => scatterAddRows(i!, u!, 3) },
-  { op: 'scatterAddRows', name: 'negative ids count from the end', inputs: [ids(3, 5), f(5, 2)], build: (i, u) => scatterAddRows(sub(i!, 3), u!, 3) },
-  { op: 'scatterAddRows', name: 'rank-1 updates', inputs: [ids(3, 7), f(7)], build: (i, u) => scatterAddRows(i!, u!, 3) },
+  {
+    op: 'scatterAddRows',
+    name: 'repeated ids, 4 rows',
+    inputs: [ids(3, 6), f(6, 4)],
+    build: (i, u) => scatterAddRows(i!, u!, 4),
+  },
+  {
+    op: 'scatterAddRows',
+    name: '2-D ids',
+    inputs: [ids(4, 2, 3), f(2, 3, 2)],
+    build: (i, u) => scatterAddRows(i!, u!, 5),
+  },
+  {
+    op: 'scatterAddRows',
+    name: 'int32 ids',
+    inputs: [ids32(2, 5), f(5, 3)],
+    build: (i, u) => scatterAddRows(i!, u!, 3),
+  },
+  {
+    op: 'scatterAddRows',
+    name: 'negative ids count from the end',
+    inputs: [ids(3, 5), f(5, 2)],
+    build: (i, u) => scatterAddRows(sub(i!, 3), u!, 3),
+  },
+  {
+    op: 'scatterAddRows',
+    name: 'rank-1 updates',
+    inputs: [ids(3, 7), f(7)],
+    build: (i, u) => scatterAddRows(i!, u!, 3),
+  },
   { op: 'oneHot', name: 'depth 5', inputs: [ids(5, 2, 3)], build: (i) => oneHot(i, 5) },
   // Ids 5 and 6 lie outside depth 5: both kernels give an all-zero row.
   { op: 'oneHot', name: 'out-of-range ids', inputs: [ids(7, 8)], build: (i) => oneHot(i, 5) },
   { op: 'oneHot', name: 'negative ids count from the end', inputs: [ids(4, 6)], build: (i) => oneHot(sub(i, 4), 4) },
   { op: 'oneHot', name: 'int32 ids', inputs: [ids32(4, 6)], build: (i) => oneHot(i, 4) },
   { op: 'oneHot', name: 'float64 output', inputs: [ids(4, 6)], build: (i) => oneHot(i, 4, 'float64') },
-  { op: 'crossEntropy', name: 'with ignored labels', inputs: [f(6, 5), labels(5, 6)], build: (x, y) => crossEntropy(x!, y!) },
-  { op: 'crossEntropy', name: '[2,3,4] logits, no ignored', inputs: [f(2, 3, 4), ids(4, 2, 3)], build: (x, y) => crossEntropy(x!, y!) },
-  { op: 'crossEntropy', name: 'custom ignore index', inputs: [f(6, 3), ids(3, 6)], build: (x, y) => crossEntropy(x!, y!, 2) },
-  { op: 'crossEntropy', name: 'large logits, ignored labels', inputs: [f(8, 3), labels(3, 8)], build: (x, y) => crossEntropy(mul(x!, 6), y!) },
-  { op: 'stopGradient', name: 'blocks one path of two', inputs: [f(3, 4)], build: (x) => add(mul(x, x), stopGradient(mul(x, 3))) },
+  {
+    op: 'crossEntropy',
+    name: 'with ignored labels',
+    inputs: [f(6, 5), labels(5, 6)],
+    build: (x, y) => crossEntropy(x!, y!),
+  },
+  {
+    op: 'crossEntropy',
+    name: '[2,3,4] logits, no ignored',
+    inputs: [f(2, 3, 4), ids(4, 2, 3)],
+    build: (x, y) => crossEntropy(x!, y!),
+  },
+  {
+    op: 'crossEntropy',
+    name: 'custom ignore index',
+    inputs: [f(6, 3), ids(3, 6)],
+    build: (x, y) => crossEntropy(x!, y!, 2),
+  },
+  {
+    op: 'crossEntropy',
+    name: 'large logits, ignored labels',
+    inputs: [f(8, 3), labels(3, 8)],
+    build: (x, y) => crossEntropy(mul(x!, 6), y!),
+  },
+  {
+    op: 'stopGradient',
+    name: 'blocks one path of two',
+    inputs: [f(3, 4)],
+    build: (x) => add(mul(x, x), stopGradient(mul(x, 3))),
+  },
   { op: 'topKValues', name: 'k 3 of 7', inputs: [f(2, 4, 7)], build: (x) => topK(x, 3).values },
   { op: 'topKValues', name: 'k = n', inputs: [f(3, 5)], build: (x) => topK(x, 5).values },
   { op: 'topKIndices', name: 'k 3 of 7', inputs: [f(2, 4, 7)], build: (x) => topK(x, 3).indices },
@@ -296,7 +472,14 @@ const nnCases: OpCase[] = [
 ];
 
 export const opCases: readonly OpCase[] = [
-  ...unaryCases, ...binaryCases, ...compareCases, ...selectCases, ...matmulCases, ...reduceCases, ...shapeCases, ...nnCases,
+  ...unaryCases,
+  ...binaryCases,
+  ...compareCases,
+  ...selectCases,
+  ...matmulCases,
+  ...reduceCases,
+  ...shapeCases,
+  ...nnCases,
 ];
 
 /** Values for one input, drawn from `rand` (uniform in [0, 1)) as its kind says. */
@@ -306,10 +489,16 @@ export function sampleInput(spec: CaseInput, rand: () => number): number[] {
   const max = spec.max ?? 10;
   const draw = (i: number): number => {
     switch (kind) {
-      case 'float': { const m = 0.1 + 1.9 * rand(); return rand() < 0.5 ? -m : m; }
-      case 'positive': return 0.5 + 1.5 * rand();
-      case 'ids': return Math.floor(rand() * max);
-      case 'bool': return rand() < 0.5 ? 1 : 0;
+      case 'float': {
+        const m = 0.1 + 1.9 * rand();
+        return rand() < 0.5 ? -m : m;
+      }
+      case 'positive':
+        return 0.5 + 1.5 * rand();
+      case 'ids':
+        return Math.floor(rand() * max);
+      case 'bool':
+        return rand() < 0.5 ? 1 : 0;
       case 'labels': {
         const ignored = i === 1 || (i > 1 && rand() < 1 / 3);
         const y = Math.floor(rand() * max);

@@ -36,7 +36,8 @@ const erfApprox = (x: number): number => {
   // Abramowitz-Stegun 7.1.26 is too coarse for an oracle; use a series/continued-fraction pair.
   const ax = Math.abs(x);
   if (ax < 2.5) {
-    let sum = x, term = x;
+    let sum = x,
+      term = x;
     const x2 = x * x;
     for (let n = 1; n < 60; n++) {
       term *= -x2 / n;
@@ -48,12 +49,17 @@ const erfApprox = (x: number): number => {
   }
   // erfc continued fraction (Lentz) for the tails.
   const z = ax;
-  let f = z, C = z, D = 0;
+  let f = z,
+    C = z,
+    D = 0;
   const tiny = 1e-300;
   for (let n = 1; n < 200; n++) {
     const an = n / 2;
-    D = z + an * D; if (D === 0) D = tiny; D = 1 / D;
-    C = z + an / C; if (C === 0) C = tiny;
+    D = z + an * D;
+    if (D === 0) D = tiny;
+    D = 1 / D;
+    C = z + an / C;
+    if (C === 0) C = tiny;
     const delta = C * D;
     f *= delta;
     if (Math.abs(delta - 1) < 1e-16) break;
@@ -67,33 +73,69 @@ const sigmoidRef = (v: number): number => (v >= 0 ? 1 / (1 + Math.exp(-v)) : Mat
 
 const unaryRows = {
   neg: { f: (v) => -v, lower: (c, x) => c.op('Neg', [x]), grad: ({ g }) => neg(g), floatOnly: false },
-  abs: { f: Math.abs, lower: (c, x) => c.op('Abs', [x]), grad: ({ g, inputs }) => mul(g, sign(inputs[0]!)), floatOnly: false },
+  abs: {
+    f: Math.abs,
+    lower: (c, x) => c.op('Abs', [x]),
+    grad: ({ g, inputs }) => mul(g, sign(inputs[0]!)),
+    floatOnly: false,
+  },
   // Zero almost everywhere, as PyTorch and JAX define it: no gradient flows (null), but an
   // expression through sign (abs's gradient) stays differentiable.
   sign: { f: Math.sign, lower: (c, x) => c.op('Sign', [x]), grad: () => null, floatOnly: false },
   exp: { f: Math.exp, lower: (c, x) => c.op('Exp', [x]), grad: ({ g, out }) => mul(g, out), floatOnly: true },
   log: { f: Math.log, lower: (c, x) => c.op('Log', [x]), grad: ({ g, inputs }) => div(g, inputs[0]!), floatOnly: true },
-  sqrt: { f: Math.sqrt, lower: (c, x) => c.op('Sqrt', [x]), grad: ({ g, out }) => div(mul(g, 0.5), out), floatOnly: true },
+  sqrt: {
+    f: Math.sqrt,
+    lower: (c, x) => c.op('Sqrt', [x]),
+    grad: ({ g, out }) => div(mul(g, 0.5), out),
+    floatOnly: true,
+  },
   rsqrt: {
     f: (v) => 1 / Math.sqrt(v),
     lower: (c, x) => c.op('Reciprocal', [c.op('Sqrt', [x])]),
     grad: ({ g, out }) => mul(g, mul(pow(out, 3), -0.5)),
     floatOnly: true,
   },
-  reciprocal: { f: (v) => 1 / v, lower: (c, x) => c.op('Reciprocal', [x]), grad: ({ g, out }) => neg(mul(g, mul(out, out))), floatOnly: true },
-  tanh: { f: Math.tanh, lower: (c, x) => c.op('Tanh', [x]), grad: ({ g, out }) => mul(g, sub(1, mul(out, out))), floatOnly: true },
+  reciprocal: {
+    f: (v) => 1 / v,
+    lower: (c, x) => c.op('Reciprocal', [x]),
+    grad: ({ g, out }) => neg(mul(g, mul(out, out))),
+    floatOnly: true,
+  },
+  tanh: {
+    f: Math.tanh,
+    lower: (c, x) => c.op('Tanh', [x]),
+    grad: ({ g, out }) => mul(g, sub(1, mul(out, out))),
+    floatOnly: true,
+  },
   erf: {
     f: erfApprox,
     lower: (c, x) => c.op('Erf', [x]),
-    grad: ({ g, inputs }) => { const x = inputs[0]!; return mul(g, mul(exp(neg(mul(x, x))), 2 / Math.sqrt(Math.PI))); },
+    grad: ({ g, inputs }) => {
+      const x = inputs[0]!;
+      return mul(g, mul(exp(neg(mul(x, x))), 2 / Math.sqrt(Math.PI)));
+    },
     floatOnly: true,
   },
-  relu: { f: (v) => (v > 0 ? v : 0), lower: (c, x) => c.op('Relu', [x]), grad: ({ g, inputs }) => where(greater(inputs[0]!, 0), g, 0), floatOnly: true },
-  sigmoid: { f: sigmoidRef, lower: (c, x) => c.op('Sigmoid', [x]), grad: ({ g, out }) => mul(g, mul(out, sub(1, out))), floatOnly: true },
+  relu: {
+    f: (v) => Math.max(v, 0),
+    lower: (c, x) => c.op('Relu', [x]),
+    grad: ({ g, inputs }) => where(greater(inputs[0]!, 0), g, 0),
+    floatOnly: true,
+  },
+  sigmoid: {
+    f: sigmoidRef,
+    lower: (c, x) => c.op('Sigmoid', [x]),
+    grad: ({ g, out }) => mul(g, mul(out, sub(1, out))),
+    floatOnly: true,
+  },
   silu: {
     f: (v) => v * sigmoidRef(v),
     lower: (c, x) => c.op('Mul', [x, c.op('Sigmoid', [x])]),
-    grad: ({ g, inputs }) => { const s = sigmoid(inputs[0]!); return mul(g, add(s, mul(inputs[0]!, mul(s, sub(1, s))))); },
+    grad: ({ g, inputs }) => {
+      const s = sigmoid(inputs[0]!);
+      return mul(g, add(s, mul(inputs[0]!, mul(s, sub(1, s)))));
+    },
     floatOnly: true,
   },
 } satisfies Record<string, UnaryRow>;
@@ -104,7 +146,8 @@ function unaryDef(name: UnaryName, row: UnaryRow): OpDef<undefined> {
   return {
     name,
     infer([x]) {
-      if (row.floatOnly && !isFloat(x!.dtype)) throw new ShapeError(name, `needs a float tensor, got ${x!.dtype}; cast it first`);
+      if (row.floatOnly && !isFloat(x!.dtype))
+        throw new ShapeError(name, `needs a float tensor, got ${x!.dtype}; cast it first`);
       return { shape: [...x!.shape], dtype: x!.dtype };
     },
     ref: ([x]) => mapUnary(x!, row.f),
@@ -117,7 +160,10 @@ export const unaryOps = Object.fromEntries(
   Object.entries(unaryRows).map(([k, row]) => [k, unaryDef(k as UnaryName, row)]),
 ) as Record<UnaryName, OpDef<undefined>>;
 
-const unary = (name: UnaryName) => (x: Tensor): Tensor => apply(unaryOps[name], [x], undefined);
+const unary =
+  (name: UnaryName) =>
+  (x: Tensor): Tensor =>
+    apply(unaryOps[name], [x], undefined);
 export const neg = unary('neg');
 export const abs = unary('abs');
 export const sign = unary('sign');
@@ -147,7 +193,10 @@ const binaryRows = {
   div: {
     f: (a, b) => a / b,
     onnx: 'Div',
-    grad: ({ g, inputs: [a, b], out }) => [div(g, b!), isFloat(b!.dtype) && b!.leaf !== 'constant' ? neg(div(mul(g, out), b!)) : null],
+    grad: ({ g, inputs: [_a, b], out }) => [
+      div(g, b!),
+      isFloat(b!.dtype) && b!.leaf !== 'constant' ? neg(div(mul(g, out), b!)) : null,
+    ],
   },
   pow: {
     f: Math.pow,
@@ -160,19 +209,26 @@ const binaryRows = {
   maximum: {
     f: Math.max,
     onnx: 'Max',
-    grad: ({ g, inputs: [a, b] }) => { const m = greaterEqual(a!, b!); return [where(m, g, 0), where(m, 0, g)]; },
+    grad: ({ g, inputs: [a, b] }) => {
+      const m = greaterEqual(a!, b!);
+      return [where(m, g, 0), where(m, 0, g)];
+    },
   },
   minimum: {
     f: Math.min,
     onnx: 'Min',
-    grad: ({ g, inputs: [a, b] }) => { const m = lessEqual(a!, b!); return [where(m, g, 0), where(m, 0, g)]; },
+    grad: ({ g, inputs: [a, b] }) => {
+      const m = lessEqual(a!, b!);
+      return [where(m, g, 0), where(m, 0, g)];
+    },
   },
 } satisfies Record<string, BinaryRow>;
 
 export type BinaryName = keyof typeof binaryRows;
 
 function checkSameDtype(name: string, a: Tensor, b: Tensor): void {
-  if (a.dtype !== b.dtype) throw new ShapeError(name, `operands have different dtypes ${a.dtype} and ${b.dtype}; cast one of them`);
+  if (a.dtype !== b.dtype)
+    throw new ShapeError(name, `operands have different dtypes ${a.dtype} and ${b.dtype}; cast one of them`);
 }
 
 function binaryDef(name: BinaryName, row: BinaryRow): OpDef<undefined> {
@@ -187,7 +243,10 @@ function binaryDef(name: BinaryName, row: BinaryRow): OpDef<undefined> {
       ? (args) => {
           const [ga, gb] = row.grad!(args);
           const [a, b] = args.inputs;
-          return [ga && isFloat(a!.dtype) ? sumToShape(ga, a!.shape) : null, gb && isFloat(b!.dtype) ? sumToShape(gb, b!.shape) : null];
+          return [
+            ga && isFloat(a!.dtype) ? sumToShape(ga, a!.shape) : null,
+            gb && isFloat(b!.dtype) ? sumToShape(gb, b!.shape) : null,
+          ];
         }
       : null,
     lower: (ctx, [a, b]) => ctx.op(row.onnx, [a!, b!]),
@@ -198,10 +257,13 @@ export const binaryOps = Object.fromEntries(
   Object.entries(binaryRows).map(([k, row]) => [k, binaryDef(k as BinaryName, row)]),
 ) as Record<BinaryName, OpDef<undefined>>;
 
-const binary = (name: BinaryName) => (a: TensorLike, b: TensorLike): Tensor => {
-  if (!(a instanceof Tensor) && !(b instanceof Tensor)) throw new Error(`${name}: at least one operand must be a Tensor`);
-  return apply(binaryOps[name], [lift(a, b), lift(b, a)], undefined);
-};
+const binary =
+  (name: BinaryName) =>
+  (a: TensorLike, b: TensorLike): Tensor => {
+    if (!(a instanceof Tensor) && !(b instanceof Tensor))
+      throw new Error(`${name}: at least one operand must be a Tensor`);
+    return apply(binaryOps[name], [lift(a, b), lift(b, a)], undefined);
+  };
 export const add = binary('add');
 export const sub = binary('sub');
 export const mul = binary('mul');
@@ -239,7 +301,10 @@ export const compareOps = Object.fromEntries(
   Object.entries(compareRows).map(([k, row]) => [k, compareDef(k as CompareName, row)]),
 ) as Record<CompareName, OpDef<undefined>>;
 
-const compare = (name: CompareName) => (a: TensorLike, b: TensorLike): Tensor => apply(compareOps[name], [lift(a, b), lift(b, a)], undefined);
+const compare =
+  (name: CompareName) =>
+  (a: TensorLike, b: TensorLike): Tensor =>
+    apply(compareOps[name], [lift(a, b), lift(b, a)], undefined);
 export const greater = compare('greater');
 export const greaterEqual = compare('greaterEqual');
 export const less = compare('less');
@@ -250,13 +315,16 @@ export const equal = compare('equal');
 export const whereOp: OpDef<undefined> = {
   name: 'where',
   infer([c, a, b]) {
-    if (c!.dtype !== 'bool') throw new ShapeError('where', `condition must be bool, got ${c!.dtype}; compare first (greater, equal, ...)`);
+    if (c!.dtype !== 'bool')
+      throw new ShapeError('where', `condition must be bool, got ${c!.dtype}; compare first (greater, equal, ...)`);
     checkSameDtype('where', a!, b!);
     return { shape: broadcastShapes('where', c!.shape, broadcastShapes('where', a!.shape, b!.shape)), dtype: a!.dtype };
   },
   ref([c, a, b], _attrs, out) {
     const res = ndarray(out.shape, out.dtype);
-    const ic = broadcastIndex(c!.shape, out.shape), ia = broadcastIndex(a!.shape, out.shape), ib = broadcastIndex(b!.shape, out.shape);
+    const ic = broadcastIndex(c!.shape, out.shape),
+      ia = broadcastIndex(a!.shape, out.shape),
+      ib = broadcastIndex(b!.shape, out.shape);
     for (let i = 0; i < res.data.length; i++) res.data[i] = c!.data[ic[i]!] ? a!.data[ia[i]!]! : b!.data[ib[i]!]!;
     return res;
   },

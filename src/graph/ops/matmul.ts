@@ -3,7 +3,7 @@
 // (2-D ones lower to Gemm with its transpose flags; batched ones to com.microsoft FusedMatMul
 // where contrib ops are allowed, else Transpose+MatMul).
 import { isFloat } from '../dtype.ts';
-import { ndarray, sizeOf, stridesOf, type NDArray } from '../ndarray.ts';
+import { ndarray, sizeOf, stridesOf } from '../ndarray.ts';
 import type { OpDef } from '../op.ts';
 import { broadcastShapes, fmt, ShapeError } from '../shape.ts';
 import { apply, type Tensor } from '../tensor.ts';
@@ -23,7 +23,8 @@ function batchOffset(batchIdx: number, batchShape: number[], own: readonly numbe
   const ownBatch = own.slice(0, -2);
   const lead = batchShape.length - ownBatch.length;
   const st = stridesOf(ownBatch);
-  let rem = batchIdx, off = 0;
+  let rem = batchIdx,
+    off = 0;
   const bst = stridesOf(batchShape);
   for (let d = 0; d < batchShape.length; d++) {
     const i = Math.floor(rem / bst[d]!);
@@ -37,12 +38,20 @@ function batchOffset(batchIdx: number, batchShape: number[], own: readonly numbe
 export const matmulOp: OpDef<MatmulAttrs> = {
   name: 'matmul',
   infer([a, b], { transA, transB }) {
-    if (a!.rank < 2 || b!.rank < 2) throw new ShapeError('matmul', `both operands need rank >= 2, got ${fmt(a!.shape)} and ${fmt(b!.shape)}; reshape vectors to (1, n) or (n, 1)`);
-    if (a!.dtype !== b!.dtype) throw new ShapeError('matmul', `operands have different dtypes ${a!.dtype} and ${b!.dtype}`);
+    if (a!.rank < 2 || b!.rank < 2)
+      throw new ShapeError(
+        'matmul',
+        `both operands need rank >= 2, got ${fmt(a!.shape)} and ${fmt(b!.shape)}; reshape vectors to (1, n) or (n, 1)`,
+      );
+    if (a!.dtype !== b!.dtype)
+      throw new ShapeError('matmul', `operands have different dtypes ${a!.dtype} and ${b!.dtype}`);
     const [m, k] = dims(a!.shape, transA);
     const [k2, n] = dims(b!.shape, transB);
     if (k !== k2) {
-      throw new ShapeError('matmul', `inner dimensions differ: ${fmt(a!.shape)}${transA ? 'ᵀ' : ''} @ ${fmt(b!.shape)}${transB ? 'ᵀ' : ''} contracts ${k} with ${k2}`);
+      throw new ShapeError(
+        'matmul',
+        `inner dimensions differ: ${fmt(a!.shape)}${transA ? 'ᵀ' : ''} @ ${fmt(b!.shape)}${transB ? 'ᵀ' : ''} contracts ${k} with ${k2}`,
+      );
     }
     const batch = broadcastShapes('matmul (batch dims)', a!.shape.slice(0, -2), b!.shape.slice(0, -2));
     return { shape: [...batch, m, n], dtype: a!.dtype };
@@ -52,7 +61,9 @@ export const matmulOp: OpDef<MatmulAttrs> = {
     const [, n] = dims(b!.shape, transB);
     const batchShape = out.shape.slice(0, -2);
     const res = ndarray(out.shape, out.dtype);
-    const A = a!.data, B = b!.data, C = res.data;
+    const A = a!.data,
+      B = b!.data,
+      C = res.data;
     // Element (i, p) of op(A): strides depend on the transpose flag.
     const [ai, ap] = transA ? [1, m] : [k, 1];
     const [bp, bj] = transB ? [1, k] : [n, 1];
@@ -80,9 +91,15 @@ export const matmulOp: OpDef<MatmulAttrs> = {
     const [ta, tb] = [out.inputs[0]!, out.inputs[1]!];
     // Gemm reads transposed operands in place (MLAS packs either layout), so 2-D backward
     // matmuls need no copy; it is also far faster than FusedMatMul's transposed paths.
-    if (ta.rank === 2 && tb.rank === 2) return ctx.op('Gemm', [a!, b!], { transA: { int: transA ? 1 : 0 }, transB: { int: transB ? 1 : 0 } });
+    if (ta.rank === 2 && tb.rank === 2)
+      return ctx.op('Gemm', [a!, b!], { transA: { int: transA ? 1 : 0 }, transB: { int: transB ? 1 : 0 } });
     if (ctx.contribOps) {
-      return ctx.op('FusedMatMul', [a!, b!], { transA: { int: transA ? 1 : 0 }, transB: { int: transB ? 1 : 0 }, alpha: { float: 1 } }, 'com.microsoft');
+      return ctx.op(
+        'FusedMatMul',
+        [a!, b!],
+        { transA: { int: transA ? 1 : 0 }, transB: { int: transB ? 1 : 0 }, alpha: { float: 1 } },
+        'com.microsoft',
+      );
     }
     const swapLast = (name: string, rank: number) => {
       const perm = [...Array(rank).keys()];

@@ -6,7 +6,23 @@ import { ndarray, sizeOf, type NDArray } from '../ndarray.ts';
 import type { OpDef } from '../op.ts';
 import { fmt, normalizeAxis, ShapeError } from '../shape.ts';
 import { apply, random, type Tensor } from '../tensor.ts';
-import { add, cast, div, equal, erf, erfRef, exp, greaterEqual, logicalNot, maximum, mul, rsqrt, sub, tanh, where } from './elementwise.ts';
+import {
+  add,
+  cast,
+  div,
+  equal,
+  erf,
+  erfRef,
+  exp,
+  greaterEqual,
+  logicalNot,
+  maximum,
+  mul,
+  rsqrt,
+  sub,
+  tanh,
+  where,
+} from './elementwise.ts';
 import { forEachLane } from './lanes.ts';
 import { reduceMean, reduceSum, sumToShape } from './reduce.ts';
 import { constant } from '../tensor.ts';
@@ -51,15 +67,21 @@ export const logSoftmaxOp: OpDef<{ axis: number }> = {
   lower: (ctx, [x], { axis }) => ctx.op('LogSoftmax', [x!], { axis: { int: axis } }),
 };
 
-export const softmax = (x: Tensor, axis = -1): Tensor => apply(softmaxOp, [x], { axis: normalizeAxis('softmax', axis, x.rank) });
-export const logSoftmax = (x: Tensor, axis = -1): Tensor => apply(logSoftmaxOp, [x], { axis: normalizeAxis('logSoftmax', axis, x.rank) });
+export const softmax = (x: Tensor, axis = -1): Tensor =>
+  apply(softmaxOp, [x], { axis: normalizeAxis('softmax', axis, x.rank) });
+export const logSoftmax = (x: Tensor, axis = -1): Tensor =>
+  apply(logSoftmaxOp, [x], { axis: normalizeAxis('logSoftmax', axis, x.rank) });
 
 // ---------------------------------------------------------------- layerNorm, rmsNorm (last axis)
 function checkNormParams(op: string, x: Tensor, params: readonly Tensor[]): void {
   requireFloat(op, x);
   const c = x.shape[x.rank - 1]!;
   for (const p of params) {
-    if (p.rank !== 1 || p.shape[0] !== c) throw new ShapeError(op, `weight/bias must have shape [${c}] to match the last axis of ${fmt(x.shape)}, got ${fmt(p.shape)}`);
+    if (p.rank !== 1 || p.shape[0] !== c)
+      throw new ShapeError(
+        op,
+        `weight/bias must have shape [${c}] to match the last axis of ${fmt(x.shape)}, got ${fmt(p.shape)}`,
+      );
   }
 }
 
@@ -76,7 +98,8 @@ function normRef(x: NDArray, gamma: NDArray, beta: NDArray | undefined, eps: num
     let v = 0;
     for (let j = 0; j < c; j++) v += (x.data[o + j]! - mu) ** 2;
     const rstd = 1 / Math.sqrt(v / c + eps);
-    for (let j = 0; j < c; j++) out.data[o + j] = (x.data[o + j]! - mu) * rstd * gamma.data[j]! + (beta ? beta.data[j]! : 0);
+    for (let j = 0; j < c; j++)
+      out.data[o + j] = (x.data[o + j]! - mu) * rstd * gamma.data[j]! + (beta ? beta.data[j]! : 0);
   }
   return out;
 }
@@ -91,10 +114,17 @@ export const layerNormOp: OpDef<{ eps: number }> = {
     const rstd = rsqrt(add(reduceMean(mul(xc, xc), -1, true), eps));
     const xhat = mul(xc, rstd);
     const dxhat = mul(g, gamma!);
-    const dx = mul(rstd, sub(sub(dxhat, reduceMean(dxhat, -1, true)), mul(xhat, reduceMean(mul(dxhat, xhat), -1, true))));
+    const dx = mul(
+      rstd,
+      sub(sub(dxhat, reduceMean(dxhat, -1, true)), mul(xhat, reduceMean(mul(dxhat, xhat), -1, true))),
+    );
     return [dx, sumToShape(mul(g, xhat), gamma!.shape), beta ? sumToShape(g, beta.shape) : null];
   },
-  lower: (ctx, [x, gamma, beta], { eps }) => ctx.op('LayerNormalization', beta ? [x!, gamma!, beta] : [x!, gamma!], { axis: { int: -1 }, epsilon: { float: eps } }),
+  lower: (ctx, [x, gamma, beta], { eps }) =>
+    ctx.op('LayerNormalization', beta ? [x!, gamma!, beta] : [x!, gamma!], {
+      axis: { int: -1 },
+      epsilon: { float: eps },
+    }),
 };
 
 export function layerNorm(x: Tensor, gamma: Tensor, beta?: Tensor, eps = 1e-5): Tensor {
@@ -110,7 +140,10 @@ export const rmsNormOp: OpDef<{ eps: number }> = {
     const rstd = rsqrt(add(reduceMean(mul(x!, x!), -1, true), eps));
     const xhat = mul(x!, rstd);
     const dxhat = mul(g, gamma!);
-    return [mul(rstd, sub(dxhat, mul(xhat, reduceMean(mul(dxhat, xhat), -1, true)))), sumToShape(mul(g, xhat), gamma!.shape)];
+    return [
+      mul(rstd, sub(dxhat, mul(xhat, reduceMean(mul(dxhat, xhat), -1, true)))),
+      sumToShape(mul(g, xhat), gamma!.shape),
+    ];
   },
   lower(ctx, [x, gamma], { eps }, out) {
     if (ctx.contribOps) {
@@ -134,9 +167,10 @@ export const geluOp: OpDef<{ approximate: GeluApprox }> = {
   ref([x], { approximate }) {
     const out = ndarray(x!.shape, x!.dtype);
     x!.data.forEach((v, i) => {
-      out.data[i] = approximate === 'tanh'
-        ? 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v ** 3)))
-        : 0.5 * v * (1 + erfRef(v / Math.SQRT2));
+      out.data[i] =
+        approximate === 'tanh'
+          ? 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + 0.044715 * v ** 3)))
+          : 0.5 * v * (1 + erfRef(v / Math.SQRT2));
     });
     return out;
   },
@@ -191,7 +225,11 @@ export const scatterAddRowsOp: OpDef<{ rows: number }> = {
   infer([ids, updates], { rows }) {
     requireIndex('scatterAddRows', ids!);
     const ok = updates!.rank >= ids!.rank && ids!.shape.every((d, i) => d === updates!.shape[i]);
-    if (!ok) throw new ShapeError('scatterAddRows', `updates ${fmt(updates!.shape)} must start with the ids' shape ${fmt(ids!.shape)}`);
+    if (!ok)
+      throw new ShapeError(
+        'scatterAddRows',
+        `updates ${fmt(updates!.shape)} must start with the ids' shape ${fmt(ids!.shape)}`,
+      );
     return { shape: [rows, ...updates!.shape.slice(ids!.rank)], dtype: updates!.dtype };
   },
   ref([ids, updates], { rows }, out) {
@@ -205,15 +243,19 @@ export const scatterAddRowsOp: OpDef<{ rows: number }> = {
   },
   grad: ({ g, inputs: [ids] }) => [null, gather(g, ids!)],
   lower(ctx, [ids, updates], _a, out) {
-    const zeros = ctx.op('ConstantOfShape', [ctx.int64s(out.shape)], { value: { tensor: ndarray([1], out.dtype, [0]) } });
-    const idx64 = out.inputs[0]!.dtype === 'int64' ? ids! : ctx.op('Cast', [ids!], { to: { int: ctx.onnxType('int64') } });
+    const zeros = ctx.op('ConstantOfShape', [ctx.int64s(out.shape)], {
+      value: { tensor: ndarray([1], out.dtype, [0]) },
+    });
+    const idx64 =
+      out.inputs[0]!.dtype === 'int64' ? ids! : ctx.op('Cast', [ids!], { to: { int: ctx.onnxType('int64') } });
     const indices = ctx.op('Unsqueeze', [idx64, ctx.int64s([-1])]);
     return ctx.op('ScatterND', [zeros, indices, updates!], { reduction: { string: 'add' } });
   },
 };
 
 /** The transpose of gather: a (rows, ...) tensor where each id's update is summed into its row. */
-export const scatterAddRows = (ids: Tensor, updates: Tensor, rows: number): Tensor => apply(scatterAddRowsOp, [ids, updates], { rows });
+export const scatterAddRows = (ids: Tensor, updates: Tensor, rows: number): Tensor =>
+  apply(scatterAddRowsOp, [ids, updates], { rows });
 
 // ---------------------------------------------------------------- one-hot
 export const oneHotOp: OpDef<{ depth: number; dtype: 'float32' | 'float64' }> = {
@@ -231,14 +273,16 @@ export const oneHotOp: OpDef<{ depth: number; dtype: 'float32' | 'float64' }> = 
   // onnxruntime's OneHot kernels take int64 indices with an int64 depth only into float32 (no int32
   // indices, no float64 values), so other dtypes go through casts.
   lower(ctx, [ids], { depth, dtype }, out) {
-    const idx64 = out.inputs[0]!.dtype === 'int64' ? ids! : ctx.op('Cast', [ids!], { to: { int: ctx.onnxType('int64') } });
+    const idx64 =
+      out.inputs[0]!.dtype === 'int64' ? ids! : ctx.op('Cast', [ids!], { to: { int: ctx.onnxType('int64') } });
     const values = ctx.op('Cast', [ctx.int64s([0, 1])], { to: { int: ctx.onnxType('float32') } });
     const hot = ctx.op('OneHot', [idx64, ctx.scalar(depth, 'int64'), values], { axis: { int: -1 } });
     return dtype === 'float32' ? hot : ctx.op('Cast', [hot], { to: { int: ctx.onnxType(dtype) } });
   },
 };
 
-export const oneHot = (ids: Tensor, depth: number, dtype: 'float32' | 'float64' = 'float32'): Tensor => apply(oneHotOp, [ids], { depth, dtype });
+export const oneHot = (ids: Tensor, depth: number, dtype: 'float32' | 'float64' = 'float32'): Tensor =>
+  apply(oneHotOp, [ids], { depth, dtype });
 
 // ---------------------------------------------------------------- cross-entropy from labels
 export interface CrossEntropyAttrs {
@@ -251,14 +295,18 @@ export const crossEntropyOp: OpDef<CrossEntropyAttrs> = {
     requireFloat('crossEntropy', logits!);
     requireIndex('crossEntropy', labels!);
     if (logits!.rank !== 2 || labels!.rank !== 1 || labels!.shape[0] !== logits!.shape[0]) {
-      throw new ShapeError('crossEntropy', `expects logits (N, C) and labels (N), got ${fmt(logits!.shape)} and ${fmt(labels!.shape)}`);
+      throw new ShapeError(
+        'crossEntropy',
+        `expects logits (N, C) and labels (N), got ${fmt(logits!.shape)} and ${fmt(labels!.shape)}`,
+      );
     }
     return { shape: [], dtype: logits!.dtype };
   },
   ref([logits, labels], { ignoreIndex }) {
     const lsm = softmaxRef(logits!, 1, true);
     const c = logits!.shape[1]!;
-    let sum = 0, count = 0;
+    let sum = 0,
+      count = 0;
     labels!.data.forEach((y, i) => {
       if (y === ignoreIndex) return;
       sum -= lsm.data[i * c + y]!;
@@ -276,7 +324,10 @@ export const crossEntropyOp: OpDef<CrossEntropyAttrs> = {
     return [mul(diff, mul(reshape(validF, [-1, 1]), div(g, count))), null];
   },
   lower: (ctx, [logits, labels], { ignoreIndex }) =>
-    ctx.op('SoftmaxCrossEntropyLoss', [logits!, labels!], { ignore_index: { int: ignoreIndex }, reduction: { string: 'mean' } }),
+    ctx.op('SoftmaxCrossEntropyLoss', [logits!, labels!], {
+      ignore_index: { int: ignoreIndex },
+      reduction: { string: 'mean' },
+    }),
 };
 
 /**
@@ -288,7 +339,10 @@ export function crossEntropy(logits: Tensor, labels: Tensor, ignoreIndex = -100)
   if (labels.dtype !== 'int64') throw new ShapeError('crossEntropy', `labels must be int64, got ${labels.dtype}`);
   // Checked here, before flattening, so the message shows the shapes the caller passed.
   if (logits.rank < 1 || labels.rank !== logits.rank - 1 || labels.shape.some((d, i) => d !== logits.shape[i])) {
-    throw new ShapeError('crossEntropy', `labels ${fmt(labels.shape)} must have the shape of logits ${fmt(logits.shape)} without its last (class) axis`);
+    throw new ShapeError(
+      'crossEntropy',
+      `labels ${fmt(labels.shape)} must have the shape of logits ${fmt(logits.shape)} without its last (class) axis`,
+    );
   }
   return apply(crossEntropyOp, [reshape(logits, [-1, c]), reshape(labels, [-1])], { ignoreIndex });
 }
@@ -300,7 +354,8 @@ export function crossEntropy(logits: Tensor, labels: Tensor, ignoreIndex = -100)
  * backward pass spends nothing on the mask.
  */
 export function causalMask(scores: Tensor): Tensor {
-  const t = scores.shape[scores.rank - 2]!, s = scores.shape[scores.rank - 1]!;
+  const t = scores.shape[scores.rank - 2]!,
+    s = scores.shape[scores.rank - 1]!;
   const bias = ndarray([t, s], scores.dtype);
   for (let i = 0; i < t; i++) for (let j = Math.max(0, i + s - t + 1); j < s; j++) bias.data[i * s + j] = -1e9;
   return add(scores, constant(bias));

@@ -23,7 +23,13 @@ function reducedShape(shape: readonly number[], { axes, keepDims }: ReduceAttrs)
   return out;
 }
 
-function reduceRef(x: NDArray, attrs: ReduceAttrs, init: number, step: (acc: number, v: number) => number, finish: (acc: number, n: number) => number): NDArray {
+function reduceRef(
+  x: NDArray,
+  attrs: ReduceAttrs,
+  init: number,
+  step: (acc: number, v: number) => number,
+  finish: (acc: number, n: number) => number,
+): NDArray {
   const keptShape = x.shape.map((d, i) => (attrs.axes.includes(i) ? 1 : d));
   const outStrides = stridesOf(keptShape);
   const inStrides = stridesOf(x.shape);
@@ -33,7 +39,7 @@ function reduceRef(x: NDArray, attrs: ReduceAttrs, init: number, step: (acc: num
   for (let i = 0; i < total; i++) {
     let o = 0;
     for (let d = 0; d < x.shape.length; d++) {
-      if (keptShape[d] !== 1) o += Math.floor(i / inStrides[d]!) % x.shape[d]! * outStrides[d]!;
+      if (keptShape[d] !== 1) o += (Math.floor(i / inStrides[d]!) % x.shape[d]!) * outStrides[d]!;
     }
     acc[o] = step(acc[o]!, x.data[i]!);
   }
@@ -50,28 +56,60 @@ function spread(g: Tensor, x: Tensor, attrs: ReduceAttrs): Tensor {
   return expand(reshape(g, kept), x.shape);
 }
 
-function reduceDef(name: string, onnx: string, ref: (x: NDArray, a: ReduceAttrs) => NDArray, grad: (a: GradArgs<ReduceAttrs>) => Tensor): OpDef<ReduceAttrs> {
+function reduceDef(
+  name: string,
+  onnx: string,
+  ref: (x: NDArray, a: ReduceAttrs) => NDArray,
+  grad: (a: GradArgs<ReduceAttrs>) => Tensor,
+): OpDef<ReduceAttrs> {
   return {
     name,
     infer([x], attrs) {
-      for (const a of attrs.axes) if (a < 0 || a >= x!.rank) throw new ShapeError(name, `axis ${a} out of range for rank ${x!.rank}`);
+      for (const a of attrs.axes)
+        if (a < 0 || a >= x!.rank) throw new ShapeError(name, `axis ${a} out of range for rank ${x!.rank}`);
       return { shape: reducedShape(x!.shape, attrs), dtype: x!.dtype };
     },
     ref: ([x], attrs) => ref(x!, attrs),
     grad: (args) => [isFloat(args.inputs[0]!.dtype) ? grad(args) : null],
     // ONNX reads an empty axes list as "all axes" unless noop_with_empty_axes is set; here it means none.
     lower: (ctx, [x], { axes, keepDims }) =>
-      ctx.op(onnx, [x!, ctx.int64s(axes)], { keepdims: { int: keepDims ? 1 : 0 }, ...(axes.length === 0 ? { noop_with_empty_axes: { int: 1 } } : {}) }),
+      ctx.op(onnx, [x!, ctx.int64s(axes)], {
+        keepdims: { int: keepDims ? 1 : 0 },
+        ...(axes.length === 0 ? { noop_with_empty_axes: { int: 1 } } : {}),
+      }),
   };
 }
 
 export const reduceOps = {
-  reduceSum: reduceDef('reduceSum', 'ReduceSum', (x, a) => reduceRef(x, a, 0, (s, v) => s + v, (s) => s), ({ g, inputs: [x], attrs }) => spread(g, x!, attrs)),
+  reduceSum: reduceDef(
+    'reduceSum',
+    'ReduceSum',
+    (x, a) =>
+      reduceRef(
+        x,
+        a,
+        0,
+        (s, v) => s + v,
+        (s) => s,
+      ),
+    ({ g, inputs: [x], attrs }) => spread(g, x!, attrs),
+  ),
   reduceMean: reduceDef(
     'reduceMean',
     'ReduceMean',
-    (x, a) => reduceRef(x, a, 0, (s, v) => s + v, (s, n) => s / n),
-    ({ g, inputs: [x], attrs }) => div(spread(g, x!, attrs), attrs.axes.reduce((p, a) => p * x!.shape[a]!, 1)),
+    (x, a) =>
+      reduceRef(
+        x,
+        a,
+        0,
+        (s, v) => s + v,
+        (s, n) => s / n,
+      ),
+    ({ g, inputs: [x], attrs }) =>
+      div(
+        spread(g, x!, attrs),
+        attrs.axes.reduce((p, a) => p * x!.shape[a]!, 1),
+      ),
   ),
   reduceMax: reduceDef(
     'reduceMax',
@@ -87,8 +125,10 @@ export const reduceOps = {
   ),
 } satisfies Record<string, OpDef<ReduceAttrs>>;
 
-const reducer = (def: OpDef<ReduceAttrs>) => (x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor =>
-  apply(def, [x], { axes: normalizeAxes(def.name, typeof axes === 'number' ? [axes] : axes, x.rank), keepDims });
+const reducer =
+  (def: OpDef<ReduceAttrs>) =>
+  (x: Tensor, axes?: number | readonly number[], keepDims = false): Tensor =>
+    apply(def, [x], { axes: normalizeAxes(def.name, typeof axes === 'number' ? [axes] : axes, x.rank), keepDims });
 
 export const reduceSum = reducer(reduceOps.reduceSum);
 export const reduceMean = reducer(reduceOps.reduceMean);

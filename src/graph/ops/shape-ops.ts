@@ -29,8 +29,16 @@ const validDims = (shape: readonly number[]): boolean => shape.every((d) => Numb
 export const reshapeOp: OpDef<{ shape: number[] }> = {
   name: 'reshape',
   infer([x], { shape }) {
-    if (!validDims(shape)) throw new ShapeError('reshape', `target shape ${fmt(shape)} must hold non-negative integers (one -1 at most, to be inferred)`);
-    if (sizeOf(shape) !== x!.size) throw new ShapeError('reshape', `cannot reshape ${fmt(x!.shape)} (${x!.size} elements) to ${fmt(shape)} (${sizeOf(shape)} elements)`);
+    if (!validDims(shape))
+      throw new ShapeError(
+        'reshape',
+        `target shape ${fmt(shape)} must hold non-negative integers (one -1 at most, to be inferred)`,
+      );
+    if (sizeOf(shape) !== x!.size)
+      throw new ShapeError(
+        'reshape',
+        `cannot reshape ${fmt(x!.shape)} (${x!.size} elements) to ${fmt(shape)} (${sizeOf(shape)} elements)`,
+      );
     return { shape: [...shape], dtype: x!.dtype };
   },
   ref: ([x], { shape }) => ({ shape: [...shape], dtype: x!.dtype, data: x!.data.slice() }),
@@ -45,7 +53,8 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   let resolved = [...shape];
   if (unknown === 1) {
     const known = sizeOf(shape.filter((d) => d !== -1));
-    if (known === 0 || x.size % known !== 0) throw new ShapeError('reshape', `cannot infer -1 in ${fmt(shape)} for ${x.size} elements of ${fmt(x.shape)}`);
+    if (known === 0 || x.size % known !== 0)
+      throw new ShapeError('reshape', `cannot infer -1 in ${fmt(shape)} for ${x.size} elements of ${fmt(x.shape)}`);
     resolved = shape.map((d) => (d === -1 ? x.size / known : d));
   }
   // A reshape of a reshape reads the same buffer in the same order: one node does.
@@ -59,7 +68,11 @@ export const transposeOp: OpDef<{ perm: number[] }> = {
   name: 'transpose',
   infer([x], { perm }) {
     const ok = perm.length === x!.rank && [...perm].sort((a, b) => a - b).every((p, i) => p === i);
-    if (!ok) throw new ShapeError('transpose', `perm ${fmt(perm)} is not a permutation of the ${x!.rank} axes of ${fmt(x!.shape)}`);
+    if (!ok)
+      throw new ShapeError(
+        'transpose',
+        `perm ${fmt(perm)} is not a permutation of the ${x!.rank} axes of ${fmt(x!.shape)}`,
+      );
     return { shape: perm.map((p) => x!.shape[p]!), dtype: x!.dtype };
   },
   ref([x], { perm }, out) {
@@ -80,14 +93,19 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   // Moving only axes of size 1 leaves the elements in memory order (a decode step's (B, 1, H, hs) →
   // (B, H, 1, hs)): a reshape, which costs no copy, instead of a Transpose kernel.
   const moved = p.filter((a) => x.shape[a] !== 1);
-  if (moved.every((a, i) => i === 0 || a > moved[i - 1]!)) return reshape(x, p.map((a) => x.shape[a]!));
+  if (moved.every((a, i) => i === 0 || a > moved[i - 1]!))
+    return reshape(
+      x,
+      p.map((a) => x.shape[a]!),
+    );
   return apply(transposeOp, [x], { perm: p });
 }
 
 /** Swaps two axes (negative axes count from the end). */
 export function swapAxes(x: Tensor, a: number, b: number): Tensor {
   const perm = [...Array(x.rank).keys()];
-  const i = normalizeAxis('swapAxes', a, x.rank), j = normalizeAxis('swapAxes', b, x.rank);
+  const i = normalizeAxis('swapAxes', a, x.rank),
+    j = normalizeAxis('swapAxes', b, x.rank);
   [perm[i], perm[j]] = [perm[j]!, perm[i]!];
   return transpose(x, perm);
 }
@@ -106,10 +124,26 @@ export const sliceOp: OpDef<SliceAttrs> = {
     const st = stridesOf(x!.shape);
     return gatherBy(x!, out.shape, (idx) => idx.reduce((s, v, d) => s + (v + starts[d]!) * st[d]!, 0));
   },
-  grad: ({ g, inputs: [x], attrs: { starts, ends } }) => [floatGrad(x!, pad(g, starts, x!.shape.map((d, i) => d - ends[i]!)))],
+  grad: ({ g, inputs: [x], attrs: { starts, ends } }) => [
+    floatGrad(
+      x!,
+      pad(
+        g,
+        starts,
+        x!.shape.map((d, i) => d - ends[i]!),
+      ),
+    ),
+  ],
   lower(ctx, [x], { starts, ends }, out) {
-    const axes = out.shape.map((_, d) => d).filter((d) => starts[d] !== 0 || ends[d] !== (out.inputs[0]!.shape[d] ?? 0));
-    return ctx.op('Slice', [x!, ctx.int64s(axes.map((d) => starts[d]!)), ctx.int64s(axes.map((d) => ends[d]!)), ctx.int64s(axes)]);
+    const axes = out.shape
+      .map((_, d) => d)
+      .filter((d) => starts[d] !== 0 || ends[d] !== (out.inputs[0]!.shape[d] ?? 0));
+    return ctx.op('Slice', [
+      x!,
+      ctx.int64s(axes.map((d) => starts[d]!)),
+      ctx.int64s(axes.map((d) => ends[d]!)),
+      ctx.int64s(axes),
+    ]);
   },
 };
 
@@ -118,9 +152,11 @@ export function slice(x: Tensor, axis: number, start: number, end?: number): Ten
   const a = normalizeAxis('slice', axis, x.rank);
   const n = x.shape[a]!;
   const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + n : v, 0), n);
-  const s = clamp(start), e = Math.max(clamp(end ?? n), s);
+  const s = clamp(start),
+    e = Math.max(clamp(end ?? n), s);
   if (s === 0 && e === n) return x;
-  const starts = x.shape.map(() => 0), ends = [...x.shape];
+  const starts = x.shape.map(() => 0),
+    ends = [...x.shape];
   starts[a] = s;
   ends[a] = e;
   return apply(sliceOp, [x], { starts, ends });
@@ -135,7 +171,10 @@ export const padOp: OpDef<PadAttrs> = {
   name: 'pad',
   infer([x], { before, after }) {
     if (before.length !== x!.rank || after.length !== x!.rank || [...before, ...after].some((p) => p < 0)) {
-      throw new ShapeError('pad', `pads must be ${x!.rank} non-negative numbers each side, got ${fmt(before)} / ${fmt(after)}`);
+      throw new ShapeError(
+        'pad',
+        `pads must be ${x!.rank} non-negative numbers each side, got ${fmt(before)} / ${fmt(after)}`,
+      );
     }
     return { shape: x!.shape.map((d, i) => d + before[i]! + after[i]!), dtype: x!.dtype };
   },
@@ -158,7 +197,8 @@ export const padOp: OpDef<PadAttrs> = {
     x!.shape.forEach((d, i) => (r = slice(r, i, before[i]!, before[i]! + d)));
     return [floatGrad(x!, r)];
   },
-  lower: (ctx, [x], { before, after }) => ctx.op('Pad', [x!, ctx.int64s([...before, ...after])], { mode: { string: 'constant' } }),
+  lower: (ctx, [x], { before, after }) =>
+    ctx.op('Pad', [x!, ctx.int64s([...before, ...after])], { mode: { string: 'constant' } }),
 };
 
 /** Zero padding: `before[d]` zeros ahead of and `after[d]` behind each dimension d. */
@@ -173,7 +213,8 @@ export const concatOp: OpDef<{ axis: number }> = {
   infer(xs, { axis }) {
     const first = xs[0]!;
     for (const x of xs) {
-      if (x.dtype !== first.dtype) throw new ShapeError('concat', `all inputs must share a dtype; got ${first.dtype} and ${x.dtype}`);
+      if (x.dtype !== first.dtype)
+        throw new ShapeError('concat', `all inputs must share a dtype; got ${first.dtype} and ${x.dtype}`);
       if (x.rank !== first.rank || x.shape.some((d, i) => i !== axis && d !== first.shape[i])) {
         throw new ShapeError('concat', `shapes ${fmt(first.shape)} and ${fmt(x.shape)} differ outside axis ${axis}`);
       }
@@ -189,7 +230,8 @@ export const concatOp: OpDef<{ axis: number }> = {
     let offset = 0;
     for (const x of xs) {
       const chunk = x.shape[axis]! * inner;
-      for (let o = 0; o < outer; o++) res.data.set(x.data.subarray(o * chunk, (o + 1) * chunk), o * out.shape[axis]! * inner + offset);
+      for (let o = 0; o < outer; o++)
+        res.data.set(x.data.subarray(o * chunk, (o + 1) * chunk), o * out.shape[axis]! * inner + offset);
       offset += chunk;
     }
     return res;
@@ -229,7 +271,8 @@ export const expandOp: OpDef<{ shape: number[] }> = {
   infer([x], { shape }) {
     if (!validDims(shape)) throw new ShapeError('expand', `target shape ${fmt(shape)} must hold non-negative integers`);
     const out = broadcastShapes('expand', x!.shape, shape);
-    if (out.length !== shape.length || out.some((d, i) => d !== shape[i])) throw new ShapeError('expand', `cannot expand ${fmt(x!.shape)} to ${fmt(shape)}`);
+    if (out.length !== shape.length || out.some((d, i) => d !== shape[i]))
+      throw new ShapeError('expand', `cannot expand ${fmt(x!.shape)} to ${fmt(shape)}`);
     return { shape: out, dtype: x!.dtype };
   },
   ref([x], _a, out) {
@@ -250,7 +293,10 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 /** Inserts a size-1 axis. */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
   if (!Number.isInteger(axis) || axis < -(x.rank + 1) || axis > x.rank) {
-    throw new ShapeError('unsqueeze', `axis ${axis} is out of range for inserting into ${fmt(x.shape)} (use -${x.rank + 1}..${x.rank})`);
+    throw new ShapeError(
+      'unsqueeze',
+      `axis ${axis} is out of range for inserting into ${fmt(x.shape)} (use -${x.rank + 1}..${x.rank})`,
+    );
   }
   const a = axis < 0 ? axis + x.rank + 1 : axis;
   const shape = [...x.shape];

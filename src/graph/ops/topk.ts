@@ -12,7 +12,8 @@ interface TopKAttrs {
 /** Per lane: indices of the k largest values, largest first, ties to the lower index (ONNX's rule). */
 function topKRef(x: NDArray, k: number): { values: number[]; indices: number[] } {
   const n = x.shape[x.shape.length - 1]!;
-  const values: number[] = [], indices: number[] = [];
+  const values: number[] = [],
+    indices: number[] = [];
   for (let base = 0; base < x.data.length; base += n) {
     const idx = Array.from({ length: n }, (_, i) => i);
     idx.sort((a, b) => x.data[base + b]! - x.data[base + a]! || a - b);
@@ -26,12 +27,20 @@ function topKRef(x: NDArray, k: number): { values: number[]; indices: number[] }
 
 function inferTopK(x: Tensor, { k }: TopKAttrs, dtype: TypeInfo['dtype']): TypeInfo {
   const n = x.shape[x.rank - 1]!;
-  if (!Number.isInteger(k) || k < 1 || k > n) throw new ShapeError('topK', `k must be an integer in 1..${n} for a last axis of ${n}, got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k > n)
+    throw new ShapeError('topK', `k must be an integer in 1..${n} for a last axis of ${n}, got ${k}`);
   return { shape: [...x.shape.slice(0, -1), k], dtype };
 }
 
-const lowerTopK = (output: 0 | 1): OpDef<TopKAttrs>['lower'] => (ctx, [x], { k }) =>
-  ctx.emit('TopK', [x!, ctx.int64s([k])], { axis: { int: -1 }, largest: { int: 1 }, sorted: { int: 1 } }, { outputs: 2 })[output]!;
+const lowerTopK =
+  (output: 0 | 1): OpDef<TopKAttrs>['lower'] =>
+  (ctx, [x], { k }) =>
+    ctx.emit(
+      'TopK',
+      [x!, ctx.int64s([k])],
+      { axis: { int: -1 }, largest: { int: 1 }, sorted: { int: 1 } },
+      { outputs: 2 },
+    )[output]!;
 
 export const topKValuesOp: OpDef<TopKAttrs> = {
   name: 'topKValues',

@@ -1,7 +1,20 @@
 // The safetensors dtypes Retort reads and writes: one row per dtype, so adding one touches one place.
 // Names are the strings that appear in a safetensors header ("F32", "BF16", ...).
 
-export type SafetensorsDType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
+export type SafetensorsDType =
+  | 'F64'
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'I64'
+  | 'I32'
+  | 'I16'
+  | 'I8'
+  | 'U64'
+  | 'U32'
+  | 'U16'
+  | 'U8'
+  | 'BOOL';
 
 /** The typed array that holds each dtype's elements. F16 and BF16 keep their raw 16-bit patterns; see toFloat32. */
 export interface DTypeArrays {

@@ -19,12 +19,18 @@ test('F16 narrowing rounds to nearest, ties to even, and saturates to Infinity',
 });
 
 test('BF16 is the top half of a float32, rounded to nearest even', () => {
-  assert.deepEqual(Array.from(toFloat32({ dtype: 'BF16', data: new Uint16Array([0x3f80, 0xc040, 0x0000]) })), [1, -3, 0]);
+  assert.deepEqual(
+    Array.from(toFloat32({ dtype: 'BF16', data: new Uint16Array([0x3f80, 0xc040, 0x0000]) })),
+    [1, -3, 0],
+  );
   const xs = new Float32Array([1 + 2 ** -8, 1 + 3 * 2 ** -8, -1.5, NaN]);
   const bits = float32ToBf16Bits(xs);
   assert.deepEqual(Array.from(bits.subarray(0, 3)), [0x3f80, 0x3f82, 0xbfc0]);
   assert.ok(Number.isNaN(toFloat32({ dtype: 'BF16', data: bits })[3]));
-  assert.deepEqual(Array.from(toFloat32({ dtype: 'BF16', data: fromFloat32(new Float32Array([0.5, 256]), 'BF16') as Uint16Array })), [0.5, 256]);
+  assert.deepEqual(
+    Array.from(toFloat32({ dtype: 'BF16', data: fromFloat32(new Float32Array([0.5, 256]), 'BF16') as Uint16Array })),
+    [0.5, 256],
+  );
 });
 
 test('toFloat32 converts integer and bool tensors too', () => {

@@ -13,7 +13,8 @@ function f16ToF32Table(): Float32Array {
     const sign = h & 0x8000 ? -1 : 1;
     const exp = (h >> 10) & 0x1f;
     const mant = h & 0x3ff;
-    if (exp === 0) table[h] = sign * mant * 2 ** -24; // zero and subnormals
+    if (exp === 0)
+      table[h] = sign * mant * 2 ** -24; // zero and subnormals
     else if (exp === 0x1f) table[h] = mant ? NaN : sign * Infinity;
     else table[h] = sign * (1 + mant / 1024) * 2 ** (exp - 15);
   }
@@ -71,7 +72,8 @@ export function float32ToBf16Bits(values: Float32Array): Uint16Array {
   const out = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) {
     const x = bits[i]!;
-    if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) out[i] = (x >>> 16) | 0x40; // keep NaN a NaN
+    if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff)
+      out[i] = (x >>> 16) | 0x40; // keep NaN a NaN
     else out[i] = ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
   }
   return out;

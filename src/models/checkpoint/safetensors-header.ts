@@ -30,7 +30,9 @@ const CORRUPT = 'the file is truncated or corrupt — download or write it again
 /** Reads the 8-byte prefix and checks the header length against the file size. Returns N. */
 export function headerLength(prefix: Uint8Array, fileSize: number, file: string): number {
   if (fileSize < 8) {
-    throw new Error(`${file}: the file is ${fileSize} bytes, shorter than the 8-byte header length that starts every safetensors file; ${CORRUPT}`);
+    throw new Error(
+      `${file}: the file is ${fileSize} bytes, shorter than the 8-byte header length that starts every safetensors file; ${CORRUPT}`,
+    );
   }
   const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES)) {
@@ -40,7 +42,9 @@ export function headerLength(prefix: Uint8Array, fileSize: number, file: string)
   }
   const len = Number(n);
   if (8 + len > fileSize) {
-    throw new Error(`${file}: header claims ${len} bytes but only ${fileSize - 8} follow the length prefix; ${CORRUPT}`);
+    throw new Error(
+      `${file}: header claims ${len} bytes but only ${fileSize - 8} follow the length prefix; ${CORRUPT}`,
+    );
   }
   return len;
 }
@@ -56,7 +60,9 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, file: str
     throw new Error(`${file}: header is not valid UTF-8 JSON (${(err as Error).message}); ${CORRUPT}`);
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new Error(`${file}: header must be a JSON object, got ${Array.isArray(json) ? 'an array' : typeof json}; ${CORRUPT}`);
+    throw new Error(
+      `${file}: header must be a JSON object, got ${Array.isArray(json) ? 'an array' : typeof json}; ${CORRUPT}`,
+    );
   }
   let metadata: Record<string, string> = {};
   const entries: HeaderEntry[] = [];
@@ -75,7 +81,9 @@ function parseMetadata(info: unknown, file: string): Record<string, string> {
   }
   for (const [k, v] of Object.entries(info)) {
     if (typeof v !== 'string') {
-      throw new Error(`${file}: "__metadata__" value '${k}' must be a string, got ${JSON.stringify(v)} (the reference reader refuses this too)`);
+      throw new Error(
+        `${file}: "__metadata__" value '${k}' must be a string, got ${JSON.stringify(v)} (the reference reader refuses this too)`,
+      );
     }
   }
   return { ...(info as Record<string, string>) };
@@ -87,17 +95,24 @@ function isCount(x: unknown): x is number {
 
 function parseEntry(name: string, info: unknown, file: string): HeaderEntry {
   const where = `${file}: tensor '${name}'`;
-  if (info === null || typeof info !== 'object') throw new Error(`${where} has no {dtype, shape, data_offsets} entry; ${CORRUPT}`);
+  if (info === null || typeof info !== 'object')
+    throw new Error(`${where} has no {dtype, shape, data_offsets} entry; ${CORRUPT}`);
   const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
   if (!isSafetensorsDType(dtype)) {
     const known = Object.keys(DTYPES).join(', ');
-    throw new Error(`${where} has dtype ${JSON.stringify(dtype)}, which Retort does not read (it reads ${known}); convert the checkpoint to one of those`);
+    throw new Error(
+      `${where} has dtype ${JSON.stringify(dtype)}, which Retort does not read (it reads ${known}); convert the checkpoint to one of those`,
+    );
   }
   if (!Array.isArray(shape) || !shape.every(isCount)) {
-    throw new Error(`${where} has shape ${JSON.stringify(shape)}; expected an array of non-negative integers; ${CORRUPT}`);
+    throw new Error(
+      `${where} has shape ${JSON.stringify(shape)}; expected an array of non-negative integers; ${CORRUPT}`,
+    );
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount) || offsets[0] > offsets[1]) {
-    throw new Error(`${where} has data_offsets ${JSON.stringify(offsets)}; expected [begin, end] with 0 <= begin <= end; ${CORRUPT}`);
+    throw new Error(
+      `${where} has data_offsets ${JSON.stringify(offsets)}; expected [begin, end] with 0 <= begin <= end; ${CORRUPT}`,
+    );
   }
   const [begin, end] = offsets as [number, number];
   const need = numElements(shape) * DTYPES[dtype].size;
@@ -116,7 +131,9 @@ function checkLayout(entries: HeaderEntry[], dataSize: number, file: string): vo
   for (const e of entries) {
     const where = `${file}: tensor '${e.name}'`;
     if (e.end > dataSize) {
-      throw new Error(`${where} claims bytes ${e.begin}..${e.end} but the file's data area is only ${dataSize} bytes; ${CORRUPT}`);
+      throw new Error(
+        `${where} claims bytes ${e.begin}..${e.end} but the file's data area is only ${dataSize} bytes; ${CORRUPT}`,
+      );
     }
     if (e.begin < expected) {
       throw new Error(
@@ -124,12 +141,16 @@ function checkLayout(entries: HeaderEntry[], dataSize: number, file: string): vo
       );
     }
     if (e.begin > expected) {
-      throw new Error(`${where} starts at byte ${e.begin}, leaving a gap after byte ${expected} that no tensor covers; ${CORRUPT}`);
+      throw new Error(
+        `${where} starts at byte ${e.begin}, leaving a gap after byte ${expected} that no tensor covers; ${CORRUPT}`,
+      );
     }
     expected = e.end;
     previous = e;
   }
   if (expected !== dataSize) {
-    throw new Error(`${file}: tensors cover ${expected} bytes of the data area but the file has ${dataSize}; trailing bytes mean ${CORRUPT}`);
+    throw new Error(
+      `${file}: tensors cover ${expected} bytes of the data area but the file has ${dataSize}; trailing bytes mean ${CORRUPT}`,
+    );
   }
 }

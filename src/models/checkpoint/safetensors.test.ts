@@ -25,13 +25,13 @@ function allDtypes(): Record<string, Tensor> {
     'h.0.attn.c_attn.weight': { dtype: 'F32', shape: [2, 3], data: new Float32Array([0, 1.5, -2, 3.25, 1e-8, -0]) },
     'h.0.ln.weight': { dtype: 'F16', shape: [3], data: new Uint16Array([0x3c00, 0xc000, 0x7bff]) },
     'h.0.mlp.weight': { dtype: 'BF16', shape: [2, 1], data: new Uint16Array([0x3f80, 0xbf80]) },
-    'f64': { dtype: 'F64', shape: [2], data: new Float64Array([Math.PI, -1e300]) },
-    'position_ids': { dtype: 'I64', shape: [1, 3], data: new BigInt64Array([0n, 1n, -(2n ** 62n)]) },
-    'i32': { dtype: 'I32', shape: [2], data: new Int32Array([-7, 2 ** 31 - 1]) },
-    'u8': { dtype: 'U8', shape: [3], data: new Uint8Array([0, 128, 255]) },
-    'mask': { dtype: 'BOOL', shape: [2, 2], data: new Uint8Array([1, 0, 0, 1]) },
-    'scalar': { dtype: 'F32', shape: [], data: new Float32Array([42]) },
-    'empty': { dtype: 'F32', shape: [0, 4], data: new Float32Array(0) },
+    f64: { dtype: 'F64', shape: [2], data: new Float64Array([Math.PI, -1e300]) },
+    position_ids: { dtype: 'I64', shape: [1, 3], data: new BigInt64Array([0n, 1n, -(2n ** 62n)]) },
+    i32: { dtype: 'I32', shape: [2], data: new Int32Array([-7, 2 ** 31 - 1]) },
+    u8: { dtype: 'U8', shape: [3], data: new Uint8Array([0, 128, 255]) },
+    mask: { dtype: 'BOOL', shape: [2, 2], data: new Uint8Array([1, 0, 0, 1]) },
+    scalar: { dtype: 'F32', shape: [], data: new Float32Array([42]) },
+    empty: { dtype: 'F32', shape: [0, 4], data: new Float32Array(0) },
   };
 }
 
@@ -59,7 +59,18 @@ test('data area is 8-byte aligned and tensors are laid out by descending dtype, 
   assert.equal(n % 8, 0);
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
   const order = Object.keys(header);
-  assert.deepEqual(order, ['position_ids', 'f64', 'empty', 'h.0.attn.c_attn.weight', 'scalar', 'i32', 'h.0.mlp.weight', 'h.0.ln.weight', 'u8', 'mask']);
+  assert.deepEqual(order, [
+    'position_ids',
+    'f64',
+    'empty',
+    'h.0.attn.c_attn.weight',
+    'scalar',
+    'i32',
+    'h.0.mlp.weight',
+    'h.0.ln.weight',
+    'u8',
+    'mask',
+  ]);
   for (const info of Object.values(header) as { dtype: string; data_offsets: [number, number] }[]) {
     const size = { F64: 8, I64: 8, F32: 4, I32: 4, BF16: 2, F16: 2, U8: 1, BOOL: 1 }[info.dtype]!;
     assert.equal(info.data_offsets[0] % size, 0, `${info.dtype} data must start aligned`);
@@ -68,7 +79,10 @@ test('data area is 8-byte aligned and tensors are laid out by descending dtype, 
 
 test('reads a file laid out by the Python reference writer, and writes the same bytes', () => {
   // What safetensors.torch.save_file({"attn.0": torch.arange(6.).reshape(1,2,3)}) writes.
-  const single = referenceFile('{"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}', f32Bytes([0, 1, 2, 3, 4, 5]));
+  const single = referenceFile(
+    '{"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}',
+    f32Bytes([0, 1, 2, 3, 4, 5]),
+  );
   const a = readSafetensors(single, { name: 'attn.safetensors' });
   const t = a.tensors.get('attn.0')!;
   assert.equal(t.dtype, 'F32');
@@ -97,13 +111,17 @@ test('reads a file laid out by the Python reference writer, and writes the same 
 test('a truncated file is refused with the file, the tensor and a fix in the message', () => {
   const dir = tmp();
   const path = join(dir, 'model.safetensors');
-  const full = serializeSafetensors({ 'h.0.attn.c_attn.weight': { dtype: 'F32', shape: [1024], data: new Float32Array(1024) } });
+  const full = serializeSafetensors({
+    'h.0.attn.c_attn.weight': { dtype: 'F32', shape: [1024], data: new Float32Array(1024) },
+  });
   writeFileSync(path, full.subarray(0, full.length - 2048));
   assert.throws(
     () => readSafetensors(path),
     (err: Error) =>
       err.message.includes(path) &&
-      err.message.includes("tensor 'h.0.attn.c_attn.weight' claims bytes 0..4096 but the file's data area is only 2048 bytes") &&
+      err.message.includes(
+        "tensor 'h.0.attn.c_attn.weight' claims bytes 0..4096 but the file's data area is only 2048 bytes",
+      ) &&
       err.message.includes('download or write it again'),
   );
   writeFileSync(path, full.subarray(0, 30)); // cut inside the header
@@ -116,19 +134,50 @@ test('lying headers are refused: overlap, gap, wrong length, trailing bytes, hug
   const cases: [string, Uint8Array, RegExp][] = [
     [
       'overlap',
-      referenceFile('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}', new Uint8Array(12)),
+      referenceFile(
+        '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}',
+        new Uint8Array(12),
+      ),
       /tensor 'b' claims bytes 4\.\.12, which overlap tensor 'a'/,
     ],
-    ['gap', referenceFile('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', new Uint8Array(8)), /tensor 'a' starts at byte 4, leaving a gap/],
-    ['wrong length', referenceFile('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,12]}}', new Uint8Array(12)), /tensor 'a' \(F32, shape \[2\]\) needs 8 bytes but its data_offsets 0\.\.12 span 12/],
-    ['trailing bytes', referenceFile('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', new Uint8Array(9)), /tensors cover 4 bytes of the data area but the file has 9/],
-    ['bad offsets', referenceFile('{"a":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}}', new Uint8Array(8)), /data_offsets \[8,4\]/],
-    ['unknown dtype', referenceFile('{"a":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}}', new Uint8Array(1)), /dtype "F8_E4M3", which Retort does not read/],
+    [
+      'gap',
+      referenceFile('{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}', new Uint8Array(8)),
+      /tensor 'a' starts at byte 4, leaving a gap/,
+    ],
+    [
+      'wrong length',
+      referenceFile('{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,12]}}', new Uint8Array(12)),
+      /tensor 'a' \(F32, shape \[2\]\) needs 8 bytes but its data_offsets 0\.\.12 span 12/,
+    ],
+    [
+      'trailing bytes',
+      referenceFile('{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}', new Uint8Array(9)),
+      /tensors cover 4 bytes of the data area but the file has 9/,
+    ],
+    [
+      'bad offsets',
+      referenceFile('{"a":{"dtype":"F32","shape":[1],"data_offsets":[8,4]}}', new Uint8Array(8)),
+      /data_offsets \[8,4\]/,
+    ],
+    [
+      'unknown dtype',
+      referenceFile('{"a":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}}', new Uint8Array(1)),
+      /dtype "F8_E4M3", which Retort does not read/,
+    ],
     ['not JSON', referenceFile('{"a":', new Uint8Array(0)), /header is not valid UTF-8 JSON/],
-    ['metadata not strings', referenceFile('{"__metadata__":{"step":3}}', new Uint8Array(0)), /"__metadata__" value 'step' must be a string/],
+    [
+      'metadata not strings',
+      referenceFile('{"__metadata__":{"step":3}}', new Uint8Array(0)),
+      /"__metadata__" value 'step' must be a string/,
+    ],
   ];
   for (const [label, bytes, pattern] of cases) {
-    assert.throws(() => readSafetensors(bytes, { name: 'bad.safetensors' }), (err: Error) => pattern.test(err.message) && err.message.startsWith('bad.safetensors: '), label);
+    assert.throws(
+      () => readSafetensors(bytes, { name: 'bad.safetensors' }),
+      (err: Error) => pattern.test(err.message) && err.message.startsWith('bad.safetensors: '),
+      label,
+    );
   }
   const huge = new Uint8Array(16);
   new DataView(huge.buffer).setBigUint64(0, 200_000_000n, true);
@@ -137,8 +186,14 @@ test('lying headers are refused: overlap, gap, wrong length, trailing bytes, hug
 
 test('writing refuses data that does not match its dtype or shape', () => {
   const path = join(tmp(), 'x.safetensors');
-  assert.throws(() => writeSafetensors(path, { w: { dtype: 'F16', shape: [2], data: new Float32Array(2) as never } }), /tensor 'w': dtype F16 needs a Uint16Array, got Float32Array/);
-  assert.throws(() => writeSafetensors(path, { w: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } }), /shape \[2, 2\] has 4 elements but data has 3/);
+  assert.throws(
+    () => writeSafetensors(path, { w: { dtype: 'F16', shape: [2], data: new Float32Array(2) as never } }),
+    /tensor 'w': dtype F16 needs a Uint16Array, got Float32Array/,
+  );
+  assert.throws(
+    () => writeSafetensors(path, { w: { dtype: 'F32', shape: [2, 2], data: new Float32Array(3) } }),
+    /shape \[2, 2\] has 4 elements but data has 3/,
+  );
 });
 
 test('writes are atomic: a failed write leaves the old file and no temp file behind', () => {
@@ -146,7 +201,13 @@ test('writes are atomic: a failed write leaves the old file and no temp file beh
   const path = join(dir, 'model.safetensors');
   writeSafetensors(path, { a: { dtype: 'F32', shape: [1], data: new Float32Array([1]) } });
   const before = readFileSync(path);
-  assert.throws(() => atomicWrite(path, () => { throw new Error('disk full'); }), /disk full/);
+  assert.throws(
+    () =>
+      atomicWrite(path, () => {
+        throw new Error('disk full');
+      }),
+    /disk full/,
+  );
   assert.deepEqual(readFileSync(path), before);
   assert.deepEqual(readdirSync(dir), ['model.safetensors']);
   atomicWriteFile(path, 'replaced');

@@ -29,7 +29,8 @@ interface ByteSource {
 
 function assertLittleEndian(): void {
   // Typed-array views use the host's byte order; safetensors is little-endian.
-  if (endianness() !== 'LE') throw new Error('safetensors: this host is big-endian; Retort reads safetensors only on little-endian hosts');
+  if (endianness() !== 'LE')
+    throw new Error('safetensors: this host is big-endian; Retort reads safetensors only on little-endian hosts');
 }
 
 /** Reads a .safetensors file, or the bytes of one (`name` then labels errors). */
@@ -70,7 +71,10 @@ function fileSource(fd: number): ByteSource {
       let done = 0;
       while (done < length) {
         const got = readSync(fd, out, done, Math.min(chunk, length - done), offset + done);
-        if (got === 0) throw new Error(`safetensors: file ended at byte ${offset + done} while reading; it changed while being read`);
+        if (got === 0)
+          throw new Error(
+            `safetensors: file ended at byte ${offset + done} while reading; it changed while being read`,
+          );
         done += got;
       }
       return out;
@@ -80,22 +84,32 @@ function fileSource(fd: number): ByteSource {
 
 /** Tensors in the order the reference writer uses: descending dtype rank, then name. */
 function layout(tensors: Map<string, Tensor>): [string, Tensor][] {
-  return [...tensors].sort(([an, a], [bn, b]) => DTYPES[b.dtype].rank - DTYPES[a.dtype].rank || (an < bn ? -1 : an > bn ? 1 : 0));
+  return [...tensors].sort(
+    ([an, a], [bn, b]) => DTYPES[b.dtype].rank - DTYPES[a.dtype].rank || (an < bn ? -1 : an > bn ? 1 : 0),
+  );
 }
 
 function checkTensor(name: string, t: Tensor): void {
   const where = `tensor '${name}'`;
-  if (name === '' || name === '__metadata__') throw new Error(`${where}: this name is reserved or empty; rename the tensor`);
-  if (!isSafetensorsDType(t.dtype)) throw new Error(`${where}: unknown dtype ${JSON.stringify(t.dtype)}; expected one of ${Object.keys(DTYPES).join(', ')}`);
+  if (name === '' || name === '__metadata__')
+    throw new Error(`${where}: this name is reserved or empty; rename the tensor`);
+  if (!isSafetensorsDType(t.dtype))
+    throw new Error(
+      `${where}: unknown dtype ${JSON.stringify(t.dtype)}; expected one of ${Object.keys(DTYPES).join(', ')}`,
+    );
   if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw new Error(`${where}: shape ${JSON.stringify(t.shape)} must be an array of non-negative integers`);
   }
   const row = DTYPES[t.dtype];
   if (!(t.data instanceof row.arrayType)) {
-    throw new Error(`${where}: dtype ${t.dtype} needs a ${row.arrayType.name}, got ${t.data?.constructor?.name}; for F16/BF16 from floats use fromFloat32`);
+    throw new Error(
+      `${where}: dtype ${t.dtype} needs a ${row.arrayType.name}, got ${t.data?.constructor?.name}; for F16/BF16 from floats use fromFloat32`,
+    );
   }
   if (t.data.length !== numElements(t.shape)) {
-    throw new Error(`${where}: shape [${t.shape.join(', ')}] has ${numElements(t.shape)} elements but data has ${t.data.length}`);
+    throw new Error(
+      `${where}: shape [${t.shape.join(', ')}] has ${numElements(t.shape)} elements but data has ${t.data.length}`,
+    );
   }
 }
 
@@ -104,10 +118,16 @@ function toMap(tensors: Map<string, Tensor> | Record<string, Tensor>): Map<strin
 }
 
 /** The length prefix plus the space-padded header JSON, and the tensors in the order their bytes follow. */
-function encodeHeader(tensors: Map<string, Tensor>, metadata?: Record<string, string>): { head: Uint8Array; ordered: [string, Tensor][] } {
+function encodeHeader(
+  tensors: Map<string, Tensor>,
+  metadata?: Record<string, string>,
+): { head: Uint8Array; ordered: [string, Tensor][] } {
   for (const [name, t] of tensors) checkTensor(name, t);
   for (const [k, v] of Object.entries(metadata ?? {})) {
-    if (typeof v !== 'string') throw new Error(`metadata '${k}': safetensors metadata values must be strings, got ${typeof v}; JSON.stringify it`);
+    if (typeof v !== 'string')
+      throw new Error(
+        `metadata '${k}': safetensors metadata values must be strings, got ${typeof v}; JSON.stringify it`,
+      );
   }
   const ordered = layout(tensors);
   const header: Record<string, unknown> = {};
@@ -133,7 +153,10 @@ function bytesOf(t: Tensor): Uint8Array {
 }
 
 /** The whole file as bytes (for small checkpoints, tests, or sending elsewhere). */
-export function serializeSafetensors(tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+export function serializeSafetensors(
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
   assertLittleEndian();
   const { head, ordered } = encodeHeader(toMap(tensors), metadata);
   const total = head.length + ordered.reduce((s, [, t]) => s + t.data.byteLength, 0);
@@ -148,7 +171,11 @@ export function serializeSafetensors(tensors: Map<string, Tensor> | Record<strin
 }
 
 /** Writes tensors to `path` atomically (temp file, fsync, rename), streaming each tensor's bytes. */
-export function writeSafetensors(path: string, tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>): void {
+export function writeSafetensors(
+  path: string,
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  metadata?: Record<string, string>,
+): void {
   assertLittleEndian();
   const { head, ordered } = encodeHeader(toMap(tensors), metadata);
   atomicWrite(path, (fd) => {

@@ -10,12 +10,20 @@ function shardedCheckpoint(): string {
   const dir = mkdtempSync(join(tmpdir(), 'retort-shards-'));
   const one = 'model-00001-of-00002.safetensors';
   const two = 'model-00002-of-00002.safetensors';
-  writeSafetensors(join(dir, one), {
-    'model.embed_tokens.weight': { dtype: 'F32', shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) },
-    'model.layers.0.mlp.weight': { dtype: 'BF16', shape: [1], data: new Uint16Array([0x3f80]) },
-    'stale.extra': { dtype: 'F32', shape: [1], data: new Float32Array([9]) },
-  }, { format: 'pt' });
-  writeSafetensors(join(dir, two), { 'lm_head.weight': { dtype: 'F32', shape: [2], data: new Float32Array([5, 6]) } }, { format: 'pt' });
+  writeSafetensors(
+    join(dir, one),
+    {
+      'model.embed_tokens.weight': { dtype: 'F32', shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) },
+      'model.layers.0.mlp.weight': { dtype: 'BF16', shape: [1], data: new Uint16Array([0x3f80]) },
+      'stale.extra': { dtype: 'F32', shape: [1], data: new Float32Array([9]) },
+    },
+    { format: 'pt' },
+  );
+  writeSafetensors(
+    join(dir, two),
+    { 'lm_head.weight': { dtype: 'F32', shape: [2], data: new Float32Array([5, 6]) } },
+    { format: 'pt' },
+  );
   const index = {
     metadata: { total_size: 26 },
     weight_map: { 'model.embed_tokens.weight': one, 'model.layers.0.mlp.weight': one, 'lm_head.weight': two },
@@ -27,7 +35,11 @@ function shardedCheckpoint(): string {
 test('a sharded index merges its shards into one map', () => {
   const dir = shardedCheckpoint();
   const ckpt = readCheckpoint(dir);
-  assert.deepEqual([...ckpt.tensors.keys()].sort(), ['lm_head.weight', 'model.embed_tokens.weight', 'model.layers.0.mlp.weight']);
+  assert.deepEqual([...ckpt.tensors.keys()].sort(), [
+    'lm_head.weight',
+    'model.embed_tokens.weight',
+    'model.layers.0.mlp.weight',
+  ]);
   assert.deepEqual(Array.from(ckpt.tensors.get('lm_head.weight')!.data as Float32Array), [5, 6]);
   assert.deepEqual(ckpt.tensors.get('model.embed_tokens.weight')!.shape, [2, 2]);
   assert.deepEqual(ckpt.metadata, { format: 'pt' });
@@ -45,8 +57,14 @@ test('a missing shard is named in the error', () => {
 
 test('an index that names a tensor its shard lacks is refused', () => {
   const dir = shardedCheckpoint();
-  writeFileSync(join(dir, INDEX_FILE), JSON.stringify({ weight_map: { 'ghost.weight': 'model-00002-of-00002.safetensors' } }));
-  assert.throws(() => readCheckpoint(dir), /the index says tensor 'ghost\.weight' is here, but the shard does not hold it/);
+  writeFileSync(
+    join(dir, INDEX_FILE),
+    JSON.stringify({ weight_map: { 'ghost.weight': 'model-00002-of-00002.safetensors' } }),
+  );
+  assert.throws(
+    () => readCheckpoint(dir),
+    /the index says tensor 'ghost\.weight' is here, but the shard does not hold it/,
+  );
   writeFileSync(join(dir, INDEX_FILE), '{"weight_map": [1]}');
   assert.throws(() => readCheckpoint(dir), /expected \{"weight_map"/);
 });

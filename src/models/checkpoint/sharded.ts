@@ -21,8 +21,15 @@ function readIndex(indexPath: string): ShardIndex {
     throw new Error(`${indexPath}: cannot read the shard index (${(err as Error).message}); download it again`);
   }
   const map = (json as ShardIndex | null)?.weight_map;
-  if (map === null || typeof map !== 'object' || Array.isArray(map) || !Object.values(map).every((v) => typeof v === 'string')) {
-    throw new Error(`${indexPath}: expected {"weight_map": {tensor name: shard file name}}, got ${JSON.stringify(json).slice(0, 200)}`);
+  if (
+    map === null ||
+    typeof map !== 'object' ||
+    Array.isArray(map) ||
+    !Object.values(map).every((v) => typeof v === 'string')
+  ) {
+    throw new Error(
+      `${indexPath}: expected {"weight_map": {tensor name: shard file name}}, got ${JSON.stringify(json).slice(0, 200)}`,
+    );
   }
   return json as ShardIndex;
 }
@@ -53,7 +60,10 @@ export function readShardedSafetensors(indexPath: string): SafetensorsFile {
     Object.assign(metadata, file.metadata);
     for (const name of names) {
       const t = file.tensors.get(name);
-      if (!t) throw new Error(`${join(dir, shard)}: the index says tensor '${name}' is here, but the shard does not hold it; the index and shards come from different versions — download them together`);
+      if (!t)
+        throw new Error(
+          `${join(dir, shard)}: the index says tensor '${name}' is here, but the shard does not hold it; the index and shards come from different versions — download them together`,
+        );
       tensors.set(name, t);
     }
   }
@@ -65,7 +75,9 @@ export function readCheckpoint(path: string): SafetensorsFile {
   if (existsSync(path) && statSync(path).isDirectory()) {
     if (existsSync(join(path, INDEX_FILE))) return readShardedSafetensors(join(path, INDEX_FILE));
     if (existsSync(join(path, SINGLE_FILE))) return readSafetensors(join(path, SINGLE_FILE));
-    throw new Error(`${path}: no ${SINGLE_FILE} or ${INDEX_FILE} in this folder; is it a Hugging Face model folder with safetensors weights?`);
+    throw new Error(
+      `${path}: no ${SINGLE_FILE} or ${INDEX_FILE} in this folder; is it a Hugging Face model folder with safetensors weights?`,
+    );
   }
   return path.endsWith('.json') ? readShardedSafetensors(path) : readSafetensors(path);
 }

@@ -1,6 +1,25 @@
 // A sequence classifier: decoder body → final hidden states → pooled vector → `score` Linear.
 // Parameter names are transformers' *ForSequenceClassification names (body names + score.weight).
-import { cast, constant, div, equal, greater, logicalNot, matmul, maximum, mul, ndarray, oneHot, reduceMax, reduceMean, reduceSum, reshape, slice, sub, type Tensor } from '../../graph/index.ts';
+import {
+  cast,
+  constant,
+  div,
+  equal,
+  greater,
+  logicalNot,
+  matmul,
+  maximum,
+  mul,
+  ndarray,
+  oneHot,
+  reduceMax,
+  reduceMean,
+  reduceSum,
+  reshape,
+  slice,
+  sub,
+  type Tensor,
+} from '../../graph/index.ts';
 import { Linear, Module } from '../../nn/index.ts';
 import { createModel, type DecoderModel } from '../hf/families.ts';
 import { classifierConfigSchema, type ClassifierConfig, type ClassifierConfigInput } from './config.ts';
@@ -48,13 +67,21 @@ export class SequenceClassifier extends Module {
     const keep = this.keepMask(ids, o.mask); // (B, T) bool, or undefined: no padding
     const out = this.body.forward(ids, { keep: keep && reshape(keep, [b, 1, 1, t]), train: o.train });
     const pooled = this.pool(out.final, keep); // (B, C)
-    return { logits: this.score.forward(pooled), pooled, hidden: out.hidden, attentions: out.attentions, final: out.final };
+    return {
+      logits: this.score.forward(pooled),
+      pooled,
+      hidden: out.hidden,
+      attentions: out.attentions,
+      final: out.final,
+    };
   }
 
   private keepMask(ids: Tensor, mask?: Tensor): Tensor | undefined {
     if (mask) {
       if (mask.rank !== 2 || mask.shape[0] !== ids.shape[0] || mask.shape[1] !== ids.shape[1]) {
-        throw new Error(`SequenceClassifier: mask has shape [${mask.shape.join(', ')}], expected the ids' shape [${ids.shape.join(', ')}]`);
+        throw new Error(
+          `SequenceClassifier: mask has shape [${mask.shape.join(', ')}], expected the ids' shape [${ids.shape.join(', ')}]`,
+        );
       }
       return mask.dtype === 'bool' ? mask : greater(cast(mask, 'float32'), 0);
     }
@@ -73,7 +100,13 @@ export class SequenceClassifier extends Module {
       weights = div(m, maximum(reduceSum(m, -1, true), 1));
     } else {
       // Index of the rightmost kept token: max over t of keep·(t+1), minus 1 (0 when a row is all padding, as argmax gives).
-      const pos1 = constant(ndarray([t], 'float32', Array.from({ length: t }, (_, i) => i + 1)));
+      const pos1 = constant(
+        ndarray(
+          [t],
+          'float32',
+          Array.from({ length: t }, (_, i) => i + 1),
+        ),
+      );
       const last = maximum(sub(reduceMax(mul(m, pos1), -1), 1), 0); // (B)
       weights = oneHot(cast(last, 'int64'), t); // (B, T)
     }

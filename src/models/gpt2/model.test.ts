@@ -15,13 +15,15 @@ test('a small causal transformer overfits one batch (loss < 0.05)', async () => 
   const step = await TrainStep.create({ loss, optimizer: defaultAdamW({ weightDecay: 0 }), clipNorm: 1, seed: 1 });
   const rng = mulberry32(7);
   const seq = Array.from({ length: 4 * 17 }, () => Math.floor(rng() * 32));
-  const x: number[] = [], y: number[] = [];
+  const x: number[] = [],
+    y: number[] = [];
   for (let b = 0; b < 4; b++) {
     x.push(...seq.slice(b * 17, b * 17 + 16));
     y.push(...seq.slice(b * 17 + 1, b * 17 + 17));
   }
   const batch = { input_ids: hostTensor('int64', [4, 16], x), labels: hostTensor('int64', [4, 16], y) };
-  let first = 0, last = Infinity;
+  let first = 0,
+    last = Infinity;
   for (let i = 0; i < 150 && last >= 0.05; i++) {
     last = (await step.run(batch, 3e-3)).loss;
     if (i === 0) first = last;
@@ -35,12 +37,20 @@ test('GPT-2 forward agrees between onnxruntime and the reference interpreter', a
   const ids = g.input('input_ids', [2, 8], 'int64');
   const out = model.forward(ids);
   const params = ParamStore.init(model.params.values(), 3);
-  const feeds = { input_ids: hostTensor('int64', [2, 8], Array.from({ length: 16 }, (_, i) => (i * 5) % 32)), ...Object.fromEntries(params.values) };
+  const feeds = {
+    input_ids: hostTensor(
+      'int64',
+      [2, 8],
+      Array.from({ length: 16 }, (_, i) => (i * 5) % 32),
+    ),
+    ...Object.fromEntries(params.values),
+  };
   const outputs = { logits: out.logits, h1: out.hidden[1]!, att: out.attentions[0]! };
   const a = await (await new OrtExecutor().compile(outputs)).run(feeds);
   const b = await (await new ReferenceExecutor().compile(outputs)).run(feeds);
   for (const k of Object.keys(outputs)) {
-    const x = a[k]!.data as Float32Array, y = b[k]!.data as Float32Array;
+    const x = a[k]!.data as Float32Array,
+      y = b[k]!.data as Float32Array;
     let worst = 0;
     x.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - y[i]!))));
     assert.ok(worst < 1e-4, `${k}: max abs diff ${worst}`);

@@ -8,13 +8,22 @@ import { gpt2ConfigSchema, type Gpt2Config, type Gpt2ConfigInput } from './confi
 class Gpt2Attention extends Module {
   readonly cAttn: Linear;
   readonly cProj: Linear;
-  constructor(prefix: string, private readonly c: Gpt2Config) {
+  constructor(
+    prefix: string,
+    private readonly c: Gpt2Config,
+  ) {
     super(prefix);
     this.cAttn = this.addChild(new Linear(`${prefix}.c_attn`, c.dModel, 3 * c.dModel, { layout: 'in_out' }));
-    this.cProj = this.addChild(new Linear(`${prefix}.c_proj`, c.dModel, c.dModel, { layout: 'in_out', std: 0.02 / Math.sqrt(2 * c.nLayers) }));
+    this.cProj = this.addChild(
+      new Linear(`${prefix}.c_proj`, c.dModel, c.dModel, { layout: 'in_out', std: 0.02 / Math.sqrt(2 * c.nLayers) }),
+    );
   }
   forward(x: Tensor, past?: KvPair, keep?: Tensor) {
-    const [q, k, v] = split(this.cAttn.forward(x), -1, 3).map((t) => splitHeads(t, this.c.nHeads)) as [Tensor, Tensor, Tensor]; // (B, H, T, hs)
+    const [q, k, v] = split(this.cAttn.forward(x), -1, 3).map((t) => splitHeads(t, this.c.nHeads)) as [
+      Tensor,
+      Tensor,
+      Tensor,
+    ]; // (B, H, T, hs)
     const key = past ? concat([past.key, k], 2) : k; // (B, H, S, hs)
     const value = past ? concat([past.value, v], 2) : v;
     const { out, probs } = attention(q, key, value, { causal: true, keep });
@@ -27,12 +36,20 @@ class Gpt2Block extends Module {
   readonly attn: Gpt2Attention;
   readonly ln2: LayerNorm;
   readonly mlp: GeluMlp;
-  constructor(prefix: string, private readonly c: Gpt2Config, private readonly index: number) {
+  constructor(
+    prefix: string,
+    private readonly c: Gpt2Config,
+    private readonly index: number,
+  ) {
     super(prefix);
     this.ln1 = this.addChild(new LayerNorm(`${prefix}.ln_1`, c.dModel, c.layerNormEps));
     this.attn = this.addChild(new Gpt2Attention(`${prefix}.attn`, c));
     this.ln2 = this.addChild(new LayerNorm(`${prefix}.ln_2`, c.dModel, c.layerNormEps));
-    this.mlp = this.addChild(new GeluMlp(`${prefix}.mlp`, c.dModel, Math.round(c.mlpRatio * c.dModel), c.gelu, { projStd: 0.02 / Math.sqrt(2 * c.nLayers) }));
+    this.mlp = this.addChild(
+      new GeluMlp(`${prefix}.mlp`, c.dModel, Math.round(c.mlpRatio * c.dModel), c.gelu, {
+        projStd: 0.02 / Math.sqrt(2 * c.nLayers),
+      }),
+    );
   }
   forward(x: Tensor, past: KvPair | undefined, train: boolean, keep?: Tensor) {
     const a = this.attn.forward(this.ln1.forward(x), past, keep);
@@ -58,7 +75,8 @@ export class Gpt2 extends Module {
     this.wpe = this.addChild(new Embedding('transformer.wpe', c.maxPositions, c.dModel, 0.01));
     this.blocks = Array.from({ length: c.nLayers }, (_, i) => this.addChild(new Gpt2Block(`transformer.h.${i}`, c, i)));
     this.lnF = this.addChild(new LayerNorm('transformer.ln_f', c.dModel, c.layerNormEps));
-    if (!c.tieWordEmbeddings) this.lmHead = this.addChild(new Linear('lm_head', c.dModel, c.vocabSize, { bias: false }));
+    if (!c.tieWordEmbeddings)
+      this.lmHead = this.addChild(new Linear('lm_head', c.dModel, c.vocabSize, { bias: false }));
   }
 
   /** ids (B, T) int64 → logits (B, T, V), with per-layer hidden states and attention maps. */
@@ -69,7 +87,15 @@ export class Gpt2 extends Module {
     if (offset + t > this.config.maxPositions) {
       throw new Error(`GPT-2: ${offset + t} positions exceed the model's maxPositions ${this.config.maxPositions}`);
     }
-    const positions = o.positionIds ?? constant(ndarray([t], 'int64', Array.from({ length: t }, (_, i) => i + offset)));
+    const positions =
+      o.positionIds ??
+      constant(
+        ndarray(
+          [t],
+          'int64',
+          Array.from({ length: t }, (_, i) => i + offset),
+        ),
+      );
     let x = add(this.wte.forward(ids), this.wpe.forward(positions)); // (B, T, C)
     x = dropout(x, o.train ? this.config.dropout : 0, 'embd');
     const hidden: Tensor[] = [x];
@@ -85,7 +111,11 @@ export class Gpt2 extends Module {
     const final = this.lnF.forward(x);
     const logits = this.lmHead
       ? this.lmHead.forward(final)
-      : reshape(matmul(reshape(final, [-1, this.config.dModel]), this.wte.weight, { transB: true }), [b, t, this.config.vocabSize]);
+      : reshape(matmul(reshape(final, [-1, this.config.dModel]), this.wte.weight, { transB: true }), [
+          b,
+          t,
+          this.config.vocabSize,
+        ]);
     return { logits, hidden, attentions, present, final };
   }
 }

@@ -1,7 +1,3 @@
-// The model families, one row each: which Hugging Face model_types a family reads, how its config
-// converts, how to build it, and how checkpoint tensor names map onto its parameter names.
-// Adding a family (or a dialect of one) touches this table only.
-import type { Tensor } from '../../graph/index.ts';
 import { gpt2ConfigFromHf, gpt2ConfigToHf, type Gpt2Config, type Gpt2ConfigInput } from '../gpt2/config.ts';
 import { Gpt2 } from '../gpt2/model.ts';
 import { llamaConfigFromHf, llamaConfigToHf, type LlamaConfig, type LlamaConfigInput } from '../llama/config.ts';
@@ -33,8 +29,12 @@ export interface Family<F extends FamilyName> {
 }
 
 /** Names outside the body (LM head, classifier head) keep their name; body names get `prefix.` if a base-model checkpoint left it off. */
-const withBodyPrefix = (prefix: string) => (name: string): string =>
-  name.startsWith(`${prefix}.`) || name.startsWith('lm_head.') || name.startsWith('score.') ? name : `${prefix}.${name}`;
+const withBodyPrefix =
+  (prefix: string) =>
+  (name: string): string =>
+    name.startsWith(`${prefix}.`) || name.startsWith('lm_head.') || name.startsWith('score.')
+      ? name
+      : `${prefix}.${name}`;
 
 const gpt2Family: Family<'gpt2'> = {
   name: 'gpt2',
@@ -53,7 +53,10 @@ const LLAMA_ARCH = { llama: 'Llama', qwen2: 'Qwen2', mistral: 'Mistral' } as con
 const llamaFamily: Family<'llama'> = {
   name: 'llama',
   modelTypes: ['llama', 'qwen2', 'mistral'],
-  architectures: (c) => ({ causalLm: `${LLAMA_ARCH[c.dialect]}ForCausalLM`, classifier: `${LLAMA_ARCH[c.dialect]}ForSequenceClassification` }),
+  architectures: (c) => ({
+    causalLm: `${LLAMA_ARCH[c.dialect]}ForCausalLM`,
+    classifier: `${LLAMA_ARCH[c.dialect]}ForSequenceClassification`,
+  }),
   configFromHf: llamaConfigFromHf,
   configToHf: llamaConfigToHf,
   create: (c) => new Llama(c),
@@ -79,7 +82,9 @@ export function createModel<F extends FamilyName>(family: F, config: FamilyConfi
 export function familyOf(model: DecoderModel): FamilyName {
   if (model instanceof Gpt2) return 'gpt2';
   if (model instanceof Llama) return 'llama';
-  throw new Error(`familyOf: ${model.constructor.name} is not a model of a known family (${Object.keys(families).join(', ')})`);
+  throw new Error(
+    `familyOf: ${model.constructor.name} is not a model of a known family (${Object.keys(families).join(', ')})`,
+  );
 }
 
 /** A fresh model of the same family and config as `model` (its parameters declared anew, e.g. under a prefix). */

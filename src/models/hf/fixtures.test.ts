@@ -6,7 +6,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { input } from '../../graph/index.ts';
-import { hostTensor, OrtExecutor, ReferenceExecutor, toNumbers, type Executor, type HostTensor } from '../../runtime/index.ts';
+import {
+  hostTensor,
+  OrtExecutor,
+  ReferenceExecutor,
+  toNumbers,
+  type Executor,
+  type HostTensor,
+} from '../../runtime/index.ts';
 import type { KvPair } from '../types.ts';
 import type { DecoderModel } from './families.ts';
 import { loadHfModel } from './load.ts';
@@ -28,7 +35,9 @@ interface Reference {
 function fixture(name: string) {
   const dir = `${FIXTURES}${name}`;
   if (!existsSync(`${dir}/reference.json`)) {
-    assert.fail(`fixture ${dir} is missing; generate it with /usr/bin/python3 fixtures/make_hf_fixtures.py (needs python3-torch)`);
+    assert.fail(
+      `fixture ${dir} is missing; generate it with /usr/bin/python3 fixtures/make_hf_fixtures.py (needs python3-torch)`,
+    );
   }
   const ref = JSON.parse(readFileSync(`${dir}/reference.json`, 'utf8')) as Reference;
   const loaded = loadHfModel(dir);
@@ -52,7 +61,9 @@ for (const name of ['tiny-gpt2', 'tiny-llama', 'tiny-qwen2']) {
     assert.deepEqual(r.logits!.shape, f.ref.logits_shape);
     const dLogits = maxAbsDiff(r.logits!, f.ref.logits.flat(2));
     const c = r.h0!.shape[2]!;
-    const dHidden = Math.max(...f.ref.layer_outputs.map((want, i) => maxAbsDiff(toNumbers(r[`h${i}`]!).subarray(0, f.t * c), want.flat())));
+    const dHidden = Math.max(
+      ...f.ref.layer_outputs.map((want, i) => maxAbsDiff(toNumbers(r[`h${i}`]!).subarray(0, f.t * c), want.flat())),
+    );
     t.diagnostic(`${name}: max |Δ logits| ${dLogits.toExponential(2)}, max |Δ hidden| ${dHidden.toExponential(2)}`);
     assert.ok(dLogits <= TOL, `${name}: logits differ from PyTorch by ${dLogits}`);
     assert.ok(dHidden <= TOL, `${name}: hidden states differ from PyTorch by ${dHidden}`);
@@ -62,18 +73,32 @@ for (const name of ['tiny-gpt2', 'tiny-llama', 'tiny-qwen2']) {
 test('tiny-llama: onnxruntime and the reference interpreter agree on one forward', async () => {
   const f = fixture('tiny-llama');
   const [a, b] = await Promise.all([forward(f), forward(f, new ReferenceExecutor())]);
-  for (const k of Object.keys(b)) assert.ok(maxAbsDiff(a[k]!, b[k]!) <= TOL, `${k}: onnxruntime vs reference differ by ${maxAbsDiff(a[k]!, b[k]!)}`);
+  for (const k of Object.keys(b))
+    assert.ok(maxAbsDiff(a[k]!, b[k]!) <= TOL, `${k}: onnxruntime vs reference differ by ${maxAbsDiff(a[k]!, b[k]!)}`);
 });
 
 for (const name of ['tiny-llama', 'tiny-qwen2', 'tiny-gpt2']) {
   test(`${name}: last-position logits from a KV cache of the prefix equal PyTorch's full-sequence logits`, async () => {
     const f = fixture(name);
     const { b, t } = f;
-    const rows = (from: number, to: number) => hostTensor('int64', [b, to - from], f.ref.input_ids.flatMap((r) => r.slice(from, to)));
+    const rows = (from: number, to: number) =>
+      hostTensor(
+        'int64',
+        [b, to - from],
+        f.ref.input_ids.flatMap((r) => r.slice(from, to)),
+      );
     const pre = f.model.forward(input('prefix_ids', [b, t - 1], 'int64'));
-    const cacheOut = Object.fromEntries(pre.present.flatMap((kv, i) => [[`k${i}`, kv.key], [`v${i}`, kv.value]]));
+    const cacheOut = Object.fromEntries(
+      pre.present.flatMap((kv, i) => [
+        [`k${i}`, kv.key],
+        [`v${i}`, kv.value],
+      ]),
+    );
     const cache = await runGraph(ort, cacheOut, f.params, { prefix_ids: rows(0, t - 1) });
-    const past: KvPair[] = pre.present.map((kv, i) => ({ key: input(`past_k${i}`, kv.key.shape), value: input(`past_v${i}`, kv.value.shape) }));
+    const past: KvPair[] = pre.present.map((kv, i) => ({
+      key: input(`past_k${i}`, kv.key.shape),
+      value: input(`past_v${i}`, kv.value.shape),
+    }));
     const step = f.model.forward(input('last_id', [b, 1], 'int64'), { past });
     const feeds: Record<string, HostTensor> = { last_id: rows(t - 1, t) };
     past.forEach((_, i) => ((feeds[`past_k${i}`] = cache[`k${i}`]!), (feeds[`past_v${i}`] = cache[`v${i}`]!)));

@@ -15,10 +15,23 @@ let n = 0;
 const freshDir = () => join(root, `m${n++}`);
 
 const gpt2Cfg = { vocabSize: 20, maxPositions: 8, dModel: 8, nLayers: 2, nHeads: 2 };
-const qwenCfg = { dialect: 'qwen2' as const, vocabSize: 20, maxPositions: 8, dModel: 8, nLayers: 1, nHeads: 2, nKvHeads: 1, mlpHidden: 12, qkvBias: true, tieWordEmbeddings: true, eosTokenId: 3 };
+const qwenCfg = {
+  dialect: 'qwen2' as const,
+  vocabSize: 20,
+  maxPositions: 8,
+  dModel: 8,
+  nLayers: 1,
+  nHeads: 2,
+  nKvHeads: 1,
+  mlpHidden: 12,
+  qkvBias: true,
+  tieWordEmbeddings: true,
+  eosTokenId: 3,
+};
 
 /** Configs equal up to keys holding undefined. */
-const sameConfig = (a: unknown, b: unknown) => assert.deepEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
+const sameConfig = (a: unknown, b: unknown) =>
+  assert.deepEqual(JSON.parse(JSON.stringify(a)), JSON.parse(JSON.stringify(b)));
 
 function assertSameParams(model: DecoderModel | SequenceClassifier, a: ParamStore, b: ParamStore) {
   for (const name of model.params.keys()) {
@@ -58,7 +71,11 @@ test('GPT-2 round-trips, with its tokenizer, and also stored as BF16 (converted 
   assertSameParams(model, params, loaded.params);
   const withTok = freshDir();
   saveHfModel(withTok, model, params, { tokenizer: CharTokenizer.fromCorpus(['hello world']) });
-  assert.equal(CharTokenizer.load(withTok).decode(CharTokenizer.load(withTok).encode('hello')), 'hello', 'tokenizer saved beside the weights');
+  assert.equal(
+    CharTokenizer.load(withTok).decode(CharTokenizer.load(withTok).encode('hello')),
+    'hello',
+    'tokenizer saved beside the weights',
+  );
   const dir16 = freshDir();
   saveHfModel(dir16, model, params, { dtype: 'BF16' });
   assert.equal(readSafetensors(join(dir16, 'model.safetensors')).tensors.get('transformer.wte.weight')!.dtype, 'BF16');
@@ -69,7 +86,13 @@ test('GPT-2 round-trips, with its tokenizer, and also stored as BF16 (converted 
 });
 
 test('a classifier round-trips with its head, labels and pooling', () => {
-  const model = new SequenceClassifier({ body: { family: 'gpt2', config: gpt2Cfg }, numLabels: 2, labels: ['ham', 'spam'], padTokenId: 0, pooling: 'mean' });
+  const model = new SequenceClassifier({
+    body: { family: 'gpt2', config: gpt2Cfg },
+    numLabels: 2,
+    labels: ['ham', 'spam'],
+    padTokenId: 0,
+    pooling: 'mean',
+  });
   const params = ParamStore.init(model.params.values(), 3);
   const dir = freshDir();
   saveHfModel(dir, model, params);
@@ -91,7 +114,12 @@ function writeFolder(config: Record<string, unknown>, tensors: Map<string, StTen
 }
 
 const asSt = (model: DecoderModel, params: ParamStore, rename = (s: string) => s) =>
-  new Map<string, StTensor>([...model.params.keys()].map((k) => [rename(k), { dtype: 'F32', shape: params.get(k).shape, data: params.get(k).data as Float32Array }]));
+  new Map<string, StTensor>(
+    [...model.params.keys()].map((k) => [
+      rename(k),
+      { dtype: 'F32', shape: params.get(k).shape, data: params.get(k).data as Float32Array },
+    ]),
+  );
 
 test('GPT2Model checkpoints without the transformer. prefix, with mask buffers and a stored tied head, load', () => {
   const model = createModel('gpt2', gpt2Cfg);
@@ -99,8 +127,14 @@ test('GPT2Model checkpoints without the transformer. prefix, with mask buffers a
   const tensors = asSt(model, params, (k) => k.replace(/^transformer\./, ''));
   tensors.set('h.0.attn.bias', { dtype: 'F32', shape: [1, 1, 8, 8], data: new Float32Array(64) });
   tensors.set('h.1.attn.masked_bias', { dtype: 'F32', shape: [], data: new Float32Array(1) });
-  tensors.set('lm_head.weight', { dtype: 'F16', shape: [20, 8], data: fromFloat32(params.get('transformer.wte.weight').data as Float32Array, 'F16') as Uint16Array });
-  const loaded = loadHfModel(writeFolder({ model_type: 'gpt2', vocab_size: 20, n_positions: 8, n_embd: 8, n_layer: 2, n_head: 2 }, tensors));
+  tensors.set('lm_head.weight', {
+    dtype: 'F16',
+    shape: [20, 8],
+    data: fromFloat32(params.get('transformer.wte.weight').data as Float32Array, 'F16') as Uint16Array,
+  });
+  const loaded = loadHfModel(
+    writeFolder({ model_type: 'gpt2', vocab_size: 20, n_positions: 8, n_embd: 8, n_layer: 2, n_head: 2 }, tensors),
+  );
   assertSameParams(model, params, loaded.params);
 });
 
@@ -112,14 +146,30 @@ test('a checkpoint that does not fit its config lists missing, unexpected and mi
   tensors.set('model.layers.0.self_attn.q_norm.weight', { dtype: 'F32', shape: [4], data: new Float32Array(4) });
   tensors.set('model.layers.0.mlp.up_proj.weight', { dtype: 'F32', shape: [8, 12], data: new Float32Array(96) });
   tensors.set('model.layers.0.self_attn.rotary_emb.inv_freq', { dtype: 'F32', shape: [2], data: new Float32Array(2) });
-  const dir = writeFolder({ model_type: 'qwen2', vocab_size: 20, max_position_embeddings: 8, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, intermediate_size: 12, tie_word_embeddings: true }, tensors);
-  assert.throws(() => loadHfModel(dir), (err: Error) => {
-    assert.match(err.message, /missing from the checkpoint: model\.norm\.weight/);
-    assert.match(err.message, /not in the model: model\.layers\.0\.self_attn\.q_norm\.weight/);
-    assert.match(err.message, /model\.layers\.0\.mlp\.up_proj\.weight: checkpoint \[8, 12\] vs model \[12, 8\]/);
-    assert.doesNotMatch(err.message, /inv_freq/);
-    return true;
-  });
+  const dir = writeFolder(
+    {
+      model_type: 'qwen2',
+      vocab_size: 20,
+      max_position_embeddings: 8,
+      hidden_size: 8,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      intermediate_size: 12,
+      tie_word_embeddings: true,
+    },
+    tensors,
+  );
+  assert.throws(
+    () => loadHfModel(dir),
+    (err: Error) => {
+      assert.match(err.message, /missing from the checkpoint: model\.norm\.weight/);
+      assert.match(err.message, /not in the model: model\.layers\.0\.self_attn\.q_norm\.weight/);
+      assert.match(err.message, /model\.layers\.0\.mlp\.up_proj\.weight: checkpoint \[8, 12\] vs model \[12, 8\]/);
+      assert.doesNotMatch(err.message, /inv_freq/);
+      return true;
+    },
+  );
 });
 
 test('sharded checkpoints load through model.safetensors.index.json; a later single-file save replaces the index', () => {
@@ -131,9 +181,25 @@ test('sharded checkpoints load through model.safetensors.index.json; a later sin
   const shard = (i: number) => `model-0000${i + 1}-of-00002.safetensors`;
   const weightMap: Record<string, string> = {};
   names.forEach((k, i) => (weightMap[k] = shard(i % 2)));
-  for (const i of [0, 1]) writeSafetensors(join(dir, shard(i)), new Map(names.filter((_, j) => j % 2 === i).map((k) => [k, all.get(k)!])), { format: 'pt' });
+  for (const i of [0, 1])
+    writeSafetensors(join(dir, shard(i)), new Map(names.filter((_, j) => j % 2 === i).map((k) => [k, all.get(k)!])), {
+      format: 'pt',
+    });
   writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'qwen2', vocab_size: 20, max_position_embeddings: 8, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, intermediate_size: 12, tie_word_embeddings: false }));
+  writeFileSync(
+    join(dir, 'config.json'),
+    JSON.stringify({
+      model_type: 'qwen2',
+      vocab_size: 20,
+      max_position_embeddings: 8,
+      hidden_size: 8,
+      num_hidden_layers: 1,
+      num_attention_heads: 2,
+      num_key_value_heads: 1,
+      intermediate_size: 12,
+      tie_word_embeddings: false,
+    }),
+  );
   const loaded = loadHfModel(dir);
   assertSameParams(model, params, loaded.params);
   const other = ParamStore.init(model.params.values(), 7);

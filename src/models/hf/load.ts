@@ -7,7 +7,14 @@ import { readCheckpoint } from '../checkpoint/sharded.ts';
 import { toFloat32, type Tensor as StTensor } from '../checkpoint/safetensors.ts';
 import { SequenceClassifier } from '../classifier/model.ts';
 import type { ClassifierConfig } from '../classifier/config.ts';
-import { families, familyOfModelType, type DecoderModel, type Family, type FamilyConfig, type FamilyName } from './families.ts';
+import {
+  families,
+  familyOfModelType,
+  type DecoderModel,
+  type Family,
+  type FamilyConfig,
+  type FamilyName,
+} from './families.ts';
 
 export type HfTask = 'causal-lm' | 'sequence-classification';
 
@@ -28,7 +35,10 @@ export interface LoadHfOptions {
 
 export function readHfConfig(dir: string): Record<string, unknown> {
   const path = join(dir, 'config.json');
-  if (!existsSync(path)) throw new Error(`loadHfModel: ${path} does not exist; pass a Hugging Face model folder (config.json + model.safetensors)`);
+  if (!existsSync(path))
+    throw new Error(
+      `loadHfModel: ${path} does not exist; pass a Hugging Face model folder (config.json + model.safetensors)`,
+    );
   try {
     return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
   } catch (err) {
@@ -39,7 +49,10 @@ export function readHfConfig(dir: string): Record<string, unknown> {
 function familyFor(hf: Record<string, unknown>, dir: string): Family<FamilyName> {
   const type = String(hf.model_type);
   const name = familyOfModelType.get(type);
-  if (!name) throw new Error(`loadHfModel: ${dir}/config.json has model_type '${type}'; supported: ${[...familyOfModelType.keys()].join(', ')}`);
+  if (!name)
+    throw new Error(
+      `loadHfModel: ${dir}/config.json has model_type '${type}'; supported: ${[...familyOfModelType.keys()].join(', ')}`,
+    );
   return families[name] as Family<FamilyName>;
 }
 
@@ -52,7 +65,10 @@ function taskOf(hf: Record<string, unknown>): HfTask {
 function classifierFields(hf: Record<string, unknown>) {
   const id2label = hf.id2label as Record<string, string> | undefined;
   const numLabels = Number(hf.num_labels ?? (id2label ? Object.keys(id2label).length : 2));
-  const labels = id2label && Object.keys(id2label).length === numLabels ? Array.from({ length: numLabels }, (_, i) => String(id2label[i] ?? `LABEL_${i}`)) : undefined;
+  const labels =
+    id2label && Object.keys(id2label).length === numLabels
+      ? Array.from({ length: numLabels }, (_, i) => String(id2label[i] ?? `LABEL_${i}`))
+      : undefined;
   const pad = hf.pad_token_id;
   // transformers always pools the last token; 'mean' is Retort's own and travels in retort_pooling.
   const pooling = hf.retort_pooling === 'mean' ? ('mean' as const) : ('last' as const);
@@ -62,7 +78,11 @@ function classifierFields(hf: Record<string, unknown>) {
 const list = (xs: string[], n = 20) => xs.slice(0, n).join(', ') + (xs.length > n ? `, ... (${xs.length} in all)` : '');
 
 /** Reads every tensor, maps its name, and fills a ParamStore; throws listing every mismatch at once. */
-function loadParams(dir: string, params: ReadonlyMap<string, { shape: readonly number[] }>, mapName: (n: string) => string | null): ParamStore {
+function loadParams(
+  dir: string,
+  params: ReadonlyMap<string, { shape: readonly number[] }>,
+  mapName: (n: string) => string | null,
+): ParamStore {
   const store = new ParamStore();
   const unexpected: string[] = [];
   const mismatched: string[] = [];
@@ -91,7 +111,9 @@ function loadParams(dir: string, params: ReadonlyMap<string, { shape: readonly n
       unexpected.length ? `in the checkpoint but not in the model: ${list(unexpected)}` : '',
       mismatched.length ? `shape mismatches: ${list(mismatched, 10)}` : '',
     ].filter(Boolean);
-    throw new Error(`loadHfModel: ${dir} does not fit the model its config.json describes. ${parts.join('; ')}. Check that config.json belongs to these weights (and tie_word_embeddings, head_dim, num_key_value_heads)`);
+    throw new Error(
+      `loadHfModel: ${dir} does not fit the model its config.json describes. ${parts.join('; ')}. Check that config.json belongs to these weights (and tie_word_embeddings, head_dim, num_key_value_heads)`,
+    );
   }
   return store;
 }
@@ -104,9 +126,26 @@ export function loadHfModel(dir: string, o: LoadHfOptions = {}): LoadedHfModel {
   const task = o.task ?? taskOf(hf);
   if (task === 'causal-lm') {
     const model = family.create(config);
-    return { task, family: family.name, model, config, params: loadParams(dir, model.params, family.mapName), hfConfig: hf };
+    return {
+      task,
+      family: family.name,
+      model,
+      config,
+      params: loadParams(dir, model.params, family.mapName),
+      hfConfig: hf,
+    };
   }
-  const body = family.name === 'gpt2' ? { family: 'gpt2' as const, config: config as FamilyConfig<'gpt2'> } : { family: 'llama' as const, config: config as FamilyConfig<'llama'> };
+  const body =
+    family.name === 'gpt2'
+      ? { family: 'gpt2' as const, config: config as FamilyConfig<'gpt2'> }
+      : { family: 'llama' as const, config: config as FamilyConfig<'llama'> };
   const model = new SequenceClassifier({ body, ...classifierFields(hf) });
-  return { task, family: family.name, model, config: model.config, params: loadParams(dir, model.params, family.mapName), hfConfig: hf };
+  return {
+    task,
+    family: family.name,
+    model,
+    config: model.config,
+    params: loadParams(dir, model.params, family.mapName),
+    hfConfig: hf,
+  };
 }

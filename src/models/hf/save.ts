@@ -37,22 +37,36 @@ export function hfConfigOf(model: DecoderModel | SequenceClassifier): Record<str
     };
   }
   const family = families[familyOf(model)] as Family<FamilyName>;
-  return { ...family.configToHf(model.config as never), architectures: [family.architectures(model.config as never).causalLm] };
+  return {
+    ...family.configToHf(model.config as never),
+    architectures: [family.architectures(model.config as never).causalLm],
+  };
 }
 
 /** Writes config.json + model.safetensors (each atomically) into `dir`, and the tokenizer if given. */
-export function saveHfModel(dir: string, model: DecoderModel | SequenceClassifier, params: ParamStore, o: SaveHfOptions = {}): void {
+export function saveHfModel(
+  dir: string,
+  model: DecoderModel | SequenceClassifier,
+  params: ParamStore,
+  o: SaveHfOptions = {},
+): void {
   const dtype = o.dtype ?? 'F32';
   const tensors = new Map<string, StTensor>();
   for (const [name, p] of model.params) {
     const v = params.get(name);
     if (v.shape.length !== p.rank || v.shape.some((d, i) => d !== p.shape[i])) {
-      throw new Error(`saveHfModel: parameter '${name}' has a value of shape [${v.shape.join(', ')}] but the model declares [${p.shape.join(', ')}]`);
+      throw new Error(
+        `saveHfModel: parameter '${name}' has a value of shape [${v.shape.join(', ')}] but the model declares [${p.shape.join(', ')}]`,
+      );
     }
     const f32 = v.data instanceof Float32Array ? v.data : Float32Array.from(v.data as ArrayLike<number>);
     tensors.set(name, { dtype, shape: [...v.shape], data: fromFloat32(f32, dtype) } as StTensor);
   }
-  const config = { ...hfConfigOf(model), torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype], ...o.extraConfig };
+  const config = {
+    ...hfConfigOf(model),
+    torch_dtype: { F32: 'float32', F16: 'float16', BF16: 'bfloat16' }[dtype],
+    ...o.extraConfig,
+  };
   // transformers refuses safetensors files without format metadata.
   writeSafetensors(join(dir, SINGLE_FILE), tensors, { format: 'pt' });
   // A shard index left from an earlier save would win over the new file when loading.

@@ -64,17 +64,32 @@ export const llamaConfigSchema = z
     padTokenId: z.number().int().optional(),
   })
   // A fresh qwen2 config gets Qwen2's q/k/v biases unless it says otherwise, so it can be saved as its dialect.
-  .transform((c) => ({ ...c, qkvBias: c.qkvBias ?? c.dialect === 'qwen2', nKvHeads: c.nKvHeads ?? c.nHeads, headDim: c.headDim ?? c.dModel / c.nHeads }))
-  .refine((c) => Number.isInteger(c.headDim), { message: 'dModel must be divisible by nHeads when headDim is not given (each head gets dModel/nHeads dimensions)' })
+  .transform((c) => ({
+    ...c,
+    qkvBias: c.qkvBias ?? c.dialect === 'qwen2',
+    nKvHeads: c.nKvHeads ?? c.nHeads,
+    headDim: c.headDim ?? c.dModel / c.nHeads,
+  }))
+  .refine((c) => Number.isInteger(c.headDim), {
+    message: 'dModel must be divisible by nHeads when headDim is not given (each head gets dModel/nHeads dimensions)',
+  })
   .refine((c) => c.headDim % 2 === 0, { message: 'headDim must be even: RoPE rotates pairs of dimensions' })
-  .refine((c) => c.nHeads % c.nKvHeads === 0, { message: 'nHeads must be a multiple of nKvHeads (each key/value head serves nHeads/nKvHeads query heads)' });
+  .refine((c) => c.nHeads % c.nKvHeads === 0, {
+    message: 'nHeads must be a multiple of nKvHeads (each key/value head serves nHeads/nKvHeads query heads)',
+  });
 
 export type LlamaConfig = z.output<typeof llamaConfigSchema>;
 export type LlamaConfigInput = z.input<typeof llamaConfigSchema>;
 
 /** What each dialect fixes about biases, and how it names itself. */
-const DIALECTS: Record<LlamaDialect, { architecture: string; biases: (hf: Record<string, unknown>) => { qkvBias: boolean; oBias: boolean } }> = {
-  llama: { architecture: 'LlamaForCausalLM', biases: (hf) => ({ qkvBias: Boolean(hf.attention_bias), oBias: Boolean(hf.attention_bias) }) },
+const DIALECTS: Record<
+  LlamaDialect,
+  { architecture: string; biases: (hf: Record<string, unknown>) => { qkvBias: boolean; oBias: boolean } }
+> = {
+  llama: {
+    architecture: 'LlamaForCausalLM',
+    biases: (hf) => ({ qkvBias: Boolean(hf.attention_bias), oBias: Boolean(hf.attention_bias) }),
+  },
   qwen2: { architecture: 'Qwen2ForCausalLM', biases: () => ({ qkvBias: true, oBias: false }) },
   mistral: { architecture: 'MistralForCausalLM', biases: () => ({ qkvBias: false, oBias: false }) },
 };
@@ -87,7 +102,9 @@ function ropeScalingFromHf(raw: unknown): RopeScaling | undefined {
   const r = raw as Record<string, unknown>;
   const kind = String(r.rope_type ?? r.type ?? 'default');
   if (r.partial_rotary_factor !== undefined && Number(r.partial_rotary_factor) !== 1) {
-    throw new Error(`config.json: rope partial_rotary_factor ${r.partial_rotary_factor} is not supported (Retort rotates whole heads)`);
+    throw new Error(
+      `config.json: rope partial_rotary_factor ${r.partial_rotary_factor} is not supported (Retort rotates whole heads)`,
+    );
   }
   switch (kind) {
     case 'default':
@@ -126,15 +143,19 @@ function ropeScalingToHf(s: RopeScaling | undefined): Record<string, unknown> | 
 export function llamaConfigFromHf(hf: Record<string, unknown>): LlamaConfig {
   const dialect = String(hf.model_type ?? 'llama') as LlamaDialect;
   if (!llamaDialects.includes(dialect)) {
-    throw new Error(`config.json: model_type '${hf.model_type}' is not a Llama-family type (expected one of ${llamaDialects.join(', ')})`);
+    throw new Error(
+      `config.json: model_type '${hf.model_type}' is not a Llama-family type (expected one of ${llamaDialects.join(', ')})`,
+    );
   }
   const act = String(hf.hidden_act ?? 'silu');
-  if (act !== 'silu') throw new Error(`config.json: hidden_act '${act}' is not supported for ${dialect} (only 'silu', the SwiGLU gate)`);
+  if (act !== 'silu')
+    throw new Error(`config.json: hidden_act '${act}' is not supported for ${dialect} (only 'silu', the SwiGLU gate)`);
   if (hf.mlp_bias) throw new Error(`config.json: mlp_bias true is not supported (Retort's SwiGLU MLP has no biases)`);
   const ropeParams = hf.rope_parameters as Record<string, unknown> | undefined;
   // Qwen2 applies its window only with use_sliding_window, and then only to layers from max_window_layers
   // on; Mistral whenever sliding_window is set.
-  const qwenWindowed = Boolean(hf.use_sliding_window) && (num(hf.max_window_layers) ?? 28) < Number(hf.num_hidden_layers);
+  const qwenWindowed =
+    Boolean(hf.use_sliding_window) && (num(hf.max_window_layers) ?? 28) < Number(hf.num_hidden_layers);
   const window = dialect === 'qwen2' && !qwenWindowed ? undefined : num(hf.sliding_window);
   const fields = {
     dialect,
@@ -158,13 +179,20 @@ export function llamaConfigFromHf(hf: Record<string, unknown>): LlamaConfig {
     padTokenId: num(hf.pad_token_id),
   };
   // Absent and null fields are left out rather than set to undefined, so configs compare equal after a round trip.
-  return llamaConfigSchema.parse(Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== null)));
+  return llamaConfigSchema.parse(
+    Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined && v !== null)),
+  );
 }
 
 /** Writes a LlamaConfig as a Hugging Face config.json object of its dialect. */
 export function llamaConfigToHf(c: LlamaConfig): Record<string, unknown> {
   const d = c.dialect;
-  const want = d === 'qwen2' ? { qkvBias: true, oBias: false } : d === 'mistral' ? { qkvBias: false, oBias: false } : { qkvBias: c.qkvBias, oBias: c.qkvBias };
+  const want =
+    d === 'qwen2'
+      ? { qkvBias: true, oBias: false }
+      : d === 'mistral'
+        ? { qkvBias: false, oBias: false }
+        : { qkvBias: c.qkvBias, oBias: c.qkvBias };
   if (want.qkvBias !== c.qkvBias || want.oBias !== c.oBias) {
     throw new Error(
       `llamaConfigToHf: dialect '${d}' cannot express qkvBias=${c.qkvBias}, oBias=${c.oBias} ` +
@@ -172,7 +200,9 @@ export function llamaConfigToHf(c: LlamaConfig): Record<string, unknown> {
     );
   }
   if (d === 'qwen2' && c.headDim * c.nHeads !== c.dModel) {
-    throw new Error(`llamaConfigToHf: qwen2 has no head_dim field, so headDim·nHeads must equal dModel (${c.headDim}·${c.nHeads} ≠ ${c.dModel}); use dialect 'llama'`);
+    throw new Error(
+      `llamaConfigToHf: qwen2 has no head_dim field, so headDim·nHeads must equal dModel (${c.headDim}·${c.nHeads} ≠ ${c.dModel}); use dialect 'llama'`,
+    );
   }
   const out: Record<string, unknown> = {
     model_type: d,
@@ -200,7 +230,11 @@ export function llamaConfigToHf(c: LlamaConfig): Record<string, unknown> {
   if (d === 'llama') Object.assign(out, { attention_bias: c.qkvBias, mlp_bias: false });
   if (d === 'qwen2') {
     delete out.head_dim;
-    Object.assign(out, { use_sliding_window: c.slidingWindow !== undefined, sliding_window: c.slidingWindow ?? null, max_window_layers: c.slidingWindow !== undefined ? 0 : c.nLayers });
+    Object.assign(out, {
+      use_sliding_window: c.slidingWindow !== undefined,
+      sliding_window: c.slidingWindow ?? null,
+      max_window_layers: c.slidingWindow !== undefined ? 0 : c.nLayers,
+    });
   }
   if (d === 'mistral') out.sliding_window = c.slidingWindow ?? null;
   return out;

@@ -12,9 +12,13 @@ class LlamaAttention extends Module {
   readonly k: Linear;
   readonly v: Linear;
   readonly o: Linear;
-  constructor(prefix: string, private readonly c: LlamaConfig) {
+  constructor(
+    prefix: string,
+    private readonly c: LlamaConfig,
+  ) {
     super(prefix);
-    const qDim = c.nHeads * c.headDim, kvDim = c.nKvHeads * c.headDim;
+    const qDim = c.nHeads * c.headDim,
+      kvDim = c.nKvHeads * c.headDim;
     const o = (bias: boolean) => ({ bias, std: c.initStd });
     this.q = this.addChild(new Linear(`${prefix}.q_proj`, c.dModel, qDim, o(c.qkvBias)));
     this.k = this.addChild(new Linear(`${prefix}.k_proj`, c.dModel, kvDim, o(c.qkvBias)));
@@ -38,7 +42,11 @@ class LlamaBlock extends Module {
   readonly attn: LlamaAttention;
   readonly postAttnNorm: RMSNorm;
   readonly mlp: SwiGluMlp;
-  constructor(prefix: string, private readonly c: LlamaConfig, private readonly index: number) {
+  constructor(
+    prefix: string,
+    private readonly c: LlamaConfig,
+    private readonly index: number,
+  ) {
     super(prefix);
     this.inputNorm = this.addChild(new RMSNorm(`${prefix}.input_layernorm`, c.dModel, c.rmsNormEps));
     this.attn = this.addChild(new LlamaAttention(`${prefix}.self_attn`, c));
@@ -70,14 +78,22 @@ export class Llama extends Module {
     this.embed = this.addChild(new Embedding('model.embed_tokens', c.vocabSize, c.dModel, c.initStd));
     this.layers = Array.from({ length: c.nLayers }, (_, i) => this.addChild(new LlamaBlock(`model.layers.${i}`, c, i)));
     this.norm = this.addChild(new RMSNorm('model.norm', c.dModel, c.rmsNormEps));
-    if (!c.tieWordEmbeddings) this.lmHead = this.addChild(new Linear('lm_head', c.dModel, c.vocabSize, { bias: false, std: c.initStd }));
+    if (!c.tieWordEmbeddings)
+      this.lmHead = this.addChild(new Linear('lm_head', c.dModel, c.vocabSize, { bias: false, std: c.initStd }));
     this.invFreq = ropeInvFreq(c.headDim, c.ropeTheta, c.ropeScaling);
   }
 
   /** cos/sin for this call: constants for offset..offset+T-1, or rows of the full table picked by positionIds. */
   private rope(t: number, offset: number, positionIds?: Tensor): RopeTables {
-    if (!positionIds) return ropeTables(this.invFreq, Array.from({ length: t }, (_, i) => i + offset));
-    this.table ??= ropeTables(this.invFreq, Array.from({ length: this.config.maxPositions }, (_, i) => i));
+    if (!positionIds)
+      return ropeTables(
+        this.invFreq,
+        Array.from({ length: t }, (_, i) => i + offset),
+      );
+    this.table ??= ropeTables(
+      this.invFreq,
+      Array.from({ length: this.config.maxPositions }, (_, i) => i),
+    );
     return gatherRope(this.table, positionIds);
   }
 
@@ -86,7 +102,8 @@ export class Llama extends Module {
     const [b, t] = ids.shape as [number, number];
     const c = this.config;
     const past = o.past;
-    if (past && past.length !== c.nLayers) throw new Error(`Llama: past holds ${past.length} layers of keys/values, the model has ${c.nLayers}`);
+    if (past && past.length !== c.nLayers)
+      throw new Error(`Llama: past holds ${past.length} layers of keys/values, the model has ${c.nLayers}`);
     const offset = past?.[0]?.key.shape[2] ?? 0;
     if (c.slidingWindow !== undefined && offset + t > c.slidingWindow) {
       throw new Error(

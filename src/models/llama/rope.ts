@@ -16,7 +16,8 @@ export function ropeInvFreq(headDim: number, theta: number, scaling?: RopeScalin
   if (scaling.kind === 'linear') return inv.map((v) => f(v / scaling.factor));
   // llama3: transformers' _compute_llama3_parameters.
   const { factor, lowFreqFactor, highFreqFactor, originalMaxPositions: old } = scaling;
-  const lowWavelen = old / lowFreqFactor, highWavelen = old / highFreqFactor;
+  const lowWavelen = old / lowFreqFactor,
+    highWavelen = old / highFreqFactor;
   return inv.map((v) => {
     const wavelen = (2 * Math.PI) / v;
     if (wavelen < highWavelen) return v;
@@ -33,13 +34,15 @@ export interface RopeTables {
 
 /** cos and sin for the given positions: (positions.length, hd), each row [cos(p·inv), cos(p·inv)]. */
 export function ropeTables(invFreq: Float32Array, positions: readonly number[]): RopeTables {
-  const half = invFreq.length, hd = 2 * half;
+  const half = invFreq.length,
+    hd = 2 * half;
   const cos = ndarray([positions.length, hd], 'float32');
   const sin = ndarray([positions.length, hd], 'float32');
   positions.forEach((p, t) => {
     for (let i = 0; i < half; i++) {
       const angle = f(p * invFreq[i]!);
-      const c = f(Math.cos(angle)), s = f(Math.sin(angle));
+      const c = f(Math.cos(angle)),
+        s = f(Math.sin(angle));
       cos.data[t * hd + i] = cos.data[t * hd + half + i] = c;
       sin.data[t * hd + i] = sin.data[t * hd + half + i] = s;
     }
@@ -54,7 +57,9 @@ export function ropeTables(invFreq: Float32Array, positions: readonly number[]):
 export function gatherRope(table: RopeTables, positionIds: Tensor): RopeTables {
   const pick = (t: Tensor) => {
     const rows = gather(t, positionIds); // (..., T, hd)
-    return positionIds.rank === 2 ? reshape(rows, [positionIds.shape[0]!, 1, positionIds.shape[1]!, t.shape[1]!]) : rows;
+    return positionIds.rank === 2
+      ? reshape(rows, [positionIds.shape[0]!, 1, positionIds.shape[1]!, t.shape[1]!])
+      : rows;
   };
   return { cos: pick(table.cos), sin: pick(table.sin) };
 }

@@ -73,7 +73,7 @@ class PairHeap {
 /** Merges every non-overlapping (a, b), left to right, as BPE encoding does. Returns null if none. */
 function mergeWord(sym: Int32Array, a: number, b: number, merged: number): Int32Array | null {
   let hits = 0;
-  for (let i = 0; i < sym.length - 1; i++) if (sym[i] === a && sym[i + 1] === b) (hits++, i++);
+  for (let i = 0; i < sym.length - 1; i++) if (sym[i] === a && sym[i + 1] === b) hits++, i++;
   if (hits === 0) return null;
   const out = new Int32Array(sym.length - hits);
   let j = 0;
@@ -88,8 +88,13 @@ function mergeWord(sym: Int32Array, a: number, b: number, merged: number): Int32
  * @param initial the starting symbols (e.g. 256 byte characters, with any special tokens first)
  * @param words each unique word as initial-symbol ids, with how often it occurs
  */
-export function learnBpe(initial: readonly string[], words: { symbols: Int32Array; count: number }[], options: LearnOptions): LearnedBpe {
-  if (options.vocabSize >= ID_LIMIT) throw new RangeError(`vocabSize ${options.vocabSize} is too large; the trainer supports up to ${ID_LIMIT - 1}`);
+export function learnBpe(
+  initial: readonly string[],
+  words: { symbols: Int32Array; count: number }[],
+  options: LearnOptions,
+): LearnedBpe {
+  if (options.vocabSize >= ID_LIMIT)
+    throw new RangeError(`vocabSize ${options.vocabSize} is too large; the trainer supports up to ${ID_LIMIT - 1}`);
   const tokens = [...initial];
   const idOf = new Map(tokens.map((t, i) => [t, i]));
   const syms = words.map((w) => w.symbols);

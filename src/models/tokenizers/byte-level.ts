@@ -23,8 +23,13 @@ export const GPT2_SPLIT = /'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}
 /** Splits text around any of `specials` (longest first); special tokens come back as their own pieces. */
 export function splitOnSpecials(text: string, specials: readonly string[]): { text: string; special: boolean }[] {
   if (specials.length === 0) return [{ text, special: false }];
-  const escaped = [...specials].sort((a, b) => b.length - a.length).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  const escaped = [...specials]
+    .sort((a, b) => b.length - a.length)
+    .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
   const re = new RegExp(`(${escaped.join('|')})`, 'g');
   const set = new Set(specials);
-  return text.split(re).filter((p) => p.length > 0).map((p) => ({ text: p, special: set.has(p) }));
+  return text
+    .split(re)
+    .filter((p) => p.length > 0)
+    .map((p) => ({ text: p, special: set.has(p) }));
 }

@@ -21,7 +21,9 @@ test('one id per character; unknown characters become <unk>; specials stay whole
 });
 
 test('round trip on SOTU text, and save/load through tokenizer.json', () => {
-  const texts = loadSotu().slice(-5).map((s) => s.text);
+  const texts = loadSotu()
+    .slice(-5)
+    .map((s) => s.text);
   const tok = CharTokenizer.fromCorpus(texts, { eosToken: '<|endoftext|>' });
   for (const t of texts) assert.equal(tok.decode(tok.encode(t)), t);
   const dir = mkdtempSync(join(tmpdir(), 'retort-char-'));

@@ -48,7 +48,8 @@ export class CharTokenizer implements Tokenizer {
   static fromCorpus(texts: Iterable<string>, options: CharTokenizerOptions = {}): CharTokenizer {
     const unk = options.unkToken ?? '<unk>';
     const specials = [...(options.specialTokens ?? [])];
-    for (const t of [options.bosToken, options.eosToken, options.padToken]) if (t !== undefined && !specials.includes(t)) specials.push(t);
+    for (const t of [options.bosToken, options.eosToken, options.padToken])
+      if (t !== undefined && !specials.includes(t)) specials.push(t);
     const chars = new Set<string>();
     for (const text of texts) {
       for (const part of splitOnSpecials(text, specials)) if (!part.special) for (const ch of part.text) chars.add(ch);
@@ -63,18 +64,30 @@ export class CharTokenizer implements Tokenizer {
     const jsonPath = path.endsWith('.json') ? path : join(path, 'tokenizer.json');
     const json = JSON.parse(readFileSync(jsonPath, 'utf8')) as TokenizerJson;
     const model = json.model;
-    if (model.type !== 'BPE' || !Array.isArray(model.merges) || model.merges.length > 0 || typeof model.unk_token !== 'string') {
-      throw new Error(`${jsonPath}: not a character tokenizer (expected a BPE model with no merges and an unk_token); use loadHfTokenizer for other tokenizers`);
+    if (
+      model.type !== 'BPE' ||
+      !Array.isArray(model.merges) ||
+      model.merges.length > 0 ||
+      typeof model.unk_token !== 'string'
+    ) {
+      throw new Error(
+        `${jsonPath}: not a character tokenizer (expected a BPE model with no merges and an unk_token); use loadHfTokenizer for other tokenizers`,
+      );
     }
     const vocab = model.vocab as Record<string, number>;
     const tokens: string[] = [];
     for (const [t, i] of Object.entries(vocab)) tokens[i] = t;
-    if (tokens[0] !== model.unk_token) throw new Error(`${jsonPath}: expected the unknown token at id 0, found ${JSON.stringify(tokens[0])}`);
+    if (tokens[0] !== model.unk_token)
+      throw new Error(`${jsonPath}: expected the unknown token at id 0, found ${JSON.stringify(tokens[0])}`);
     const specialCount = (json.added_tokens ?? []).filter((t) => t.special && t.id > 0).length;
     const configPath = join(dirname(jsonPath), 'tokenizer_config.json');
     const config = (existsSync(configPath) ? JSON.parse(readFileSync(configPath, 'utf8')) : {}) as TokenizerConfigJson;
     const name = (t: unknown) => (typeof t === 'string' ? t : undefined);
-    return new CharTokenizer(tokens, specialCount, { bosToken: name(config.bos_token), eosToken: name(config.eos_token), padToken: name(config.pad_token) });
+    return new CharTokenizer(tokens, specialCount, {
+      bosToken: name(config.bos_token),
+      eosToken: name(config.eos_token),
+      padToken: name(config.pad_token),
+    });
   }
 
   encode(text: string): number[] {
@@ -90,7 +103,10 @@ export class CharTokenizer implements Tokenizer {
     let out = '';
     for (const id of Array.from(ids)) {
       const t = this.tokens[id];
-      if (t === undefined) throw new RangeError(`CharTokenizer.decode: id ${id} is not in the vocabulary (ids are 0..${this.vocabSize - 1})`);
+      if (t === undefined)
+        throw new RangeError(
+          `CharTokenizer.decode: id ${id} is not in the vocabulary (ids are 0..${this.vocabSize - 1})`,
+        );
       if (!(options.skipSpecialTokens && this.specialIds.has(id))) out += t;
     }
     return out;
@@ -110,7 +126,15 @@ export class CharTokenizer implements Tokenizer {
       version: '1.0',
       truncation: null,
       padding: null,
-      added_tokens: [unk, ...this.specials].map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+      added_tokens: [unk, ...this.specials].map((content, id) => ({
+        id,
+        content,
+        single_word: false,
+        lstrip: false,
+        rstrip: false,
+        normalized: false,
+        special: true,
+      })),
       normalizer: null,
       pre_tokenizer: null,
       post_processor: null,

@@ -20,7 +20,25 @@ const tinyByteLevel: TokenizerJson = {
   decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
   model: {
     type: 'BPE',
-    vocab: { h: 0, e: 1, l: 2, o: 3, 'Ġ': 4, w: 5, r: 6, d: 7, '!': 8, he: 9, ll: 10, hell: 11, hello: 12, 'Ġw': 13, or: 14, 'Ġwor': 15, '<|endoftext|>': 16 },
+    vocab: {
+      h: 0,
+      e: 1,
+      l: 2,
+      o: 3,
+      Ġ: 4,
+      w: 5,
+      r: 6,
+      d: 7,
+      '!': 8,
+      he: 9,
+      ll: 10,
+      hell: 11,
+      hello: 12,
+      Ġw: 13,
+      or: 14,
+      Ġwor: 15,
+      '<|endoftext|>': 16,
+    },
     merges: ['h e', 'l l', 'he ll', 'hell o', 'Ġ w', 'o r', 'Ġw or'],
   },
 };
@@ -61,12 +79,22 @@ function llama2Style(): TokenizerJson {
       { id: 1, content: '<s>', special: true, normalized: false },
       { id: 2, content: '</s>', special: true, normalized: false },
     ],
-    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: '▁' }, { type: 'Replace', pattern: { String: ' ' }, content: '▁' }] },
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'Prepend', prepend: '▁' },
+        { type: 'Replace', pattern: { String: ' ' }, content: '▁' },
+      ],
+    },
     pre_tokenizer: null,
     post_processor: {
       type: 'TemplateProcessing',
       single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      pair: [
+        { SpecialToken: { id: '<s>', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+      ],
       special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
     },
     decoder: {
@@ -97,7 +125,10 @@ test('Metaspace pre-tokenizer and decoder (newer Llama/Mistral files) give the s
   const json = llama2Style();
   json.normalizer = null;
   json.pre_tokenizer = { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first', split: false };
-  json.decoder = { type: 'Sequence', decoders: [{ type: 'ByteFallback' }, { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first' }] };
+  json.decoder = {
+    type: 'Sequence',
+    decoders: [{ type: 'ByteFallback' }, { type: 'Metaspace', replacement: '▁', prepend_scheme: 'first' }],
+  };
   const tok = new HfTokenizer(json, {});
   assert.deepEqual(tok.encode('hi hi'), [263, 263]);
   assert.equal(tok.decode([263, 263]), 'hi hi');
@@ -106,14 +137,21 @@ test('Metaspace pre-tokenizer and decoder (newer Llama/Mistral files) give the s
 test('loadHfTokenizer reads a folder: tokenizer.json, tokenizer_config.json and chat_template.jinja', () => {
   const dir = tmp();
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tinyByteLevel));
-  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify({ eos_token: { content: '<|endoftext|>', __type: 'AddedToken' }, pad_token: '<|endoftext|>' }));
+  writeFileSync(
+    join(dir, 'tokenizer_config.json'),
+    JSON.stringify({ eos_token: { content: '<|endoftext|>', __type: 'AddedToken' }, pad_token: '<|endoftext|>' }),
+  );
   writeFileSync(join(dir, 'chat_template.jinja'), '{% for m in messages %}{{ m.content }}{% endfor %}');
   const tok = loadHfTokenizer(dir);
   assert.deepEqual(tok.encode('hello world!'), [12, 15, 2, 7, 8]);
   assert.equal(tok.eosId, 16);
   assert.equal(tok.padId, 16);
   assert.equal(tok.chatTemplate, '{% for m in messages %}{{ m.content }}{% endfor %}');
-  assert.deepEqual(loadHfTokenizer(join(dir, 'tokenizer.json')).encode('hello'), [12], 'a tokenizer.json path works too');
+  assert.deepEqual(
+    loadHfTokenizer(join(dir, 'tokenizer.json')).encode('hello'),
+    [12],
+    'a tokenizer.json path works too',
+  );
 
   const out = tmp();
   tok.save(out);

@@ -79,7 +79,14 @@ export class HfTokenizer implements Tokenizer {
     readonly config: TokenizerConfigJson = {},
   ) {
     // The engine insists these keys exist; hand-written or minimal files often leave them out.
-    const full = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...json };
+    const full = {
+      normalizer: null,
+      pre_tokenizer: null,
+      post_processor: null,
+      decoder: null,
+      added_tokens: [],
+      ...json,
+    };
     this.engine = new HfEngine(full, config);
     useFlatCache(this.engine);
     this.vocabSize = this.engine.model!.vocab.length;
@@ -99,7 +106,9 @@ export class HfTokenizer implements Tokenizer {
     const { ids, tokens } = this.engine.encode(text, { add_special_tokens: options.addSpecialTokens ?? false });
     const bad = ids.findIndex((i: number | undefined) => i === undefined);
     if (bad >= 0) {
-      throw new Error(`tokenizer: piece ${JSON.stringify(tokens[bad])} of the text has no id and the model has no unk_token; this tokenizer.json cannot encode it`);
+      throw new Error(
+        `tokenizer: piece ${JSON.stringify(tokens[bad])} of the text has no id and the model has no unk_token; this tokenizer.json cannot encode it`,
+      );
     }
     return ids;
   }
@@ -109,10 +118,15 @@ export class HfTokenizer implements Tokenizer {
     if (list.length === 0) return ''; // the engine throws on an empty list
     for (const i of list) {
       if (!Number.isInteger(i) || i < 0 || i >= this.vocabSize || this.engine.id_to_token(i) === undefined) {
-        throw new RangeError(`tokenizer.decode: id ${i} is not in the vocabulary (ids are 0..${this.vocabSize - 1}); was it produced by another tokenizer?`);
+        throw new RangeError(
+          `tokenizer.decode: id ${i} is not in the vocabulary (ids are 0..${this.vocabSize - 1}); was it produced by another tokenizer?`,
+        );
       }
     }
-    return this.engine.decode(list, { skip_special_tokens: options.skipSpecialTokens ?? false, clean_up_tokenization_spaces: this.cleanUp });
+    return this.engine.decode(list, {
+      skip_special_tokens: options.skipSpecialTokens ?? false,
+      clean_up_tokenization_spaces: this.cleanUp,
+    });
   }
 
   tokenToId(token: string): number | undefined {

@@ -80,11 +80,14 @@ export function encodeWithOffsets(tokenizer: Tokenizer, text: string): EncodedWi
   const pieces = ids.map((id) => tokenizer.idToToken(id) ?? '');
   const byteLevel = pieces.map(byteLevelBytes);
   const offsets =
-    (byteLevel.every((b) => b !== undefined) ? layOut(text, byteLevel as number[][]) : undefined) ?? layOut(text, pieces.map(textBytes));
+    (byteLevel.every((b) => b !== undefined) ? layOut(text, byteLevel as number[][]) : undefined) ??
+    layOut(text, pieces.map(textBytes));
   if (!offsets) {
     const unknown = tokenizer.unkId === undefined ? -1 : ids.indexOf(tokenizer.unkId);
     if (unknown >= 0) {
-      throw new Error(`tokenizer: the text has a character the vocabulary lacks (token ${unknown} is the unknown token ${JSON.stringify(pieces[unknown])}), so answer tokens cannot be located; build the tokenizer from text that includes every character of the data`);
+      throw new Error(
+        `tokenizer: the text has a character the vocabulary lacks (token ${unknown} is the unknown token ${JSON.stringify(pieces[unknown])}), so answer tokens cannot be located; build the tokenizer from text that includes every character of the data`,
+      );
     }
     throw new Error(
       'tokenizer: its tokens do not spell the text back (a normalizer changed it, or the pieces use a scheme Retort cannot map), so answer tokens cannot be located; ' +

@@ -33,7 +33,9 @@ test('a 1024-token BPE trained on SOTU compresses unseen addresses below half a 
   const text = held.join('\n\n');
   const ids = tok.encode(text);
   const ratio = ids.length / bytes(text);
-  console.log(`bpe 1024: trained on ${(size / 1e6).toFixed(2)} MB in ${ms.toFixed(0)} ms; ${ids.length} tokens for ${bytes(text)} bytes, ratio ${ratio.toFixed(3)}`);
+  console.log(
+    `bpe 1024: trained on ${(size / 1e6).toFixed(2)} MB in ${ms.toFixed(0)} ms; ${ids.length} tokens for ${bytes(text)} bytes, ratio ${ratio.toFixed(3)}`,
+  );
   assert.ok(ratio < 0.5, `ratio ${ratio}`);
   assert.equal(tok.decode(ids), text);
 });
@@ -43,7 +45,10 @@ test('round trip on several addresses, unicode punctuation and odd text included
   const tok = trainByteLevelBpe(train.slice(0, 40), { vocabSize: 600 });
   const all = loadSotu();
   const samples = [
-    ...all.filter((s) => /[—’“”–•]/.test(s.text)).slice(0, 5).map((s) => s.text),
+    ...all
+      .filter((s) => /[—’“”–•]/.test(s.text))
+      .slice(0, 5)
+      .map((s) => s.text),
     'Curly “quotes” — dashes – and ‘apostrophes’ • bullets… and émigrés, naïve café, 東京, emoji 🇺🇸👍🏽',
     '  leading spaces\n\n\ttabs\r\nCRLF   trailing   ',
     '',
@@ -54,7 +59,11 @@ test('round trip on several addresses, unicode punctuation and odd text included
 
 test('save() writes a tokenizer.json that loadHfTokenizer loads back and that encodes identically', () => {
   const { train } = corpus();
-  const tok = trainByteLevelBpe(train.slice(0, 30), { vocabSize: 512, specialTokens: ['<|endoftext|>', '<|pad|>'], padToken: '<|pad|>' });
+  const tok = trainByteLevelBpe(train.slice(0, 30), {
+    vocabSize: 512,
+    specialTokens: ['<|endoftext|>', '<|pad|>'],
+    padToken: '<|pad|>',
+  });
   const dir = mkdtempSync(join(tmpdir(), 'retort-bpe-'));
   tok.save(dir);
   const json = JSON.parse(readFileSync(join(dir, 'tokenizer.json'), 'utf8'));
@@ -63,14 +72,23 @@ test('save() writes a tokenizer.json that loadHfTokenizer loads back and that en
   assert.equal(json.decoder.type, 'ByteLevel');
   assert.equal(Object.keys(json.model.vocab).length, 512);
   assert.equal(json.model.merges.length, 512 - 2 - 256);
-  assert.deepEqual(json.added_tokens.map((t: { content: string; id: number; special: boolean }) => [t.content, t.id, t.special]), [['<|endoftext|>', 0, true], ['<|pad|>', 1, true]]);
+  assert.deepEqual(
+    json.added_tokens.map((t: { content: string; id: number; special: boolean }) => [t.content, t.id, t.special]),
+    [
+      ['<|endoftext|>', 0, true],
+      ['<|pad|>', 1, true],
+    ],
+  );
   const config = JSON.parse(readFileSync(join(dir, 'tokenizer_config.json'), 'utf8'));
   assert.equal(config.eos_token, '<|endoftext|>');
   assert.equal(config.pad_token, '<|pad|>');
 
   const back = loadHfTokenizer(dir);
   assert.deepEqual([back.eosId, back.padId, back.vocabSize], [0, 1, 512]);
-  for (const text of loadSotu().slice(200, 204).map((s) => s.text)) assert.deepEqual(back.encode(text), tok.encode(text));
+  for (const text of loadSotu()
+    .slice(200, 204)
+    .map((s) => s.text))
+    assert.deepEqual(back.encode(text), tok.encode(text));
   assert.deepEqual(back.encode('end<|endoftext|>start'), tok.encode('end<|endoftext|>start'));
   assert.equal(back.encode('<|endoftext|>').length, 1, 'a special token is one id');
   assert.equal(back.encode('<|endoftext|>')[0], back.eosId);
@@ -100,7 +118,10 @@ test('special tokens are never learned from or split, and bad options are refuse
   const tok = trainByteLevelBpe(['a<|endoftext|>b '.repeat(200)], { vocabSize: 300 });
   assert.equal(tok.tokenToId('<|endoftext|>'), 0);
   assert.ok(![...Array(tok.vocabSize).keys()].some((i) => i > 0 && tok.idToToken(i)!.includes('endoftext')));
-  assert.throws(() => trainByteLevelBpe([], { vocabSize: 100 }), /vocabSize must be an integer >= 257 \(1 special tokens \+ 256 bytes\), got 100/);
+  assert.throws(
+    () => trainByteLevelBpe([], { vocabSize: 100 }),
+    /vocabSize must be an integer >= 257 \(1 special tokens \+ 256 bytes\), got 100/,
+  );
   const small = trainByteLevelBpe(['ab ab ab'], { vocabSize: 5000 });
   assert.ok(small.vocabSize < 300, 'stops when no pair reaches minFrequency');
 });
@@ -116,7 +137,10 @@ test('training a 2k vocabulary on ~2 MB takes a few seconds', () => {
 });
 
 test('GPT-2 byte alphabet and pre-tokenization match the reference', () => {
-  assert.deepEqual([BYTE_TO_CHAR[0x20], BYTE_TO_CHAR[0x0a], BYTE_TO_CHAR[0x41], BYTE_TO_CHAR[0xad]], ['Ġ', 'Ċ', 'A', 'Ń']);
+  assert.deepEqual(
+    [BYTE_TO_CHAR[0x20], BYTE_TO_CHAR[0x0a], BYTE_TO_CHAR[0x41], BYTE_TO_CHAR[0xad]],
+    ['Ġ', 'Ċ', 'A', 'Ń'],
+  );
   assert.equal(new Set(BYTE_TO_CHAR).size, 256);
   assert.deepEqual("I'm here  now, 2024!".match(GPT2_SPLIT), ['I', "'m", ' here', ' ', ' now', ',', ' 2024', '!']);
 });

@@ -37,11 +37,15 @@ const utf8 = new TextEncoder();
 export function trainByteLevelBpe(texts: Iterable<string>, options: ByteLevelBpeOptions): HfTokenizer {
   const specials = [...(options.specialTokens ?? ['<|endoftext|>'])];
   const eos = options.eosToken ?? (specials.includes('<|endoftext|>') ? '<|endoftext|>' : undefined);
-  for (const t of [options.bosToken, eos, options.padToken]) if (t !== undefined && !specials.includes(t)) specials.push(t);
-  if (new Set(specials).size !== specials.length) throw new Error(`trainByteLevelBpe: specialTokens ${JSON.stringify(specials)} has duplicates`);
+  for (const t of [options.bosToken, eos, options.padToken])
+    if (t !== undefined && !specials.includes(t)) specials.push(t);
+  if (new Set(specials).size !== specials.length)
+    throw new Error(`trainByteLevelBpe: specialTokens ${JSON.stringify(specials)} has duplicates`);
   const minimum = specials.length + 256;
   if (!Number.isInteger(options.vocabSize) || options.vocabSize < minimum) {
-    throw new RangeError(`trainByteLevelBpe: vocabSize must be an integer >= ${minimum} (${specials.length} special tokens + 256 bytes), got ${options.vocabSize}`);
+    throw new RangeError(
+      `trainByteLevelBpe: vocabSize must be an integer >= ${minimum} (${specials.length} special tokens + 256 bytes), got ${options.vocabSize}`,
+    );
   }
 
   const counts = countWords(texts, specials);
@@ -49,7 +53,10 @@ export function trainByteLevelBpe(texts: Iterable<string>, options: ByteLevelBpe
     symbols: Int32Array.from(utf8.encode(word), (byte) => specials.length + byte),
     count,
   }));
-  const learned = learnBpe([...specials, ...BYTE_TO_CHAR], words, { vocabSize: options.vocabSize, minFrequency: options.minFrequency ?? 2 });
+  const learned = learnBpe([...specials, ...BYTE_TO_CHAR], words, {
+    vocabSize: options.vocabSize,
+    minFrequency: options.minFrequency ?? 2,
+  });
 
   // fromEntries defines own properties, so a learned token like "__proto__" stays an ordinary key.
   const vocab: Record<string, number> = Object.fromEntries(learned.tokens.map((t, i) => [t, i]));
@@ -57,7 +64,15 @@ export function trainByteLevelBpe(texts: Iterable<string>, options: ByteLevelBpe
     version: '1.0',
     truncation: null,
     padding: null,
-    added_tokens: specials.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    added_tokens: specials.map((content, id) => ({
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    })),
     normalizer: null,
     pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
     post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },

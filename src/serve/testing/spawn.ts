@@ -16,9 +16,14 @@ export interface ChildServer {
 const BIN = join(import.meta.dirname, '../../../bin/retort.js');
 
 export function spawnServer(args: readonly string[], o: { timeoutMs?: number } = {}): Promise<ChildServer> {
-  const proc = spawn(process.execPath, [BIN, 'serve', ...(args.includes('--port') ? [] : ['--port', '0']), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RETORT_THREADS: process.env.RETORT_THREADS ?? '2' } });
+  const proc = spawn(process.execPath, [BIN, 'serve', ...(args.includes('--port') ? [] : ['--port', '0']), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RETORT_THREADS: process.env.RETORT_THREADS ?? '2' },
+  });
   let out = '';
-  const exited = new Promise<number | string>((resolve) => proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');

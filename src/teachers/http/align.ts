@@ -86,20 +86,31 @@ export function padRow(ids: number[], lps: number[], k: number): void {
   }
 }
 
-export function alignToStudent(student: Tokenizer, text: string, predictions: readonly TextPrediction[], k: number): AlignedTargets {
+export function alignToStudent(
+  student: Tokenizer,
+  text: string,
+  predictions: readonly TextPrediction[],
+  k: number,
+): AlignedTargets {
   const studentIds = student.encode(text);
   const decoded = student.decode(studentIds);
-  if (decoded !== text) throw new Error(`alignToStudent: the student tokenizer does not round-trip this text (decode(encode(text)) differs), so character offsets cannot be matched; normalize the text first`);
+  if (decoded !== text)
+    throw new Error(
+      `alignToStudent: the student tokenizer does not round-trip this text (decode(encode(text)) differs), so character offsets cannot be matched; normalize the text first`,
+    );
   const offs = tokenOffsets(student, studentIds, text);
   const byOffset = new Map(predictions.map((p) => [p.offset, p]));
   const index = textToId(student);
   const stats: AlignStats = { positions: studentIds.length, aligned: 0, candidates: 0, mapped: 0, massKept: 0 };
   let massAll = 0;
-  const ids: number[][] = [], logprobs: number[][] = [], keep: boolean[] = [];
+  const ids: number[][] = [],
+    logprobs: number[][] = [],
+    keep: boolean[] = [];
   for (let t = 0; t < studentIds.length; t++) {
     const next = t + 1 < studentIds.length ? offs[t + 1]! : text.length; // where the predicted token starts
     const p = byOffset.get(next);
-    const rowIds: number[] = [], rowLps: number[] = [];
+    const rowIds: number[] = [],
+      rowLps: number[] = [];
     if (p) {
       stats.aligned++;
       for (const c of p.top) {

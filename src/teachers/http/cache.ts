@@ -6,7 +6,20 @@
 // The index (key → byte range of its line) is rebuilt by scanning the file on open; a line cut
 // short by a crash (no newline, or not JSON) is the last one and is truncated away, so every
 // response in the file is whole and each key appears once.
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 export class CacheLockedError extends Error {
@@ -27,7 +40,8 @@ function alive(pid: number): boolean {
 
 function takeLock(dir: string): string {
   const lock = join(dir, 'lock');
-  if (openHere.has(dir)) throw new CacheLockedError(`${dir}: this cache is already open in this process; share one HttpClient`);
+  if (openHere.has(dir))
+    throw new CacheLockedError(`${dir}: this cache is already open in this process; share one HttpClient`);
   for (let tries = 0; tries < 2; tries++) {
     try {
       const fd = openSync(lock, 'wx');
@@ -53,7 +67,10 @@ export class RequestCache {
   private size: number;
   private closed = false;
 
-  private constructor(readonly dir: string, private readonly lock: string) {
+  private constructor(
+    readonly dir: string,
+    private readonly lock: string,
+  ) {
     const file = join(dir, 'responses.jsonl');
     if (!existsSync(file)) writeFileSync(file, '');
     this.fd = openSync(file, 'r+');

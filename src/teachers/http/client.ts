@@ -53,7 +53,11 @@ export interface ClientStats {
 
 export class HttpError extends Error {
   override name = 'HttpError';
-  constructor(message: string, readonly status: number | undefined, readonly retryable: boolean) {
+  constructor(
+    message: string,
+    readonly status: number | undefined,
+    readonly retryable: boolean,
+  ) {
     super(message);
   }
 }
@@ -77,7 +81,16 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
 /** Rough token count of a request when the response reports no usage: ids count as tokens, text as 4 characters a token. */
 function estimateTokens(body: Record<string, unknown>): number {
   const p = body.prompt ?? body.messages;
-  const count = (x: unknown): number => (typeof x === 'number' ? 1 : typeof x === 'string' ? Math.ceil(x.length / 4) : Array.isArray(x) ? x.reduce((s: number, y) => s + count(y), 0) : x && typeof x === 'object' ? count((x as { content?: unknown }).content) : 0);
+  const count = (x: unknown): number =>
+    typeof x === 'number'
+      ? 1
+      : typeof x === 'string'
+        ? Math.ceil(x.length / 4)
+        : Array.isArray(x)
+          ? x.reduce((s: number, y) => s + count(y), 0)
+          : x && typeof x === 'object'
+            ? count((x as { content?: unknown }).content)
+            : 0;
   return count(p) + Number(body.max_tokens ?? body.max_completion_tokens ?? 16);
 }
 
@@ -132,7 +145,9 @@ export class HttpClient {
 
   /** Cache key of a request: sha256 over the namespace, path and canonical body. */
   keyOf(path: string, body: object): string {
-    return createHash('sha256').update(canonicalJson({ ns: this.o.namespace ?? '', path, body })).digest('hex');
+    return createHash('sha256')
+      .update(canonicalJson({ ns: this.o.namespace ?? '', path, body }))
+      .digest('hex');
   }
 
   /** POSTs `body` to `path` (e.g. '/completions'), from the cache when it holds the answer. */
@@ -144,10 +159,12 @@ export class HttpClient {
     }
     let p = this.pending.get(key);
     if (!p) {
-      p = this.sem.use(() => this.send(path, body)).then((res) => {
-        this.cache?.put(key, res);
-        return res;
-      });
+      p = this.sem
+        .use(() => this.send(path, body))
+        .then((res) => {
+          this.cache?.put(key, res);
+          return res;
+        });
       this.pending.set(key, p);
       void p.catch(() => undefined).finally(() => this.pending.delete(key));
     } else this.stats.cacheHits++;
@@ -163,10 +180,14 @@ export class HttpClient {
     const est = estimateTokens(body);
     const stop = (reason: string) => {
       this.o.onEvent?.({ kind: 'budget', reason });
-      throw new BudgetExhaustedError(`budget exhausted: ${reason}; answers so far are cached, raise the budget and run again to continue`);
+      throw new BudgetExhaustedError(
+        `budget exhausted: ${reason}; answers so far are cached, raise the budget and run again to continue`,
+      );
     };
-    if (b.maxRequests !== undefined && this.spentRequests >= b.maxRequests) stop(`${this.spentRequests} of ${b.maxRequests} requests used`);
-    if (b.maxTokens !== undefined && this.spentTokens + est > b.maxTokens) stop(`${this.spentTokens} of ${b.maxTokens} tokens used and the next request needs about ${est}`);
+    if (b.maxRequests !== undefined && this.spentRequests >= b.maxRequests)
+      stop(`${this.spentRequests} of ${b.maxRequests} requests used`);
+    if (b.maxTokens !== undefined && this.spentTokens + est > b.maxTokens)
+      stop(`${this.spentTokens} of ${b.maxTokens} tokens used and the next request needs about ${est}`);
     this.spentRequests++;
     this.spentTokens += est;
     return est;
@@ -183,14 +204,23 @@ export class HttpClient {
       let failure: HttpError;
       let wait: number | undefined;
       try {
-        const res = await fetch(url, { method: 'POST', headers, body: text, signal: AbortSignal.timeout(this.o.timeoutMs ?? 120_000) });
+        const res = await fetch(url, {
+          method: 'POST',
+          headers,
+          body: text,
+          signal: AbortSignal.timeout(this.o.timeoutMs ?? 120_000),
+        });
         const raw = await res.text();
         if (res.ok) {
           let json: unknown;
           try {
             json = JSON.parse(raw);
           } catch {
-            throw new HttpError(`${this.endpoint}${path}: the answer is not JSON: ${this.clip(raw)}`, res.status, false);
+            throw new HttpError(
+              `${this.endpoint}${path}: the answer is not JSON: ${this.clip(raw)}`,
+              res.status,
+              false,
+            );
           }
           const used = Number((json as { usage?: { total_tokens?: unknown } })?.usage?.total_tokens);
           if (Number.isFinite(used)) this.spentTokens += used - estimate;
@@ -199,12 +229,19 @@ export class HttpClient {
           return json;
         }
         const retryable = RETRY_STATUS.has(res.status) || res.status >= 500;
-        failure = new HttpError(`${this.endpoint}${path}: HTTP ${res.status}: ${this.clip(raw)}`, res.status, retryable);
+        failure = new HttpError(
+          `${this.endpoint}${path}: HTTP ${res.status}: ${this.clip(raw)}`,
+          res.status,
+          retryable,
+        );
         wait = retryAfterMs(res.headers.get('retry-after'));
       } catch (err) {
         if (err instanceof HttpError) throw err;
         const e = err as Error & { cause?: { code?: string } };
-        const why = e.name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs ?? 120_000} ms` : `${e.message}${e.cause?.code ? ` (${e.cause.code})` : ''}`;
+        const why =
+          e.name === 'TimeoutError'
+            ? `no answer within ${this.o.timeoutMs ?? 120_000} ms`
+            : `${e.message}${e.cause?.code ? ` (${e.cause.code})` : ''}`;
         failure = new HttpError(`${this.endpoint}${path}: ${redact(why, this.#key)}`, undefined, true);
       }
       if (!failure.retryable || attempt >= maxRetries) {

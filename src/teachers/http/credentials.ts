@@ -15,7 +15,10 @@ export function resolveApiKey(o: KeySource = {}): string | undefined {
   const fromEnv = env.RETORT_API_KEY || env.OPENAI_API_KEY;
   if (fromEnv) return fromEnv.trim();
   if (!o.credentialsFile) return undefined;
-  if (!existsSync(o.credentialsFile)) throw new Error(`credentials file ${o.credentialsFile} does not exist; write {"api_key": "..."} there or set RETORT_API_KEY`);
+  if (!existsSync(o.credentialsFile))
+    throw new Error(
+      `credentials file ${o.credentialsFile} does not exist; write {"api_key": "..."} there or set RETORT_API_KEY`,
+    );
   let json: Record<string, unknown>;
   try {
     json = JSON.parse(readFileSync(o.credentialsFile, 'utf8')) as Record<string, unknown>;

@@ -40,8 +40,19 @@ after(async () => {
 });
 
 const teacherOf = (o: Partial<HttpTeacherOptions> = {}) =>
-  new HttpTeacher({ baseUrl: `${proxy.url}/v1`, model: 'tiny-gpt2', tokenizer: backend.tokenizer, retryBaseMs: 5, retryMaxMs: 20, env: {}, ...o });
-const ROWS = [[84, 104, 101, 32, 99, 97, 116, 32], [82, 101, 100, 44, 32, 103, 114, 101]]; // "The cat ", "Red, gre"
+  new HttpTeacher({
+    baseUrl: `${proxy.url}/v1`,
+    model: 'tiny-gpt2',
+    tokenizer: backend.tokenizer,
+    retryBaseMs: 5,
+    retryMaxMs: 20,
+    env: {},
+    ...o,
+  });
+const ROWS = [
+  [84, 104, 101, 32, 99, 97, 116, 32],
+  [82, 101, 100, 44, 32, 103, 114, 101],
+]; // "The cat ", "Red, gre"
 const ids = hostTensor('int64', [2, 8], ROWS.flat());
 
 test('top-k over HTTP equals the model run directly, position by position', async () => {
@@ -50,7 +61,8 @@ test('top-k over HTTP equals the model run directly, position by position', asyn
     const [got, want] = await Promise.all([http.score({ ids, topK: 4 }), backend.teacher.score({ ids, topK: 4 })]);
     assert.deepEqual(got.topk!.ids.shape, [2, 8, 4]);
     assert.deepEqual([...(got.topk!.ids.data as BigInt64Array)], [...(want.topk!.ids.data as BigInt64Array)]);
-    const a = got.topk!.logprobs.data as Float32Array, b = want.topk!.logprobs.data as Float32Array;
+    const a = got.topk!.logprobs.data as Float32Array,
+      b = want.topk!.logprobs.data as Float32Array;
     for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-5, `entry ${i}: ${a[i]} vs ${b[i]}`);
     assert.match(http.fingerprint, /^http:tiny-gpt2:unversioned:[0-9a-f]{8}$/);
     await assert.rejects(http.score({ ids, logits: true }), /cannot return logits/);
@@ -61,15 +73,26 @@ test('top-k over HTTP equals the model run directly, position by position', asyn
 
 test('429 (Retry-After), 503, a timeout and a dropped connection are retried; a 400 is not', async () => {
   const events: string[] = [];
-  const http = teacherOf({ timeoutMs: 300, onEvent: (e) => events.push(e.kind === 'retry' ? `${e.attempt}:${e.waitMs}` : e.kind) });
+  const http = teacherOf({
+    timeoutMs: 300,
+    onEvent: (e) => events.push(e.kind === 'retry' ? `${e.attempt}:${e.waitMs}` : e.kind),
+  });
   try {
-    proxy.script.push({ kind: 'status', status: 429, retryAfter: '0' }, { kind: 'status', status: 503 }, { kind: 'hang', ms: 1000 }, { kind: 'reset' });
+    proxy.script.push(
+      { kind: 'status', status: 429, retryAfter: '0' },
+      { kind: 'status', status: 503 },
+      { kind: 'hang', ms: 1000 },
+      { kind: 'reset' },
+    );
     const res = await http.score({ ids: hostTensor('int64', [1, 8], ROWS[0]!), topK: 2 });
     assert.deepEqual(res.topk!.ids.shape, [1, 8, 2]);
     assert.equal(http.client.stats.retries, 4);
     assert.equal(events[0], '1:0', 'Retry-After: 0 waited 0 ms');
     proxy.script.push({ kind: 'status', status: 400, body: '{"error":{"message":"no"}}' });
-    await assert.rejects(http.complete('x', { maxTokens: 1 }), (e: HttpError) => e.status === 400 && /HTTP 400/.test(e.message));
+    await assert.rejects(
+      http.complete('x', { maxTokens: 1 }),
+      (e: HttpError) => e.status === 400 && /HTTP 400/.test(e.message),
+    );
     assert.equal(http.client.stats.retries, 4, 'no retry on 400');
     proxy.script.push(...Array.from({ length: 3 }, () => ({ kind: 'status' as const, status: 500 })));
     const stubborn = teacherOf({ maxRetries: 2 });
@@ -108,7 +131,10 @@ test('the API key comes from the environment, is sent, and never appears in erro
   const http = teacherOf({ env: { RETORT_API_KEY: key }, maxRetries: 0 });
   try {
     proxy.script.push({ kind: 'echo-auth', status: 401 });
-    const err = await http.complete('x', { maxTokens: 1 }).then(() => undefined, (e: Error) => e);
+    const err = await http.complete('x', { maxTokens: 1 }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     assert.ok(err instanceof HttpError);
     assert.equal(proxy.seen.at(-1)!.auth, `Bearer ${key}`, 'the key was sent');
     assert.ok(!err.message.includes('S3CRET'), err.message);
@@ -120,7 +146,7 @@ test('the API key comes from the environment, is sent, and never appears in erro
   }
 });
 
-test('another tokenizer: targets aligned by character offsets to the teacher\'s predictions', async () => {
+test("another tokenizer: targets aligned by character offsets to the teacher's predictions", async () => {
   const text = 'The cat sat on the mat. The dog sat on the log.';
   const student = trainByteLevelBpe([text.repeat(20)], { vocabSize: 290 });
   const http = teacherOf();

@@ -10,7 +10,14 @@
 import { createHash } from 'node:crypto';
 import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
 import { hostTensor } from '../../runtime/index.ts';
-import { checkRequest, TeacherError, type ScoreRequest, type ScoreResult, type Teacher, type TeacherInfo } from '../teacher.ts';
+import {
+  checkRequest,
+  TeacherError,
+  type ScoreRequest,
+  type ScoreResult,
+  type Teacher,
+  type TeacherInfo,
+} from '../teacher.ts';
 import { alignToStudent, padRow, textToId, type AlignedTargets, type TextPrediction } from './align.ts';
 import { HttpClient, type HttpClientOptions } from './client.ts';
 
@@ -43,7 +50,13 @@ interface CompletionResponse {
   usage?: { total_tokens?: number };
 }
 interface ChatResponse {
-  choices: { message: { content: string | null }; finish_reason: string; logprobs?: { content: { token: string; logprob: number; top_logprobs: { token: string; logprob: number }[] }[] } | null }[];
+  choices: {
+    message: { content: string | null };
+    finish_reason: string;
+    logprobs?: {
+      content: { token: string; logprob: number; top_logprobs: { token: string; logprob: number }[] }[];
+    } | null;
+  }[];
 }
 
 export interface GenerateOptions {
@@ -99,9 +112,21 @@ export class HttpTeacher implements Teacher {
     this.tokenizer = o.tokenizer;
     this.tokenIds = o.tokenIds ?? true;
     const vocabSize = o.vocabSize ?? o.tokenizer?.vocabSize;
-    if (vocabSize === undefined) throw new TeacherError(`HTTP teacher '${this.name}': give vocabSize or the teacher's tokenizer; top-k ids must lie in a known vocabulary`);
+    if (vocabSize === undefined)
+      throw new TeacherError(
+        `HTTP teacher '${this.name}': give vocabSize or the teacher's tokenizer; top-k ids must lie in a known vocabulary`,
+      );
     this.info = { vocabSize };
-    const tok = o.tokenizer ? createHash('sha256').update(JSON.stringify((o.tokenizer as { json?: unknown }).json ?? [o.tokenizer.vocabSize, o.tokenizer.idToToken(0)])).digest('hex').slice(0, 8) : 'none';
+    const tok = o.tokenizer
+      ? createHash('sha256')
+          .update(
+            JSON.stringify(
+              (o.tokenizer as { json?: unknown }).json ?? [o.tokenizer.vocabSize, o.tokenizer.idToToken(0)],
+            ),
+          )
+          .digest('hex')
+          .slice(0, 8)
+      : 'none';
     this.fingerprint = `http:${o.model}:${o.version ?? 'unversioned'}:${tok}`;
     this.client = new HttpClient({ ...options, namespace: this.fingerprint });
   }
@@ -114,15 +139,25 @@ export class HttpTeacher implements Teacher {
   async score(req: ScoreRequest): Promise<ScoreResult> {
     checkRequest(this, req);
     const k = req.topK;
-    if (k === undefined) throw new TeacherError(`HTTP teacher '${this.name}': ask for topK; an API gives no logits, hidden states or attentions`);
+    if (k === undefined)
+      throw new TeacherError(
+        `HTTP teacher '${this.name}': ask for topK; an API gives no logits, hidden states or attentions`,
+      );
     const [B, T] = req.ids.shape as [number, number];
-    const rows = Array.from({ length: B }, (_, b) => Array.from(req.ids.data.subarray(b * T, (b + 1) * T) as ArrayLike<bigint | number>, Number));
+    const rows = Array.from({ length: B }, (_, b) =>
+      Array.from(req.ids.data.subarray(b * T, (b + 1) * T) as ArrayLike<bigint | number>, Number),
+    );
     const scored = await Promise.all(rows.map((r) => this.scoreRow(r, k)));
-    const ids = new BigInt64Array(B * T * k), lps = new Float32Array(B * T * k);
-    scored.forEach((row, b) => row.forEach((pos, t) => pos.ids.forEach((id, j) => {
-      ids[(b * T + t) * k + j] = BigInt(id);
-      lps[(b * T + t) * k + j] = pos.logprobs[j]!;
-    })));
+    const ids = new BigInt64Array(B * T * k),
+      lps = new Float32Array(B * T * k);
+    scored.forEach((row, b) =>
+      row.forEach((pos, t) =>
+        pos.ids.forEach((id, j) => {
+          ids[(b * T + t) * k + j] = BigInt(id);
+          lps[(b * T + t) * k + j] = pos.logprobs[j]!;
+        }),
+      ),
+    );
     return { topk: { ids: hostTensor('int64', [B, T, k], ids), logprobs: hostTensor('float32', [B, T, k], lps) } };
   }
 
@@ -137,27 +172,47 @@ export class HttpTeacher implements Teacher {
   /** One row: position t's top-k is entry t + 1 of the echoed prompt's top_logprobs; the last position's is the generated token's. */
   private async scoreRow(ids: number[], k: number): Promise<{ ids: number[]; logprobs: number[] }[]> {
     const tok = this.tokenizer;
-    if (!this.tokenIds && !tok) throw new TeacherError(`HTTP teacher '${this.name}': without tokenIds the prompt is sent as text, which needs the teacher's tokenizer`);
+    if (!this.tokenIds && !tok)
+      throw new TeacherError(
+        `HTTP teacher '${this.name}': without tokenIds the prompt is sent as text, which needs the teacher's tokenizer`,
+      );
     const prompt = this.tokenIds ? ids : tok!.decode(ids);
     const res = await this.client.post<CompletionResponse>('/completions', {
-      model: this.o.model, prompt, max_tokens: 1, temperature: 0, echo: true, logprobs: k,
+      model: this.o.model,
+      prompt,
+      max_tokens: 1,
+      temperature: 0,
+      echo: true,
+      logprobs: k,
       ...(this.tokenIds ? { return_tokens_as_token_ids: true } : {}),
     });
     const lp = res.choices?.[0]?.logprobs;
-    if (!lp || !Array.isArray(lp.top_logprobs)) throw new TeacherError(`HTTP teacher '${this.name}': the completions answer has no logprobs; the server must support echo with logprobs (vLLM and retort serve do)`);
+    if (!lp || !Array.isArray(lp.top_logprobs))
+      throw new TeacherError(
+        `HTTP teacher '${this.name}': the completions answer has no logprobs; the server must support echo with logprobs (vLLM and retort serve do)`,
+      );
     const T = ids.length;
     // Servers that add a BOS token echo it too: align on the last T + 1 entries.
     const tops = lp.top_logprobs.slice(-(T + 1));
-    if (tops.length !== T + 1) throw new TeacherError(`HTTP teacher '${this.name}': sent ${T} tokens but the server echoed ${lp.top_logprobs.length - 1}; its tokenizer splits this text differently, use scoreForStudent (alignment by text spans)`);
+    if (tops.length !== T + 1)
+      throw new TeacherError(
+        `HTTP teacher '${this.name}': sent ${T} tokens but the server echoed ${lp.top_logprobs.length - 1}; its tokenizer splits this text differently, use scoreForStudent (alignment by text spans)`,
+      );
     if (!this.tokenIds) {
       const echoed = lp.tokens.slice(-(T + 1), -1);
       const mismatch = echoed.findIndex((s, j) => this.idOf(s) !== ids[j]);
-      if (mismatch >= 0) throw new TeacherError(`HTTP teacher '${this.name}': the server tokenized the text differently at token ${mismatch} (${JSON.stringify(echoed[mismatch])}); use scoreForStudent`);
+      if (mismatch >= 0)
+        throw new TeacherError(
+          `HTTP teacher '${this.name}': the server tokenized the text differently at token ${mismatch} (${JSON.stringify(echoed[mismatch])}); use scoreForStudent`,
+        );
     }
     return tops.slice(1).map((top) => {
-      const entries = Object.entries(top ?? {}).map(([key, v]) => [this.idOf(key), v] as const).filter(([id]) => id !== undefined && id < this.info.vocabSize) as [number, number][];
+      const entries = Object.entries(top ?? {})
+        .map(([key, v]) => [this.idOf(key), v] as const)
+        .filter(([id]) => id !== undefined && id < this.info.vocabSize) as [number, number][];
       entries.sort((a, b) => b[1] - a[1]);
-      const rowIds: number[] = [], rowLps: number[] = [];
+      const rowIds: number[] = [],
+        rowLps: number[] = [];
       for (const [id, v] of entries) if (rowIds.length < k && !rowIds.includes(id)) rowIds.push(id), rowLps.push(v);
       padRow(rowIds, rowLps, k);
       return { ids: rowIds, logprobs: rowLps };
@@ -166,14 +221,29 @@ export class HttpTeacher implements Teacher {
 
   /** The teacher's predictions over a text, by character offset of the predicted token (text mode, any server). */
   async scoreText(text: string, k: number): Promise<TextPrediction[]> {
-    const res = await this.client.post<CompletionResponse>('/completions', { model: this.o.model, prompt: text, max_tokens: 1, temperature: 0, echo: true, logprobs: k });
+    const res = await this.client.post<CompletionResponse>('/completions', {
+      model: this.o.model,
+      prompt: text,
+      max_tokens: 1,
+      temperature: 0,
+      echo: true,
+      logprobs: k,
+    });
     const lp = res.choices?.[0]?.logprobs;
-    if (!lp) throw new TeacherError(`HTTP teacher '${this.name}': the completions answer has no logprobs; the server must support echo with logprobs`);
+    if (!lp)
+      throw new TeacherError(
+        `HTTP teacher '${this.name}': the completions answer has no logprobs; the server must support echo with logprobs`,
+      );
     const out: TextPrediction[] = [];
     lp.top_logprobs.forEach((top, j) => {
       if (!top || j === 0) return;
       const offset = Math.min(lp.text_offset[j] ?? text.length, text.length);
-      out.push({ offset, top: Object.entries(top).map(([t, v]) => ({ text: t, logprob: v })).sort((a, b) => b.logprob - a.logprob) });
+      out.push({
+        offset,
+        top: Object.entries(top)
+          .map(([t, v]) => ({ text: t, logprob: v }))
+          .sort((a, b) => b.logprob - a.logprob),
+      });
     });
     return out;
   }
@@ -186,8 +256,13 @@ export class HttpTeacher implements Teacher {
   /** Sequence-level KD / synthetic data: a completion of `prompt`. */
   async complete(prompt: string, o: GenerateOptions = {}): Promise<Generated> {
     const res = await this.client.post<CompletionResponse>('/completions', {
-      model: this.o.model, prompt, max_tokens: o.maxTokens ?? 256, temperature: o.temperature ?? 1, top_p: o.topP ?? 1,
-      ...(o.stop?.length ? { stop: o.stop } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      model: this.o.model,
+      prompt,
+      max_tokens: o.maxTokens ?? 256,
+      temperature: o.temperature ?? 1,
+      top_p: o.topP ?? 1,
+      ...(o.stop?.length ? { stop: o.stop } : {}),
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
     });
     const c = res.choices?.[0];
     if (!c) throw new TeacherError(`HTTP teacher '${this.name}': the completions answer has no choices`);
@@ -196,8 +271,13 @@ export class HttpTeacher implements Teacher {
 
   async chat(messages: readonly { role: string; content: string }[], o: GenerateOptions = {}): Promise<Generated> {
     const res = await this.client.post<ChatResponse>('/chat/completions', {
-      model: this.o.model, messages, max_tokens: o.maxTokens ?? 256, temperature: o.temperature ?? 1, top_p: o.topP ?? 1,
-      ...(o.stop?.length ? { stop: o.stop } : {}), ...(o.seed !== undefined ? { seed: o.seed } : {}),
+      model: this.o.model,
+      messages,
+      max_tokens: o.maxTokens ?? 256,
+      temperature: o.temperature ?? 1,
+      top_p: o.topP ?? 1,
+      ...(o.stop?.length ? { stop: o.stop } : {}),
+      ...(o.seed !== undefined ? { seed: o.seed } : {}),
     });
     const c = res.choices?.[0];
     if (!c) throw new TeacherError(`HTTP teacher '${this.name}': the chat answer has no choices`);
@@ -211,11 +291,19 @@ export class HttpTeacher implements Teacher {
    */
   async classify(text: string, o: ClassifyOptions): Promise<Classification> {
     if (o.labels.length < 2) throw new TeacherError('classify: give at least two labels');
-    const instruction = o.instruction ?? `Classify the text into exactly one of these labels: ${o.labels.join(', ')}. Answer with the label only.`;
+    const instruction =
+      o.instruction ??
+      `Classify the text into exactly one of these labels: ${o.labels.join(', ')}. Answer with the label only.`;
     const res = await this.client.post<ChatResponse>('/chat/completions', {
       model: this.o.model,
-      messages: [{ role: 'system', content: instruction }, { role: 'user', content: text }],
-      max_tokens: Math.max(...o.labels.map((l) => l.length)) + 2, temperature: 0, logprobs: true, top_logprobs: o.topLogprobs ?? 10,
+      messages: [
+        { role: 'system', content: instruction },
+        { role: 'user', content: text },
+      ],
+      max_tokens: Math.max(...o.labels.map((l) => l.length)) + 2,
+      temperature: 0,
+      logprobs: true,
+      top_logprobs: o.topLogprobs ?? 10,
     });
     const c = res.choices?.[0];
     const answer = c?.message.content ?? '';
@@ -233,8 +321,12 @@ export class HttpTeacher implements Teacher {
     }
     let total = Object.values(mass).reduce((s, v) => s + v, 0);
     if (total === 0) {
-      const written = o.labels.find((l) => norm(answer).startsWith(norm(l))) ?? o.labels.find((l) => norm(answer).includes(norm(l)));
-      if (!written) throw new TeacherError(`classify: the answer ${JSON.stringify(answer.slice(0, 80))} names none of the labels ${o.labels.join(', ')}`);
+      const written =
+        o.labels.find((l) => norm(answer).startsWith(norm(l))) ?? o.labels.find((l) => norm(answer).includes(norm(l)));
+      if (!written)
+        throw new TeacherError(
+          `classify: the answer ${JSON.stringify(answer.slice(0, 80))} names none of the labels ${o.labels.join(', ')}`,
+        );
       mass[written] = 1;
       total = 1;
     }

@@ -42,18 +42,26 @@ export async function startProxy(target: string): Promise<TestProxy> {
       const headers: Record<string, string> = { 'Content-Type': 'application/json' };
       if (action.kind === 'status' && action.retryAfter !== undefined) headers['Retry-After'] = action.retryAfter;
       res.writeHead(action.status, headers);
-      const text = action.kind === 'echo-auth' ? JSON.stringify({ error: { message: `bad key: ${auth}` } }) : action.body ?? JSON.stringify({ error: { message: `scripted ${action.status}` } });
+      const text =
+        action.kind === 'echo-auth'
+          ? JSON.stringify({ error: { message: `bad key: ${auth}` } })
+          : (action.body ?? JSON.stringify({ error: { message: `scripted ${action.status}` } }));
       return res.end(text);
     }
-    const upstream = await fetch(target + (req.url ?? ''), { method: req.method, headers: { 'Content-Type': 'application/json' }, body: req.method === 'POST' ? body.toString('utf8') : undefined });
+    const upstream = await fetch(target + (req.url ?? ''), {
+      method: req.method,
+      headers: { 'Content-Type': 'application/json' },
+      body: req.method === 'POST' ? body.toString('utf8') : undefined,
+    });
     res.writeHead(upstream.status, { 'Content-Type': upstream.headers.get('content-type') ?? 'application/json' });
     res.end(Buffer.from(await upstream.arrayBuffer()));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  proxy.close = () => new Promise((r) => {
-    server.closeAllConnections();
-    server.close(() => r());
-  });
+  proxy.close = () =>
+    new Promise((r) => {
+      server.closeAllConnections();
+      server.close(() => r());
+    });
   return proxy;
 }

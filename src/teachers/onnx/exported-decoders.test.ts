@@ -53,9 +53,18 @@ function inputsOf(ref: Reference) {
 async function expectMatchesReference(teacher: OnnxTeacher, ref: Reference, what: string): Promise<void> {
   const L = ref.n_layer;
   assert.equal(teacher.capabilities.hidden, true, `${what}: hidden states found`);
-  assert.equal(teacher.hiddenNames.length, L + 1, `${what}: embedding output + ${L} blocks, got ${teacher.hiddenNames.join(', ')}`);
+  assert.equal(
+    teacher.hiddenNames.length,
+    L + 1,
+    `${what}: embedding output + ${L} blocks, got ${teacher.hiddenNames.join(', ')}`,
+  );
   assert.equal(teacher.info.nLayers, L);
-  const res = await teacher.score({ ...inputsOf(ref), logits: true, topK: 3, hidden: Array.from({ length: L + 1 }, (_, i) => i) });
+  const res = await teacher.score({
+    ...inputsOf(ref),
+    logits: true,
+    topK: 3,
+    hidden: Array.from({ length: L + 1 }, (_, i) => i),
+  });
   assert.deepEqual(res.logits!.shape, ref.logits_shape);
   const dl = maxDiff(res.logits!.data as Float32Array, ref.logits);
   assert.ok(dl < 1e-4, `${what}: logits vs PyTorch ${dl}`);
@@ -81,7 +90,9 @@ function writeModel(model: OnnxModel, name: string): string {
 /** The non-constant Add that reads `value` (the residual Add after it). */
 function residualAddAfter(model: OnnxModel, value: string, nodes = model.graph.nodes): OnnxNode {
   const consts = new Set(model.graph.initializers.map((t) => t.name));
-  const adds = nodes.filter((n) => n.opType === 'Add' && n.inputs.includes(value) && !n.inputs.some((i) => consts.has(i)));
+  const adds = nodes.filter(
+    (n) => n.opType === 'Add' && n.inputs.includes(value) && !n.inputs.some((i) => consts.has(i)),
+  );
   assert.equal(adds.length, 1, `one residual Add reads '${value}'`);
   return adds[0]!;
 }
@@ -91,8 +102,15 @@ test('GPT-2 exported at opset 14 (decomposed LayerNorm, input_ids only): hidden 
   const model = decodeModel(readFileSync(fileOf(name)));
   const ops = opCounts(model);
   assert.equal(ops.get('LayerNormalization'), undefined, 'LayerNorm is decomposed');
-  assert.ok((ops.get('ReduceMean') ?? 0) >= 6 && ops.has('Sqrt') && ops.has('Pow'), 'ReduceMean/Sub/Pow/Sqrt/Div norms');
-  assert.deepEqual(model.graph.inputs.map((v) => v.name), ['input_ids'], 'no attention_mask input');
+  assert.ok(
+    (ops.get('ReduceMean') ?? 0) >= 6 && ops.has('Sqrt') && ops.has('Pow'),
+    'ReduceMean/Sub/Pow/Sqrt/Div norms',
+  );
+  assert.deepEqual(
+    model.graph.inputs.map((v) => v.name),
+    ['input_ids'],
+    'no attention_mask input',
+  );
   const teacher = await OnnxTeacher.load(fileOf(name));
   await expectMatchesReference(teacher, reference(name), name);
 });
@@ -101,25 +119,49 @@ test('Llama-style export (decomposed RMSNorm behind casts, RoPE, SwiGLU, untied 
   const name = 'tiny-llama';
   const model = decodeModel(readFileSync(fileOf(name)));
   const ops = opCounts(model);
-  assert.equal(ops.get('SimplifiedLayerNormalization') ?? ops.get('RMSNormalization'), undefined, 'RMSNorm is decomposed');
-  assert.ok(ops.has('Pow') && ops.has('Sqrt') && ops.has('Cast') && ops.has('Sigmoid'), 'Pow/ReduceMean/Sqrt norms behind casts; SiLU as Sigmoid·x');
+  assert.equal(
+    ops.get('SimplifiedLayerNormalization') ?? ops.get('RMSNormalization'),
+    undefined,
+    'RMSNorm is decomposed',
+  );
+  assert.ok(
+    ops.has('Pow') && ops.has('Sqrt') && ops.has('Cast') && ops.has('Sigmoid'),
+    'Pow/ReduceMean/Sqrt norms behind casts; SiLU as Sigmoid·x',
+  );
   const teacher = await OnnxTeacher.load(fileOf(name));
-  assert.equal(teacher.hiddenNames[0], '/embed_tokens/Gather_output_0', 'hidden 0 is the embedding itself, not its cast');
+  assert.equal(
+    teacher.hiddenNames[0],
+    '/embed_tokens/Gather_output_0',
+    'hidden 0 is the embedding itself, not its cast',
+  );
   await expectMatchesReference(teacher, reference(name), name);
 });
 
 test('onnx-community / Optimum layout with past_key_values: empty pasts and position_ids fed, hidden states and logits equal PyTorch', async () => {
   const name = 'tiny-llama-kv';
   const ref = reference(name);
-  assert.ok(ref.attention_mask!.some((row) => row.includes(0)), 'the reference input is left-padded');
+  assert.ok(
+    ref.attention_mask!.some((row) => row.includes(0)),
+    'the reference input is left-padded',
+  );
   const teacher = await OnnxTeacher.load(fileOf(name));
   const io = teacher.session.io;
-  assert.deepEqual(io.past.map((p) => `${p.name}:${p.heads}x${p.headDim}`), ['past_key_values.0.key:2x8', 'past_key_values.0.value:2x8', 'past_key_values.1.key:2x8', 'past_key_values.1.value:2x8']);
+  assert.deepEqual(
+    io.past.map((p) => `${p.name}:${p.heads}x${p.headDim}`),
+    [
+      'past_key_values.0.key:2x8',
+      'past_key_values.0.value:2x8',
+      'past_key_values.1.key:2x8',
+      'past_key_values.1.value:2x8',
+    ],
+  );
   assert.ok(io.mask && io.positions, 'attention_mask and position_ids are fed');
   assert.deepEqual(io.present, ['present.0.key', 'present.0.value', 'present.1.key', 'present.1.value']);
   await expectMatchesReference(teacher, ref, name);
   // The present caches come back with the new keys: (B, kv heads, 0 + T, head size).
-  const out = await teacher.session.run({ ids: inputsOf(ref).ids, mask: inputsOf(ref).attentionMask }, ['present.1.value']);
+  const out = await teacher.session.run({ ids: inputsOf(ref).ids, mask: inputsOf(ref).attentionMask }, [
+    'present.1.value',
+  ]);
   assert.deepEqual([...out['present.1.value']!.dims], [2, 2, ref.input_ids[0]!.length, 8]);
 });
 
@@ -137,7 +179,13 @@ test('the walk looks through swapped Add inputs, Identity nodes in the chain and
     add.inputs.reverse();
     const out = add.outputs[0]!;
     add.outputs[0] = `${out}.before_identity`;
-    nodes.splice(nodes.indexOf(add) + 1, 0, { opType: 'Identity', name: `identity_${i}`, inputs: [add.outputs[0]], outputs: [out], attributes: [] });
+    nodes.splice(nodes.indexOf(add) + 1, 0, {
+      opType: 'Identity',
+      name: `identity_${i}`,
+      inputs: [add.outputs[0]],
+      outputs: [out],
+      attributes: [],
+    });
     value = out;
   }
   // Each Pow's exponent becomes a float64 [1] initializer instead of a float32 scalar Constant.
@@ -154,7 +202,11 @@ test('the walk looks through swapped Add inputs, Identity nodes in the chain and
   const walked = walkResidualStream(edited);
   assert.ok(walked.names, `walk found hidden states: ${'reason' in walked ? walked.reason : ''}`);
   assert.equal(walked.names.length, 3);
-  assert.deepEqual(walked.names.slice(1), names.slice(1).map((n) => `${n}.before_identity`), 'the chain runs through the Identity nodes (each hidden state the Add output before its copy)');
+  assert.deepEqual(
+    walked.names.slice(1),
+    names.slice(1).map((n) => `${n}.before_identity`),
+    'the chain runs through the Identity nodes (each hidden state the Add output before its copy)',
+  );
   const teacher = await OnnxTeacher.load(writeModel(edited, 'llama-edited.onnx'), { tokenizer: null });
   await expectMatchesReference(teacher, reference(name), 'edited llama');
 });
@@ -171,7 +223,13 @@ test('where the walk fails, asking for hidden states names the candidate values 
     n === add
       ? [
           { opType: 'Neg', name: 'neg_branch', inputs: [other], outputs: ['retort.test.neg'], attributes: [] },
-          { opType: 'Sub', name: 'sub_residual', inputs: [names[0]!, 'retort.test.neg'], outputs: [...add.outputs], attributes: [] },
+          {
+            opType: 'Sub',
+            name: 'sub_residual',
+            inputs: [names[0]!, 'retort.test.neg'],
+            outputs: [...add.outputs],
+            attributes: [],
+          },
         ]
       : [n],
   );
@@ -198,7 +256,8 @@ test('where the walk fails, asking for hidden states names the candidate values 
   assert.doesNotMatch(err.message, /needs a Retort or ONNX teacher/, 'not the message for HTTP teachers');
   const listed = [...err.message.slice(err.message.indexOf('Candidates')).matchAll(/'([^']+)'/g)].map((m) => m[1]!);
   // The values that feed the five norms (ln_1, ln_2 of each block, ln_f) come first: every second one is a hidden state.
-  for (const n of [names[0]!, add.outputs[0]!, ...names.slice(1)]) assert.ok(listed.includes(n), `'${n}' is among the candidates`);
+  for (const n of [names[0]!, add.outputs[0]!, ...names.slice(1)])
+    assert.ok(listed.includes(n), `'${n}' is among the candidates`);
   const named = await OnnxTeacher.load(file, { tokenizer: null, hidden: suggested });
   await expectMatchesReference(named, ref, 'named from the message');
 });
@@ -206,13 +265,26 @@ test('where the walk fails, asking for hidden states names the candidate values 
 test('capability messages: HTTP teachers are told hidden states need a Retort or ONNX teacher; ONNX ones what to pass', async () => {
   const ids = hostTensor('int64', [1, 2], [1, 2]);
   const stub = (kind: Teacher['kind'], unavailable?: Teacher['unavailable']): Teacher => ({
-    kind, name: 't', fingerprint: 'f', info: { vocabSize: 4 }, unavailable,
+    kind,
+    name: 't',
+    fingerprint: 'f',
+    info: { vocabSize: 4 },
+    unavailable,
     capabilities: { logits: false, topK: true, hidden: false, attentions: false },
     score: async () => ({}),
   });
-  assert.throws(() => checkRequest(stub('http'), { ids, hidden: [0] }), /\(http\) cannot return hidden; .*needs a Retort teacher \(source\.kind retort\) or an ONNX teacher \(source\.kind onnx\)/);
-  assert.throws(() => checkRequest(stub('onnx'), { ids, hidden: [0] }), /\(onnx\) cannot return hidden; name the hidden-state values: `source\.hidden: \[\.\.\.\]`/);
-  assert.throws(() => checkRequest(stub('onnx', { hidden: 'because' }), { ids, hidden: [0] }), /cannot return hidden; because$/);
+  assert.throws(
+    () => checkRequest(stub('http'), { ids, hidden: [0] }),
+    /\(http\) cannot return hidden; .*needs a Retort teacher \(source\.kind retort\) or an ONNX teacher \(source\.kind onnx\)/,
+  );
+  assert.throws(
+    () => checkRequest(stub('onnx'), { ids, hidden: [0] }),
+    /\(onnx\) cannot return hidden; name the hidden-state values: `source\.hidden: \[\.\.\.\]`/,
+  );
+  assert.throws(
+    () => checkRequest(stub('onnx', { hidden: 'because' }), { ids, hidden: [0] }),
+    /cannot return hidden; because$/,
+  );
   const none = await OnnxTeacher.load(fileOf('tiny-llama'), { tokenizer: null, hidden: [] });
   await assert.rejects(none.score({ ids, hidden: [0] }), /loaded with hidden: \[\]; name the hidden-state values/);
 });

@@ -20,7 +20,14 @@ export interface CandidateTensor {
 }
 
 /** Ops whose outputs are usually worth a look as hidden states: residual adds and normalizations. */
-export const CANDIDATE_OPS = ['Add', 'LayerNormalization', 'SimplifiedLayerNormalization', 'SkipLayerNormalization', 'SkipSimplifiedLayerNormalization', 'RMSNormalization'] as const;
+export const CANDIDATE_OPS = [
+  'Add',
+  'LayerNormalization',
+  'SimplifiedLayerNormalization',
+  'SkipLayerNormalization',
+  'SkipSimplifiedLayerNormalization',
+  'RMSNormalization',
+] as const;
 
 /**
  * Outputs of Add and normalization nodes in graph order, for choosing hidden states by name.
@@ -45,12 +52,19 @@ const PASS_OPS = new Set(['Cast', 'Identity']);
 function constantNames(g: OnnxGraph): Set<string> {
   const s = new Set(g.initializers.map((t) => t.name));
   for (const n of g.nodes) {
-    if (n.opType === 'Constant' || (PASS_OPS.has(n.opType) && n.inputs.length > 0 && n.inputs.every((i) => s.has(i)))) for (const o of n.outputs) s.add(o);
+    if (n.opType === 'Constant' || (PASS_OPS.has(n.opType) && n.inputs.length > 0 && n.inputs.every((i) => s.has(i))))
+      for (const o of n.outputs) s.add(o);
   }
   return s;
 }
 
-const NORM_OPS = new Set(['LayerNormalization', 'SimplifiedLayerNormalization', 'RMSNormalization', 'SkipLayerNormalization', 'SkipSimplifiedLayerNormalization']);
+const NORM_OPS = new Set([
+  'LayerNormalization',
+  'SimplifiedLayerNormalization',
+  'RMSNormalization',
+  'SkipLayerNormalization',
+  'SkipSimplifiedLayerNormalization',
+]);
 
 /** Producers and readers of every value, for walking the graph both ways. */
 interface GraphIndex {
@@ -93,17 +107,25 @@ function scalarOf(ix: GraphIndex, v: string): number | undefined {
   const b = raw.rawData;
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   switch (raw.dataType) {
-    case OnnxDataType.FLOAT: return b.byteLength === 4 ? view.getFloat32(0, true) : undefined;
-    case OnnxDataType.DOUBLE: return b.byteLength === 8 ? view.getFloat64(0, true) : undefined;
-    case OnnxDataType.INT64: return b.byteLength === 8 ? Number(view.getBigInt64(0, true)) : undefined;
-    case OnnxDataType.INT32: return b.byteLength === 4 ? view.getInt32(0, true) : undefined;
-    case OnnxDataType.FLOAT16: return b.byteLength === 2 ? f16(view.getUint16(0, true)) : undefined;
-    default: return undefined;
+    case OnnxDataType.FLOAT:
+      return b.byteLength === 4 ? view.getFloat32(0, true) : undefined;
+    case OnnxDataType.DOUBLE:
+      return b.byteLength === 8 ? view.getFloat64(0, true) : undefined;
+    case OnnxDataType.INT64:
+      return b.byteLength === 8 ? Number(view.getBigInt64(0, true)) : undefined;
+    case OnnxDataType.INT32:
+      return b.byteLength === 4 ? view.getInt32(0, true) : undefined;
+    case OnnxDataType.FLOAT16:
+      return b.byteLength === 2 ? f16(view.getUint16(0, true)) : undefined;
+    default:
+      return undefined;
   }
 }
 
 function f16(h: number): number {
-  const e = (h >> 10) & 0x1f, m = h & 0x3ff, sign = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f,
+    m = h & 0x3ff,
+    sign = h & 0x8000 ? -1 : 1;
   if (e === 0) return sign * m * 2 ** -24;
   if (e === 31) return m ? NaN : sign * Infinity;
   return sign * (1 + m / 1024) * 2 ** (e - 15);
@@ -112,7 +134,8 @@ function f16(h: number): number {
 /** `v` squared by this node: Pow(v, 2) with the exponent a constant of any numeric type, or Mul(v, v). */
 function squareOf(ix: GraphIndex, n: OnnxNode | undefined): string | undefined {
   if (n?.opType === 'Pow' && n.inputs[1] && scalarOf(ix, n.inputs[1]) === 2) return through(ix, n.inputs[0]!);
-  if (n?.opType === 'Mul' && n.inputs.length === 2 && through(ix, n.inputs[0]!) === through(ix, n.inputs[1]!)) return through(ix, n.inputs[0]!);
+  if (n?.opType === 'Mul' && n.inputs.length === 2 && through(ix, n.inputs[0]!) === through(ix, n.inputs[1]!))
+    return through(ix, n.inputs[0]!);
   return undefined;
 }
 
@@ -128,7 +151,9 @@ function normInput(ix: GraphIndex, n: OnnxNode): string | undefined {
   if (NORM_OPS.has(n.opType)) return through(ix, n.inputs[0]!);
   if (n.opType !== 'ReduceMean' || !n.inputs[0]) return undefined;
   const x = through(ix, n.inputs[0]);
-  const centred = readers(ix, n.outputs[0]!).some((r) => r.opType === 'Sub' && r.inputs[0] && through(ix, r.inputs[0]) === x);
+  const centred = readers(ix, n.outputs[0]!).some(
+    (r) => r.opType === 'Sub' && r.inputs[0] && through(ix, r.inputs[0]) === x,
+  );
   if (centred) return x;
   const sq = squareOf(ix, ix.producer.get(x));
   if (sq === undefined || ix.producer.get(sq)?.opType === 'Sub') return undefined;
@@ -164,21 +189,37 @@ export function walkResidualStream(model: OnnxModel): ResidualWalk {
     if (x !== undefined && !normInputs.includes(x)) normInputs.push(x);
   }
   const candidates = [...new Set([...normInputs, ...listCandidates(model).map((c) => c.name)])];
-  const suggested = normInputs.length >= 3 && normInputs.length % 2 === 1 ? { suggested: normInputs.filter((_, i) => i % 2 === 0) } : {};
+  const suggested =
+    normInputs.length >= 3 && normInputs.length % 2 === 1
+      ? { suggested: normInputs.filter((_, i) => i % 2 === 0) }
+      : {};
   if (!normInputs.length) {
-    return { reason: 'the residual-stream walk found no normalization (LayerNormalization, RMSNormalization, or a decomposed ReduceMean/Sub or Pow/ReduceMean norm) to start from', candidates };
+    return {
+      reason:
+        'the residual-stream walk found no normalization (LayerNormalization, RMSNormalization, or a decomposed ReduceMean/Sub or Pow/ReduceMean norm) to start from',
+      candidates,
+    };
   }
   const fed = new Set(normInputs);
   const chain = [normInputs[0]!];
   for (;;) {
-    const adds = readers(ix, chain.at(-1)!).filter((n) => n.opType === 'Add' && !n.inputs.some((i) => ix.constants.has(i)));
+    const adds = readers(ix, chain.at(-1)!).filter(
+      (n) => n.opType === 'Add' && !n.inputs.some((i) => ix.constants.has(i)),
+    );
     const next = adds.length === 1 ? adds[0]!.outputs[0]! : undefined;
     if (next === undefined || !fed.has(next) || chain.includes(next)) break;
     chain.push(next);
   }
   if (chain.length < 3 || chain.length % 2 !== 1) {
-    const after = chain.length === 1 ? 'no residual Add that feeds a normalization reads it' : `the chain of residual Adds that feed normalizations stops after ${chain.length - 1} (a pre-norm decoder has two per block)`;
-    return { reason: `the residual-stream walk found no hidden states: from the first normalization's input '${chain[0]}', ${after}`, candidates, ...suggested };
+    const after =
+      chain.length === 1
+        ? 'no residual Add that feeds a normalization reads it'
+        : `the chain of residual Adds that feed normalizations stops after ${chain.length - 1} (a pre-norm decoder has two per block)`;
+    return {
+      reason: `the residual-stream walk found no hidden states: from the first normalization's input '${chain[0]}', ${after}`,
+      candidates,
+      ...suggested,
+    };
   }
   return { names: chain.filter((_, i) => i % 2 === 0) };
 }
@@ -189,16 +230,25 @@ export function residualStream(model: OnnxModel): string[] | undefined {
 }
 
 /** How to name hidden states when the walk did not find them: the config field, the load option, and the likely values. */
-export function hiddenHint(why: string, candidates: readonly string[], suggested?: readonly string[], max = 16): string {
+export function hiddenHint(
+  why: string,
+  candidates: readonly string[],
+  suggested?: readonly string[],
+  max = 16,
+): string {
   const q = (names: readonly string[]) => names.map((c) => `'${c}'`).join(', ');
   const more = candidates.length > max ? `, ... (${candidates.length - max} more: inspectOnnx lists them)` : '';
   const example = suggested?.length ? q(suggested) : candidates.length ? `${q(candidates.slice(0, 2))}, ...` : '...';
   return (
     `${why}. Name them, embedding output first, then each block's output: ` +
     `\`source.hidden: [${example}]\` in a run config, or the \`hidden: [...]\` option of OnnxTeacher.load` +
-    (suggested?.length ? ` (these ${suggested.length} are every second value that feeds a normalization: a pre-norm decoder's residual stream)` : '') +
+    (suggested?.length
+      ? ` (these ${suggested.length} are every second value that feeds a normalization: a pre-norm decoder's residual stream)`
+      : '') +
     '. ' +
-    (candidates.length ? `Candidates (values that feed a normalization, then other Add and norm outputs), in graph order: ${q(candidates.slice(0, max))}${more}` : 'The graph has no Add or normalization outputs to suggest; see inspectOnnx')
+    (candidates.length
+      ? `Candidates (values that feed a normalization, then other Add and norm outputs), in graph order: ${q(candidates.slice(0, max))}${more}`
+      : 'The graph has no Add or normalization outputs to suggest; see inspectOnnx')
   );
 }
 
@@ -219,12 +269,21 @@ export function exposeOutputs(model: OnnxModel, names: readonly string[]): OnnxM
   const defined = definedNames(g);
   const missing = names.filter((n) => !defined.has(n));
   if (missing.length) {
-    const sample = listCandidates(model).slice(0, 8).map((c) => c.name).join(', ');
-    throw new Error(`ONNX teacher: no value named ${missing.map((m) => `'${m}'`).join(', ')} in the graph; candidates (listCandidates) include: ${sample}`);
+    const sample = listCandidates(model)
+      .slice(0, 8)
+      .map((c) => c.name)
+      .join(', ');
+    throw new Error(
+      `ONNX teacher: no value named ${missing.map((m) => `'${m}'`).join(', ')} in the graph; candidates (listCandidates) include: ${sample}`,
+    );
   }
-  const known = new Map<string, OnnxValueInfo>([...(g.valueInfo ?? []), ...g.inputs, ...g.outputs].map((v) => [v.name, v]));
+  const known = new Map<string, OnnxValueInfo>(
+    [...(g.valueInfo ?? []), ...g.inputs, ...g.outputs].map((v) => [v.name, v]),
+  );
   const have = new Set(g.outputs.map((o) => o.name));
-  const extra = names.filter((n, i) => !have.has(n) && names.indexOf(n) === i).map((name) => ({ name, elemType: known.get(name)?.elemType ?? OnnxDataType.FLOAT, shape: null }));
+  const extra = names
+    .filter((n, i) => !have.has(n) && names.indexOf(n) === i)
+    .map((name) => ({ name, elemType: known.get(name)?.elemType ?? OnnxDataType.FLOAT, shape: null }));
   return { ...model, graph: { ...g, outputs: [...g.outputs, ...extra] } };
 }
 
@@ -237,17 +296,30 @@ export function exposeOutputs(model: OnnxModel, names: readonly string[]): OnnxM
 export function appendTopK(model: OnnxModel, logits: string): OnnxModel {
   const g = model.graph;
   const out = g.outputs.find((o) => o.name === logits);
-  if (!out) throw new Error(`ONNX teacher: the graph has no output '${logits}' to take top-k of; outputs: ${g.outputs.map((o) => o.name).join(', ')}`);
+  if (!out)
+    throw new Error(
+      `ONNX teacher: the graph has no output '${logits}' to take top-k of; outputs: ${g.outputs.map((o) => o.name).join(', ')}`,
+    );
   const lsm = `${TOPK_VALUES}.logsoftmax`;
   const rank = out.shape?.length;
   const nodes: OnnxNode[] = [
-    { opType: 'LogSoftmax', name: 'retort_topk_logsoftmax', inputs: [logits], outputs: [lsm], attributes: [{ name: 'axis', type: 'int', value: -1 }] },
+    {
+      opType: 'LogSoftmax',
+      name: 'retort_topk_logsoftmax',
+      inputs: [logits],
+      outputs: [lsm],
+      attributes: [{ name: 'axis', type: 'int', value: -1 }],
+    },
     {
       opType: 'TopK',
       name: 'retort_topk',
       inputs: [lsm, TOPK_K_INPUT],
       outputs: [TOPK_VALUES, TOPK_INDICES],
-      attributes: [{ name: 'axis', type: 'int', value: -1 }, { name: 'largest', type: 'int', value: 1 }, { name: 'sorted', type: 'int', value: 1 }],
+      attributes: [
+        { name: 'axis', type: 'int', value: -1 },
+        { name: 'largest', type: 'int', value: 1 },
+        { name: 'sorted', type: 'int', value: 1 },
+      ],
     },
   ];
   const shape = rank === undefined ? null : Array.from({ length: rank }, () => null);
@@ -257,7 +329,11 @@ export function appendTopK(model: OnnxModel, logits: string): OnnxModel {
       ...g,
       nodes: [...g.nodes, ...nodes],
       inputs: [...g.inputs, { name: TOPK_K_INPUT, elemType: OnnxDataType.INT64, shape: [1] }],
-      outputs: [...g.outputs, { name: TOPK_VALUES, elemType: out.elemType, shape }, { name: TOPK_INDICES, elemType: OnnxDataType.INT64, shape }],
+      outputs: [
+        ...g.outputs,
+        { name: TOPK_VALUES, elemType: out.elemType, shape },
+        { name: TOPK_INDICES, elemType: OnnxDataType.INT64, shape },
+      ],
     },
   };
 }

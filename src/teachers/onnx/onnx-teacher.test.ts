@@ -21,7 +21,13 @@ const DIR = join(import.meta.dirname, '../../../fixtures/onnx');
 const DECODER = join(DIR, 'tiny-gpt2.onnx');
 const CLASSIFIER = join(DIR, 'tiny-classifier.onnx');
 const ref = JSON.parse(readFileSync(join(DIR, 'reference.json'), 'utf8')) as {
-  input_ids: number[][]; attention_mask: number[][]; logits: number[]; logits_shape: number[]; hidden: number[]; hidden_index: number; classifier_logits: number[];
+  input_ids: number[][];
+  attention_mask: number[][];
+  logits: number[];
+  logits_shape: number[];
+  hidden: number[];
+  hidden_index: number;
+  classifier_logits: number[];
 };
 const [B, T] = [ref.input_ids.length, ref.input_ids[0]!.length];
 const ids = hostTensor('int64', [B, T], ref.input_ids.flat());
@@ -58,14 +64,20 @@ test('decoder: logits equal onnxruntime on the file and PyTorch; hidden state 1 
   assert.ok(maxDiff(logits, ref.logits) < 1e-4, `vs PyTorch: ${maxDiff(logits, ref.logits)}`);
   const h = res.hidden![ref.hidden_index]!;
   assert.deepEqual(h.shape, [B, T, 32]);
-  assert.ok(maxDiff(h.data as Float32Array, ref.hidden) < 1e-4, `hidden vs PyTorch: ${maxDiff(h.data as Float32Array, ref.hidden)}`);
+  assert.ok(
+    maxDiff(h.data as Float32Array, ref.hidden) < 1e-4,
+    `hidden vs PyTorch: ${maxDiff(h.data as Float32Array, ref.hidden)}`,
+  );
   // Top-k from the graph's TopK node equals top-k in JS over the same logits.
   const js = topkFromLogits(res.logits!, 5);
   assert.deepEqual([...(res.topk!.ids.data as BigInt64Array)], [...(js.ids.data as BigInt64Array)]);
   assert.ok(maxDiff(res.topk!.logprobs.data as Float32Array, js.logprobs.data as Float32Array) < 1e-5);
   // Without the mask the unpadded row 0 is unchanged (its mask was all ones).
   const plain = await teacher.score({ ids: hostTensor('int64', [1, T], ref.input_ids[0]!), topK: 5 });
-  assert.deepEqual([...(plain.topk!.ids.data as BigInt64Array)], [...(res.topk!.ids.data as BigInt64Array)].slice(0, T * 5));
+  assert.deepEqual(
+    [...(plain.topk!.ids.data as BigInt64Array)],
+    [...(res.topk!.ids.data as BigInt64Array)].slice(0, T * 5),
+  );
 });
 
 test('decoder: hidden states named by the user, candidates, and errors that name the gap', async () => {
@@ -76,7 +88,10 @@ test('decoder: hidden states named by the user, candidates, and errors that name
   const teacher = await OnnxTeacher.load(DECODER, { hidden: [stream[1]!] });
   const res = await teacher.score({ ids, attentionMask: mask, hidden: [0] });
   assert.ok(maxDiff(res.hidden![0]!.data as Float32Array, ref.hidden) < 1e-4);
-  await assert.rejects(OnnxTeacher.load(DECODER, { hidden: ['no/such/value'] }), /no value named 'no\/such\/value'.*candidates/);
+  await assert.rejects(
+    OnnxTeacher.load(DECODER, { hidden: ['no/such/value'] }),
+    /no value named 'no\/such\/value'.*candidates/,
+  );
   await assert.rejects(teacher.score({ ids, hidden: [3] }), /hidden states 0..0, not 3/);
   await assert.rejects(teacher.score({ ids, topK: 999 }), /topK must be an integer in \[1, 257\]/);
   const softmax = listCandidates(model, ['Softmax']).map((c) => c.name);
@@ -113,7 +128,10 @@ test('Retort export with past_key_values inputs: empty caches fed, logits equal 
     assert.ok(onnx.session.io.past.length === 4, 'two layers of past keys and values');
     const x = hostTensor('int64', [2, 7], [1, 5, 9, 200, 3, 3, 17, 42, 0, 299, 8, 8, 1, 2]);
     const local = new LocalTeacher('local', model as unknown as DecoderModel, params);
-    const [a, b] = await Promise.all([onnx.score({ ids: x, logits: true, topK: 4 }), local.score({ ids: x, logits: true, topK: 4 })]);
+    const [a, b] = await Promise.all([
+      onnx.score({ ids: x, logits: true, topK: 4 }),
+      local.score({ ids: x, logits: true, topK: 4 }),
+    ]);
     assert.ok(maxDiff(a.logits!.data as Float32Array, b.logits!.data as Float32Array) < 1e-4);
     assert.deepEqual([...(a.topk!.ids.data as BigInt64Array)], [...(b.topk!.ids.data as BigInt64Array)]);
   } finally {

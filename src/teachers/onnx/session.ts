@@ -9,7 +9,14 @@
 // Anything else the graph asks for is an error naming it.
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
-import { decodeModel, encodeModel, OnnxDataType, type OnnxDataTypeCode, type OnnxModel, type OnnxValueInfo } from '../../onnx/index.ts';
+import {
+  decodeModel,
+  encodeModel,
+  OnnxDataType,
+  type OnnxDataTypeCode,
+  type OnnxModel,
+  type OnnxValueInfo,
+} from '../../onnx/index.ts';
 import { f16BitsToFloat32 } from '../../models/checkpoint/float16.ts';
 import { defaultThreads, hostTensor, type HostTensor } from '../../runtime/index.ts';
 import { appendTopK, exposeOutputs, TOPK_INDICES, TOPK_K_INPUT, TOPK_VALUES } from './graph-edit.ts';
@@ -53,7 +60,12 @@ export interface OnnxSessionOptions {
 
 const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
 const ORT_TYPE: Partial<Record<number, ort.Tensor.Type>> = {
-  [OnnxDataType.FLOAT]: 'float32', [OnnxDataType.FLOAT16]: 'float16', [OnnxDataType.INT64]: 'int64', [OnnxDataType.INT32]: 'int32', [OnnxDataType.BOOL]: 'bool', [OnnxDataType.DOUBLE]: 'float64',
+  [OnnxDataType.FLOAT]: 'float32',
+  [OnnxDataType.FLOAT16]: 'float16',
+  [OnnxDataType.INT64]: 'int64',
+  [OnnxDataType.INT32]: 'int32',
+  [OnnxDataType.BOOL]: 'bool',
+  [OnnxDataType.DOUBLE]: 'float64',
 };
 
 function ortType(v: OnnxValueInfo): ort.Tensor.Type {
@@ -64,13 +76,20 @@ function ortType(v: OnnxValueInfo): ort.Tensor.Type {
 
 function emptyOf(type: ort.Tensor.Type, n: number) {
   switch (type) {
-    case 'float32': return new Float32Array(n);
-    case 'float16': return new Uint16Array(n);
-    case 'float64': return new Float64Array(n);
-    case 'int64': return new BigInt64Array(n);
-    case 'int32': return new Int32Array(n);
-    case 'bool': return new Uint8Array(n);
-    default: throw new Error(`ONNX teacher: cannot make a ${type} tensor`);
+    case 'float32':
+      return new Float32Array(n);
+    case 'float16':
+      return new Uint16Array(n);
+    case 'float64':
+      return new Float64Array(n);
+    case 'int64':
+      return new BigInt64Array(n);
+    case 'int32':
+      return new Int32Array(n);
+    case 'bool':
+      return new Uint8Array(n);
+    default:
+      throw new Error(`ONNX teacher: cannot make a ${type} tensor`);
   }
 }
 
@@ -83,7 +102,9 @@ function cacheDims(v: OnnxValueInfo, config: Record<string, unknown> | undefined
   const nHeads = num(config?.num_attention_heads) ?? num(config?.n_head);
   const headDim = num(d) ?? num(config?.head_dim) ?? (width && nHeads ? width / nHeads : undefined);
   if (!heads || !headDim) {
-    throw new Error(`ONNX teacher: input '${v.name}' has shape [${(v.shape ?? []).join(', ')}] with no fixed head count or head size; pass the model's config.json (config option) so empty caches can be fed`);
+    throw new Error(
+      `ONNX teacher: input '${v.name}' has shape [${(v.shape ?? []).join(', ')}] with no fixed head count or head size; pass the model's config.json (config option) so empty caches can be fed`,
+    );
   }
   return [heads, headDim];
 }
@@ -95,25 +116,44 @@ export function describeIo(model: OnnxModel, o: OnnxSessionOptions = {}): OnnxIo
   const inputs = g.inputs.filter((v) => !inits.has(v.name) && v.name !== TOPK_K_INPUT);
   const byName = new Map(inputs.map((v) => [v.name, v]));
   const ids = byName.get('input_ids');
-  if (!ids) throw new Error(`ONNX teacher: the graph has no 'input_ids' input (inputs: ${inputs.map((v) => v.name).join(', ')}); Retort reads files with transformers.js / onnx-community input names`);
+  if (!ids)
+    throw new Error(
+      `ONNX teacher: the graph has no 'input_ids' input (inputs: ${inputs.map((v) => v.name).join(', ')}); Retort reads files with transformers.js / onnx-community input names`,
+    );
   const past: PastInput[] = [];
   const unknown: string[] = [];
   for (const v of inputs) {
     const m = PAST.exec(v.name);
     if (m) {
       const [heads, headDim] = cacheDims(v, o.config);
-      past.push({ name: v.name, layer: Number(m[1]), kind: m[2] as 'key' | 'value', heads, headDim, elemType: v.elemType });
-    } else if (!['input_ids', 'attention_mask', 'position_ids', 'token_type_ids', 'use_cache_branch'].includes(v.name)) unknown.push(v.name);
+      past.push({
+        name: v.name,
+        layer: Number(m[1]),
+        kind: m[2] as 'key' | 'value',
+        heads,
+        headDim,
+        elemType: v.elemType,
+      });
+    } else if (!['input_ids', 'attention_mask', 'position_ids', 'token_type_ids', 'use_cache_branch'].includes(v.name))
+      unknown.push(v.name);
   }
-  if (unknown.length) throw new Error(`ONNX teacher: the graph needs input(s) ${unknown.map((u) => `'${u}'`).join(', ')}, which Retort does not know how to fill; it feeds input_ids, attention_mask, position_ids, token_type_ids, past_key_values.* and use_cache_branch`);
+  if (unknown.length)
+    throw new Error(
+      `ONNX teacher: the graph needs input(s) ${unknown.map((u) => `'${u}'`).join(', ')}, which Retort does not know how to fill; it feeds input_ids, attention_mask, position_ids, token_type_ids, past_key_values.* and use_cache_branch`,
+    );
   past.sort((a, b) => a.layer - b.layer || (a.kind === 'key' ? -1 : 1));
   const outNames = new Set(g.outputs.map((v) => v.name));
   const present = past.map((p) => `present.${p.layer}.${p.kind}`);
   const logitsName = o.logitsName ?? (outNames.has('logits') ? 'logits' : g.outputs[0]?.name);
   const logits = g.outputs.find((v) => v.name === logitsName);
-  if (!logits) throw new Error(`ONNX teacher: the graph has no output '${logitsName}'; outputs: ${g.outputs.map((v) => v.name).join(', ')}`);
+  if (!logits)
+    throw new Error(
+      `ONNX teacher: the graph has no output '${logitsName}'; outputs: ${g.outputs.map((v) => v.name).join(', ')}`,
+    );
   return {
-    ids, past, logits,
+    ids,
+    past,
+    logits,
     mask: byName.get('attention_mask'),
     positions: byName.get('position_ids'),
     tokenTypes: byName.get('token_type_ids'),
@@ -139,13 +179,24 @@ export interface OnnxRunInputs {
 export function fromOrt(t: ort.Tensor): HostTensor {
   const dims = [...t.dims];
   switch (t.type) {
-    case 'float32': return hostTensor('float32', dims, t.data as Float32Array);
-    case 'float16': return hostTensor('float32', dims, t.data instanceof Uint16Array ? f16BitsToFloat32(t.data) : Float32Array.from(t.data as ArrayLike<number>));
-    case 'float64': return hostTensor('float64', dims, t.data as Float64Array);
-    case 'int64': return hostTensor('int64', dims, t.data as BigInt64Array);
-    case 'int32': return hostTensor('int32', dims, t.data as Int32Array);
-    case 'bool': return hostTensor('bool', dims, t.data as Uint8Array);
-    default: throw new Error(`ONNX teacher: output of type ${t.type} is not supported`);
+    case 'float32':
+      return hostTensor('float32', dims, t.data as Float32Array);
+    case 'float16':
+      return hostTensor(
+        'float32',
+        dims,
+        t.data instanceof Uint16Array ? f16BitsToFloat32(t.data) : Float32Array.from(t.data as ArrayLike<number>),
+      );
+    case 'float64':
+      return hostTensor('float64', dims, t.data as Float64Array);
+    case 'int64':
+      return hostTensor('int64', dims, t.data as BigInt64Array);
+    case 'int32':
+      return hostTensor('int32', dims, t.data as Int32Array);
+    case 'bool':
+      return hostTensor('bool', dims, t.data as Uint8Array);
+    default:
+      throw new Error(`ONNX teacher: output of type ${t.type} is not supported`);
   }
 }
 
@@ -183,12 +234,24 @@ export class OnnxSession {
     try {
       model = decodeModel(bytes);
     } catch (err) {
-      if (o.extraOutputs?.length) throw new Error(`ONNX teacher: cannot edit ${typeof file === 'string' ? file : 'the model'} to expose outputs (${(err as Error).message})`, { cause: err });
+      if (o.extraOutputs?.length)
+        throw new Error(
+          `ONNX teacher: cannot edit ${typeof file === 'string' ? file : 'the model'} to expose outputs (${(err as Error).message})`,
+          { cause: err },
+        );
     }
     const threads = o.threads ?? defaultThreads();
-    const opts: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1, enableMemPattern: false };
+    const opts: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      enableMemPattern: false,
+    };
     if (!model) {
-      if (typeof file !== 'string') throw new Error('ONNX teacher: the bytes are not an ONNX model Retort can decode, and without a path onnxruntime cannot find external data');
+      if (typeof file !== 'string')
+        throw new Error(
+          'ONNX teacher: the bytes are not an ONNX model Retort can decode, and without a path onnxruntime cannot find external data',
+        );
       const session = await ort.InferenceSession.create(file, opts);
       return new OnnxSession(session, ioFromSession(session), new Set(session.outputNames), false);
     }
@@ -209,13 +272,21 @@ export class OnnxSession {
     const intType = (v: OnnxValueInfo) => ortType(v) as 'int64' | 'int32';
     const ints = (v: OnnxValueInfo, dims: number[], values: ArrayLike<number | bigint>) => {
       const type = intType(v);
-      const data = type === 'int64' ? BigInt64Array.from(values as ArrayLike<bigint>, (z) => BigInt(z)) : Int32Array.from(values as ArrayLike<number>, Number);
+      const data =
+        type === 'int64'
+          ? BigInt64Array.from(values as ArrayLike<bigint>, (z) => BigInt(z))
+          : Int32Array.from(values as ArrayLike<number>, Number);
       return new ort.Tensor(type, data, dims);
     };
     feeds[io.ids.name] = ints(io.ids, [b, t], x.ids.data as ArrayLike<bigint>);
     const mask = x.mask ?? hostTensor('int64', [b, pastLen + t], new BigInt64Array(b * (pastLen + t)).fill(1n));
     if (io.mask) feeds[io.mask.name] = ints(io.mask, mask.shape, mask.data as ArrayLike<bigint>);
-    if (io.positions) feeds[io.positions.name] = ints(io.positions, [b, t], x.positions?.data as ArrayLike<bigint> ?? positionsFromMask(mask, t));
+    if (io.positions)
+      feeds[io.positions.name] = ints(
+        io.positions,
+        [b, t],
+        (x.positions?.data as ArrayLike<bigint>) ?? positionsFromMask(mask, t),
+      );
     if (io.tokenTypes) feeds[io.tokenTypes.name] = ints(io.tokenTypes, [b, t], new BigInt64Array(b * t));
     if (io.cacheBranch) feeds[io.cacheBranch.name] = new ort.Tensor('bool', new Uint8Array([pastLen > 0 ? 1 : 0]), [1]);
     for (const p of io.past) {
@@ -224,7 +295,8 @@ export class OnnxSession {
     }
     if (this.graphTopK) feeds[TOPK_K_INPUT] = new ort.Tensor('int64', new BigInt64Array([BigInt(x.k ?? 1)]), [1]);
     const missing = fetch.filter((f) => !this.outputs.has(f));
-    if (missing.length) throw new Error(`ONNX teacher: the session has no output ${missing.map((m) => `'${m}'`).join(', ')}`);
+    if (missing.length)
+      throw new Error(`ONNX teacher: the session has no output ${missing.map((m) => `'${m}'`).join(', ')}`);
     return this.session.run(feeds, fetch as string[]);
   }
 
@@ -237,8 +309,12 @@ export class OnnxSession {
 function ioFromSession(s: ort.InferenceSession): OnnxIo {
   const v = (name: string): OnnxValueInfo => ({ name, elemType: OnnxDataType.INT64, shape: null });
   const has = (n: string) => s.inputNames.includes(n);
-  if (!has('input_ids')) throw new Error(`ONNX teacher: the graph has no 'input_ids' input (inputs: ${s.inputNames.join(', ')})`);
-  if (s.inputNames.some((n) => PAST.test(n))) throw new Error('ONNX teacher: this file has past_key_values inputs and could not be decoded to read their shapes; use a file without external data');
+  if (!has('input_ids'))
+    throw new Error(`ONNX teacher: the graph has no 'input_ids' input (inputs: ${s.inputNames.join(', ')})`);
+  if (s.inputNames.some((n) => PAST.test(n)))
+    throw new Error(
+      'ONNX teacher: this file has past_key_values inputs and could not be decoded to read their shapes; use a file without external data',
+    );
   return {
     ids: v('input_ids'),
     mask: has('attention_mask') ? v('attention_mask') : undefined,
@@ -246,6 +322,10 @@ function ioFromSession(s: ort.InferenceSession): OnnxIo {
     tokenTypes: has('token_type_ids') ? v('token_type_ids') : undefined,
     past: [],
     present: [],
-    logits: { name: s.outputNames.includes('logits') ? 'logits' : s.outputNames[0]!, elemType: OnnxDataType.FLOAT, shape: null },
+    logits: {
+      name: s.outputNames.includes('logits') ? 'logits' : s.outputNames[0]!,
+      elemType: OnnxDataType.FLOAT,
+      shape: null,
+    },
   };
 }

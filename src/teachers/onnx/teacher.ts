@@ -11,7 +11,15 @@ import { decodeModel } from '../../onnx/index.ts';
 import { loadHfTokenizer } from '../../models/tokenizers/hf-tokenizer.ts';
 import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
 import { hostTensor, type HostTensor } from '../../runtime/index.ts';
-import { checkRequest, TeacherError, type ScoreRequest, type ScoreResult, type Teacher, type TeacherInfo, type TopK } from '../teacher.ts';
+import {
+  checkRequest,
+  TeacherError,
+  type ScoreRequest,
+  type ScoreResult,
+  type Teacher,
+  type TeacherInfo,
+  type TopK,
+} from '../teacher.ts';
 import { hiddenHint, listCandidates, walkResidualStream, type CandidateTensor } from './graph-edit.ts';
 import { fromOrt, OnnxSession } from './session.ts';
 
@@ -58,7 +66,8 @@ function tokenizerHash(tok: Tokenizer): string {
 export function topkFromLogits(logits: HostTensor, k: number): TopK {
   const v = logits.shape.at(-1)!;
   const rows = logits.data.length / v;
-  const ids = new BigInt64Array(rows * k), lps = new Float32Array(rows * k);
+  const ids = new BigInt64Array(rows * k),
+    lps = new Float32Array(rows * k);
   const x = logits.data as Float32Array;
   for (let r = 0; r < rows; r++) {
     const row = x.subarray(r * v, (r + 1) * v);
@@ -67,7 +76,9 @@ export function topkFromLogits(logits: HostTensor, k: number): TopK {
     let sum = 0;
     for (const z of row) sum += Math.exp(z - max);
     const lse = max + Math.log(sum);
-    const order = Array.from(row.keys()).sort((a, b) => row[b]! - row[a]! || a - b).slice(0, k);
+    const order = Array.from(row.keys())
+      .sort((a, b) => row[b]! - row[a]! || a - b)
+      .slice(0, k);
     order.forEach((id, j) => {
       ids[r * k + j] = BigInt(id);
       lps[r * k + j] = row[id]! - lse;
@@ -100,25 +111,57 @@ export class OnnxTeacher implements Teacher {
     this.task = rank === 2 ? 'classifier' : 'causal-lm';
     const last = session.io.logits.shape?.at(-1);
     const vocabSize = typeof last === 'number' ? last : Number(config?.vocab_size ?? tokenizer?.vocabSize ?? NaN);
-    if (!Number.isFinite(vocabSize)) throw new TeacherError(`ONNX teacher '${name}': cannot tell the vocabulary size (the logits' last dim is symbolic, and there is no config.json or tokenizer); pass config`);
+    if (!Number.isFinite(vocabSize))
+      throw new TeacherError(
+        `ONNX teacher '${name}': cannot tell the vocabulary size (the logits' last dim is symbolic, and there is no config.json or tokenizer); pass config`,
+      );
     this.info = {
       vocabSize,
       ...(hiddenNames.length ? { nLayers: hiddenNames.length - 1 } : {}),
-      ...(typeof config?.hidden_size === 'number' || typeof config?.n_embd === 'number' ? { dModel: Number(config.hidden_size ?? config.n_embd) } : {}),
+      ...(typeof config?.hidden_size === 'number' || typeof config?.n_embd === 'number'
+        ? { dModel: Number(config.hidden_size ?? config.n_embd) }
+        : {}),
     };
-    this.capabilities = { logits: true, topK: true, hidden: hiddenNames.length > 0, attentions: attentionNames.length > 0 };
+    this.capabilities = {
+      logits: true,
+      topK: true,
+      hidden: hiddenNames.length > 0,
+      attentions: attentionNames.length > 0,
+    };
     this.unavailable = {
-      ...(hiddenNames.length ? {} : { hidden: hiddenMissing ?? "the teacher was loaded with hidden: []; name the hidden-state values (`source.hidden` in a run config, the `hidden` option of OnnxTeacher.load), or leave it 'auto'" }),
-      ...(attentionNames.length ? {} : { attentions: "name each layer's attention probabilities (its Softmax output; listCandidates(model, ['Softmax']) lists them): `source.attentions: [...]` in a run config, or the `attentions` option of OnnxTeacher.load" }),
+      ...(hiddenNames.length
+        ? {}
+        : {
+            hidden:
+              hiddenMissing ??
+              "the teacher was loaded with hidden: []; name the hidden-state values (`source.hidden` in a run config, the `hidden` option of OnnxTeacher.load), or leave it 'auto'",
+          }),
+      ...(attentionNames.length
+        ? {}
+        : {
+            attentions:
+              "name each layer's attention probabilities (its Softmax output; listCandidates(model, ['Softmax']) lists them): `source.attentions: [...]` in a run config, or the `attentions` option of OnnxTeacher.load",
+          }),
     };
   }
 
   static async load(path: string, o: OnnxTeacherOptions = {}): Promise<OnnxTeacher> {
     const bytes = readFileSync(path);
-    const tokPath = o.tokenizer === undefined ? besideFile(path, 'tokenizer.json') : typeof o.tokenizer === 'string' ? o.tokenizer : undefined;
-    const tokenizer = o.tokenizer && typeof o.tokenizer === 'object' ? o.tokenizer : tokPath ? loadHfTokenizer(tokPath) : undefined;
+    const tokPath =
+      o.tokenizer === undefined
+        ? besideFile(path, 'tokenizer.json')
+        : typeof o.tokenizer === 'string'
+          ? o.tokenizer
+          : undefined;
+    const tokenizer =
+      o.tokenizer && typeof o.tokenizer === 'object' ? o.tokenizer : tokPath ? loadHfTokenizer(tokPath) : undefined;
     const cfgPath = typeof o.config === 'string' ? o.config : o.config ? undefined : besideFile(path, 'config.json');
-    const config = typeof o.config === 'object' ? o.config : cfgPath ? (JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>) : undefined;
+    const config =
+      typeof o.config === 'object'
+        ? o.config
+        : cfgPath
+          ? (JSON.parse(readFileSync(cfgPath, 'utf8')) as Record<string, unknown>)
+          : undefined;
     let hidden: readonly string[] = [];
     let hiddenMissing: string | undefined;
     if (o.hidden === undefined || o.hidden === 'auto') {
@@ -132,22 +175,52 @@ export class OnnxTeacher implements Teacher {
       else if (walk) hiddenMissing = hiddenHint(walk.reason, walk.candidates, walk.suggested);
     } else hidden = o.hidden;
     const attentions = o.attentions ?? [];
-    const session = await OnnxSession.open(bytes, { extraOutputs: [...hidden, ...attentions], logitsName: o.logitsName, config, threads: o.threads });
+    const session = await OnnxSession.open(bytes, {
+      extraOutputs: [...hidden, ...attentions],
+      logitsName: o.logitsName,
+      config,
+      threads: o.threads,
+    });
     const h = createHash('sha256').update(bytes);
     const fingerprint = h.digest('hex').slice(0, 32) + (tokenizer ? `:${tokenizerHash(tokenizer).slice(0, 8)}` : '');
-    return new OnnxTeacher(o.name ?? basename(path), session, fingerprint, hidden, attentions, tokenizer, config, hiddenMissing);
+    return new OnnxTeacher(
+      o.name ?? basename(path),
+      session,
+      fingerprint,
+      hidden,
+      attentions,
+      tokenizer,
+      config,
+      hiddenMissing,
+    );
   }
 
   async score(req: OnnxScoreRequest): Promise<ScoreResult> {
     checkRequest(this, req);
     const k = req.topK;
-    if (k !== undefined && (!Number.isInteger(k) || k < 1 || k > this.info.vocabSize)) throw new TeacherError(`ONNX teacher '${this.name}': topK must be an integer in [1, ${this.info.vocabSize}], got ${k}`);
+    if (k !== undefined && (!Number.isInteger(k) || k < 1 || k > this.info.vocabSize))
+      throw new TeacherError(
+        `ONNX teacher '${this.name}': topK must be an integer in [1, ${this.info.vocabSize}], got ${k}`,
+      );
     const [, t] = req.ids.shape as [number, number];
-    if (req.attentionMask && (req.attentionMask.shape.length !== 2 || req.attentionMask.shape[0] !== req.ids.shape[0] || req.attentionMask.shape[1] !== t)) {
-      throw new TeacherError(`ONNX teacher '${this.name}': attentionMask must be (B, T) like ids [${req.ids.shape.join(', ')}], got [${req.attentionMask.shape.join(', ')}]`);
+    if (
+      req.attentionMask &&
+      (req.attentionMask.shape.length !== 2 ||
+        req.attentionMask.shape[0] !== req.ids.shape[0] ||
+        req.attentionMask.shape[1] !== t)
+    ) {
+      throw new TeacherError(
+        `ONNX teacher '${this.name}': attentionMask must be (B, T) like ids [${req.ids.shape.join(', ')}], got [${req.attentionMask.shape.join(', ')}]`,
+      );
     }
-    for (const i of [...(req.hidden ?? [])]) if (!this.hiddenNames[i]) throw new TeacherError(`teacher '${this.name}' has hidden states 0..${this.hiddenNames.length - 1}, not ${i}`);
-    for (const i of [...(req.attentions ?? [])]) if (!this.attentionNames[i]) throw new TeacherError(`teacher '${this.name}' exposes attention maps 0..${this.attentionNames.length - 1}, not ${i}`);
+    for (const i of [...(req.hidden ?? [])])
+      if (!this.hiddenNames[i])
+        throw new TeacherError(`teacher '${this.name}' has hidden states 0..${this.hiddenNames.length - 1}, not ${i}`);
+    for (const i of [...(req.attentions ?? [])])
+      if (!this.attentionNames[i])
+        throw new TeacherError(
+          `teacher '${this.name}' exposes attention maps 0..${this.attentionNames.length - 1}, not ${i}`,
+        );
     const { session } = this;
     const graphTopK = k !== undefined && session.graphTopK;
     const fetch = new Set<string>();
@@ -155,7 +228,15 @@ export class OnnxTeacher implements Teacher {
     if (graphTopK) fetch.add(session.topkNames.values).add(session.topkNames.indices);
     for (const i of req.hidden ?? []) fetch.add(this.hiddenNames[i]!);
     for (const i of req.attentions ?? []) fetch.add(this.attentionNames[i]!);
-    const mask = req.attentionMask ? hostTensor('int64', req.attentionMask.shape, req.attentionMask.data instanceof BigInt64Array ? req.attentionMask.data : Array.from(req.attentionMask.data as ArrayLike<number>)) : undefined;
+    const mask = req.attentionMask
+      ? hostTensor(
+          'int64',
+          req.attentionMask.shape,
+          req.attentionMask.data instanceof BigInt64Array
+            ? req.attentionMask.data
+            : Array.from(req.attentionMask.data as ArrayLike<number>),
+        )
+      : undefined;
     const out = await session.run({ ids: req.ids, mask, k: k ?? 1 }, [...fetch]);
     const res: ScoreResult = {};
     const logits = fetch.has(session.io.logits.name) ? fromOrt(out[session.io.logits.name]!) : undefined;
@@ -172,7 +253,16 @@ export class OnnxTeacher implements Teacher {
 }
 
 /** What a file offers as hidden states: candidate values (Add and normalization outputs) and the residual stream guess (or why there is none). */
-export function inspectOnnx(path: string, ops?: readonly string[]): { candidates: CandidateTensor[]; residual?: string[]; residualMissing?: string; inputs: string[]; outputs: string[] } {
+export function inspectOnnx(
+  path: string,
+  ops?: readonly string[],
+): {
+  candidates: CandidateTensor[];
+  residual?: string[];
+  residualMissing?: string;
+  inputs: string[];
+  outputs: string[];
+} {
   const model = decodeModel(readFileSync(path));
   const walk = walkResidualStream(model);
   return {

@@ -24,7 +24,14 @@ import { answerWriter, type AnswerSettings } from './writers.ts';
 const dir = mkdtempSync(join(tmpdir(), 'retort-writers-'));
 const words = ['cat', 'dog', 'fish', 'bird', 'tree', 'house', 'water', 'apple'];
 const tokenizer = trainByteLevelBpe([...words, 'K AE1 T D AO1 G', 'user:\nassistant:\n'], { vocabSize: 300 });
-const model = new Gpt2({ vocabSize: tokenizer.vocabSize, maxPositions: 64, dModel: 32, nLayers: 2, nHeads: 2, eosTokenId: tokenizer.eosId });
+const model = new Gpt2({
+  vocabSize: tokenizer.vocabSize,
+  maxPositions: 64,
+  dModel: 32,
+  nLayers: 2,
+  nHeads: 2,
+  eosTokenId: tokenizer.eosId,
+});
 const params = ParamStore.init(model.params.values(), 11);
 const executor = new OrtExecutor();
 let server: RunningServer;
@@ -38,25 +45,64 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const prompts = words.slice(0, 4).map((w, i) => ({ id: `w${i}`, messages: [{ role: 'user', content: w }] as ChatMessage[] }));
+const prompts = words
+  .slice(0, 4)
+  .map((w, i) => ({ id: `w${i}`, messages: [{ role: 'user', content: w }] as ChatMessage[] }));
 const greedy: AnswerSettings = { n: 1, maxNewTokens: 10, temperature: 0, topP: 1, topK: 0, seed: 0 };
 
 const writers = async () => ({
-  local: answerWriter({ name: 'big', teacher: new LocalTeacher('big', model, params, tokenizer), mode: 'in-graph' } as TeacherEntry, tokenizer, executor),
-  onnx: answerWriter({ name: 'onnx', teacher: await OnnxTeacher.load(join(dir, 'model.onnx'), { tokenizer, hidden: [] }), mode: 'fed' } as TeacherEntry, tokenizer, executor),
-  http: answerWriter({ name: 'api', teacher: new HttpTeacher({ baseUrl: `${server.url}/v1`, model: 'tiny', tokenizer, env: {} }), mode: 'fed' } as TeacherEntry, tokenizer, executor),
+  local: answerWriter(
+    { name: 'big', teacher: new LocalTeacher('big', model, params, tokenizer), mode: 'in-graph' } as TeacherEntry,
+    tokenizer,
+    executor,
+  ),
+  onnx: answerWriter(
+    {
+      name: 'onnx',
+      teacher: await OnnxTeacher.load(join(dir, 'model.onnx'), { tokenizer, hidden: [] }),
+      mode: 'fed',
+    } as TeacherEntry,
+    tokenizer,
+    executor,
+  ),
+  http: answerWriter(
+    {
+      name: 'api',
+      teacher: new HttpTeacher({ baseUrl: `${server.url}/v1`, model: 'tiny', tokenizer, env: {} }),
+      mode: 'fed',
+    } as TeacherEntry,
+    tokenizer,
+    executor,
+  ),
 });
 
 test('greedy answers agree token for token: Retort model, its ONNX export by scoring, and retort serve over HTTP', async () => {
   const w = await writers();
   const local = await w.local(prompts, greedy);
-  assert.ok(local.every((a) => a.length === 1 && a[0]!.ids.length > 0), 'every prompt got an answer');
+  assert.ok(
+    local.every((a) => a.length === 1 && a[0]!.ids.length > 0),
+    'every prompt got an answer',
+  );
   const onnx = await w.onnx(prompts, greedy);
-  assert.deepEqual(onnx.map((a) => a[0]!.ids), local.map((a) => a[0]!.ids), 'ONNX scoring writer');
-  assert.deepEqual(onnx.map((a) => a[0]!.finish), local.map((a) => a[0]!.finish));
+  assert.deepEqual(
+    onnx.map((a) => a[0]!.ids),
+    local.map((a) => a[0]!.ids),
+    'ONNX scoring writer',
+  );
+  assert.deepEqual(
+    onnx.map((a) => a[0]!.finish),
+    local.map((a) => a[0]!.finish),
+  );
   const http = await w.http(prompts, greedy);
-  assert.deepEqual(http.map((a) => a[0]!.text), local.map((a) => a[0]!.text), 'HTTP chat writer (the server renders the same template)');
-  assert.deepEqual(http.map((a) => a[0]!.finish), local.map((a) => a[0]!.finish));
+  assert.deepEqual(
+    http.map((a) => a[0]!.text),
+    local.map((a) => a[0]!.text),
+    'HTTP chat writer (the server renders the same template)',
+  );
+  assert.deepEqual(
+    http.map((a) => a[0]!.finish),
+    local.map((a) => a[0]!.finish),
+  );
 });
 
 test('sampled answers depend on the prompt id, its index and the seed, not on the batch', async () => {
@@ -68,6 +114,10 @@ test('sampled answers depend on the prompt id, its index and the seed, not on th
     assert.deepEqual(one[0], all[2], 'the same answers written alone');
     assert.notDeepEqual(all[2]![0]!.ids, all[2]![1]!.ids, 'two answers to one prompt differ');
     const other = await write([prompts[2]!], { ...sampled, seed: 6 });
-    assert.notDeepEqual(other[0]!.map((a) => a.ids), all[2]!.map((a) => a.ids), 'another seed, other answers');
+    assert.notDeepEqual(
+      other[0]!.map((a) => a.ids),
+      all[2]!.map((a) => a.ids),
+      'another seed, other answers',
+    );
   }
 });

@@ -27,7 +27,10 @@ export interface AnswerSettings {
 }
 
 /** Writes `settings.n` answers to each prompt conversation (its messages up to the answer). */
-export type AnswerWriter = (prompts: readonly { id: string; messages: ChatMessage[] }[], s: AnswerSettings) => Promise<WrittenAnswer[][]>;
+export type AnswerWriter = (
+  prompts: readonly { id: string; messages: ChatMessage[] }[],
+  s: AnswerSettings,
+) => Promise<WrittenAnswer[][]>;
 
 /** Seed of answer k to prompt `id`: independent of batching and order. */
 export function answerSeed(seed: number, id: string, k: number): number {
@@ -49,13 +52,23 @@ function localWriter(entry: TeacherEntry, tok: Tokenizer, executor: Executor): A
   for (const e of eos === undefined ? [] : Array.isArray(eos) ? eos : [eos]) stop.add(e);
   return async (prompts, s) => {
     const rows = prompts.flatMap((p) => Array.from({ length: s.n }, (_, k) => ({ p, k })));
-    const ids = rows.map(({ p }) => promptIds(tok, { id: p.id, messages: p.messages, source: { file: '', line: 0 } } as Conversation));
+    const ids = rows.map(({ p }) =>
+      promptIds(tok, { id: p.id, messages: p.messages, source: { file: '', line: 0 } } as Conversation),
+    );
     // The model's context bounds the answer: a prompt near maxPositions leaves fewer new tokens (such answers end 'length').
     const room = (local.model.config.maxPositions ?? Infinity) - Math.max(...ids.map((p) => p.length));
-    if (room < 1) throw new Error(`teacherAnswers: a prompt of ${Math.max(...ids.map((p) => p.length))} tokens leaves no room in teacher '${entry.name}''s ${local.model.config.maxPositions} positions; shorten the prompts`);
+    if (room < 1)
+      throw new Error(
+        `teacherAnswers: a prompt of ${Math.max(...ids.map((p) => p.length))} tokens leaves no room in teacher '${entry.name}''s ${local.model.config.maxPositions} positions; shorten the prompts`,
+      );
     const r = await gen.generate(ids, {
-      maxNewTokens: Math.min(s.maxNewTokens, room), temperature: s.temperature, topP: s.topP, topK: s.topK,
-      seed: rows.map(({ p, k }) => answerSeed(s.seed, p.id, k)), eosTokenId: [...stop], padTokenId: tok.padId ?? tok.eosId ?? 0,
+      maxNewTokens: Math.min(s.maxNewTokens, room),
+      temperature: s.temperature,
+      topP: s.topP,
+      topK: s.topK,
+      seed: rows.map(({ p, k }) => answerSeed(s.seed, p.id, k)),
+      eosTokenId: [...stop],
+      padTokenId: tok.padId ?? tok.eosId ?? 0,
     });
     const out: WrittenAnswer[][] = prompts.map(() => []);
     rows.forEach(({ k }, i) => {
@@ -67,20 +80,34 @@ function localWriter(entry: TeacherEntry, tok: Tokenizer, executor: Executor): A
 }
 
 interface ChatCapable {
-  chat(messages: readonly { role: string; content: string }[], o: { maxTokens?: number; temperature?: number; topP?: number; seed?: number }): Promise<{ text: string; finishReason?: string }>;
+  chat(
+    messages: readonly { role: string; content: string }[],
+    o: { maxTokens?: number; temperature?: number; topP?: number; seed?: number },
+  ): Promise<{ text: string; finishReason?: string }>;
 }
 
 function httpWriter(entry: TeacherEntry, tok: Tokenizer): AnswerWriter {
   const t = entry.teacher as unknown as ChatCapable;
   return async (prompts, s) =>
-    Promise.all(prompts.map(async (p) => {
-      const answers: WrittenAnswer[] = [];
-      for (let k = 0; k < s.n; k++) {
-        const g = await t.chat(p.messages, { maxTokens: s.maxNewTokens, temperature: s.temperature, topP: s.topP, seed: answerSeed(s.seed, p.id, k) });
-        answers.push({ text: g.text, ids: tok.encode(g.text), finish: g.finishReason === 'length' ? 'length' : 'stop' });
-      }
-      return answers;
-    }));
+    Promise.all(
+      prompts.map(async (p) => {
+        const answers: WrittenAnswer[] = [];
+        for (let k = 0; k < s.n; k++) {
+          const g = await t.chat(p.messages, {
+            maxTokens: s.maxNewTokens,
+            temperature: s.temperature,
+            topP: s.topP,
+            seed: answerSeed(s.seed, p.id, k),
+          });
+          answers.push({
+            text: g.text,
+            ids: tok.encode(g.text),
+            finish: g.finishReason === 'length' ? 'length' : 'stop',
+          });
+        }
+        return answers;
+      }),
+    );
 }
 
 /** Greedy or sampled decoding by scoring the whole sequence each step (no KV cache): any teacher that returns logits. */
@@ -92,12 +119,18 @@ function scoringWriter(entry: TeacherEntry, tok: Tokenizer): AnswerWriter {
       const answers: WrittenAnswer[] = [];
       const prompt = promptIds(tok, { id: p.id, messages: p.messages, source: { file: '', line: 0 } } as Conversation);
       for (let k = 0; k < s.n; k++) {
-        const sample = makeSampler({ temperature: s.temperature, topP: s.topP, topK: s.topK }, mulberry32(answerSeed(s.seed, p.id, k)));
+        const sample = makeSampler(
+          { temperature: s.temperature, topP: s.topP, topK: s.topK },
+          mulberry32(answerSeed(s.seed, p.id, k)),
+        );
         const seq = [...prompt];
         const ids: number[] = [];
         let finish: WrittenAnswer['finish'] = 'length';
         while (ids.length < s.maxNewTokens) {
-          const r = await entry.teacher.score({ ids: hostTensor('int64', [1, seq.length], BigInt64Array.from(seq, BigInt)), logits: true });
+          const r = await entry.teacher.score({
+            ids: hostTensor('int64', [1, seq.length], BigInt64Array.from(seq, BigInt)),
+            logits: true,
+          });
           const v = entry.teacher.info.vocabSize;
           const logits = Float32Array.from(toNumbers(r.logits!).slice((seq.length - 1) * v, seq.length * v));
           const next = sample(logits, seq);
@@ -119,7 +152,10 @@ function scoringWriter(entry: TeacherEntry, tok: Tokenizer): AnswerWriter {
 /** The writer for a teacher: its own generate hook, a Retort model, an HTTP chat API, or scoring. */
 export function answerWriter(entry: TeacherEntry, tok: Tokenizer, executor: Executor): AnswerWriter {
   if (entry.teacher.local) return localWriter(entry, tok, executor);
-  if (entry.teacher.kind === 'http' && typeof (entry.teacher as unknown as ChatCapable).chat === 'function') return httpWriter(entry, tok);
+  if (entry.teacher.kind === 'http' && typeof (entry.teacher as unknown as ChatCapable).chat === 'function')
+    return httpWriter(entry, tok);
   if (entry.teacher.capabilities.logits) return scoringWriter(entry, tok);
-  throw new Error(`teacherAnswers: teacher '${entry.name}' (${entry.teacher.kind}) can neither generate nor return logits, so it cannot write answers`);
+  throw new Error(
+    `teacherAnswers: teacher '${entry.name}' (${entry.teacher.kind}) can neither generate nor return logits, so it cannot write answers`,
+  );
 }

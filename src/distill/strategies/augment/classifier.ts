@@ -53,16 +53,39 @@ export interface PromptForLabelsOptions extends SetOptions {
 }
 
 export function promptForLabels(o: PromptForLabelsOptions): Promise<GeneratedSet> {
-  if (!o.template.includes('{label}')) throw new Error(`promptForLabels: template ${JSON.stringify(o.template)} has no {label}; write where the label's name goes, e.g. "Write a {label} email:\\n"`);
+  if (!o.template.includes('{label}'))
+    throw new Error(
+      `promptForLabels: template ${JSON.stringify(o.template)} has no {label}; write where the label's name goes, e.g. "Write a {label} email:\\n"`,
+    );
   const seed = o.seed ?? 0;
-  const sampling = { maxNewTokens: o.maxNewTokens, temperature: o.temperature ?? 1, topP: o.topP ?? 1, topK: o.topK ?? 0 };
+  const sampling = {
+    maxNewTokens: o.maxNewTokens,
+    temperature: o.temperature ?? 1,
+    topP: o.topP ?? 1,
+    topK: o.topK ?? 0,
+  };
   return generateSet({
-    dir: o.dir, count: o.count, maxAttempts: o.maxAttempts ?? 4 * o.count, batch: o.batch ?? 8, dedupe: o.dedupe ?? DEDUPE, existing: o.existing,
-    identity: { kind: 'promptForLabels', teacher: o.teacher, labels: [...o.labels], template: o.template, seed, ...sampling },
+    dir: o.dir,
+    count: o.count,
+    maxAttempts: o.maxAttempts ?? 4 * o.count,
+    batch: o.batch ?? 8,
+    dedupe: o.dedupe ?? DEDUPE,
+    existing: o.existing,
+    identity: {
+      kind: 'promptForLabels',
+      teacher: o.teacher,
+      labels: [...o.labels],
+      template: o.template,
+      seed,
+      ...sampling,
+    },
     propose: async (from, n) => {
       const labels = Array.from({ length: n }, (_, k) => (from + k) % o.labels.length);
       // Prompts differ only by label, so rows are told apart by their seeds (seed + attempt).
-      const out = await o.generate(labels.map((l) => o.tokenizer.encode(o.template.replaceAll('{label}', o.labels[l]!))), { ...sampling, seed: seed + from });
+      const out = await o.generate(
+        labels.map((l) => o.tokenizer.encode(o.template.replaceAll('{label}', o.labels[l]!))),
+        { ...sampling, seed: seed + from },
+      );
       return out.map((ids, k) => ({ text: o.tokenizer.decode(ids).trim(), label: labels[k]! }));
     },
   });
@@ -80,19 +103,29 @@ export function perturb(text: string, rng: Rng, o: { drop: number; swap: number 
 /** A classifier's class probabilities for texts (B at a time), from a SequenceClassifier compiled once per shape. */
 export type Classify = (texts: readonly string[]) => Promise<number[][]>;
 
-export function classifierTeacher(model: SequenceClassifier, params: ParamStore, tokenizer: Tokenizer, o: { seq: number; padId?: number; executor: Executor }): Classify {
+export function classifierTeacher(
+  model: SequenceClassifier,
+  params: ParamStore,
+  tokenizer: Tokenizer,
+  o: { seq: number; padId?: number; executor: Executor },
+): Classify {
   const programs = new Map<number, Promise<Program>>();
   const pad = o.padId ?? tokenizer.padId ?? 0;
   return async (texts) => {
     const b = texts.length;
     let p = programs.get(b);
     if (!p) {
-      const out = model.forward(input('input_ids', [b, o.seq], 'int64'), { mask: input('attention_mask', [b, o.seq], 'int64') });
+      const out = model.forward(input('input_ids', [b, o.seq], 'int64'), {
+        mask: input('attention_mask', [b, o.seq], 'int64'),
+      });
       programs.set(b, (p = o.executor.compile({ logits: out.logits }, { name: 'classifier_teacher' })));
     }
     const program = await p;
     const { ids, mask } = encodeRows(texts, tokenizer, o.seq, pad);
-    const feeds: Record<string, ReturnType<typeof hostTensor>> = { input_ids: hostTensor('int64', [b, o.seq], ids), attention_mask: hostTensor('int64', [b, o.seq], mask) };
+    const feeds: Record<string, ReturnType<typeof hostTensor>> = {
+      input_ids: hostTensor('int64', [b, o.seq], ids),
+      attention_mask: hostTensor('int64', [b, o.seq], mask),
+    };
     for (const spec of program.inputs) if (spec.kind === 'param') feeds[spec.name] = params.get(spec.name);
     const logits = (await program.run(feeds)).logits!.data as Float32Array;
     const c = logits.length / b;
@@ -121,8 +154,19 @@ export function labelWithClassifier(o: LabelWithClassifierOptions): Promise<Gene
   if (o.texts.length === 0) throw new Error('labelWithClassifier: no texts to label');
   const seed = o.seed ?? 0;
   return generateSet({
-    dir: o.dir, count: o.count, maxAttempts: o.maxAttempts ?? 4 * o.count, batch: o.batch ?? 8, dedupe: o.dedupe ?? DEDUPE, existing: o.existing,
-    identity: { kind: 'labelWithClassifier', teacher: o.teacher, texts: o.texts.length, perturb: (o.perturb ?? null) as Json, seed },
+    dir: o.dir,
+    count: o.count,
+    maxAttempts: o.maxAttempts ?? 4 * o.count,
+    batch: o.batch ?? 8,
+    dedupe: o.dedupe ?? DEDUPE,
+    existing: o.existing,
+    identity: {
+      kind: 'labelWithClassifier',
+      teacher: o.teacher,
+      texts: o.texts.length,
+      perturb: (o.perturb ?? null) as Json,
+      seed,
+    },
     propose: async (from, n) => {
       const texts = Array.from({ length: n }, (_, k) => {
         const rng = rngAt(seed, from + k, 0x636c73);
@@ -138,8 +182,14 @@ export function labelWithClassifier(o: LabelWithClassifierOptions): Promise<Gene
 const argmax = (xs: readonly number[]) => xs.reduce((best, v, i) => (v > xs[best]! ? i : best), 0);
 
 /** Token ids cut or right-padded to `seq`, with the keep-mask. */
-function encodeRows(texts: readonly string[], tok: Tokenizer, seq: number, pad: number): { ids: BigInt64Array; mask: BigInt64Array } {
-  const ids = new BigInt64Array(texts.length * seq).fill(BigInt(pad)), mask = new BigInt64Array(texts.length * seq);
+function encodeRows(
+  texts: readonly string[],
+  tok: Tokenizer,
+  seq: number,
+  pad: number,
+): { ids: BigInt64Array; mask: BigInt64Array } {
+  const ids = new BigInt64Array(texts.length * seq).fill(BigInt(pad)),
+    mask = new BigInt64Array(texts.length * seq);
   texts.forEach((t, r) => {
     const row = tok.encode(t).slice(0, seq);
     if (row.length === 0) row.push(pad); // an empty text still needs one kept position to pool
@@ -162,7 +212,8 @@ export function classifierSource(
   o: { batch: number; seq: number; tokenizer: Tokenizer; ratio: number; seed: number; padId?: number },
 ): DataSource {
   if (original.length === 0) throw new Error('classifierSource: no training examples');
-  if (o.ratio > 0 && generated.length === 0) throw new Error(`classifierSource: ratio ${o.ratio} but no generated examples; generate some or use ratio 0`);
+  if (o.ratio > 0 && generated.length === 0)
+    throw new Error(`classifierSource: ratio ${o.ratio} but no generated examples; generate some or use ratio 0`);
   const pad = o.padId ?? o.tokenizer.padId ?? 0;
   const make = (index: number): Batch => {
     const rows = Array.from({ length: o.batch }, (_, r) => {
@@ -170,11 +221,20 @@ export function classifierSource(
       const from = o.ratio > 0 && isGeneratedRow(k, o.ratio) ? generated : original;
       return from[rngAt(o.seed, k, 0x726f77).nextInt(from.length)]!;
     });
-    const { ids, mask } = encodeRows(rows.map((x) => x.text), o.tokenizer, o.seq, pad);
+    const { ids, mask } = encodeRows(
+      rows.map((x) => x.text),
+      o.tokenizer,
+      o.seq,
+      pad,
+    );
     return {
       input_ids: hostTensor('int64', [o.batch, o.seq], ids),
       attention_mask: hostTensor('int64', [o.batch, o.seq], mask),
-      labels: hostTensor('int64', [o.batch], rows.map((x) => x.label)),
+      labels: hostTensor(
+        'int64',
+        [o.batch],
+        rows.map((x) => x.label),
+      ),
     };
   };
   return {
@@ -185,7 +245,10 @@ export function classifierSource(
     },
     open(cursor?: Json) {
       const c = cursor as { seed?: unknown; index?: unknown } | undefined;
-      if (c !== undefined && (c === null || c.seed !== o.seed || !Number.isSafeInteger(c.index))) throw new Error(`classifierSource: cursor ${JSON.stringify(cursor)} was not made by this source (seed ${o.seed})`);
+      if (c !== undefined && (c === null || c.seed !== o.seed || !Number.isSafeInteger(c.index)))
+        throw new Error(
+          `classifierSource: cursor ${JSON.stringify(cursor)} was not made by this source (seed ${o.seed})`,
+        );
       let index = (c?.index as number | undefined) ?? 0;
       return { next: () => make(index++), cursor: () => ({ seed: o.seed, index }) };
     },

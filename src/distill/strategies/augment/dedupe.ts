@@ -36,8 +36,10 @@ export class Deduper {
   private readonly index = new Map<string, number[]>();
 
   constructor(readonly o: DedupeOptions) {
-    if (!Number.isInteger(o.ngram) || o.ngram < 1) throw new RangeError(`dedupe: ngram must be a positive integer, got ${o.ngram}`);
-    if (!(o.threshold > 0 && o.threshold <= 1)) throw new RangeError(`dedupe: threshold must be in (0, 1], got ${o.threshold}`);
+    if (!Number.isInteger(o.ngram) || o.ngram < 1)
+      throw new RangeError(`dedupe: ngram must be a positive integer, got ${o.ngram}`);
+    if (!(o.threshold > 0 && o.threshold <= 1))
+      throw new RangeError(`dedupe: threshold must be in (0, 1], got ${o.threshold}`);
   }
 
   /** Why `text` would be dropped, or undefined when it is new. */

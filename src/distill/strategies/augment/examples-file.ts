@@ -49,20 +49,37 @@ export class GeneratedSet {
 
   /** Opens the set in `dir` (made if absent), refusing one of another identity. */
   static open(dir: string, identity: Json): GeneratedSet {
-    const mpath = join(dir, MANIFEST), epath = join(dir, EXAMPLES);
+    const mpath = join(dir, MANIFEST),
+      epath = join(dir, EXAMPLES);
     if (!existsSync(mpath)) {
       mkdirSync(dir, { recursive: true });
-      const manifest: GeneratedManifest = { format: 'retort-augment', version: 1, identity, kept: 0, attempts: 0, dropped: { exact: 0, near: 0 }, complete: false };
+      const manifest: GeneratedManifest = {
+        format: 'retort-augment',
+        version: 1,
+        identity,
+        kept: 0,
+        attempts: 0,
+        dropped: { exact: 0, near: 0 },
+        complete: false,
+      };
       truncateOrCreate(epath);
       atomicWriteFile(mpath, `${JSON.stringify(manifest, null, 2)}\n`);
       return new GeneratedSet(dir, manifest, []);
     }
     const manifest = JSON.parse(readFileSync(mpath, 'utf8')) as GeneratedManifest;
-    if (manifest.format !== 'retort-augment' || manifest.version !== 1) throw new Error(`${mpath}: not a generated set of version 1 (format ${manifest.format}, version ${manifest.version})`);
+    if (manifest.format !== 'retort-augment' || manifest.version !== 1)
+      throw new Error(
+        `${mpath}: not a generated set of version 1 (format ${manifest.format}, version ${manifest.version})`,
+      );
     if (canonicalJson(manifest.identity) !== canonicalJson(identity)) {
-      const a = manifest.identity as Record<string, Json>, b = identity as Record<string, Json>;
-      const diff = Object.keys({ ...a, ...b }).filter((k) => canonicalJson(a[k] ?? null) !== canonicalJson(b[k] ?? null));
-      throw new Error(`${dir}: holds examples generated with another ${diff.join(', ') || 'identity'} (${diff.map((k) => `${JSON.stringify(a[k])} vs ${JSON.stringify(b[k])}`).join('; ')}); use another folder, or delete it to generate again`);
+      const a = manifest.identity as Record<string, Json>,
+        b = identity as Record<string, Json>;
+      const diff = Object.keys({ ...a, ...b }).filter(
+        (k) => canonicalJson(a[k] ?? null) !== canonicalJson(b[k] ?? null),
+      );
+      throw new Error(
+        `${dir}: holds examples generated with another ${diff.join(', ') || 'identity'} (${diff.map((k) => `${JSON.stringify(a[k])} vs ${JSON.stringify(b[k])}`).join('; ')}); use another folder, or delete it to generate again`,
+      );
     }
     // Keep the committed lines; cut a tail a crashed run wrote but did not count.
     const bytes = existsSync(epath) ? readFileSync(epath) : Buffer.alloc(0);
@@ -70,7 +87,10 @@ export class GeneratedSet {
     let offset = 0;
     while (examples.length < manifest.kept) {
       const end = bytes.indexOf(0x0a, offset);
-      if (end < 0) throw new Error(`${epath}: holds ${examples.length} complete lines but the manifest counts ${manifest.kept}; the file was changed by hand? delete the folder to generate again`);
+      if (end < 0)
+        throw new Error(
+          `${epath}: holds ${examples.length} complete lines but the manifest counts ${manifest.kept}; the file was changed by hand? delete the folder to generate again`,
+        );
       examples.push(JSON.parse(bytes.subarray(offset, end).toString('utf8')) as GeneratedExample);
       offset = end + 1;
     }
@@ -79,7 +99,12 @@ export class GeneratedSet {
   }
 
   /** Appends kept examples and commits the new counts. */
-  commit(kept: readonly GeneratedExample[], attempts: number, dropped: { exact: number; near: number }, complete: boolean): void {
+  commit(
+    kept: readonly GeneratedExample[],
+    attempts: number,
+    dropped: { exact: number; near: number },
+    complete: boolean,
+  ): void {
     if (kept.length > 0) {
       const fd = openSync(join(this.dir, EXAMPLES), 'a');
       try {

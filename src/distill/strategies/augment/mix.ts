@@ -6,23 +6,30 @@ import type { Batch, DataSource } from '../../trainer/index.ts';
 import { hostTensor, type HostTensor } from '../../../runtime/index.ts';
 
 /** Whether row k (0-based, across batches) is a generated one at ratio r. */
-export const isGeneratedRow = (k: number, ratio: number): boolean => Math.floor((k + 1) * ratio) > Math.floor(k * ratio);
+export const isGeneratedRow = (k: number, ratio: number): boolean =>
+  Math.floor((k + 1) * ratio) > Math.floor(k * ratio);
 
 /** Each batch takes its rows from `data` or `generated` (both (B, …) per input, the same inputs), by isGeneratedRow. */
 export function mixSources(data: DataSource, generated: DataSource, ratio: number): DataSource {
   if (!(ratio >= 0 && ratio < 1)) throw new RangeError(`augment: ratio must be in [0, 1), got ${ratio}`);
   const names = Object.keys(data.inputs);
   for (const n of names) {
-    const a = data.inputs[n]!, b = generated.inputs[n];
-    if (!b || b.dtype !== a.dtype || b.shape.join() !== a.shape.join()) throw new Error(`augment: the generated data's input '${n}' is ${b ? `${b.dtype}[${b.shape}]` : 'missing'}, the training data's ${a.dtype}[${a.shape}]`);
+    const a = data.inputs[n]!,
+      b = generated.inputs[n];
+    if (!b || b.dtype !== a.dtype || b.shape.join() !== a.shape.join())
+      throw new Error(
+        `augment: the generated data's input '${n}' is ${b ? `${b.dtype}[${b.shape}]` : 'missing'}, the training data's ${a.dtype}[${a.shape}]`,
+      );
   }
   const rowsPerBatch = data.inputs[names[0]!]!.shape[0]!;
   return {
     inputs: data.inputs,
     open(cursor?: Json) {
       const c = cursor as { data?: Json; generated?: Json; index?: number } | undefined;
-      if (c !== undefined && (typeof c !== 'object' || c === null || !Number.isSafeInteger(c.index))) throw new Error(`augment: cursor ${JSON.stringify(cursor)} is not a mixed source's`);
-      const a = data.open(c?.data), b = generated.open(c?.generated);
+      if (c !== undefined && (typeof c !== 'object' || c === null || !Number.isSafeInteger(c.index)))
+        throw new Error(`augment: cursor ${JSON.stringify(cursor)} is not a mixed source's`);
+      const a = data.open(c?.data),
+        b = generated.open(c?.generated);
       let index = c?.index ?? 0;
       return {
         next(): Batch {

@@ -17,17 +17,31 @@ let corpus: { vocabSize: number; train: Int32Array; validation: Int32Array } | u
 export function tinyCorpus() {
   if (corpus) return corpus;
   const sotu = loadSotu();
-  const train = sotu.filter((s) => s.year <= 1800).map((s) => s.text).join('\n\n');
-  const validation = sotu.filter((s) => s.year > 1800 && s.year <= 1805).map((s) => s.text).join('\n\n');
+  const train = sotu
+    .filter((s) => s.year <= 1800)
+    .map((s) => s.text)
+    .join('\n\n');
+  const validation = sotu
+    .filter((s) => s.year > 1800 && s.year <= 1805)
+    .map((s) => s.text)
+    .join('\n\n');
   const tok = CharTokenizer.fromCorpus([train, validation]);
-  corpus = { vocabSize: tok.vocabSize, train: Int32Array.from(tok.encode(train)), validation: Int32Array.from(tok.encode(validation)) };
+  corpus = {
+    vocabSize: tok.vocabSize,
+    train: Int32Array.from(tok.encode(train)),
+    validation: Int32Array.from(tok.encode(validation)),
+  };
   return corpus;
 }
 
 export const CTX = 32;
 export const BATCH = 4;
 
-export function tinyOptions(dir: string, steps: number, over: Partial<TrainerOptions<DecoderOutput>> = {}): TrainerOptions<DecoderOutput> {
+export function tinyOptions(
+  dir: string,
+  steps: number,
+  over: Partial<TrainerOptions<DecoderOutput>> = {},
+): TrainerOptions<DecoderOutput> {
   const c = tinyCorpus();
   const gpt = new Gpt2({ vocabSize: c.vocabSize, maxPositions: CTX, dModel: 32, nLayers: 2, nHeads: 4, dropout: 0.1 });
   return {
