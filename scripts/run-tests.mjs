@@ -2,8 +2,9 @@
 // Runs every *.test.ts under src/ and test/ with Node's own test runner (through tsx),
 // after a type check and the formatter and linter (Biome, biome.json), so `npm test` is the one
 // command that says whether the tree is sound.
-// The browser tests (report, web demo) drive Debian's Chromium: when it is missing, this installs
-// it first (scripts/install-chromium.sh), so `npm install && npm test` passes on a fresh machine.
+// The browser tests (report, web demo) drive Debian's Chromium, and the GGUF checks llama.cpp
+// (node-llama-cpp): when they are missing, this installs them first (scripts/install-chromium.sh,
+// scripts/install-clients.sh), so `npm install && npm test` passes on a fresh machine.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,6 +43,19 @@ if (needsBrowser && !existsSync(chromium)) {
     console.error(
       "could not install Chromium for the browser tests; install Debian's chromium package " +
         '(or point RETORT_CHROMIUM at a Chromium binary) and run npm test again',
+    );
+    process.exit(install.status ?? 1);
+  }
+}
+
+// The GGUF checks run the files in llama.cpp (node-llama-cpp, installed into .clients/ from npm).
+const needsClients = files.some((f) => f.includes(join('export', 'gguf')));
+if (needsClients && !existsSync('.clients/node_modules/node-llama-cpp/package.json')) {
+  console.log('node-llama-cpp is not in .clients/: installing it for the GGUF checks (scripts/install-clients.sh)');
+  const install = spawnSync('bash', ['scripts/install-clients.sh'], { stdio: 'inherit' });
+  if (install.status !== 0) {
+    console.error(
+      'could not install node-llama-cpp for the GGUF checks; run bash scripts/install-clients.sh and npm test again',
     );
     process.exit(install.status ?? 1);
   }

@@ -10,3 +10,11 @@ export {
 } from './polymorphic.ts';
 export { quantizeInt8, quantizeMatrix, type QuantizeReport } from './quantize.ts';
 export { modelFolder, writeOnnxFiles, type ModelFolder, type OnnxFiles } from './folder.ts';
+export {
+  encodeGgufModel,
+  exportGguf,
+  GGUF_FILE_TYPES,
+  type GgufExportResult,
+  type GgufFileType,
+} from './gguf/index.ts';
+export { EXPORT_FORMATS, parseFormats, type ExportFormat } from './formats.ts';

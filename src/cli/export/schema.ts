@@ -10,6 +10,11 @@ export const exportSchema = z.object({
   ),
   out: described(z.string().min(1), 'The folder to write the export to', 'exported'),
   int8: z.boolean().default(false),
+  formats: described(
+    z.string().min(1),
+    'Comma-separated: onnx, int8, gguf-f32, gguf-f16, gguf-q8_0, gguf-q4_0',
+    'onnx,gguf-q4_0',
+  ).default('onnx'),
   seq: intOption(1).optional(),
 });
 export type ExportValues = z.output<typeof exportSchema>;

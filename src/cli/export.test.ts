@@ -1,0 +1,52 @@
+// retort export --formats: ONNX and GGUF files from one model folder, each file's size printed; an
+// unknown format or a tensor a format cannot hold is a usage error (exit 2) before anything is written.
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { readGguf } from '../export/gguf/read.ts';
+import { Gpt2 } from '../models/gpt2/model.ts';
+import { saveHfModel } from '../models/index.ts';
+import { trainByteLevelBpe } from '../models/tokenizers/train-byte-level-bpe.ts';
+import { ParamStore } from '../runtime/index.ts';
+import { cli } from './testing.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'retort-cli-export-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const tokenizer = trainByteLevelBpe(['the state of the union is strong and the senate meets'], { vocabSize: 300 });
+const save = (name: string, dModel: number) => {
+  const model = new Gpt2({ vocabSize: 320, maxPositions: 64, dModel, nLayers: 1, nHeads: 2, eosTokenId: 0 } as never);
+  saveHfModel(join(dir, name), model, ParamStore.init(model.params.values(), 4), { tokenizer });
+  return join(dir, name);
+};
+
+test('retort export --formats writes ONNX and GGUF files and prints each size', async () => {
+  const model = save('student', 64);
+  const out = join(dir, 'shipped');
+  const r = await cli('export', '--model', model, '--out', out, '--formats', 'onnx,int8,gguf-f16,gguf-q4_0');
+  assert.equal(r.code, 0, r.err);
+  for (const f of ['onnx/model.onnx', 'onnx/model_quantized.onnx', 'gguf/model-f16.gguf', 'gguf/model-q4_0.gguf']) {
+    assert.ok(existsSync(join(out, f)), f);
+    assert.match(r.out, new RegExp(`^  ${f.replace('.', '\\.')}\\s+\\d+\\.\\d\\d MB$`, 'm'), `${f}'s size is printed`);
+  }
+  assert.equal(readGguf(join(out, 'gguf/model-q4_0.gguf')).metadata.get('general.architecture'), 'gpt2');
+  assert.ok(statSync(join(out, 'gguf/model-q4_0.gguf')).size < statSync(join(out, 'onnx/model.onnx')).size / 2);
+});
+
+test('an unknown format, or a width Q4_0 blocks do not divide, is refused before anything is written (exit 2)', async () => {
+  const model = save('odd', 40);
+  const unknown = await cli('export', '--model', model, '--out', join(dir, 'x'), '--formats', 'onnx,gguf-q5_k');
+  assert.equal(unknown.code, 2);
+  assert.match(
+    unknown.err,
+    /--formats onnx,gguf-q5_k: unknown format 'gguf-q5_k'; the formats are onnx, int8, gguf-f32, gguf-f16, gguf-q8_0, gguf-q4_0/,
+  );
+  const odd = await cli('export', '--model', model, '--out', join(dir, 'odd-out'), '--formats', 'onnx,gguf-q4_0');
+  assert.equal(odd.code, 2);
+  assert.match(
+    odd.err,
+    /--formats gguf-q4_0: tensor 'token_embd\.weight' has rows of 40 values, which Q8_0's blocks of 32 do not divide/,
+  );
+  assert.equal(existsSync(join(dir, 'odd-out')), false, 'no ONNX file was written either');
+});
