@@ -48,10 +48,16 @@ if (needsBrowser && !existsSync(chromium)) {
   }
 }
 
-// The GGUF checks run the files in llama.cpp (node-llama-cpp, installed into .clients/ from npm).
-const needsClients = files.some((f) => f.includes(join('export', 'gguf')));
-if (needsClients && !existsSync('.clients/node_modules/node-llama-cpp/package.json')) {
-  console.log('node-llama-cpp is not in .clients/: installing it for the GGUF checks (scripts/install-clients.sh)');
+// The export checks run the files in the programs users load them with: llama.cpp (node-llama-cpp)
+// for GGUF, transformers.js for the ONNX dtypes; both go into .clients/ from the npm registry.
+const needsClients = files.some((f) => f.includes(join('src', 'export')));
+const clientsThere = ['node-llama-cpp', '@huggingface/transformers'].every((p) =>
+  existsSync(`.clients/node_modules/${p}/package.json`),
+);
+if (needsClients && !clientsThere) {
+  console.log(
+    'node-llama-cpp and transformers.js are not in .clients/: installing them for the export checks (scripts/install-clients.sh)',
+  );
   const install = spawnSync('bash', ['scripts/install-clients.sh'], { stdio: 'inherit' });
   if (install.status !== 0) {
     console.error(

@@ -28,6 +28,8 @@ export interface ExportOptions {
    * 'dynamic' for int8 matmuls on quantized activations, 'weights' for int8 storage with float math.
    */
   int8?: boolean | 'dynamic' | 'weights';
+  /** Also write onnx/model_q4.onnx: 4-bit weights in MatMulNBits (see quantize-q4.ts). */
+  q4?: boolean;
   /** config.json; default: the model family's (src/models/hf hfConfigOf, GPT-2 and Llama/Qwen2). */
   hfConfig?: Record<string, unknown>;
   /** Extra generation_config.json fields (max_new_tokens, temperature, ...); bos/eos come from the config. */
@@ -43,6 +45,8 @@ export interface ExportResult {
   modelBytes: number;
   quantizedBytes?: number;
   quantize?: QuantizeReport;
+  /** onnx/model_q4.onnx's size, when written. */
+  q4Bytes?: number;
 }
 
 function hfConfig(model: DecoderModel): Record<string, unknown> {
@@ -158,7 +162,7 @@ export function exportDecoderOnnx(
   const result: ExportResult = {
     dir,
     files,
-    ...writeOnnxFiles(folder, onnx, o.int8 ? (o.int8 === 'weights' ? 'weights' : 'dynamic') : false),
+    ...writeOnnxFiles(folder, onnx, o.int8 ? (o.int8 === 'weights' ? 'weights' : 'dynamic') : false, { q4: o.q4 }),
   };
   write('config.json', `${JSON.stringify(hf, null, 2)}\n`);
   const generation = Object.fromEntries(

@@ -18,3 +18,4 @@ export {
   type GgufFileType,
 } from './gguf/index.ts';
 export { EXPORT_FORMATS, parseFormats, type ExportFormat } from './formats.ts';
+export { packQ4, quantizeQ4, type Q4Options, type Q4Report } from './quantize-q4.ts';

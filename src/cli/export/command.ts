@@ -7,7 +7,7 @@ import { exportSchema } from './schema.ts';
 export const exportCommand = defineCommand({
   name: 'export',
   summary: 'Export a model folder to ONNX (fp32, and int8 with --int8) for Node, browsers and transformers.js',
-  usage: 'retort export --model DIR --out DIR [--formats onnx,int8,gguf-f16,gguf-q8_0,gguf-q4_0] [--int8] [--seq N]',
+  usage: 'retort export --model DIR --out DIR [--formats onnx,int8,q4,gguf-f16,gguf-q4_0] [--int8] [--seq N]',
   description: [
     'Writes onnx/model.onnx (weights baked in), onnx/model_quantized.onnx with --int8 (int8 weight',
     'matrices), config.json and tokenizer.json. Decoders get transformers.js input names and symbolic',
@@ -29,7 +29,7 @@ export const exportCommand = defineCommand({
       type: 'string',
       arg: 'LIST',
       default: 'onnx',
-      help: 'Files to write: onnx, int8, gguf-f32, gguf-f16, gguf-q8_0, gguf-q4_0',
+      help: 'Files to write: onnx, int8, q4, gguf-f32, gguf-f16, gguf-q8_0, gguf-q4_0',
     },
     seq: { type: 'string', arg: 'N', help: 'Classifiers: padded sequence length' },
   },

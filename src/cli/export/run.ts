@@ -43,10 +43,12 @@ export async function run({ values, io, json }: CommandContext<ExportValues>) {
   const written: { file: string; bytes: number }[] = [];
   let files: string[];
   if (m.loaded.task === 'causal-lm') {
-    const r = exportDecoderOnnx(m.loaded.model, m.loaded.params, values.out, { int8, tokenizer });
+    const q4 = formats.some((f) => f.name === 'q4');
+    const r = exportDecoderOnnx(m.loaded.model, m.loaded.params, values.out, { int8, q4, tokenizer });
     files = r.files;
     written.push({ file: 'onnx/model.onnx', bytes: r.modelBytes });
     if (r.quantizedBytes) written.push({ file: 'onnx/model_quantized.onnx', bytes: r.quantizedBytes });
+    if (r.q4Bytes) written.push({ file: 'onnx/model_q4.onnx', bytes: r.q4Bytes });
   } else {
     const seq = values.seq ?? Number(m.loaded.hfConfig.retort_seq_len ?? 128);
     const r = exportClassifierOnnx(m.loaded.model, m.loaded.params, values.out, { seq, int8, tokenizer });
