@@ -24,9 +24,15 @@ const save = (name: string, dModel: number) => {
 test('retort export --formats writes ONNX and GGUF files and prints each size', async () => {
   const model = save('student', 64);
   const out = join(dir, 'shipped');
-  const r = await cli('export', '--model', model, '--out', out, '--formats', 'onnx,int8,gguf-f16,gguf-q4_0');
+  const r = await cli('export', '--model', model, '--out', out, '--formats', 'onnx,int8,q4,gguf-f16,gguf-q4_0');
   assert.equal(r.code, 0, r.err);
-  for (const f of ['onnx/model.onnx', 'onnx/model_quantized.onnx', 'gguf/model-f16.gguf', 'gguf/model-q4_0.gguf']) {
+  for (const f of [
+    'onnx/model.onnx',
+    'onnx/model_quantized.onnx',
+    'onnx/model_q4.onnx',
+    'gguf/model-f16.gguf',
+    'gguf/model-q4_0.gguf',
+  ]) {
     assert.ok(existsSync(join(out, f)), f);
     assert.match(r.out, new RegExp(`^  ${f.replace('.', '\\.')}\\s+\\d+\\.\\d\\d MB$`, 'm'), `${f}'s size is printed`);
   }
@@ -40,7 +46,7 @@ test('an unknown format, or a width Q4_0 blocks do not divide, is refused before
   assert.equal(unknown.code, 2);
   assert.match(
     unknown.err,
-    /--formats onnx,gguf-q5_k: unknown format 'gguf-q5_k'; the formats are onnx, int8, gguf-f32, gguf-f16, gguf-q8_0, gguf-q4_0/,
+    /--formats onnx,gguf-q5_k: unknown format 'gguf-q5_k'; the formats are onnx, int8, q4, gguf-f32, gguf-f16, gguf-q8_0, gguf-q4_0/,
   );
   const odd = await cli('export', '--model', model, '--out', join(dir, 'odd-out'), '--formats', 'onnx,gguf-q4_0');
   assert.equal(odd.code, 2);

@@ -21,6 +21,12 @@ export const EXPORT_FORMATS: readonly ExportFormat[] = [
     file: 'onnx/model_quantized.onnx',
     loads: 'onnxruntime (node, web), transformers.js dtype q8',
   },
+  {
+    name: 'q4',
+    kind: 'onnx',
+    file: 'onnx/model_q4.onnx',
+    loads: 'onnxruntime (node, web: wasm, WebGPU), transformers.js dtype q4',
+  },
   ...(Object.keys(GGUF_FILE_TYPES) as GgufFileType[]).map((t) => ({
     name: `gguf-${t}`,
     kind: 'gguf' as const,
