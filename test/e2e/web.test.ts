@@ -124,6 +124,20 @@ test("greedy generation in the browser (onnxruntime-web) gives onnxruntime-node'
   const int8 = await runPage(`${web.url}?model=int8&prompt=${encodeURIComponent(prompt)}&tokens=4&auto=1`);
   assert.equal(int8.variant, 'int8');
   assert.equal(int8.ids!.length, 4);
+
+  // With a 4-bit file in the export the page loads it by default, and picks what onnxruntime-node picks on that file.
+  const q4dir = join(root, 'lm-q4');
+  exportDecoderOnnx(model, params, q4dir, { q4: true, tokenizer });
+  const q4web = await startWebServer({ dir: q4dir, port: 0 });
+  servers.push(q4web);
+  const q4 = await runPage(`${q4web.url}?prompt=${encodeURIComponent(prompt)}&tokens=8&auto=1`);
+  assert.equal(q4.variant, 'q4');
+  const q4session = await ort.InferenceSession.create(join(q4dir, 'onnx', 'model_q4.onnx'));
+  assert.deepEqual(
+    q4.ids,
+    await greedyGenerate(ort, q4session, hf, tokenizer.encode(prompt), { maxNewTokens: 8 }),
+    'MatMulNBits in onnxruntime-web (wasm) and in onnxruntime-node agree',
+  );
 });
 
 test("classification in the browser gives onnxruntime-node's probabilities and label", async () => {

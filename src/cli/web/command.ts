@@ -8,8 +8,8 @@ export const webCommand = defineCommand({
   summary: 'Serve the browser demo for an exported model (onnxruntime-web, on 127.0.0.1)',
   usage: 'retort web --dir EXPORT_DIR [--port 8080]',
   description: [
-    'Serves a static page that loads the exported model (onnx/model.onnx, or model_quantized.onnx with',
-    '?model=int8) and its tokenizer.json in the browser with onnxruntime-web (WebAssembly), then',
+    'Serves a static page that loads the exported model (onnx/model_q4.onnx when the export has it, else',
+    'model.onnx; ?model=fp32|int8|q4 picks) and its tokenizer.json in the browser with onnxruntime-web (WebAssembly), then',
     'generates greedily (language models) or classifies (classifiers). Listens on 127.0.0.1 only;',
     'onnxruntime-web and the tokenizer library are served from node_modules. Stop it with Ctrl-C.',
   ].join('\n'),

@@ -1,6 +1,6 @@
 // The browser demo's server: static files on 127.0.0.1 only.
 //   /                       web/index.html (and web/*.js)
-//   /model/...              the export folder: config.json, tokenizer.json, onnx/model.onnx, onnx/model_quantized.onnx
+//   /model/...              the export folder: config.json, tokenizer.json, onnx/model.onnx, onnx/model_quantized.onnx, onnx/model_q4.onnx
 //   /vendor/ort/...         onnxruntime-web's dist files (ESM build and its WebAssembly)
 //   /vendor/tokenizers/...  @huggingface/tokenizers' ESM build
 //   /api/info               which model files there are, and their sizes
@@ -76,7 +76,11 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     if (path === '/api/info') {
       const body = JSON.stringify({
         name: basename(modelDir),
-        files: { fp32: size('onnx/model.onnx'), int8: size('onnx/model_quantized.onnx') },
+        files: {
+          fp32: size('onnx/model.onnx'),
+          int8: size('onnx/model_quantized.onnx'),
+          q4: size('onnx/model_q4.onnx'),
+        },
       });
       res.writeHead(200, { 'content-type': TYPES['.json']!, 'cache-control': 'no-store' }).end(body);
       return;
