@@ -20,7 +20,7 @@ const T = 64,
 const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
 const heads = config.num_key_value_heads ?? config.n_head ?? config.num_attention_heads;
 const headDim = (config.n_embd ?? config.hidden_size) / (config.n_head ?? config.num_attention_heads);
-for (const file of ['model.onnx', 'model_quantized.onnx', 'model_q4.onnx']) {
+for (const file of ['model.onnx', 'model_quantized.onnx', 'model_fp16.onnx', 'model_q4.onnx', 'model_q4f16.onnx']) {
   const path = join(dir!, 'onnx', file);
   if (!existsSync(path)) continue;
   const s = await ort.InferenceSession.create(path, { intraOpNumThreads: 2 });

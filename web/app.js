@@ -1,8 +1,9 @@
 // The browser demo: loads the exported model (/model/...) with onnxruntime-web's WebAssembly backend
 // and its tokenizer.json with Tokenizers.js, then generates greedily (decoders) or classifies.
 // The page's results are also left on window.retortWeb, so a headless browser can read them.
-// URL parameters: ?model=fp32|int8|q4 (model.onnx, model_quantized.onnx, model_q4.onnx; default q4
-// when the export has it, the smallest file that keeps quality), ?prompt=...&tokens=N&auto=1 (run at once).
+// URL parameters: ?model=fp32|int8|fp16|q4|q4f16 (model.onnx, model_quantized.onnx, model_fp16.onnx,
+// model_q4.onnx, model_q4f16.onnx; default q4 when the export has it: the smallest file that keeps
+// quality on the wasm backend), ?prompt=...&tokens=N&auto=1 (run at once).
 import * as ort from '/vendor/ort/ort.wasm.min.mjs';
 import { Tokenizer } from '/vendor/tokenizers/tokenizers.min.mjs';
 import { classify, greedyGenerate, isClassifier } from './lm.js';
@@ -40,7 +41,13 @@ async function main() {
     { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...tokJson },
     tokConfig,
   );
-  const FILES = { fp32: 'model.onnx', int8: 'model_quantized.onnx', q4: 'model_q4.onnx' };
+  const FILES = {
+    fp32: 'model.onnx',
+    int8: 'model_quantized.onnx',
+    fp16: 'model_fp16.onnx',
+    q4: 'model_q4.onnx',
+    q4f16: 'model_q4f16.onnx',
+  };
   const asked = params.get('model');
   const variant = asked && info.files[asked] ? asked : info.files.q4 ? 'q4' : 'fp32';
   const file = FILES[variant];

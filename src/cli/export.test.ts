@@ -24,7 +24,15 @@ const save = (name: string, dModel: number) => {
 test('retort export --formats writes ONNX and GGUF files and prints each size', async () => {
   const model = save('student', 64);
   const out = join(dir, 'shipped');
-  const r = await cli('export', '--model', model, '--out', out, '--formats', 'onnx,int8,q4,gguf-f16,gguf-q4_0');
+  const r = await cli(
+    'export',
+    '--model',
+    model,
+    '--out',
+    out,
+    '--formats',
+    'onnx,int8,fp16,q4,q4f16,gguf-f16,gguf-q4_0',
+  );
   assert.equal(r.code, 0, r.err);
   for (const f of [
     'onnx/model.onnx',
@@ -46,7 +54,7 @@ test('an unknown format, or a width Q4_0 blocks do not divide, is refused before
   assert.equal(unknown.code, 2);
   assert.match(
     unknown.err,
-    /--formats onnx,gguf-q5_k: unknown format 'gguf-q5_k'; the formats are onnx, int8, q4, gguf-f32, gguf-f16, gguf-q8_0, gguf-q4_0/,
+    /--formats onnx,gguf-q5_k: unknown format 'gguf-q5_k'; the formats are onnx, int8, fp16, q4f16, q4, gguf-f32, gguf-f16, gguf-q8_0, gguf-q4_0/,
   );
   const odd = await cli('export', '--model', model, '--out', join(dir, 'odd-out'), '--formats', 'onnx,gguf-q4_0');
   assert.equal(odd.code, 2);

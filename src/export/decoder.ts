@@ -30,6 +30,10 @@ export interface ExportOptions {
   int8?: boolean | 'dynamic' | 'weights';
   /** Also write onnx/model_q4.onnx: 4-bit weights in MatMulNBits (see quantize-q4.ts). */
   q4?: boolean;
+  /** Also write onnx/model_fp16.onnx (fp16 weights and activations, fp32 inputs/outputs; see fp16.ts). */
+  fp16?: boolean;
+  /** Also write onnx/model_q4f16.onnx: the q4 file with fp16 activations. */
+  q4f16?: boolean;
   /** config.json; default: the model family's (src/models/hf hfConfigOf, GPT-2 and Llama/Qwen2). */
   hfConfig?: Record<string, unknown>;
   /** Extra generation_config.json fields (max_new_tokens, temperature, ...); bos/eos come from the config. */
@@ -47,6 +51,8 @@ export interface ExportResult {
   quantize?: QuantizeReport;
   /** onnx/model_q4.onnx's size, when written. */
   q4Bytes?: number;
+  fp16Bytes?: number;
+  q4f16Bytes?: number;
 }
 
 function hfConfig(model: DecoderModel): Record<string, unknown> {
@@ -162,7 +168,11 @@ export function exportDecoderOnnx(
   const result: ExportResult = {
     dir,
     files,
-    ...writeOnnxFiles(folder, onnx, o.int8 ? (o.int8 === 'weights' ? 'weights' : 'dynamic') : false, { q4: o.q4 }),
+    ...writeOnnxFiles(folder, onnx, o.int8 ? (o.int8 === 'weights' ? 'weights' : 'dynamic') : false, {
+      q4: o.q4,
+      fp16: o.fp16,
+      q4f16: o.q4f16,
+    }),
   };
   write('config.json', `${JSON.stringify(hf, null, 2)}\n`);
   const generation = Object.fromEntries(

@@ -305,6 +305,39 @@ test('q4 export (MatMulNBits, blocks of 32): ≤ 0.3× the fp32 file, logits clo
   assert.ok(drift < 0.15 * spread, `q4 logits drift by ${drift}, over 15% of their range ${spread}`);
 });
 
+test('fp16 and q4f16 export: fp32 inputs and outputs, half-size (and 4-bit) files, logits close to fp32', async (t) => {
+  const model = new Gpt2({ vocabSize: 256, maxPositions: 32, dModel: 128, nLayers: 2, nHeads: 4 });
+  const net = build(model, 5);
+  const c = makeCase(net, [16, 12], 16, 0, 6);
+  const dir = join(root, 'fp16');
+  const res = exportDecoderOnnx(net.model, net.params, dir, { fp16: true, q4f16: true });
+  assert.ok(
+    res.fp16Bytes! < 0.55 * res.modelBytes,
+    `fp16 file is ${(res.fp16Bytes! / res.modelBytes).toFixed(3)}× the fp32 one`,
+  );
+  assert.ok(res.q4f16Bytes! <= 0.3 * res.modelBytes);
+  const fp32 = await onnxForward(await ort.InferenceSession.create(join(dir, 'onnx', 'model.onnx')), net, c);
+  for (const [file, tol] of [
+    ['model_fp16.onnx', 0.01],
+    ['model_q4f16.onnx', 0.15],
+  ] as const) {
+    const s = await ort.InferenceSession.create(join(dir, 'onnx', file));
+    assert.ok(s.inputNames.includes('past_key_values.0.key'));
+    const got = await onnxForward(s, net, c);
+    const V = 256;
+    const rows = [...Array(32).keys()].filter((r) => c.mask[r] === 1);
+    let drift = 0;
+    let spread = 0;
+    for (const r of rows) {
+      const a = fp32.logits!.subarray(r * V, (r + 1) * V);
+      drift = Math.max(drift, maxDiff(a, got.logits!.subarray(r * V, (r + 1) * V)));
+      spread = Math.max(spread, Math.max(...a) - Math.min(...a));
+    }
+    t.diagnostic(`${file}: max |Δlogit| ${drift.toFixed(4)} over a logit range of ${spread.toFixed(2)}`);
+    assert.ok(drift < tol * spread, `${file}: logits drift by ${drift}, over ${tol * 100}% of their range ${spread}`);
+  }
+});
+
 /** onnxruntime-web when installed (its wasm backend runs in Node too); RETORT_ORT_WEB may name its entry file. */
 async function loadOrtWeb(): Promise<typeof ort | null> {
   const specifier = process.env.RETORT_ORT_WEB ?? 'onnxruntime-web';
@@ -323,14 +356,16 @@ test('the exported files run in onnxruntime-web (wasm) with the logits onnxrunti
 }, async () => {
   for (const [name, net] of nets) {
     const dir = join(root, `web-${name.replace(/\W+/g, '_')}`);
-    exportDecoderOnnx(net.model, net.params, dir, { int8: true, q4: true });
+    exportDecoderOnnx(net.model, net.params, dir, { int8: true, q4: true, fp16: true, q4f16: true });
     const c = makeCase(net, [5, 3], 5, 0, 11);
-    for (const file of ['model.onnx', 'model_quantized.onnx', 'model_q4.onnx']) {
+    for (const file of ['model.onnx', 'model_quantized.onnx', 'model_q4.onnx', 'model_fp16.onnx', 'model_q4f16.onnx']) {
       const path = join(dir, 'onnx', file);
       const a = await onnxForward(await web!.InferenceSession.create(path), net, c);
       const b = await onnxForward(await ort.InferenceSession.create(path), net, c);
+      // fp16 files round every intermediate to 11 bits: the two runtimes may differ by a few fp16 ulps.
+      const tol = file.includes('fp16') ? 1e-3 : 1e-5;
       assert.ok(
-        maxDiff(a.logits!, b.logits!) < 1e-5,
+        maxDiff(a.logits!, b.logits!) < tol,
         `${name} ${file}: web and node differ by ${maxDiff(a.logits!, b.logits!)}`,
       );
     }
@@ -356,7 +391,7 @@ async function loadTransformersJs(): Promise<any | null> {
 }
 
 const tjs = await loadTransformersJs();
-test('transformers.js loads the exported folder (fp32, q8, q4) and generates the tokens Retort generates', {
+test('transformers.js loads the exported folder (fp32, q8, fp16, q4, q4f16) and generates the tokens Retort generates', {
   skip: tjs ? false : '@huggingface/transformers is not installed: run bash scripts/install-clients.sh (npm test does)',
 }, async (t) => {
   const tok = CharTokenizer.fromCorpus(['the quick brown fox jumps over the lazy dog']);
@@ -380,13 +415,19 @@ test('transformers.js loads the exported folder (fp32, q8, q4) and generates the
     for (const [name, v] of params.values)
       if (v.shape.length === 2)
         (v.data as Float32Array).forEach((x, i, d) => (d[i] = x * (name.includes('wpe') ? 30 : 6)));
-    exportDecoderOnnx(model, params, join(root, `tjs${k}`), { tokenizer: tok, int8: true, q4: true });
+    exportDecoderOnnx(model, params, join(root, `tjs${k}`), {
+      tokenizer: tok,
+      int8: true,
+      q4: true,
+      fp16: true,
+      q4f16: true,
+    });
     const prompt = tok.encode('the quick');
     const want = (await new Generator(model, params).generate([prompt], { maxNewTokens: 12, eosTokenId: [] }))
       .tokens[0];
     const tokenizer = await tjs.AutoTokenizer.from_pretrained(`tjs${k}`);
     assert.deepEqual(Array.from(tokenizer('the quick', { add_special_tokens: false }).input_ids.data, Number), prompt);
-    for (const dtype of ['fp32', 'q8', 'q4']) {
+    for (const dtype of ['fp32', 'q8', 'fp16', 'q4', 'q4f16']) {
       const m = await tjs.AutoModelForCausalLM.from_pretrained(`tjs${k}`, { dtype, device: 'cpu' });
       const input_ids = new tjs.Tensor('int64', BigInt64Array.from(prompt.map(BigInt)), [1, prompt.length]);
       const attention_mask = new tjs.Tensor('int64', new BigInt64Array(prompt.length).fill(1n), [1, prompt.length]);
@@ -394,8 +435,8 @@ test('transformers.js loads the exported folder (fp32, q8, q4) and generates the
       const got = Array.from(out.data, Number).slice(prompt.length);
       // 4-bit weights of a 32-wide model move logits by ~20% of their range: later greedy choices may
       // change, the first must not; where it diverges is reported.
-      if (dtype === 'q4') {
-        assert.equal(got[0], want[0], `${model.constructor.name} q4: the prompt's next token`);
+      if (dtype === 'q4' || dtype === 'q4f16') {
+        assert.equal(got[0], want[0], `${model.constructor.name} ${dtype}: the prompt's next token`);
         const at = got.findIndex((x, i) => x !== want[i]);
         t.diagnostic(
           `${model.constructor.name} q4 in transformers.js: first divergence ${at < 0 ? 'none' : `at token ${at}`}`,

@@ -22,6 +22,18 @@ export const EXPORT_FORMATS: readonly ExportFormat[] = [
     loads: 'onnxruntime (node, web), transformers.js dtype q8',
   },
   {
+    name: 'fp16',
+    kind: 'onnx',
+    file: 'onnx/model_fp16.onnx',
+    loads: 'onnxruntime (node, web: WebGPU in half precision), transformers.js dtype fp16',
+  },
+  {
+    name: 'q4f16',
+    kind: 'onnx',
+    file: 'onnx/model_q4f16.onnx',
+    loads: 'onnxruntime (node, web: WebGPU), transformers.js dtype q4f16',
+  },
+  {
     name: 'q4',
     kind: 'onnx',
     file: 'onnx/model_q4.onnx',

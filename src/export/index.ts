@@ -19,3 +19,4 @@ export {
 } from './gguf/index.ts';
 export { EXPORT_FORMATS, parseFormats, type ExportFormat } from './formats.ts';
 export { packQ4, quantizeQ4, type Q4Options, type Q4Report } from './quantize-q4.ts';
+export { toFloat16 } from './fp16.ts';

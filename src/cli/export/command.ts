@@ -29,7 +29,7 @@ export const exportCommand = defineCommand({
       type: 'string',
       arg: 'LIST',
       default: 'onnx',
-      help: 'Files to write: onnx, int8, q4, gguf-f32, gguf-f16, gguf-q8_0, gguf-q4_0',
+      help: 'Files to write: onnx, int8, fp16, q4, q4f16, gguf-f32, gguf-f16, gguf-q8_0, gguf-q4_0',
     },
     seq: { type: 'string', arg: 'N', help: 'Classifiers: padded sequence length' },
   },

@@ -44,11 +44,20 @@ export async function run({ values, io, json }: CommandContext<ExportValues>) {
   let files: string[];
   if (m.loaded.task === 'causal-lm') {
     const q4 = formats.some((f) => f.name === 'q4');
-    const r = exportDecoderOnnx(m.loaded.model, m.loaded.params, values.out, { int8, q4, tokenizer });
+    const has = (name: string) => formats.some((f) => f.name === name);
+    const r = exportDecoderOnnx(m.loaded.model, m.loaded.params, values.out, {
+      int8,
+      q4,
+      fp16: has('fp16'),
+      q4f16: has('q4f16'),
+      tokenizer,
+    });
     files = r.files;
     written.push({ file: 'onnx/model.onnx', bytes: r.modelBytes });
     if (r.quantizedBytes) written.push({ file: 'onnx/model_quantized.onnx', bytes: r.quantizedBytes });
     if (r.q4Bytes) written.push({ file: 'onnx/model_q4.onnx', bytes: r.q4Bytes });
+    if (r.fp16Bytes) written.push({ file: 'onnx/model_fp16.onnx', bytes: r.fp16Bytes });
+    if (r.q4f16Bytes) written.push({ file: 'onnx/model_q4f16.onnx', bytes: r.q4f16Bytes });
   } else {
     const seq = values.seq ?? Number(m.loaded.hfConfig.retort_seq_len ?? 128);
     const r = exportClassifierOnnx(m.loaded.model, m.loaded.params, values.out, { seq, int8, tokenizer });

@@ -12,7 +12,7 @@ export const exportSchema = z.object({
   int8: z.boolean().default(false),
   formats: described(
     z.string().min(1),
-    'Comma-separated: onnx, int8, q4, gguf-f32, gguf-f16, gguf-q8_0, gguf-q4_0',
+    'Comma-separated: onnx, int8, fp16, q4, q4f16, gguf-f32, gguf-f16, gguf-q8_0, gguf-q4_0',
     'onnx,gguf-q4_0',
   ).default('onnx'),
   seq: intOption(1).optional(),
