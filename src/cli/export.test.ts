@@ -1,10 +1,11 @@
 // retort export --formats: ONNX and GGUF files from one model folder, each file's size printed; an
 // unknown format or a tensor a format cannot hold is a usage error (exit 2) before anything is written.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { parseEvalReport } from '../eval/index.ts';
 import { readGguf } from '../export/gguf/read.ts';
 import { Gpt2 } from '../models/gpt2/model.ts';
 import { saveHfModel } from '../models/index.ts';
@@ -63,4 +64,67 @@ test('an unknown format, or a width Q4_0 blocks do not divide, is refused before
     /--formats gguf-q4_0: tensor 'token_embd\.weight' has rows of 40 values, which Q8_0's blocks of 32 do not divide/,
   );
   assert.equal(existsSync(join(dir, 'odd-out')), false, 'no ONNX file was written either');
+});
+
+test('retort eval gives each exported file a row: size, perplexity on the file itself (vs the fp32 file), batch-1 ms', async () => {
+  const model = save('evaluated', 64);
+  assert.equal((await cli('export', '--model', model, '--out', model, '--formats', 'onnx,q4,fp16,gguf-q8_0')).code, 0);
+  const text = join(dir, 'held-out.txt');
+  writeFileSync(text, 'the state of the union is strong and the senate meets again today. '.repeat(40));
+  const r = await cli(
+    'eval',
+    '--teacher',
+    model,
+    '--student',
+    model,
+    '--data',
+    text,
+    '--seq',
+    '16',
+    '--batch',
+    '2',
+    '--batches',
+    '2',
+    '--runs',
+    '2',
+    '--no-memory',
+    '--json',
+  );
+  assert.equal(r.code, 0, r.err);
+  const report = parseEvalReport(JSON.parse(r.out).result);
+  const rows = report.models[0]!.exports!;
+  assert.deepEqual(
+    rows.map((x) => x.file),
+    ['onnx/model.onnx', 'onnx/model_fp16.onnx', 'onnx/model_q4.onnx', 'gguf/model-q8_0.gguf'],
+  );
+  const fp32 = rows[0]!;
+  assert.ok(
+    Math.abs(fp32.perplexity! - report.models[0]!.quality.perplexity!) < 1e-2 * fp32.perplexity!,
+    'the fp32 file scores as the model does',
+  );
+  assert.ok(Math.abs(rows[1]!.perplexityChange!) < 0.01, 'fp16 within 1%');
+  assert.ok(Number.isFinite(rows[2]!.perplexity!) && rows[2]!.bytes < 0.3 * fp32.bytes);
+  assert.ok(rows.slice(0, 3).every((x) => x.latencyMs !== null && x.latencyMs > 0));
+  assert.equal(rows[3]!.perplexity, null, 'GGUF files are listed with their size');
+  const table = await cli(
+    'eval',
+    '--teacher',
+    model,
+    '--student',
+    model,
+    '--data',
+    text,
+    '--seq',
+    '16',
+    '--batch',
+    '2',
+    '--batches',
+    '1',
+    '--no-speed',
+    '--no-memory',
+  );
+  assert.match(
+    table.out,
+    /exported files:\n\s+file\s+MB\s+vs fp32\s+ppl \(on the file\)\s+Δ ppl\s+batch-1 ms\n\s+onnx\/model\.onnx/,
+  );
 });

@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultThreads, hostTensor, type Executor, type HostTensor } from '../runtime/index.ts';
-import type { EvalSource } from '../distill/trainer/index.ts';
+import type { Batch, EvalSource } from '../distill/trainer/index.ts';
+import { type ExportedFileRow, scoreExportedFiles } from './exported.ts';
 import { measurePeakMemory } from './memory.ts';
 import { AgreementAccumulator, QualityAccumulator } from './metrics.ts';
 import {
@@ -152,7 +153,11 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
   log(`evaluating ${all.map((m) => m.name).join(', ')} on ${o.data.description}`);
   let batches = 0;
   let first: Record<string, HostTensor> | undefined;
+  // Kept for scoring exported files on the same batches (language models with an export folder).
+  const kept: Batch[] = [];
+  const keep = task === 'lm' && all.some((m) => m.exportDir);
   for (const batch of o.data.source.batches()) {
+    if (keep) kept.push(batch);
     const labels = batch.labels;
     if (!labels)
       throw new Error(
@@ -251,8 +256,21 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
           if (m.latencyMs) f.latencyMs = m.latencyMs;
         }
       }
+      let exports: ExportedFileRow[] | undefined;
+      if (em.exportDir && task === 'lm') {
+        log(`scoring ${em.name}'s exported files (${em.exportDir}) on the same batches`);
+        const c = em.model.config as { nHeads: number; nKvHeads?: number; dModel: number; headDim?: number };
+        exports = await scoreExportedFiles(em.exportDir, {
+          batches: kept,
+          kv: { heads: c.nKvHeads ?? c.nHeads, headDim: c.headDim ?? c.dModel / c.nHeads },
+          runs: speedOpts ? Math.min(speedOpts.runs, 10) : 0,
+          threads,
+          seq,
+        });
+      }
       const q = e.quality;
       rows.push({
+        ...(exports ? { exports } : {}),
         name: em.name,
         role: e.role,
         params: paramCount(em.model),

@@ -34,7 +34,16 @@ export {
   type TaskExample,
 } from './schema.ts';
 export { takeRows, timeRuns, type Timing, type TimingOptions } from './speed.ts';
-export { columnsFor, formatCount, formatEvalTable, hasTaskScores, taskNote, type Column } from './table.ts';
+export {
+  columnsFor,
+  EXPORT_HEADS,
+  exportCells,
+  formatCount,
+  formatEvalTable,
+  hasTaskScores,
+  taskNote,
+  type Column,
+} from './table.ts';
 export {
   agreementScores,
   CHRF_BETA,

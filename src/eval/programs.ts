@@ -30,6 +30,8 @@ export interface EvalModel {
    * Absent: memory is measured on the evaluation graph written to a temporary file.
    */
   onnx?: { fp32?: string; int8?: string };
+  /** The model's export folder (onnx/, gguf/): each file in it gets a size/quality row (language models). */
+  exportDir?: string;
 }
 
 export const taskOf = (m: ScorableModel): EvalTask => (m instanceof SequenceClassifier ? 'classifier' : 'lm');

@@ -46,6 +46,19 @@ export const modelEvalSchema = z.object({
   params: z.number().int().nonnegative(),
   /** Exported ONNX files, where the model was exported; null otherwise. */
   files: z.object({ fp32: onnxFileSchema.nullable(), int8: onnxFileSchema.nullable() }),
+  /** Every file of the model's export folder: size, and for ONNX files perplexity and batch-1 latency measured on the file itself. */
+  exports: z
+    .array(
+      z.object({
+        file: z.string(),
+        format: z.string(),
+        bytes: z.number().int().nonnegative(),
+        perplexity: z.number().nullable(),
+        perplexityChange: z.number().nullable(),
+        latencyMs: z.number().nullable(),
+      }),
+    )
+    .optional(),
   quality: z.object({
     /** Labelled positions (LM tokens) or examples (classifier) scored. */
     items: z.number().int().nonnegative(),

@@ -109,5 +109,31 @@ export function formatEvalTable(r: EvalReport): string {
     `Latency: batch 1, ${r.data.seq} positions, ${s.runs} runs after ${s.warmup} warmup, ${s.threads} thread(s); throughput at batch ${s.throughputBatch}; file ms: the exported fp32/int8 files in plain onnxruntime, batch 1. Peak: VmHWM of a process running the fp32 ONNX file.`,
   );
   if (hasTaskScores(r)) out.push(taskNote(r));
+  for (const m of r.models.filter((x) => x.exports?.length))
+    out.push('', `${m.name}'s exported files:`, ...exportLines(m.exports!));
   return out.join('\n');
+}
+
+type ExportRows = NonNullable<EvalReport['models'][number]['exports']>;
+
+/** The size/quality rows of one model's exported files as cells: file, MB, × fp32, ppl, Δppl, ms. */
+export function exportCells(rows: ExportRows): string[][] {
+  const fp32 = rows.find((x) => x.format === 'fp32')?.bytes;
+  const pct = (x: number | null) => (x === null ? '-' : `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`);
+  return rows.map((x) => [
+    x.file,
+    (x.bytes / 1e6).toFixed(3),
+    fp32 ? `${(x.bytes / fp32).toFixed(2)}×` : '-',
+    x.perplexity === null ? '-' : x.perplexity.toFixed(3),
+    pct(x.perplexityChange),
+    x.latencyMs === null ? '-' : x.latencyMs.toFixed(2),
+  ]);
+}
+
+export const EXPORT_HEADS = ['file', 'MB', 'vs fp32', 'ppl (on the file)', 'Δ ppl', 'batch-1 ms'];
+
+function exportLines(rows: ExportRows): string[] {
+  const cells = [EXPORT_HEADS, ...exportCells(rows)];
+  const widths = EXPORT_HEADS.map((_, i) => Math.max(...cells.map((c) => c[i]!.length)));
+  return cells.map((c) => `  ${c.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ')}`);
 }

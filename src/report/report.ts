@@ -7,7 +7,15 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { MetricsLog, type MetricsRecord } from '../distill/trainer/index.ts';
-import { columnsFor, exactMatch, hasTaskScores, taskNote, type EvalReport } from '../eval/index.ts';
+import {
+  columnsFor,
+  EXPORT_HEADS,
+  exactMatch,
+  exportCells,
+  hasTaskScores,
+  taskNote,
+  type EvalReport,
+} from '../eval/index.ts';
 
 export interface ReportRun {
   /** 'teacher', 'student (KD)', 'baseline (hard labels)', ... */
@@ -111,6 +119,23 @@ export function chartJsSource(): string {
     chartJs = readFileSync(path, 'utf8');
   }
   return chartJs;
+}
+
+/** Each model's exported files (retort export --formats): size, perplexity on the file itself, batch-1 latency. */
+function exportTables(r: EvalReport): string {
+  return r.models
+    .filter((m) => m.exports?.length)
+    .map((m) => {
+      const head = EXPORT_HEADS.map((h) => `<th>${escapeHtml(h)}</th>`).join('');
+      const body = exportCells(m.exports!)
+        .map(
+          (row) =>
+            `<tr>${row.map((c, i) => `<td class="${i === 0 ? 'text' : 'num'}">${escapeHtml(c)}</td>`).join('')}</tr>`,
+        )
+        .join('\n');
+      return `<h3>${escapeHtml(m.name)}</h3><div class="wide"><table class="eval exports"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
+    })
+    .join('\n');
 }
 
 function evalTable(r: EvalReport): string {
@@ -219,6 +244,8 @@ export function renderReport(input: ReportInput): string {
     sections.push(`<h2>Validation over steps</h2><div class="charts">${valCharts.join('\n')}</div>`);
   if (input.eval) {
     sections.push(`<h2>Teacher and students</h2>${evalTable(input.eval)}`);
+    const exported = exportTables(input.eval);
+    if (exported) sections.push(`<h2>Exported files: size against quality</h2>${exported}`);
     sections.push(
       `<h2>Size against quality</h2><div class="charts"><div class="chart"><canvas id="chart-size-quality" aria-label="size against quality"></canvas></div></div>`,
     );

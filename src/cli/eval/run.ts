@@ -124,6 +124,8 @@ export async function run({ values, io, json }: CommandContext<EvalValues>) {
     model: m.loaded.model,
     params: m.loaded.params,
     onnx: m.onnx,
+    // An exported folder (retort export wrote onnx/ beside the weights): each file gets a size/quality row.
+    ...(m.onnx.fp32 ? { exportDir: m.dir } : {}),
   });
   const report = await evaluate({
     teacher: model(teacher, 0),
