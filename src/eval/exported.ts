@@ -6,11 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Batch } from '../distill/trainer/index.ts';
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
+import { percentile, QualityAccumulator } from './metrics.ts';
 
 /** The ONNX variants by file name, as transformers.js names their dtypes. */
 const ONNX_VARIANTS: [file: string, format: string][] = [
@@ -30,7 +26,7 @@ export interface ExportedFileRow {
   perplexity: number | null;
   /** Relative change from the fp32 file's perplexity (0.0075 = +0.75%). */
   perplexityChange: number | null;
-  /** Batch-1 forward over the evaluation's sequence length, median in ms; null when not timed. */
+  /** Batch-1 forward over the evaluation's sequence length, p50 in ms (as the table's other latencies); null when not timed. */
   latencyMs: number | null;
 }
 
@@ -58,33 +54,21 @@ function feedsFor(
   return Object.fromEntries(Object.entries(feeds).filter(([k]) => s.inputNames.includes(k)));
 }
 
-/** Mean next-token NLL of a file over LM batches (labels −100 not scored). */
-async function fileNll(
+/** Perplexity of a file over LM batches, accumulated as the evaluation scores models (labels −100 not scored). */
+async function filePerplexity(
   s: ort.InferenceSession,
   batches: readonly Batch[],
   kv: { heads: number; headDim: number },
 ): Promise<number> {
-  let nll = 0;
-  let n = 0;
+  let quality: QualityAccumulator | undefined;
   for (const batch of batches) {
     const ids = batch.input_ids!;
-    const labels = batch.labels!.data as BigInt64Array;
     const [b, t] = ids.shape as [number, number];
     const logits = (await s.run(feedsFor(s, ids.data as BigInt64Array, b, t, kv))).logits!.data as Float32Array;
-    const V = logits.length / (b * t);
-    for (let i = 0; i < b * t; i++) {
-      const y = Number(labels[i]);
-      if (y < 0) continue;
-      const row = logits.subarray(i * V, (i + 1) * V);
-      let max = -Infinity;
-      for (const v of row) max = Math.max(max, v);
-      let z = 0;
-      for (const v of row) z += Math.exp(v - max);
-      nll += Math.log(z) + max - row[y]!;
-      n++;
-    }
+    quality ??= new QualityAccumulator(logits.length / (b * t));
+    quality.add(logits, batch.labels!.data as BigInt64Array, -100);
   }
-  return n > 0 ? nll / n : Number.NaN;
+  return quality ? quality.perplexity() : Number.NaN;
 }
 
 export interface ExportedFilesOptions {
@@ -107,7 +91,7 @@ export async function scoreExportedFiles(dir: string, o: ExportedFilesOptions): 
     if (!existsSync(path)) continue;
     const s = await ort.InferenceSession.create(path, { intraOpNumThreads: o.threads });
     try {
-      const perplexity = Math.exp(await fileNll(s, o.batches, o.kv));
+      const perplexity = await filePerplexity(s, o.batches, o.kv);
       if (format === 'fp32') fp32 = perplexity;
       let latencyMs: number | null = null;
       if (o.runs > 0) {
@@ -120,7 +104,7 @@ export async function scoreExportedFiles(dir: string, o: ExportedFilesOptions): 
           await s.run(feeds);
           times.push(performance.now() - t0);
         }
-        latencyMs = median(times);
+        latencyMs = percentile(times, 50);
       }
       rows.push({
         file: `onnx/${name}`,
