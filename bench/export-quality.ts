@@ -1,6 +1,7 @@
 // Size against quality of an export folder (retort export --formats ...): each ONNX file's size, its
 // perplexity on held-out SOTU text (addresses after 1990, the demo's held-out split) scored on the
-// file itself in 64-token windows, and its batch-1 latency; GGUF files' sizes. The rows are the ones
+// file itself in 64-token windows, its batch-1 latency and peak memory; GGUF files scored the same
+// way in llama.cpp (node-llama-cpp). The rows are the ones
 // retort eval reports (src/eval/exported.ts), here without a teacher or a model folder.
 //   npx tsx bench/export-quality.ts EXPORT_DIR
 import { readFileSync } from 'node:fs';
@@ -23,12 +24,23 @@ const text = loadSotu()
 const T = 64;
 const ids = Int32Array.from(tok.encode(text).slice(0, T * 200 + 1));
 const batches = [...evalWindows(ids, { batch: 8, ctx: T, maxBatches: 25 }).batches()];
-const rows = await scoreExportedFiles(dir, { batches, kv, runs: 10, threads: 2, seq: T });
+const rows = await scoreExportedFiles(dir, {
+  batches,
+  kv,
+  runs: 10,
+  threads: 2,
+  seq: T,
+  vocab: config.vocab_size,
+  log: (l) => console.error(l),
+});
 for (const r of rows) {
   const ppl =
     r.perplexity === null
       ? ''
       : `  perplexity ${r.perplexity.toFixed(3)} (${((r.perplexityChange ?? 0) * 100).toFixed(2)}%)`;
   const ms = r.latencyMs === null ? '' : `  batch-1 ${r.latencyMs.toFixed(2)} ms`;
-  console.log(`${r.file.padEnd(26)} ${(r.bytes / 1e6).toFixed(3)} MB${ppl}${ms}`);
+  const peak = r.peakBytes === null ? '' : `  peak ${(r.peakBytes / 1e6).toFixed(1)} MB`;
+  console.log(
+    `${r.file.padEnd(26)} ${(r.bytes / 1e6).toFixed(3)} MB${ppl}${ms}${peak}${r.note ? `  (${r.note})` : ''}`,
+  );
 }

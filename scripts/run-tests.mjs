@@ -50,7 +50,7 @@ if (needsBrowser && !existsSync(chromium)) {
 
 // The export checks run the files in the programs users load them with: llama.cpp (node-llama-cpp)
 // for GGUF, transformers.js for the ONNX dtypes; both go into .clients/ from the npm registry.
-const needsClients = files.some((f) => f.includes(join('src', 'export')));
+const needsClients = files.some((f) => f.includes(join('src', 'export')) || f.endsWith(join('cli', 'export.test.ts')));
 const clientsThere = ['node-llama-cpp', '@huggingface/transformers'].every((p) =>
   existsSync(`.clients/node_modules/${p}/package.json`),
 );

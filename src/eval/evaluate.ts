@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { defaultThreads, hostTensor, type Executor, type HostTensor } from '../runtime/index.ts';
 import type { Batch, EvalSource } from '../distill/trainer/index.ts';
 import { type ExportedFileRow, scoreExportedFiles } from './exported.ts';
-import { measurePeakMemory } from './memory.ts';
+import { fileDims, measurePeakMemory } from './memory.ts';
 import { AgreementAccumulator, QualityAccumulator } from './metrics.ts';
 import {
   classesOf,
@@ -79,14 +79,6 @@ interface Entry {
 }
 
 const _shapeKey = (t: HostTensor) => t.shape.join('x');
-
-/** Sizes of an exported file's symbolic dims for one row of `seq` tokens and no cache. */
-const fileDims = (seq: number) => ({
-  batch_size: 1,
-  sequence_length: seq,
-  past_sequence_length: 0,
-  total_sequence_length: seq,
-});
 
 function fileInfo(
   path: string | undefined,
@@ -266,6 +258,9 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
           runs: speedOpts ? Math.min(speedOpts.runs, 10) : 0,
           threads,
           seq,
+          vocab: classesOf(em.model),
+          memory: o.memory !== false,
+          log,
         });
       }
       const q = e.quality;

@@ -1,12 +1,15 @@
-// Size against quality, per exported file: every ONNX variant in a model's export folder
-// (onnx/model*.onnx) scored on the evaluation's own held-out batches by plain onnxruntime-node on
-// the file itself (perplexity, and its change from the fp32 file), timed at batch 1; GGUF files
-// (gguf/*.gguf) listed with their size (llama.cpp scores them in src/export/gguf's tests).
+// Size against quality, per exported file, each scored on the file itself with the evaluation's own
+// held-out batches: ONNX variants (onnx/model*.onnx) by plain onnxruntime-node, GGUF files
+// (gguf/*.gguf) by llama.cpp (node-llama-cpp, where installed). Each row has the file's bytes, its
+// perplexity and change from the fp32 file's, batch-1 latency, and the peak resident memory of a
+// process that loads and runs only that file.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Batch } from '../distill/trainer/index.ts';
-import { percentile, QualityAccumulator } from './metrics.ts';
+import { scoreGgufFile } from './gguf-score.ts';
+import { fileDims, measurePeakMemory } from './memory.ts';
+import { QualityAccumulator } from './metrics.ts';
 
 /** The ONNX variants by file name, as transformers.js names their dtypes. */
 const ONNX_VARIANTS: [file: string, format: string][] = [
@@ -28,6 +31,10 @@ export interface ExportedFileRow {
   perplexityChange: number | null;
   /** Batch-1 forward over the evaluation's sequence length, p50 in ms (as the table's other latencies); null when not timed. */
   latencyMs: number | null;
+  /** Peak resident memory (VmHWM) of a process that loaded and ran only this file; null when not measured. */
+  peakBytes: number | null;
+  /** Why a figure is missing (a GGUF file without node-llama-cpp installed). */
+  note?: string;
 }
 
 /** Feeds for a decoder file: ids, an all-ones mask, positions and empty past keys/values. */
@@ -80,58 +87,75 @@ export interface ExportedFilesOptions {
   runs: number;
   threads: number;
   seq: number;
+  /** Token ids of the memory runs' feeds are below this. */
+  vocab: number;
+  /** Measure each file's peak memory in a process of its own (default true). */
+  memory?: boolean;
+  log?: (line: string) => void;
 }
 
-/** One row per exported file in `dir` (a model's export folder), fp32 first. */
+const change = (ppl: number | null, fp32: number | null) => (ppl !== null && fp32 !== null ? ppl / fp32 - 1 : null);
+
+async function onnxRow(path: string, file: string, format: string, o: ExportedFilesOptions) {
+  const s = await ort.InferenceSession.create(path, { intraOpNumThreads: o.threads });
+  let perplexity: number;
+  try {
+    perplexity = await filePerplexity(s, o.batches, o.kv);
+  } finally {
+    await s.release();
+  }
+  // Latency and memory come from one process that holds only onnxruntime and this file.
+  const m =
+    o.memory !== false || o.runs > 0
+      ? await measurePeakMemory(path, {
+          dims: fileDims(o.seq),
+          vocab: o.vocab,
+          threads: o.threads,
+          runs: 1,
+          timedRuns: o.runs,
+        })
+      : null;
+  return {
+    file,
+    format,
+    bytes: statSync(path).size,
+    perplexity,
+    latencyMs: o.runs > 0 ? (m?.latencyMs?.p50 ?? null) : null,
+    peakBytes: o.memory !== false ? (m?.peakBytes ?? null) : null,
+  };
+}
+
+async function ggufRow(path: string, file: string, o: ExportedFilesOptions) {
+  const format = `gguf-${file.replace(/^gguf\/(model-)?|\.gguf$/g, '')}`;
+  const base = { file, format, bytes: statSync(path).size };
+  const r = await scoreGgufFile(path, { batches: o.batches, seq: o.seq, runs: o.runs, threads: o.threads });
+  if ('missing' in r) return { ...base, perplexity: null, latencyMs: null, peakBytes: null, note: r.missing };
+  return {
+    ...base,
+    perplexity: r.perplexity,
+    latencyMs: o.runs > 0 ? (r.latencyMs ?? null) : null,
+    peakBytes: o.memory !== false ? r.peakBytes : null,
+  };
+}
+
+/** One row per exported file in `dir` (a model's export folder), fp32 first, then the other ONNX files, then GGUF. */
 export async function scoreExportedFiles(dir: string, o: ExportedFilesOptions): Promise<ExportedFileRow[]> {
-  const rows: ExportedFileRow[] = [];
-  let fp32: number | null = null;
+  const rows: Omit<ExportedFileRow, 'perplexityChange'>[] = [];
   for (const [name, format] of ONNX_VARIANTS) {
     const path = join(dir, 'onnx', name);
     if (!existsSync(path)) continue;
-    const s = await ort.InferenceSession.create(path, { intraOpNumThreads: o.threads });
-    try {
-      const perplexity = await filePerplexity(s, o.batches, o.kv);
-      if (format === 'fp32') fp32 = perplexity;
-      let latencyMs: number | null = null;
-      if (o.runs > 0) {
-        const ids = BigInt64Array.from({ length: o.seq }, (_, i) => BigInt(i % 7));
-        const feeds = feedsFor(s, ids, 1, o.seq, o.kv);
-        await s.run(feeds);
-        const times: number[] = [];
-        for (let r = 0; r < o.runs; r++) {
-          const t0 = performance.now();
-          await s.run(feeds);
-          times.push(performance.now() - t0);
-        }
-        latencyMs = percentile(times, 50);
-      }
-      rows.push({
-        file: `onnx/${name}`,
-        format,
-        bytes: statSync(path).size,
-        perplexity,
-        perplexityChange: fp32 !== null && format !== 'fp32' ? perplexity / fp32 - 1 : format === 'fp32' ? 0 : null,
-        latencyMs,
-      });
-    } finally {
-      await s.release();
-    }
+    o.log?.(`scoring onnx/${name} in onnxruntime`);
+    rows.push(await onnxRow(path, `onnx/${name}`, format, o));
   }
   const gguf = join(dir, 'gguf');
   if (existsSync(gguf)) {
     for (const f of readdirSync(gguf)
       .filter((x) => x.endsWith('.gguf'))
       .sort()) {
-      rows.push({
-        file: `gguf/${f}`,
-        format: `gguf-${f.replace(/^model-|\.gguf$/g, '')}`,
-        bytes: statSync(join(gguf, f)).size,
-        perplexity: null,
-        perplexityChange: null,
-        latencyMs: null,
-      });
+      o.log?.(`scoring gguf/${f} in llama.cpp`);
+      rows.push(await ggufRow(join(gguf, f), `gguf/${f}`, o));
     }
   }
-  return rows;
+  const fp32 = rows.find((r) => r.format === 'fp32')?.perplexity ?? null;
+  return rows.map((r) => ({ ...r, perplexityChange: change(r.perplexity, fp32) }));
 }

@@ -46,7 +46,7 @@ export const modelEvalSchema = z.object({
   params: z.number().int().nonnegative(),
   /** Exported ONNX files, where the model was exported; null otherwise. */
   files: z.object({ fp32: onnxFileSchema.nullable(), int8: onnxFileSchema.nullable() }),
-  /** Every file of the model's export folder: size, and for ONNX files perplexity and batch-1 latency measured on the file itself. */
+  /** Every file of the model's export folder: size, perplexity, batch-1 latency and peak memory, measured on the file itself (ONNX in onnxruntime, GGUF in llama.cpp). */
   exports: z
     .array(
       z.object({
@@ -56,6 +56,8 @@ export const modelEvalSchema = z.object({
         perplexity: z.number().nullable(),
         perplexityChange: z.number().nullable(),
         latencyMs: z.number().nullable(),
+        peakBytes: z.number().nullable().default(null),
+        note: z.string().optional(),
       }),
     )
     .optional(),

@@ -110,7 +110,12 @@ export function formatEvalTable(r: EvalReport): string {
   );
   if (hasTaskScores(r)) out.push(taskNote(r));
   for (const m of r.models.filter((x) => x.exports?.length))
-    out.push('', `${m.name}'s exported files:`, ...exportLines(m.exports!));
+    out.push(
+      '',
+      `${m.name}'s exported files (ONNX in onnxruntime, GGUF in llama.cpp; peak: VmHWM of a process running only that file):`,
+      ...exportLines(m.exports!),
+      ...m.exports!.filter((x) => x.note).map((x) => `  ${x.file}: ${x.note}`),
+    );
   return out.join('\n');
 }
 
@@ -127,10 +132,11 @@ export function exportCells(rows: ExportRows): string[][] {
     x.perplexity === null ? '-' : x.perplexity.toFixed(3),
     pct(x.perplexityChange),
     x.latencyMs === null ? '-' : x.latencyMs.toFixed(2),
+    x.peakBytes === null ? '-' : (x.peakBytes / 1e6).toFixed(1),
   ]);
 }
 
-export const EXPORT_HEADS = ['file', 'MB', 'vs fp32', 'ppl (on the file)', 'Δ ppl', 'batch-1 ms'];
+export const EXPORT_HEADS = ['file', 'MB', 'vs fp32', 'ppl (on the file)', 'Δ ppl', 'batch-1 ms', 'peak MB'];
 
 function exportLines(rows: ExportRows): string[] {
   const cells = [EXPORT_HEADS, ...exportCells(rows)];
