@@ -1,1 +1,2 @@
 export { grad, GradError } from './grad.ts';
+export { chunkedTerms, chunkRows, type ChunkedInput, type ChunkedTermsSpec } from './chunked.ts';

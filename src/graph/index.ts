@@ -2,7 +2,17 @@
 export type { DType } from './dtype.ts';
 export { isFloat, isInt } from './dtype.ts';
 export { ndarray, sizeOf, type NDArray } from './ndarray.ts';
-export type { GradRule, LowerCtx, LoweredAttr, OpDef, TypeInfo } from './op.ts';
+export type {
+  GradRule,
+  LowerCtx,
+  LoweredAttr,
+  LowerTensors,
+  OpDef,
+  SubgraphAttr,
+  SubgraphSpec,
+  SubgraphValue,
+  TypeInfo,
+} from './op.ts';
 export { ShapeError } from './shape.ts';
 export {
   apply,
@@ -20,6 +30,8 @@ export { allOps } from './registry.ts';
 export { constantValue, lift, scalar, type TensorLike } from './ops/scalar.ts';
 export * from './ops/elementwise.ts';
 export { matmul } from './ops/matmul.ts';
+export { attachGrad, chunkLoop, type ChunkLoopAttrs } from './ops/chunk-loop.ts';
+export { evaluateRef } from './evaluate.ts';
 export { reduceMax, reduceMean, reduceSum, sumToShape } from './ops/reduce.ts';
 export { concat, expand, pad, reshape, slice, split, swapAxes, transpose, unsqueeze } from './ops/shape-ops.ts';
 export {

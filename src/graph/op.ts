@@ -18,7 +18,34 @@ export type LoweredAttr =
   | { ints: number[] }
   | { floats: number[] }
   | { string: string }
-  | { tensor: NDArray };
+  | { tensor: NDArray }
+  /** A subgraph built by LowerCtx.subgraph (a Loop's body); opaque to the op. */
+  | { graph: SubgraphAttr };
+
+/** What LowerCtx.subgraph returns: the onnx layer's graph, carried through as an attribute value. */
+export interface SubgraphAttr {
+  readonly subgraph: true;
+}
+
+/** A formal input or output of a subgraph. */
+export interface SubgraphValue {
+  name: string;
+  dtype: DType;
+  shape: readonly number[];
+}
+
+/** Lowers traced tensors inside a subgraph; `bound` names the leaves (and any tensor) already available there. */
+export type LowerTensors = (tensors: readonly Tensor[], bound: ReadonlyMap<Tensor, string>) => string[];
+
+export interface SubgraphSpec {
+  /** Formal inputs in order (a Loop body: iteration number, condition, carried values). */
+  inputs: SubgraphValue[];
+  /**
+   * Emits the body with `sub`, a context inside the subgraph (names of the enclosing graphs stay
+   * visible, as ONNX scoping allows), and returns the formal outputs in order.
+   */
+  build(sub: LowerCtx, lower: LowerTensors): SubgraphValue[];
+}
 
 /** What a lowering rule may do: emit ONNX nodes and constants. Implemented by the onnx layer. */
 export interface LowerCtx {
@@ -39,6 +66,8 @@ export interface LowerCtx {
   onnxType(dtype: DType): number;
   /** Whether com.microsoft contrib ops (FusedMatMul, ...) may be used. */
   readonly contribOps: boolean;
+  /** Builds a subgraph (for control-flow ops: Loop's body) whose value names do not clash with this graph's. */
+  subgraph(spec: SubgraphSpec): SubgraphAttr;
 }
 
 export interface GradArgs<A> {

@@ -2,6 +2,7 @@
 // this table exists so tests can check that each op has cases and docs can list them.
 import type { OpDef } from './op.ts';
 import { binaryOps, castOp, compareOps, logicalNotOp, stopGradientOp, unaryOps, whereOp } from './ops/elementwise.ts';
+import { attachGradOp, chunkLoopOp, loopOutputOp } from './ops/chunk-loop.ts';
 import { matmulOp } from './ops/matmul.ts';
 import {
   crossEntropyOp,
@@ -27,6 +28,9 @@ export const allOps: Record<string, OpDef> = {
   cast: castOp,
   stopGradient: stopGradientOp,
   matmul: matmulOp,
+  chunkLoop: chunkLoopOp,
+  loopOutput: loopOutputOp,
+  attachGrad: attachGradOp,
   ...reduceOps,
   reshape: reshapeOp,
   transpose: transposeOp,

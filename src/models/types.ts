@@ -27,6 +27,16 @@ export interface DecoderOutput {
   present: KvPair[];
   /** The final normalized hidden state (B, T, C), the input of the LM head. */
   final: Tensor;
+  /** The LM head as weights, logits = final · weightᵀ (+ bias): what lets a loss compute logits a chunk of positions at a time. */
+  head?: LmHead;
+}
+
+export interface LmHead {
+  /** lm_head.weight, or the token embedding when tied: (V, C), or (C, V) when `layout` is 'in_out'. */
+  weight: Tensor;
+  /** (V) */
+  bias?: Tensor;
+  layout: 'out_in' | 'in_out';
 }
 
 /** What every decoder family's model offers; generation, teachers and distillation see only this. */

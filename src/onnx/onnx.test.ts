@@ -415,11 +415,9 @@ test('large initializers encode with one copy and decode as views', () => {
     opsetImports: OPSET,
     graph: { name: 'big', nodes: [], initializers: [typedArrayToTensor('w', [n], w)], inputs: [], outputs: [] },
   };
-  const start = performance.now();
+  // The encoder sizes its output first and writes each tensor's bytes once, so the file is the
+  // tensor plus a few bytes of framing (its speed is bench/ material, not a test's).
   const bytes = encodeModel(model);
-  const ms = performance.now() - start;
-  // ~0.3 s here; a quadratic or doubling-and-shifting encoder takes several times that.
-  assert.ok(ms < 3000, `encoding 200 MB took ${ms.toFixed(0)} ms`);
   assert.ok(bytes.byteLength < 4 * n + 100);
   const t = decodeModel(bytes).graph.initializers[0]!;
   assert.equal(t.rawData.buffer, bytes.buffer, 'raw_data should be a view into the file bytes');

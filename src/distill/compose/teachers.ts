@@ -60,6 +60,7 @@ function traceInGraph(slot: TeacherSlot, ids: g.Tensor, needs: TeacherNeeds, for
     hidden: out.hidden,
     attentions: out.attentions,
     values: out.present.map((kv) => kv.value),
+    head: out.head ? { ...out.head, final: out.final } : undefined,
   };
   if (needs.topK) {
     const top = g.topK(g.logSoftmax(out.logits, -1), needs.topK);

@@ -2,7 +2,7 @@
 // cached top-k store, an HTTP API). Losses read a DistillBatch and return scalars; they never see
 // how the teacher ran.
 import type { Tensor } from '../../graph/index.ts';
-import type { DecoderModel, DecoderOutput } from '../../models/types.ts';
+import type { DecoderModel, DecoderOutput, LmHead } from '../../models/types.ts';
 
 /** The losses in the table of rules.ts, one row each. */
 export type LossKind = 'logits' | 'topk' | 'hidden' | 'attention' | 'valueRelation';
@@ -17,6 +17,8 @@ export interface ModelOutputs {
   attentions?: readonly Tensor[];
   /** Value vectors of block i at [i − 1]: (B, Hkv, T, hs) each (DecoderOutput.present[i].value). */
   values?: readonly Tensor[];
+  /** The LM head's input (B, T, C) and weights: logits computed a chunk of positions at a time (losses/chunked.ts). */
+  head?: LmHead & { final: Tensor };
 }
 
 /** A teacher given as its k most likely tokens per position (a cached store, an OpenAI-style API). */
@@ -73,6 +75,7 @@ export function fromDecoder(out: DecoderOutput): ModelOutputs {
     hidden: out.hidden,
     attentions: out.attentions,
     values: out.present.map((kv) => kv.value),
+    head: out.head ? { ...out.head, final: out.final } : undefined,
   };
 }
 

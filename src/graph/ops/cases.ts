@@ -8,7 +8,7 @@
 // checks rerun every float input in float64.
 import type { DType } from '../dtype.ts';
 import { ndarray } from '../ndarray.ts';
-import { constant, type Tensor } from '../tensor.ts';
+import { constant, input, type Tensor } from '../tensor.ts';
 import {
   abs,
   add,
@@ -40,6 +40,7 @@ import {
   tanh,
   where,
 } from './elementwise.ts';
+import { attachGrad, chunkLoop } from './chunk-loop.ts';
 import { matmul } from './matmul.ts';
 import {
   causalMask,
@@ -471,7 +472,70 @@ const nnCases: OpCase[] = [
   { op: 'topKIndices', name: 'k 1 (argmax)', inputs: [f(6, 9)], build: (x) => topK(x, 1).indices },
 ];
 
+// ---------------------------------------------------------------- chunked loops
+/**
+ * x (6, 3) in chunks of 2 rows, w (4, 3) read whole: sums Σ x_c·wᵀ (a scalar) and x_cᵀ·(x_c·wᵀ)
+ * (a 2-D matmul, accumulated by Gemm in the loop), scan 2·x_c (stacked back to 6 rows).
+ */
+function chunkedBody(x: Tensor, w: Tensor): Tensor[] {
+  const xc = input('chunk.x', [2, 3], x.dtype);
+  const wc = input('chunk.w', [4, 3], w.dtype);
+  const z = matmul(xc, wc, { transB: true }); // (2, 4)
+  return chunkLoop(
+    { sliced: [x], shared: [w] },
+    {
+      chunk: 2,
+      rows: 6,
+      sliced: [xc],
+      shared: [wc],
+      sums: [reduceSum(z), matmul(xc, z, { transA: true })],
+      scans: [mul(xc, 2)],
+    },
+  );
+}
+
+/** Σ over chunks of Σ x_c², with its gradient 2·x_c computed in the loop and attached. */
+function selfDifferentiated(x: Tensor): Tensor {
+  const xc = input('chunk.x', [2, 3], x.dtype);
+  const [value, dx] = chunkLoop(
+    { sliced: [x], shared: [] },
+    { chunk: 2, rows: 6, sliced: [xc], shared: [], sums: [reduceSum(mul(xc, xc))], scans: [mul(xc, 2)] },
+  );
+  return attachGrad(value!, [x], [dx!]);
+}
+
+const chunkCases: OpCase[] = [
+  {
+    op: 'chunkLoop',
+    name: 'sums, a Gemm-accumulated matmul and a scan',
+    inputs: [f(6, 3), f(4, 3)],
+    build: (x, w) => {
+      const [a, b, c] = chunkedBody(x!, w!);
+      return add(add(a!, reduceSum(b!)), reduceSum(mul(c!, c!)));
+    },
+  },
+  {
+    op: 'loopOutput',
+    name: 'the scan output alone',
+    inputs: [f(6, 3), f(4, 3)],
+    build: (x, w) => chunkedBody(x!, w!)[2]!,
+  },
+  {
+    op: 'attachGrad',
+    name: 'a loop that computes its own gradient',
+    inputs: [f(6, 3)],
+    build: (x) => selfDifferentiated(x!),
+  },
+  {
+    op: 'attachGrad',
+    name: 'a declared gradient',
+    inputs: [f(2, 3)],
+    build: (x) => attachGrad(reduceSum(mul(x!, x!)), [x!], [mul(x!, 2)]),
+  },
+];
+
 export const opCases: readonly OpCase[] = [
+  ...chunkCases,
   ...unaryCases,
   ...binaryCases,
   ...compareCases,

@@ -2,7 +2,7 @@
 // qkv projection, tied LM head. Parameter names are Hugging Face's GPT2LMHeadModel names.
 import { add, concat, constant, dropout, matmul, ndarray, reshape, split, type Tensor } from '../../graph/index.ts';
 import { attention, Embedding, GeluMlp, LayerNorm, Linear, mergeHeads, Module, splitHeads } from '../../nn/index.ts';
-import type { DecoderOutput, ForwardOptions, KvPair } from '../types.ts';
+import type { DecoderOutput, ForwardOptions, KvPair, LmHead } from '../types.ts';
 import { gpt2ConfigSchema, type Gpt2Config, type Gpt2ConfigInput } from './config.ts';
 
 class Gpt2Attention extends Module {
@@ -116,6 +116,9 @@ export class Gpt2 extends Module {
           t,
           this.config.vocabSize,
         ]);
-    return { logits, hidden, attentions, present, final };
+    const head: LmHead = this.lmHead
+      ? { weight: this.lmHead.weight, bias: this.lmHead.bias, layout: this.lmHead.layout }
+      : { weight: this.wte.weight, layout: 'out_in' };
+    return { logits, hidden, attentions, present, final, head };
   }
 }

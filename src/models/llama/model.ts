@@ -3,7 +3,7 @@
 // LlamaForCausalLM names, so checkpoints load without renaming.
 import { add, concat, dropout, matmul, reshape, type Tensor } from '../../graph/index.ts';
 import { attention, Embedding, Linear, mergeHeads, Module, RMSNorm, splitHeads, SwiGluMlp } from '../../nn/index.ts';
-import type { DecoderOutput, ForwardOptions, KvPair } from '../types.ts';
+import type { DecoderOutput, ForwardOptions, KvPair, LmHead } from '../types.ts';
 import { llamaConfigSchema, type LlamaConfig, type LlamaConfigInput } from './config.ts';
 import { applyRope, gatherRope, ropeInvFreq, ropeTables, type RopeTables } from './rope.ts';
 
@@ -127,6 +127,9 @@ export class Llama extends Module {
     const logits = this.lmHead
       ? this.lmHead.forward(final)
       : reshape(matmul(reshape(final, [-1, c.dModel]), this.embed.weight, { transB: true }), [b, t, c.vocabSize]); // (B, T, V)
-    return { logits, hidden, attentions, present, final };
+    const head: LmHead = this.lmHead
+      ? { weight: this.lmHead.weight, bias: this.lmHead.bias, layout: this.lmHead.layout }
+      : { weight: this.embed.weight, layout: 'out_in' };
+    return { logits, hidden, attentions, present, final, head };
   }
 }
