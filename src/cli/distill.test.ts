@@ -1,7 +1,7 @@
 // retort label and retort distill on a small run config: a teacher folder, a text file, two shards
 // labelled and merged, then an offline + kd pipeline that finds the store complete.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -93,4 +93,29 @@ test('retort label --shard i/n, --merge, then distill trains from the store with
     ['1-offline', '2-kd'],
   );
   assert.doesNotMatch(r.err, /labelled \d+\/\d+ training examples/, 'the offline step found the merged store complete');
+});
+
+test('lossChunk: kd and hard-label steps chunked over positions train exactly as unchunked (metrics.jsonl)', async () => {
+  const strategy =
+    '{ kind: pipeline, steps: [ { kind: hardLabels, steps: 2 }, { kind: kd, terms: [ { name: kd, loss: { kind: logits, temperature: 2, alpha: 0.5 } } ] } ] }';
+  const losses = async (setting: string) => {
+    writeFileSync(join(dir, `chunk-${setting}.yaml`), `${config(strategy)}lossChunk: ${setting}\n`);
+    const r = await cli('distill', join(dir, `chunk-${setting}.yaml`), '--dir', join(dir, `chunk-${setting}`));
+    assert.equal(r.code, 0, r.err + r.out);
+    return ['1-hardLabels', '2-kd'].flatMap((stage) =>
+      readFileSync(join(dir, `chunk-${setting}`, stage, 'metrics.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+        .filter((m) => m.loss !== undefined)
+        .map((m) => m.loss as number),
+    );
+  };
+  const whole = await losses('off');
+  const chunked = await losses('8'); // 4 × 16 positions in chunks of 8
+  assert.equal(chunked.length, whole.length);
+  assert.ok(whole.length >= 5, `a loss per step of both steps (${whole.length})`);
+  chunked.forEach((v, i) =>
+    assert.ok(Math.abs(v - whole[i]!) < 1e-4 * (1 + Math.abs(whole[i]!)), `step ${i}: ${v} vs ${whole[i]}`),
+  );
 });

@@ -19,7 +19,8 @@ import { listCheckpoints } from '../../distill/checkpoint/index.ts';
 import { evalWindows, taskBatches, taskEvalBatches, tokenWindows, Trainer } from '../../distill/trainer/index.ts';
 import { batchForward } from '../../distill/compose/index.ts';
 import type { TaskData } from '../../distill/strategies/index.ts';
-import { crossEntropy, mul } from '../../graph/index.ts';
+import { mul } from '../../graph/index.ts';
+import { lmCrossEntropy } from '../../distill/losses/index.ts';
 import { familyLabel, saveHfModel } from '../../models/index.ts';
 import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
 import type { DecoderOutput } from '../../models/types.ts';
@@ -79,7 +80,7 @@ export async function run({ values, positionals, io, json }: CommandContext<Trai
     // Task batches feed attention_mask (and packed position_ids/segment_ids): the model sees its rows' real extent.
     model: (inputs, { train }) => model.forward(inputs.input_ids!, { ...batchForward(inputs), train }),
     loss: (out, inputs, ctx) => {
-      const ce = crossEntropy(out.logits, inputs.labels!);
+      const ce = lmCrossEntropy(out, inputs.labels!, { setting: c.lossChunk, grads: ctx.train });
       return { total: mul(ce, ctx.weight('ce')), terms: { ce } };
     },
     predictions: (out, inputs) => ({ logits: out.logits, labels: inputs.labels! }),

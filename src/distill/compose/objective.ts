@@ -17,7 +17,11 @@ import {
   type LossDims,
   type ModelDims,
   type ModelOutputs,
+  canChunk,
+  chunkedLoss,
+  type LossChunkSetting,
 } from '../losses/index.ts';
+import { chunkRows } from '../../autodiff/index.ts';
 import { TeacherError } from '../../teachers/teacher.ts';
 import { batchInputs, type BatchLayout } from './batch-inputs.ts';
 import { combineTeacherLogits, type MultiTeacherMode } from './multi-teacher.ts';
@@ -51,6 +55,8 @@ export interface DistillObjectiveSpec {
   inputs?: { ids: g.Tensor; labels: g.Tensor };
   /** Task batches: an attention_mask (padding) and, packed, position_ids and segment_ids, for student, in-graph teachers and losses. */
   layout?: BatchLayout;
+  /** Logit and top-k terms computed a chunk of positions at a time (losses/chunked.ts); default 'auto'. */
+  lossChunk?: LossChunkSetting;
 }
 
 export interface DistillObjective {
@@ -229,7 +235,19 @@ export function buildDistillObjective(spec: DistillObjectiveSpec): DistillObject
               spec.multiTeacher?.weights,
             ),
           };
-    const out = loss.forward({ student, teacher, labels, mask });
+    const batch = { student, teacher, labels, mask };
+    const chunk = canChunk(loss, batch)
+      ? chunkRows(
+          spec.lossChunk ?? 'auto',
+          b * t,
+          student.head!.weight.shape[student.head!.layout === 'out_in' ? 0 : 1]!,
+        )
+      : null;
+    const ignoreIndex = (distillLossSchema.parse(p.term.config) as { ignoreIndex?: number }).ignoreIndex ?? -100;
+    const out =
+      chunk === null
+        ? loss.forward(batch)
+        : chunkedLoss(loss, batch, { chunk, ignoreIndex, grads: spec.train ?? false });
     terms[p.name] = out.loss;
     for (const [part, v] of Object.entries(out.parts)) terms[`${p.name}/${part}`] = v;
   }

@@ -335,6 +335,11 @@ export const runConfigSchema = z
       0,
     ),
     threads: doc(posInt().optional(), 'onnxruntime threads per op; default min(cores, 8)', 4),
+    lossChunk: doc(
+      z.union([z.enum(['auto', 'off']), posInt()]).default('auto'),
+      "Cross-entropy and logit/top-k KD over the vocabulary computed a chunk of positions at a time, with the student's (and an in-graph teacher's) logits made per chunk, so no (batch × positions, vocabulary) matrix exists whole; the results are the same. 'auto' chunks once that matrix would pass 256 MB (a 150k vocabulary at batch 8 × 512), a number sets the positions per chunk, 'off' never chunks",
+      'auto',
+    ),
     distill: doc(
       z.record(z.string(), z.unknown()).optional(),
       "Distillation: teacher and loss terms. Checked by the distillation engine's own schema (loadRunConfig's `distill` option); absent: train on the data alone",

@@ -5,10 +5,11 @@
 // configured row of the loss table, called on each chunk: its masked means become this chunk's
 // share of the whole mean (the chunk's mean × its kept positions / all kept positions), which sums
 // to exactly the unchunked value.
-import { chunkedTerms, type ChunkedInput } from '../../autodiff/index.ts';
+import { chunkedTerms, chunkRows, type ChunkedInput } from '../../autodiff/index.ts';
 import {
   add,
   cast,
+  crossEntropy,
   div,
   greater,
   matmul,
@@ -90,7 +91,7 @@ export function chunkedLoss(loss: DistillLoss, b: DistillBatch, o: ChunkOptions)
   };
   if (sh.bias) share(sh.bias, 'sBias', true);
   const th = b.teacher.head;
-  if (loss.kind === 'logits') {
+  if (loss.kind === 'logits' && (th || b.teacher.logits)) {
     if (th) {
       slice(reshape(th.final, [rows, th.final.shape[2]!]), 'tFinal');
       share(th.weight, 'tWeight');
@@ -132,4 +133,33 @@ export function chunkedLoss(loss: DistillLoss, b: DistillBatch, o: ChunkOptions)
     },
   });
   return { loss: value, parts };
+}
+
+/** How a run chunks its losses over the vocabulary: the run config's `lossChunk`. */
+export type LossChunkSetting = 'auto' | 'off' | number;
+
+/**
+ * Mean cross-entropy of a decoder's outputs on labels (…, T), chunked over positions as `setting`
+ * says (chunkRows: 'auto' chunks only at large batch × vocabulary), else from the dense logits.
+ */
+export function lmCrossEntropy(
+  out: {
+    logits: Tensor;
+    final: Tensor;
+    head?: ModelOutputs['head'] | Omit<NonNullable<ModelOutputs['head']>, 'final'>;
+  },
+  labels: Tensor,
+  o: { setting?: LossChunkSetting; grads: boolean; ignoreIndex?: number },
+): Tensor {
+  const ignoreIndex = o.ignoreIndex ?? -100;
+  const rows = labels.size;
+  const chunk = out.head ? chunkRows(o.setting ?? 'auto', rows, out.logits.shape.at(-1)!) : null;
+  if (chunk === null || !out.head) return crossEntropy(out.logits, labels, ignoreIndex);
+  const ce: DistillLoss = {
+    kind: 'logits',
+    params: new Map(),
+    forward: (b) => ({ loss: crossEntropy(b.student.logits!, b.labels!, ignoreIndex), parts: {} }),
+  };
+  const head = { ...out.head, final: out.final };
+  return chunkedLoss(ce, { student: { head }, teacher: {}, labels }, { chunk, ignoreIndex, grads: o.grads }).loss;
 }

@@ -74,3 +74,4 @@ export {
   type ValueRelationOptions,
 } from './value-relation.ts';
 export { alignVocab, commonVocab } from './vocab.ts';
+export { canChunk, chunkedLoss, lmCrossEntropy, type LossChunkSetting } from './chunked.ts';

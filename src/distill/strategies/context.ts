@@ -8,7 +8,7 @@ import type { DecoderModel } from '../../models/types.ts';
 import type { OptimizerConfig, Schedule } from '../../optim/index.ts';
 import { defaultExecutor, type Executor, type ParamStore } from '../../runtime/index.ts';
 import type { TeacherSlot } from '../compose/index.ts';
-import type { DistillLossConfigInput } from '../losses/index.ts';
+import type { DistillLossConfigInput, LossChunkSetting } from '../losses/index.ts';
 import type { Progress } from '../progress/index.ts';
 import {
   taskBatches,
@@ -97,6 +97,8 @@ export interface RunSettings {
   checkpoint?: CheckpointOptions;
   seed: number;
   threads?: number;
+  /** How losses over the vocabulary are chunked (the run config's lossChunk); default 'auto'. */
+  lossChunk?: LossChunkSetting;
   executor: Executor;
   /** Default: none. */
   progress?: Progress | false;

@@ -122,5 +122,6 @@ export function settingsFromRunConfig(c: LoadedRunConfig<unknown>): Omit<RunSett
     checkpoint: { every: c.checkpoint.every, keep: c.checkpoint.keep },
     seed: c.seed,
     threads: c.threads,
+    lossChunk: c.lossChunk,
   };
 }

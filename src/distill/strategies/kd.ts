@@ -3,11 +3,10 @@
 // are whatever the run holds: Retort models traced in-graph, ONNX/HTTP teachers fed from score(),
 // or an offline store (the offline step puts it there).
 import { z } from 'zod';
-import { crossEntropy } from '../../graph/index.ts';
 import type { DecoderModel } from '../../models/types.ts';
 import { ParamStore } from '../../runtime/index.ts';
 import { batchInputs, buildDistillObjective, type BatchLayout, type LossTerm } from '../compose/index.ts';
-import { combineLosses, lossWeightInputs, scheduleAt } from '../losses/index.ts';
+import { combineLosses, type LossChunkSetting, lmCrossEntropy, lossWeightInputs, scheduleAt } from '../losses/index.ts';
 import type { DistillContext, StageInfo, StageReport, TeacherEntry } from './context.ts';
 import { pickTeachers } from './context.ts';
 import { doc, multiTeacherSchema, stepsField, teacherName, termSchema, type TermConfig } from './fields.ts';
@@ -62,7 +61,14 @@ export function kdTrainObjective(
   student: DecoderModel,
   teachers: readonly TeacherEntry[],
   terms: readonly TermConfig[],
-  o: { batch: number; seq: number; params: ParamStore; multiTeacher?: KdConfig['multiTeacher']; layout?: BatchLayout },
+  o: {
+    batch: number;
+    seq: number;
+    params: ParamStore;
+    multiTeacher?: KdConfig['multiTeacher'];
+    layout?: BatchLayout;
+    lossChunk?: LossChunkSetting;
+  },
 ): { objective: (mode: { train: boolean }) => JobObjective; trainable: (name: string) => boolean } {
   const lossTerms: LossTerm[] = terms.map((t) => ({ name: t.name, config: t.loss, teacher: t.teacher, topK: t.topK }));
   let frozen = (_: string) => false;
@@ -76,6 +82,7 @@ export function kdTrainObjective(
       seq: o.seq,
       train: mode.train,
       layout: o.layout,
+      lossChunk: o.lossChunk,
     });
     obj.attachTeachers(o.params);
     frozen = (n) => !obj.trainable(n);
@@ -119,6 +126,7 @@ export async function runKd(ctx: DistillContext, c: KdConfig, stage: StageInfo):
     params,
     multiTeacher: c.multiTeacher,
     layout: layoutOf(ctx),
+    lossChunk: ctx.settings.lossChunk,
   });
   const r = await trainJob(ctx, {
     stage,
@@ -152,11 +160,17 @@ export function layoutOf(ctx: DistillContext): BatchLayout | undefined {
 }
 
 /** Cross-entropy on the data's next tokens (task data: the answer tokens): the student's own objective, without a teacher. */
-export function hardLabelObjective(student: DecoderModel, batch: number, seq: number, layout?: BatchLayout) {
+export function hardLabelObjective(
+  student: DecoderModel,
+  batch: number,
+  seq: number,
+  layout?: BatchLayout,
+  lossChunk?: LossChunkSetting,
+) {
   return (mode: { train: boolean }): JobObjective => {
     const { ids, labels, forward } = batchInputs(batch, seq, layout); // (B, T) each
     const out = student.forward(ids, { ...forward, train: mode.train });
-    const ce = crossEntropy(out.logits, labels);
+    const ce = lmCrossEntropy(out, labels, { setting: lossChunk, grads: mode.train });
     const { total } = combineLosses({ ce }, lossWeightInputs(['ce']));
     return { total, terms: { ce }, predictions: { logits: out.logits, labels } };
   };
@@ -170,7 +184,7 @@ export async function runHardLabels(
   const { batch, seq } = ctx.settings;
   const r = await trainJob(ctx, {
     stage,
-    objective: hardLabelObjective(ctx.student.model, batch, seq, layoutOf(ctx)),
+    objective: hardLabelObjective(ctx.student.model, batch, seq, layoutOf(ctx), ctx.settings.lossChunk),
     student: ctx.student.model,
     params: studentStart(ctx),
     steps: c.steps,
