@@ -76,13 +76,21 @@ test('retort label --shard i/n, --merge, then distill trains from the store with
   for (const shard of ['0/2', '1/2']) {
     const r = await cli('label', file, '--shard', shard, '--json');
     assert.equal(r.code, 0, r.err + r.out);
-    assert.equal(JSON.parse(r.out).result.complete, true);
+    const result = JSON.parse(r.out).result;
+    assert.equal(result.complete, true);
+    assert.equal(result.layout.encoding, 'compact');
+    assert.ok(result.bytesPerToken > 0);
   }
   const bad = await cli('label', file, '--shard', '2/2');
   assert.equal(bad.code, 2);
   assert.match(bad.err, /shard index must be in 0\.\.1, got 2/);
+  // Another encoding than the shards were labelled with is refused, naming the field and the fix.
+  const other = await cli('label', file, '--shard', '0/2', '--encoding', 'f32');
+  assert.notEqual(other.code, 0);
+  assert.match(other.err, /layout\.encoding is "compact", but this run asks for "f32"; set encoding: compact/);
   const merged = await cli('label', file, '--merge');
   assert.equal(merged.code, 0, merged.err);
+  assert.match(merged.out, /store: \d+\.\d bytes\/token \(compact, k 4, V \d+\)/);
   assert.ok(readdirSync(join(dir, 'store')).includes('manifest.json'));
 
   const r = await cli('distill', file, '--json');

@@ -6,6 +6,7 @@ export {
   type ScoreResult,
   type Teacher,
   type TeacherInfo,
+  type SparseInfo,
   type TopK,
 } from './teacher.ts';
 export { EnsembleTeacher } from './ensemble.ts';

@@ -20,6 +20,18 @@ export interface ScoreRequest {
 export interface TopK {
   ids: HostTensor; // (B, T, k) int64, most likely first
   logprobs: HostTensor; // (B, T, k) float32
+  /** (B, T, 1) float32: log of the mass outside the k entries, where the teacher knows it (Teacher.sparse.tail). */
+  tail?: HostTensor;
+}
+
+/**
+ * What a teacher's top-k results are, where they are not simply its k most likely tokens: an
+ * offline store's sampled targets (drawn tokens with count / draws as their probabilities), and
+ * whether each position's tail mass comes with them.
+ */
+export interface SparseInfo {
+  targets: 'topk' | 'sampled';
+  tail: boolean;
 }
 
 export interface ScoreResult {
@@ -45,6 +57,8 @@ export interface Teacher {
   readonly info: TeacherInfo;
   readonly tokenizer?: Tokenizer;
   readonly capabilities: { logits: boolean; topK: boolean; hidden: boolean; attentions: boolean };
+  /** Absent: topK results are the k most likely tokens, without a tail. */
+  readonly sparse?: SparseInfo;
   /** Why a capability is false and what to pass to get it, where the teacher knows (checkRequest's message). */
   readonly unavailable?: Partial<Record<keyof Teacher['capabilities'], string>>;
   score(req: ScoreRequest): Promise<ScoreResult>;

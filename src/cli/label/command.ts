@@ -9,13 +9,15 @@ import { labelSchema } from './schema.ts';
 export const labelCommand = defineCommand({
   name: 'label',
   summary: "Run a config's offline teacher pass into a store, in shards (--shard i/n) merged after (--merge)",
-  usage: 'retort label CONFIG [--teacher NAME] [--shard i/n] [--merge] [--top-k K] [--batch N]',
+  usage:
+    'retort label CONFIG [--teacher NAME] [--shard i/n] [--merge] [--top-k K] [--targets topk|sampled] [--samples N] [--encoding compact|f32] [--batch N]',
   description: [
-    "Labels the training examples of a run config with a teacher's top-k next-token log-probabilities,",
-    "as the config's offline step would, into the store folder that step reads (its dir, default",
-    '{checkpoint.dir}/store-{teacher}). With --shard i/n only the i-th of n contiguous ranges is labelled,',
-    'into {store}-shards/shard-i-of-n (run the shards anywhere; each resumes where it stopped); --merge',
-    'then checks that every shard is there once and writes the store. retort distill then trains from it.',
+    "Labels the training examples of a run config with a teacher's top-k next-token log-probabilities",
+    "(or, with targets sampled, tokens drawn from its distribution), as the config's offline step would,",
+    'into the store folder that step reads (its dir, default {checkpoint.dir}/store-{teacher}). With',
+    '--shard i/n only the i-th of n contiguous ranges is labelled, into {store}-shards/shard-i-of-n (run',
+    'the shards anywhere; each resumes where it stopped); --merge then checks that every shard is there',
+    "once and writes the store. retort distill then trains from it. It prints the store's bytes per token.",
   ].join('\n'),
   examples: [
     'retort label runs/offline.yaml',
@@ -33,6 +35,21 @@ export const labelCommand = defineCommand({
     shard: { type: 'string', arg: 'i/n', help: 'Label only shard i of n' },
     merge: { type: 'boolean', help: 'Merge the finished shards into the store' },
     'top-k': { type: 'string', arg: 'K', help: "Tokens kept per position (default the offline step's topK, else 20)" },
+    targets: {
+      type: 'string',
+      arg: 'KIND',
+      help: "topk or sampled (draws from the teacher; default the offline step's targets, else topk)",
+    },
+    samples: {
+      type: 'string',
+      arg: 'N',
+      help: "Draws per position for targets sampled (default the offline step's samples, else 12)",
+    },
+    encoding: {
+      type: 'string',
+      arg: 'ENC',
+      help: "compact (fp16 log-probs, packed ids, tail mass) or f32 (default the offline step's encoding, else compact)",
+    },
     batch: {
       type: 'string',
       arg: 'N',

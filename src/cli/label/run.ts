@@ -5,7 +5,13 @@
 import { join, resolve, dirname } from 'node:path';
 import { ConfigError, loadRunConfig } from '../../distill/config/index.ts';
 import { labelShard, mergeShards, parseShard } from '../../distill/label/index.ts';
-import { tokenizerHash } from '../../distill/store/index.ts';
+import {
+  bytesPerToken,
+  DEFAULT_SAMPLES,
+  type StoreLayout,
+  StoreReader,
+  tokenizerHash,
+} from '../../distill/store/index.ts';
 import {
   distillSectionSchema,
   resolveTeachers,
@@ -54,8 +60,11 @@ export async function run({ values, positionals, io, json, signal }: CommandCont
     if (values.shard)
       throw new UsageError('--merge and --shard: merge after every shard is labelled, in a separate run', 'label');
     const r = mergeShards(shardsRoot, store);
-    if (!json) io.out(`merged ${shardsRoot} into ${store}`);
-    return { store, merged: r };
+    const reader = new StoreReader(store);
+    const layout = reader.layout;
+    reader.close();
+    if (!json) io.out(`merged ${shardsRoot} into ${store}\n${storeLine(layout)}`);
+    return { store, merged: r, bytesPerToken: bytesPerToken(layout) };
   }
   let shard = { index: 0, count: 1 };
   if (values.shard) {
@@ -76,6 +85,10 @@ export async function run({ values, positionals, io, json, signal }: CommandCont
     examples: windows.inputs,
     shard,
     topK: values['top-k'] ?? offline?.topK ?? 20,
+    targets: values.targets ?? offline?.targets ?? 'topk',
+    samples: values.samples ?? offline?.samples ?? DEFAULT_SAMPLES,
+    seed: offline?.seed ?? 0,
+    encoding: values.encoding ?? offline?.encoding ?? 'compact',
     root: shardsRoot,
     batch: values.batch ?? offline?.labelBatch ?? 16,
     tokenizer: tokenizerHash(corpus.tokenizer),
@@ -86,6 +99,7 @@ export async function run({ values, positionals, io, json, signal }: CommandCont
     io.out(
       `${r.complete ? 'labelled' : 'stopped after'} ${r.skipped + r.labelled}/${r.total} examples of shard ${shard.index}/${shard.count} in ${r.dir}${r.stopped ? ` (${r.stopped}; rerun to continue)` : ''}`,
     );
+    io.out(storeLine(r.layout));
     if (r.complete)
       io.out(
         shard.count === 1
@@ -94,4 +108,10 @@ export async function run({ values, positionals, io, json, signal }: CommandCont
       );
   }
   return { store, shard, ...r };
+}
+
+/** `store: 87.1 bytes/token (compact, k 20, V 151936)`: what the store costs on disk per token. */
+export function storeLine(l: StoreLayout): string {
+  const what = l.targets === 'sampled' ? `sampled ${l.topK} per position` : `k ${l.topK}`;
+  return `store: ${bytesPerToken(l).toFixed(1)} bytes/token (${l.encoding}, ${what}, V ${l.vocabSize})`;
 }

@@ -75,10 +75,14 @@ function traceFed(slot: TeacherSlot, ids: g.Tensor, needs: TeacherNeeds): Traced
   const info = slot.teacher.info;
   const outputs: TracedTeacher['outputs'] = {};
   if (needs.logits) outputs.logits = g.input(`${p}logits`, [b, t, info.vocabSize]);
+  // A store's targets may come with each position's tail mass, and may be draws rather than the top k.
+  const sparse = slot.teacher.sparse;
   if (needs.topK)
     outputs.topk = {
       ids: g.input(`${p}topk.ids`, [b, t, needs.topK], 'int64'),
       logprobs: g.input(`${p}topk.logprobs`, [b, t, needs.topK]),
+      ...(sparse?.tail ? { tail: g.input(`${p}topk.tail`, [b, t, 1]) } : {}),
+      targets: sparse?.targets ?? 'topk',
     };
   if (needs.hidden?.length) {
     if (!info.dModel)
@@ -109,6 +113,13 @@ function traceFed(slot: TeacherSlot, ids: g.Tensor, needs: TeacherNeeds): Traced
     if (needs.topK) {
       feeds[`${p}topk.ids`] = r.topk!.ids;
       feeds[`${p}topk.logprobs`] = r.topk!.logprobs;
+      if (sparse?.tail) {
+        if (!r.topk!.tail)
+          throw new Error(
+            `teacher '${slot.name}' says its top-k results carry the tail mass, but a result came without one`,
+          );
+        feeds[`${p}topk.tail`] = r.topk!.tail;
+      }
     }
     needs.hidden?.forEach((i, k) => (feeds[`${p}hidden.${i}`] = r.hidden![k]!));
     needs.attentions?.forEach((i, k) => (feeds[`${p}attn.${i}`] = r.attentions![k]!));

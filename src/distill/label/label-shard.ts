@@ -7,11 +7,11 @@
 // run them in separate processes or machines, then mergeShards.
 import { join } from 'node:path';
 import type { Teacher } from '../../teachers/teacher.ts';
-import { datasetHash, labelInto, tokenizerHash } from '../store/label.ts';
-import { StoreWriter, type StoreIdentity } from '../store/index.ts';
+import { bytesPerToken, StoreWriter, type StoreIdentity, type StoreLayout } from '../store/index.ts';
+import { datasetHash, labelInto, type TargetOptions, targetLayout, tokenizerHash } from '../store/label.ts';
 import { shardDirName, shardRange, type ShardSpec } from './shard.ts';
 
-export interface LabelShardOptions {
+export interface LabelShardOptions extends TargetOptions {
   teacher: Teacher;
   /** Every example of the dataset (equal lengths); the shard picks its range. */
   examples: readonly Int32Array[];
@@ -41,6 +41,9 @@ export interface LabelShardResult {
   complete: boolean;
   /** Why the run stopped early (signal or a stopOn error's message). */
   stopped?: string;
+  /** The store's layout and its record bytes per token (header included). */
+  layout: StoreLayout;
+  bytesPerToken: number;
 }
 
 export function identityOf(
@@ -69,7 +72,7 @@ export async function labelShard(o: LabelShardOptions): Promise<LabelShardResult
   const writer = StoreWriter.open(
     dir,
     identityOf(o),
-    { seq, topK: o.topK, vocabSize: o.teacher.info.vocabSize },
+    { seq, ...targetLayout(o), vocabSize: o.teacher.info.vocabSize },
     {
       total,
       shard: { index: o.shard.index, of: o.shard.count },
@@ -80,8 +83,8 @@ export async function labelShard(o: LabelShardOptions): Promise<LabelShardResult
   let stopped: string | undefined;
   try {
     ({ stopped } = await labelInto(writer, o.teacher, o.examples.slice(start, end), {
-      topK: o.topK,
       batch,
+      first: start,
       signal: o.signal,
       stopOn: o.stopOn,
       onProgress: (done, all) => o.onProgress?.({ done, total: all }),
@@ -95,6 +98,8 @@ export async function labelShard(o: LabelShardOptions): Promise<LabelShardResult
     skipped,
     labelled: writer.count - skipped,
     complete: writer.count >= total,
+    layout: writer.layout,
+    bytesPerToken: bytesPerToken(writer.layout),
     ...(stopped ? { stopped } : {}),
   };
 }

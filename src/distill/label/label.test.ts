@@ -57,7 +57,31 @@ test('three shards merge into one store that serves what the live teacher says',
     );
     const [live, cached] = await Promise.all([teacher.score({ ids, topK: K }), store.score({ ids, topK: K })]);
     assert.deepEqual(cached.topk!.ids.data, live.topk!.ids.data);
-    assert.deepEqual(cached.topk!.logprobs.data, live.topk!.logprobs.data);
+    // The default compact encoding keeps log-probs to fp16's 2^-11.
+    (live.topk!.logprobs.data as Float32Array).forEach((want, j) =>
+      assert.ok(Math.abs(Number(cached.topk!.logprobs.data[j]) - want) <= Math.abs(want) * 2 ** -11),
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('sampled shards draw what one pass draws: each example draws from its dataset index', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'retort-label-'));
+  try {
+    const sampled = { ...base, targets: 'sampled' as const, samples: 5, seed: 2 };
+    for (let i = 0; i < 3; i++) {
+      const r = await labelShard({ ...sampled, teacher, shard: { index: i, count: 3 }, root });
+      // Header, fp16 weights (6 × 5), fp16 tails (6), 30 ids of 5 bits (19 bytes), 1 byte of padding.
+      assert.equal(r.bytesPerToken, (16 + 60 + 12 + 19 + 1) / T);
+    }
+    mergeShards(root, join(root, 'merged'));
+    const one = await labelShard({ ...sampled, teacher, shard: { index: 0, count: 1 }, root: join(root, 'one') });
+    const [a, b] = [new StoreReader(join(root, 'merged')), new StoreReader(one.dir)];
+    assert.equal(a.layout.targets, 'sampled');
+    for (let i = 0; i < examples.length; i++) assert.deepEqual(a.get(i), b.get(i), `example ${i}`);
+    a.close();
+    b.close();
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -24,10 +24,11 @@ export interface MergeReport {
 /** Shard stores under `root`: folders with a manifest.json that records a shard. */
 function shardStores(root: string): StoreReader[] {
   if (!existsSync(root)) throw new MergeError([`${root} does not exist`]);
-  return readdirSync(root, { withFileTypes: true })
+  const readers = readdirSync(root, { withFileTypes: true })
     .filter((d) => d.isDirectory() && existsSync(join(root, d.name, 'manifest.json')))
-    .map((d) => new StoreReader(join(root, d.name)))
-    .filter((r) => r.manifest.shard !== undefined);
+    .map((d) => new StoreReader(join(root, d.name)));
+  for (const r of readers) if (r.manifest.shard === undefined) r.close();
+  return readers.filter((r) => r.manifest.shard !== undefined);
 }
 
 /** Checks the shard stores under `root` and writes the merged store to `out` (a new folder). */
@@ -35,6 +36,14 @@ export function mergeShards(root: string, out: string): MergeReport {
   if (existsSync(join(out, 'manifest.json')))
     throw new MergeError([`${out} already holds a store; merge into a new folder`]);
   const stores = shardStores(root);
+  try {
+    return mergeInto(stores, root, out);
+  } finally {
+    for (const s of stores) s.close();
+  }
+}
+
+function mergeInto(stores: StoreReader[], root: string, out: string): MergeReport {
   const problems: string[] = [];
   if (stores.length === 0) throw new MergeError([`no shard stores under ${root}`]);
   const first = stores[0]!.manifest;

@@ -101,6 +101,30 @@ const cases: Case[] = [
       values: { labels: LABELS, ids: topkValues().ids, lp: topkValues().logprobs },
     }),
   ),
+  {
+    name: 'top-k forwardKl with the stored tail mass, k = 3, T = 2',
+    loss: () =>
+      topkKdLoss(
+        {
+          student: f32('s', [B, T, V]),
+          teacher: { ids: i64('ids', [B, T, 3]), logprobs: f32('lp', [B, T, 3]), tail: f32('tail', [B, T, 1]) },
+          labels: i64('labels', [B, T]),
+        },
+        topkKdSchema.parse({ kind: 'topk', temperature: 2, alpha: 0.8 }),
+      ).loss,
+    values: {
+      labels: LABELS,
+      ids: topkValues().ids,
+      lp: topkValues().logprobs,
+      tail: Array.from({ length: B * T }, (_, n) =>
+        Math.log1p(
+          -topkValues()
+            .logprobs.slice(n * 3, n * 3 + 3)
+            .reduce((a, v) => a + Math.exp(v), 0),
+        ),
+      ),
+    },
+  },
   ...(['mse', 'cosine'] as const).map(
     (metric): Case => ({
       name: `hidden-state ${metric} through learned projections, masked`,

@@ -30,7 +30,7 @@ export const lossRules = {
   }),
   topk: rule({
     schema: topkKdSchema,
-    cite: 'Hinton et al. 2015 over k + 1 buckets (top-k ids and the rest) of sparse teacher targets',
+    cite: 'Hinton et al. 2015 over k + 1 buckets (top-k ids and the rest) of sparse teacher targets; sampled targets as in Sparse Logit Sampling (Anshumann et al. 2025)',
     needs: ['student.logits', 'teacher.topk', 'labels (when alpha < 1)', 'mask (optional)'],
     create: (c) => createTopkKd(c),
   }),

@@ -1,9 +1,12 @@
 // Sparse top-k KD: the flat gather, the k + 1 buckets against plain-JS values, k = V against the
-// dense logit KD, ignored positions, and gradients against finite differences.
+// dense logit KD, ignored positions, gradients against finite differences; the stored tail's rest
+// bucket; sampled targets (value, gradient, unbiased mean gradient, refused settings).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { grad } from '../../autodiff/index.ts';
 import { checkGrads } from '../../runtime/gradcheck.ts';
 import { input } from '../../graph/index.ts';
+import { sampledTargets } from '../store/sample.ts';
 import { divergenceKinds } from './divergence.ts';
 import { takeAlongLastAxis } from './gather.ts';
 import { logitKdLoss, logitKdSchema } from './logit-kd.ts';
@@ -191,3 +194,144 @@ for (const divergence of ['forwardKl', 'reverseKl', 'jsd', 'skewReverseKl'] as c
     );
   });
 }
+
+/** Loss and d loss / d student of the top-k term over P positions (B = 1), with a tail input. */
+async function sparseRun(
+  x: { student: number[]; ids: number[]; logprobs: number[]; tail: number[]; k: number; v: number },
+  cfg: object,
+  targets: 'topk' | 'sampled',
+): Promise<{ loss: number; grad: number[] }> {
+  const p = x.tail.length;
+  const o = topkKdSchema.parse({ kind: 'topk', ...cfg });
+  const xs = input('s', [1, p, x.v], 'float64');
+  const teacher = {
+    ids: input('ids', [1, p, x.k], 'int64'),
+    logprobs: input('lp', [1, p, x.k], 'float64'),
+    tail: input('tail', [1, p, 1], 'float64'),
+    targets,
+  };
+  const out = topkKdLoss({ student: xs, teacher }, o);
+  const [g] = grad(out.loss, [xs]);
+  const r = await runRef(
+    { loss: out.loss, g: g! },
+    {
+      s: f64([1, p, x.v], x.student),
+      ids: i64([1, p, x.k], x.ids),
+      lp: f64([1, p, x.k], x.logprobs),
+      tail: f64([1, p, 1], x.tail),
+    },
+  );
+  return { loss: r.loss![0]!, grad: r.g! };
+}
+
+test('top-k with the stored tail: the rest bucket is exp(tail), the k entries renormalized to 1 − rest', async () => {
+  const { ids, logprobs } = topkOf(TEACHER_LOGITS, K);
+  // Rounded log-probs (as fp16 would leave them) beside the exact tail of the unrounded ones.
+  const rounded = logprobs.map((v) => v * (1 + 4e-4));
+  const tail = rows(logprobs, K).map((r) => Math.log1p(-r.reduce((a, v) => a + Math.exp(v), 0)));
+  for (const temperature of [1, 2]) {
+    const got = await sparseRun(
+      { student: STUDENT, ids, logprobs: rounded, tail, k: K, v: V },
+      { temperature, alpha: 1 },
+      'topk',
+    );
+    const want = mean(
+      rows(STUDENT, V).map((r, n) => {
+        const rest = Math.exp(tail[n]!);
+        const within = softmaxJs(rounded.slice(n * K, n * K + K), temperature);
+        const qs = softmaxJs(r, temperature);
+        const qk = ids.slice(n * K, n * K + K).map((i) => qs[i]!);
+        return divergenceJs(
+          'forwardKl',
+          [...within.map((w) => w * (1 - rest)), rest],
+          [...qk, 1 - qk.reduce((a, b) => a + b, 0)],
+        );
+      }),
+    );
+    assertClose(got.loss, want * temperature ** 2, 1e-12, `T = ${temperature}`);
+  }
+  // tail: false recomputes the rest from the log-probs, as without a tail.
+  const off = await sparseRun({ student: STUDENT, ids, logprobs, tail, k: K, v: V }, { tail: false, alpha: 1 }, 'topk');
+  assertClose(off.loss, await topkValue(STUDENT, ids, logprobs, K, undefined, { alpha: 1 }), 1e-12, 'tail: false');
+});
+
+test('top-k with the stored tail: gradients match finite differences', async () => {
+  const { ids, logprobs } = topkOf(TEACHER_LOGITS, K);
+  const tail = rows(logprobs, K).map((r) => Math.log1p(-r.reduce((a, v) => a + Math.exp(v), 0)));
+  const o = topkKdSchema.parse({ kind: 'topk', temperature: 2, alpha: 0.7 });
+  await checkGrads(
+    (s, lp, tl, idv, labels) =>
+      topkKdLoss({ student: s, teacher: { ids: idv, logprobs: lp, tail: tl }, labels }, o).loss,
+    [
+      [B, T, V],
+      { shape: [B, T, K], values: logprobs },
+      { shape: [B, T, 1], values: tail },
+      { shape: [B, T, K], dtype: 'int64', values: ids },
+      { shape: [B, T], dtype: 'int64', values: LABELS },
+    ],
+  );
+});
+
+/** Sampled targets of `logits` (one row repeated P times, each position its own draws). */
+function sampledOf(logits: number[], p: number, slots: number, seed: number) {
+  const all = Array.from({ length: p }, () => logits).flat();
+  const r = sampledTargets(all, logits.length, { seq: p, vocabSize: logits.length, slots, seed, example: 0 });
+  return { ids: [...r.ids], logprobs: [...r.logprobs], tail: [...r.tail] };
+}
+
+const V16 = 16;
+const TEACHER16 = randomValues(V16, 21, 2);
+const STUDENT16 = randomValues(V16, 22, 2);
+
+test('sampled targets: the value is KL(w ‖ q) over the drawn tokens, the gradient softmax(z) − w', async () => {
+  const t = sampledOf(TEACHER16, 2, 12, 5);
+  const student = [...STUDENT16, ...STUDENT16.map((v) => -v)];
+  const got = await sparseRun({ student, ...t, k: 12, v: V16 }, { alpha: 1 }, 'sampled');
+  const eps = 1e-6;
+  let want = 0;
+  const wantGrad: number[] = [];
+  rows(student, V16).forEach((r, n) => {
+    // Normalized as the loss does (log(count/12) was rounded to float32, so Σ exp is 1 only to ~1e-7).
+    const w = softmaxJs(t.logprobs.slice(n * 12, n * 12 + 12));
+    const idsN = t.ids.slice(n * 12, n * 12 + 12);
+    const q = softmaxJs(r);
+    const qk = idsN.map((i) => q[i]!);
+    want +=
+      divergenceJs('forwardKl', [...w.map((x) => x * (1 - eps)), eps], [...qk, 1 - qk.reduce((a, b) => a + b, 0)]) / 2;
+    // d/dz of −Σ w_i log q_i is q − w (the weights sum to 1), over the 2 positions of the mean.
+    const scattered = new Array<number>(V16).fill(0);
+    idsN.forEach((id, j) => (scattered[id]! += w[j]!));
+    wantGrad.push(...q.map((qi, i) => (qi - scattered[i]!) / 2));
+  });
+  assertClose(got.loss, want, 1e-12, 'value');
+  // The ε rest bucket moves the gradient by at most 2ε in L1.
+  got.grad.forEach((g, i) => assert.ok(Math.abs(g - wantGrad[i]!) < 4e-6, `grad ${i}: ${g} vs ${wantGrad[i]}`));
+});
+
+test('sampled targets: the mean gradient over many draws approaches the dense forward-KL gradient q − p', async () => {
+  const P = 400;
+  const t = sampledOf(TEACHER16, P, 12, 9);
+  const student = Array.from({ length: P }, () => STUDENT16).flat();
+  const got = await sparseRun({ student, ...t, k: 12, v: V16 }, { alpha: 1 }, 'sampled');
+  const q = softmaxJs(STUDENT16),
+    p = softmaxJs(TEACHER16);
+  for (let i = 0; i < V16; i++) {
+    let sum = 0; // the loss is a mean over P positions: Σ_t grad_t = q − mean_t(w_t)
+    for (let n = 0; n < P; n++) sum += got.grad[n * V16 + i]!;
+    // mean_t(w_t,i) has standard error sqrt(p(1 − p) / (12·P)) ≤ 0.0073; allow 4 of them.
+    assert.ok(Math.abs(sum - (q[i]! - p[i]!)) < 0.03, `token ${i}: ${sum} vs ${q[i]! - p[i]!}`);
+  }
+});
+
+test('sampled targets refuse a temperature other than 1 and divergences other than forward KL', () => {
+  const ids = input('ids', [1, 2, 4], 'int64'),
+    lp = input('lp', [1, 2, 4]),
+    student = input('s', [1, 2, 8]);
+  for (const cfg of [{ temperature: 2 }, { divergence: 'reverseKl' }, { divergence: 'jsd' }]) {
+    const o = topkKdSchema.parse({ kind: 'topk', alpha: 1, ...cfg });
+    assert.throws(
+      () => topkKdLoss({ student, teacher: { ids, logprobs: lp, targets: 'sampled' } }, o),
+      /targets are sampled .* unbiased gradient of forward KL only; got temperature \d and divergence \w+\. Set temperature: 1 and divergence: forwardKl/,
+    );
+  }
+});

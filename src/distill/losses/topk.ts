@@ -14,6 +14,19 @@
 //   p_i^T = (1 − rest_p)·softmax_k(logprob/T)_i,   rest_p^T = rest_p.
 // At T = 1 this is the given distribution; with k = V (rest_p = 0) it is exactly softmax(z_t/T),
 // so the loss equals the dense logit KD at any T.
+//
+// The stored tail. A compact store rounds log-probs to fp16 (2^-11 of their size), and 1 − Σ of
+// rounded probabilities can lose a small rest entirely; it keeps log(rest_p) itself instead. When
+// the targets carry it (`teacher.tail`, used unless `tail: false`), the rest bucket is that mass and
+// the k entries are renormalized to fill the other 1 − rest_p:
+//   rest_p = clamp(exp(tail), ε, 1 − ε),   p_i^T = (1 − rest_p)·softmax_k(logprob/T)_i.
+//
+// Sampled targets (Sparse Logit Sampling, Anshumann et al., ACL 2025). The entries are distinct
+// tokens drawn from the teacher, logprob_i = log(count_i / n), tail = "nothing outside", so the
+// buckets are w_i (up to the ε floor of the rest). E[w_i] = p_i, so the forward-KL gradient
+// −Σ w_i ∇log q_i is unbiased for −Σ p_i ∇log q_i over the whole vocabulary; the ε rest bucket adds
+// a gradient of L1 norm at most 2ε. The estimate holds at T = 1 and for forward KL only (the other
+// divergences need p where the student puts mass), so other settings are refused.
 import {
   add,
   concat,
@@ -23,6 +36,7 @@ import {
   log,
   logSoftmax,
   maximum,
+  minimum,
   reduceSum,
   slice,
   sub,
@@ -38,18 +52,31 @@ const topkFields = {
   ...kdFields,
   /** Floor ε of both rest buckets: bounds log(rest) and the rest term's gradient (≤ p_rest/ε). */
   restEps: z.number().positive().max(1e-2).default(1e-6),
+  /**
+   * Use the teacher's stored tail mass for the rest bucket when its targets carry one (compact
+   * stores), renormalizing the k entries to 1 − rest; false recomputes the rest as 1 − Σ exp(logprobs).
+   */
+  tail: z.boolean().default(true),
 };
 export const topkKdSchema = z.object({ kind: z.literal('topk'), ...topkFields });
 export type TopkKdConfig = z.output<typeof topkKdSchema>;
-export type TopkOptions = KdOptions & { restEps: number };
+export type TopkOptions = KdOptions & { restEps: number; tail?: boolean };
 
 /** log of the rest bucket 1 − Σ exp(logp), floored at eps: (…, k) → (…, 1). */
 function logRest(logp: Tensor, eps: number): Tensor {
   return log(maximum(sub(1, reduceSum(exp(logp), -1, true)), eps));
 }
 
-/** Teacher log-probs over the k + 1 buckets at temperature T (see the header). (…, k) → (…, k + 1) */
-export function teacherBuckets(logprobs: Tensor, temperature: number, eps: number): Tensor {
+/**
+ * Teacher log-probs over the k + 1 buckets at temperature T (see the header): the rest from `tail`
+ * (…, 1) when given, else 1 − Σ exp(logprobs). (…, k) → (…, k + 1)
+ */
+export function teacherBuckets(logprobs: Tensor, temperature: number, eps: number, tail?: Tensor): Tensor {
+  if (tail) {
+    const rest = log(minimum(maximum(exp(tail), eps), 1 - eps)); // (…, 1)
+    const within = logSoftmax(temperature === 1 ? logprobs : div(logprobs, temperature), -1); // (…, k)
+    return concat([add(within, log(sub(1, exp(rest)))), rest], -1);
+  }
   const rest = logRest(logprobs, eps); // (…, 1)
   if (temperature === 1) return concat([logprobs, rest], -1);
   const within = logSoftmax(div(logprobs, temperature), -1); // (…, k), sums to 1 over the top-k
@@ -82,12 +109,21 @@ export function topkKdLoss(x: TopkKdInputs, o: TopkOptions): LossOutput {
       `top-k KD: teacher ids ${fmt(ids.shape)} and logprobs ${fmt(logprobs.shape)} must both be (…, k) with the student logits' leading shape ${fmt(lead)}`,
     );
   }
+  const tail = o.tail === false ? undefined : x.teacher.tail;
+  if (tail && (!fits(tail) || tail.shape[tail.rank - 1] !== 1))
+    throw new Error(
+      `top-k KD: teacher tail ${fmt(tail.shape)} must be (…, 1) with the student logits' leading shape ${fmt(lead)}`,
+    );
+  if (x.teacher.targets === 'sampled' && (o.temperature !== 1 || o.divergence !== 'forwardKl'))
+    throw new Error(
+      `top-k KD: the teacher's targets are sampled (drawn tokens weighted count / draws, an unbiased estimate of its distribution at temperature 1), which give an unbiased gradient of forward KL only; got temperature ${o.temperature} and divergence ${o.divergence}. Set temperature: 1 and divergence: forwardKl in the term's loss, or label the store with targets: topk`,
+    );
   // The teacher's width is unknown here; only an explicit realVocab cuts the student's pad rows.
   const v = commonVocab(x.student.shape[x.student.rank - 1]!, undefined, o.realVocab);
   const student = slice(x.student, -1, 0, v);
   return kdObjective(
     {
-      teacherLogp: teacherBuckets(logprobs, o.temperature, o.restEps),
+      teacherLogp: teacherBuckets(logprobs, o.temperature, o.restEps, tail),
       studentLogp: studentBuckets(student, ids, o.temperature, o.restEps),
       studentLogits: student,
       labels: x.labels,

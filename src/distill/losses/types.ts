@@ -27,6 +27,13 @@ export interface SparseTargets {
   ids: Tensor;
   /** (B, T, k) log-probabilities of those ids at temperature 1 over the full vocabulary. */
   logprobs: Tensor;
+  /** (B, T, 1) log of the teacher's mass outside the k ids, where known (a compact store's tail). */
+  tail?: Tensor;
+  /**
+   * 'sampled': the k entries are tokens drawn from the teacher with log(count / draws) as their
+   * log-probs (an unbiased estimate of its distribution at temperature 1). Default 'topk'.
+   */
+  targets?: 'topk' | 'sampled';
 }
 
 export interface DistillBatch {

@@ -1,12 +1,38 @@
-// Runs a teacher over a dataset's examples once and appends its top-k (and chosen hidden states)
-// to a store. Rerunning after a crash continues from the store's committed count.
+// Runs a teacher over a dataset's examples once and appends its targets (top-k or sampled, as the
+// store's layout says; targets.ts) and chosen hidden states to a store. Rerunning after a crash
+// continues from the store's committed count.
 import { createHash } from 'node:crypto';
 import { hostTensor } from '../../runtime/index.ts';
 import type { Teacher } from '../../teachers/index.ts';
-import type { StoreIdentity } from './format.ts';
-import { StoreWriter } from './store.ts';
+import type { StoreEncoding, StoreIdentity, StoreLayoutInput, TargetKind } from './format.ts';
+import { StoreError, StoreWriter } from './store.ts';
+import { targetRows } from './targets.ts';
 
-export interface LabelOptions {
+/** What each position of a new store keeps, and how it is encoded. */
+export interface TargetOptions {
+  /** Record encoding (default 'compact': fp16 log-probs, ids in ceil(log2 V) bits, the tail mass). */
+  encoding?: StoreEncoding;
+  /** 'topk' (default): the topK most likely tokens; 'sampled': tokens drawn from the teacher. */
+  targets?: TargetKind;
+  /** Draws per position for targets 'sampled' (default 12); it replaces topK as the entries per position. */
+  samples?: number;
+  /** Seed of the draws for targets 'sampled' (default 0). */
+  seed?: number;
+}
+
+export const DEFAULT_SAMPLES = 12;
+
+/** The layout fields TargetOptions decide: entries per position, encoding, target kind, seed. */
+export function targetLayout(
+  o: TargetOptions & { topK: number },
+): Pick<StoreLayoutInput, 'topK' | 'encoding' | 'targets' | 'seed'> {
+  const encoding = o.encoding ?? 'compact';
+  return o.targets === 'sampled'
+    ? { topK: o.samples ?? DEFAULT_SAMPLES, encoding, targets: 'sampled', seed: o.seed ?? 0 }
+    : { topK: o.topK, encoding, targets: 'topk' };
+}
+
+export interface LabelOptions extends TargetOptions {
   topK: number;
   hidden?: number[];
   /** Examples per teacher call. */
@@ -30,11 +56,12 @@ export function tokenizerHash(tok: { vocabSize: number; idToToken(i: number): st
 }
 
 export interface LabelLoopOptions {
-  topK: number;
   /** Hidden states to store, by index (0: the embedding output). */
   hidden?: readonly number[];
   /** Examples per teacher call (default 8). */
   batch?: number;
+  /** Index of examples[0] in the whole dataset (a shard's start): sampled targets draw per dataset index. */
+  first?: number;
   onProgress?: (done: number, total: number) => void;
   /** Stop after the current batch commits. */
   signal?: AbortSignal;
@@ -44,7 +71,7 @@ export interface LabelLoopOptions {
 
 /**
  * The labelling loop: scores `examples` batch by batch from the writer's committed count on and
- * appends the teacher's top-k (and hidden states) to the store, committing each batch before the
+ * appends the teacher's targets (and hidden states) to the store, committing each batch before the
  * next is asked for, so a run killed anywhere resumes at the first example not committed and no
  * example is stored twice. Returns why it stopped early, if it did.
  */
@@ -57,6 +84,10 @@ export async function labelInto(
   const seq = examples[0]?.length ?? 0;
   const batch = o.batch ?? 8;
   const hidden = o.hidden ?? [];
+  const layout = writer.layout;
+  const targets = targetRows[layout.targets];
+  const refused = writer.count < examples.length ? targets.refuse(teacher) : undefined;
+  if (refused) throw new StoreError(`label: ${refused}`);
   if (writer.count > examples.length)
     throw new Error(
       `label: ${writer.dir} holds ${writer.count} records but there are ${examples.length} examples to label; it belongs to another split`,
@@ -71,18 +102,15 @@ export async function labelInto(
     );
     let r;
     try {
-      r = await teacher.score({ ids, topK: o.topK, hidden: hidden.length ? [...hidden] : undefined });
+      r = await teacher.score({ ids, ...targets.request(layout), hidden: hidden.length ? [...hidden] : undefined });
     } catch (err) {
       if (o.stopOn?.(err)) return { stopped: (err as Error).message };
       throw err;
     }
-    const n = seq * o.topK;
-    const topIds = r.topk!.ids.data as BigInt64Array;
-    const topLp = r.topk!.logprobs.data as Float32Array;
+    const start = writer.count;
     rows.forEach((_, b) => {
       writer.append({
-        ids: Int32Array.from(topIds.subarray(b * n, (b + 1) * n), Number),
-        logprobs: topLp.slice(b * n, (b + 1) * n),
+        ...targets.entries(r, b, layout, (o.first ?? 0) + start + b),
         hidden: (r.hidden ?? []).map((h) =>
           (h.data as Float32Array).slice(b * seq * h.shape[2]!, (b + 1) * seq * h.shape[2]!),
         ),
@@ -114,7 +142,7 @@ export async function labelDataset(
     identity,
     {
       seq,
-      topK: o.topK,
+      ...targetLayout(o),
       hidden,
       dModel: hidden.length ? (teacher.info.dModel ?? 0) : 0,
       vocabSize: teacher.info.vocabSize,

@@ -1,9 +1,19 @@
 // Stores served through the Teacher interface with a live fallback: the rows of a batch are looked
 // up in the stores by their tokens, the rest scored by the teacher that labelled the stores. Results
-// for a batch split across sources are put back together row by row.
+// for a batch split across sources are put back together row by row. When the stores carry each
+// position's tail mass, the live teacher's rows get theirs computed from their log-probs, so every
+// row of a batch has one (for sampled stores, live rows are then exact top-k targets with their tail,
+// which the loss reads by the same formula at temperature 1).
 import { hostTensor, type HostTensor } from '../../runtime/index.ts';
-import { checkRequest, TeacherError, type ScoreRequest, type ScoreResult, type Teacher } from '../../teachers/index.ts';
-import type { StoreTeacher } from '../store/index.ts';
+import {
+  checkRequest,
+  TeacherError,
+  type ScoreRequest,
+  type ScoreResult,
+  type SparseInfo,
+  type Teacher,
+} from '../../teachers/index.ts';
+import { F16_MAX, type StoreTeacher, tailOf } from '../store/index.ts';
 
 const rowKey = (ids: ArrayLike<number | bigint>, start: number, n: number): string => {
   let s = '';
@@ -29,6 +39,14 @@ function scatterRows(into: HostTensor, part: HostTensor, rows: readonly number[]
   );
 }
 
+/** A live result with the tail mass each position's top-k leaves out, (B, T, 1), from its log-probs. */
+function withTail(r: ScoreResult): ScoreResult {
+  if (!r.topk || r.topk.tail) return r;
+  const [b, t, k] = r.topk.logprobs.shape as [number, number, number];
+  const tail = tailOf(r.topk.logprobs.data as Float32Array, b * t, k).map((v) => Math.max(v, -F16_MAX));
+  return { ...r, topk: { ...r.topk, tail: hostTensor('float32', [b, t, 1], tail) } };
+}
+
 function emptyLike(part: HostTensor, b: number): HostTensor {
   const shape = [b, ...part.shape.slice(1)];
   const n = shape.reduce((x, y) => x * y, 1);
@@ -47,6 +65,7 @@ export class OfflineTeacher implements Teacher {
   readonly info;
   readonly tokenizer;
   readonly capabilities;
+  readonly sparse?: SparseInfo;
   /** Rows served from the stores and from the live teacher so far. */
   readonly served = { store: 0, live: 0 };
   private readonly keys: Set<string>[];
@@ -63,6 +82,13 @@ export class OfflineTeacher implements Teacher {
           `store '${store.name}' was labelled by teacher ${store.fingerprint}, the others by ${first.fingerprint}; serve one teacher's stores together`,
         );
     }
+    for (const { store } of stores) {
+      if (JSON.stringify(store.sparse) !== JSON.stringify(first.sparse))
+        throw new TeacherError(
+          `store '${store.name}' holds ${JSON.stringify(store.sparse)} targets, the others ${JSON.stringify(first.sparse)}; serve stores of one layout together`,
+        );
+    }
+    this.sparse = first.sparse;
     if (live && live.fingerprint !== first.fingerprint)
       throw new TeacherError(
         `store '${first.name}' was labelled by teacher ${first.fingerprint}, not by '${live.name}' (${live.fingerprint}); it cannot fall back to that teacher`,
@@ -87,8 +113,11 @@ export class OfflineTeacher implements Teacher {
       groups.set(source, [...(groups.get(source) ?? []), r]);
     }
     for (const [source, rows] of groups) this.served[source < 0 ? 'live' : 'store'] += rows.length;
-    const ask = (source: number, ids: HostTensor) =>
-      source < 0 ? this.live!.score({ ...req, ids }) : this.stores[source]!.store.score({ ...req, ids });
+    const ask = async (source: number, ids: HostTensor) => {
+      if (source >= 0) return this.stores[source]!.store.score({ ...req, ids });
+      const r = await this.live!.score({ ...req, ids });
+      return this.sparse?.tail ? withTail(r) : r;
+    };
     if (groups.size === 1) {
       const [source] = groups.keys();
       return ask(source!, req.ids);
@@ -103,7 +132,12 @@ export class OfflineTeacher implements Teacher {
     };
     const res: ScoreResult = {};
     const first = parts[0]!.r;
-    if (first.topk) res.topk = { ids: merge((r) => r.topk!.ids), logprobs: merge((r) => r.topk!.logprobs) };
+    if (first.topk)
+      res.topk = {
+        ids: merge((r) => r.topk!.ids),
+        logprobs: merge((r) => r.topk!.logprobs),
+        ...(first.topk.tail ? { tail: merge((r) => r.topk!.tail!) } : {}),
+      };
     if (first.hidden) res.hidden = first.hidden.map((_, i) => merge((r) => r.hidden![i]!));
     return res;
   }

@@ -62,11 +62,15 @@ test('a rerun reuses the store; a store of another teacher is refused', async ()
     config,
   );
   const big = (again.reports[0]!.details!.stores as Record<string, { heldOut?: unknown }>).big!;
+  // Compact records (the default): 4 fp16 log-probs, an fp16 tail and 4 packed ids per token.
+  const bytesPerToken = (big as { bytesPerToken: number }).bytesPerToken;
+  assert.ok(bytesPerToken > 10 && bytesPerToken < 16, `${bytesPerToken} bytes/token`);
   assert.deepEqual(big, {
     dir: store,
     labelled: 0,
     skipped: 16,
-    heldOut: { dir: `${store}-heldout`, labelled: 0, skipped: 8 },
+    bytesPerToken,
+    heldOut: { dir: `${store}-heldout`, labelled: 0, skipped: 8, bytesPerToken },
   });
   await assert.rejects(
     runDistill(await tinyContext(join(dir, 'c'), 1, { teachers: [teacherEntry(randomTeacher('big', 4))] }), config),
@@ -105,8 +109,21 @@ test('rows the store lacks are scored by the live teacher', async () => {
   const got = await served.score({ ids, topK: 4 });
   const want = await teacher.score({ ids, topK: 4 });
   assert.deepEqual(got.topk!.ids.data, want.topk!.ids.data);
-  for (let i = 0; i < want.topk!.logprobs.data.length; i++)
-    assert.ok(Math.abs(Number(got.topk!.logprobs.data[i]) - Number(want.topk!.logprobs.data[i])) < 1e-5);
+  // Row 0 from the compact store (fp16 log-probs), row 1 live (exact).
+  const n = want.topk!.logprobs.data.length;
+  for (let i = 0; i < n; i++) {
+    const w = Number(want.topk!.logprobs.data[i]);
+    const tol = i < n / 2 ? Math.abs(w) * 2 ** -11 : 1e-6;
+    assert.ok(Math.abs(Number(got.topk!.logprobs.data[i]) - w) <= tol, `entry ${i}`);
+  }
+  // Every row has its tail mass: the store's, and the live row's computed from its log-probs.
+  const lp = want.topk!.logprobs.data as Float32Array;
+  for (let p = 0; p < 2 * SEQ; p++) {
+    let s = 0;
+    for (let j = 0; j < 4; j++) s += Math.exp(lp[p * 4 + j]!);
+    const tail = Number(got.topk!.tail!.data[p]);
+    assert.ok(Math.abs(tail - Math.log1p(-s)) <= 2e-3 * Math.abs(Math.log1p(-s)), `tail ${p}: ${tail}`);
+  }
   assert.deepEqual(
     { store: served.served.store - before.store, live: served.served.live - before.live },
     { store: 1, live: 1 },
@@ -114,4 +131,34 @@ test('rows the store lacks are scored by the live teacher', async () => {
   // Without the fallback the store refuses the unknown row.
   const plain = new StoreTeacher('big', new StoreReader(join(dir, 'store-big')), windows.inputs);
   await assert.rejects(plain.score({ ids, topK: 4 }), /batch row 1 is not one of the labelled examples/);
+});
+
+test('an offline step with sampled targets trains from the draws; a tempered term is refused by name', async () => {
+  const dir = tmpDir();
+  const teacher = randomTeacher('big', 6);
+  const ctx = await tinyContext(dir, 2, { teachers: [teacherEntry(teacher)] });
+  const losses = recordLosses(ctx);
+  const r = await runDistill(ctx, {
+    kind: 'pipeline',
+    steps: [
+      { kind: 'offline', targets: 'sampled', samples: 6, maxExamples: 16 },
+      { kind: 'kd', steps: 2 },
+    ],
+  });
+  const reader = new StoreReader(join(dir, 'store-big'));
+  assert.deepEqual([reader.layout.targets, reader.layout.topK, reader.layout.encoding], ['sampled', 6, 'compact']);
+  reader.close();
+  assert.equal(r.teachers[0]!.teacher.sparse?.targets, 'sampled');
+  assert.equal(losses.length, 2);
+  assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
+  await assert.rejects(
+    runDistill(await tinyContext(join(dir, 'b'), 1, { teachers: [teacherEntry(teacher)] }), {
+      kind: 'pipeline',
+      steps: [
+        { kind: 'offline', dir: join(dir, 'store-big'), targets: 'sampled', samples: 6, maxExamples: 16 },
+        { kind: 'kd', steps: 1, terms: [{ name: 'kd', topK: 6, loss: { kind: 'topk', temperature: 2 } }] },
+      ],
+    }),
+    /targets are sampled .*got temperature 2/,
+  );
 });

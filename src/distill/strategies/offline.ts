@@ -7,10 +7,14 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
+  bytesPerToken,
+  DEFAULT_SAMPLES,
   datasetHash,
   labelDataset,
   StoreReader,
   StoreTeacher,
+  storeEncodings,
+  targetKinds,
   tokenizerHash,
   type StoreIdentity,
 } from '../store/index.ts';
@@ -36,6 +40,26 @@ export const offlineSchema = z
       'stores/big',
     ),
     topK: doc(posInt().default(20), "How many of the teacher's most likely tokens each position keeps", 20),
+    targets: doc(
+      z.enum(targetKinds).default('topk'),
+      "What each position keeps: 'topk', the teacher's topK most likely tokens and their log-probs; 'sampled', `samples` tokens drawn from the teacher's distribution, weighted count / samples (Sparse Logit Sampling, Anshumann et al. 2025): an unbiased estimate of the teacher, so the forward-KL gradient is unbiased. 'sampled' needs a teacher that returns logits, and KD terms at temperature 1 with divergence forwardKl",
+      'sampled',
+    ),
+    samples: doc(
+      posInt().default(DEFAULT_SAMPLES),
+      "For targets 'sampled': draws per position (up to this many distinct tokens are kept; the KD term's topK becomes this)",
+      12,
+    ),
+    seed: doc(
+      nonNegInt().default(0),
+      "For targets 'sampled': seed of the draws (each example and position has its own stream, so shards and reruns agree)",
+      0,
+    ),
+    encoding: doc(
+      z.enum(storeEncodings).default('compact'),
+      "Record encoding: 'compact' (fp16 log-probs, ids in ceil(log2 V) bits, each position's tail mass: 87 bytes per token at k 20, V 151936) or 'f32' (int32 ids and float32 log-probs, 8 bytes per entry, no tail; what stores before version 2 hold)",
+      'compact',
+    ),
     hidden: doc(
       z.array(nonNegInt()).optional(),
       'Hidden states to store too, by index (0 = embeddings), for hidden-state terms',
@@ -69,6 +93,8 @@ interface Labelled {
   dir: string;
   labelled: number;
   skipped: number;
+  /** Record bytes per token of the store (header included). */
+  bytesPerToken: number;
 }
 
 export async function runOffline(ctx: DistillContext, c: OfflineConfig, stage: StageInfo): Promise<StageReport> {
@@ -95,14 +121,19 @@ export async function runOffline(ctx: DistillContext, c: OfflineConfig, stage: S
       const identity: StoreIdentity = { teacher: entry.teacher.fingerprint, tokenizer, dataset: datasetHash(examples) };
       const r = await labelDataset(entry.teacher, examples, into, {
         topK: c.topK,
+        targets: c.targets,
+        samples: c.samples,
+        seed: c.seed,
+        encoding: c.encoding,
         hidden: c.hidden,
         batch: c.labelBatch,
         tokenizer,
         onProgress: (done, total) => ctx.hooks.log?.(`offline: '${entry.name}' labelled ${done}/${total} ${what}`),
       });
+      const reader = new StoreReader(into, identity);
       return {
-        labelled: { dir: into, ...r },
-        store: { store: new StoreTeacher(entry.name, new StoreReader(into, identity), examples, identity), examples },
+        labelled: { dir: into, ...r, bytesPerToken: bytesPerToken(reader.layout) },
+        store: { store: new StoreTeacher(entry.name, reader, examples, identity), examples },
       };
     };
     const main = await label(windows.inputs, dir, 'training examples');
@@ -121,7 +152,8 @@ export async function runOffline(ctx: DistillContext, c: OfflineConfig, stage: S
   ctx.source = ({ batch, seed }) => exampleSource(train, windows, { batch, seed });
   ctx.sourceBy = stage.name;
   const { kind: _k, ...rest } = ctx.kdDefaults.loss as { kind: string };
-  ctx.kdDefaults = { loss: { ...(rest as object), kind: 'topk' }, topK: c.topK };
+  // Sampled stores hold `samples` slots per position, and a term must read them all.
+  ctx.kdDefaults = { loss: { ...(rest as object), kind: 'topk' }, topK: c.targets === 'sampled' ? c.samples : c.topK };
   return {
     stage: stage.name,
     kind: 'offline',
