@@ -30,6 +30,7 @@ function leaves(dtype: DType) {
     tLogits: input('t.logits', [B, T, V], dtype),
     ids: input('t.ids', [B, T, K], 'int64'),
     logprobs: input('t.logprobs', [B, T, K], dtype),
+    tail: input('t.tail', [B, T, 1], dtype),
     labels: input('labels', [B, T], 'int64'),
     mask: input('mask', [B, T], 'int64'),
   };
@@ -62,6 +63,14 @@ function feeds(dtype: 'float32' | 'float64'): Record<string, HostTensor> {
     f('t.logits', [B, T, V], 6, 3),
     ['t.ids', hostTensor('int64', [B, T, K], ids)],
     ['t.logprobs', hostTensor(dtype, [B, T, K], logprobs)],
+    [
+      't.tail',
+      hostTensor(
+        dtype,
+        [B, T, 1],
+        Array.from({ length: B * T }, (_, i) => Math.log(0.05 + 0.02 * i)),
+      ),
+    ],
     ['labels', hostTensor('int64', [B, T], LABELS)],
     ['mask', hostTensor('int64', [B, T], MASK)],
   ]);
@@ -73,7 +82,7 @@ const headLogits = (final: Tensor, w: Tensor, rows: number) =>
 interface Case {
   name: string;
   config: DistillLossConfigInput;
-  teacher: 'head' | 'logits' | 'topk';
+  teacher: 'head' | 'logits' | 'topk' | 'topk+tail';
   bias?: boolean;
 }
 
@@ -87,6 +96,7 @@ const cases: Case[] = [
   ),
   { name: 'logits forwardKl, fed teacher logits, alpha 1', config: { kind: 'logits', alpha: 1 }, teacher: 'logits' },
   { name: 'topk forwardKl, T 1.5', config: { kind: 'topk', temperature: 1.5, alpha: 0.3 }, teacher: 'topk' },
+  { name: 'topk with a stored tail, T 2', config: { kind: 'topk', temperature: 2 }, teacher: 'topk+tail' },
 ];
 
 /** The loss both ways: the dense (B, T, V) form, and chunked in chunks of 2 positions. */
@@ -98,7 +108,9 @@ function build(c: Case, x: Leaves, chunked: boolean) {
       ? { logits: headLogits(x.tFinal, x.tW, B * T), head: { final: x.tFinal, weight: x.tW, layout: 'out_in' } }
       : c.teacher === 'logits'
         ? { logits: x.tLogits }
-        : { topk: { ids: x.ids, logprobs: x.logprobs } };
+        : c.teacher === 'topk'
+          ? { topk: { ids: x.ids, logprobs: x.logprobs } }
+          : { topk: { ids: x.ids, logprobs: x.logprobs, tail: x.tail } };
   const batch: DistillBatch = {
     student: { logits: headLogits(x.sFinal, x.sW, B * T), head: sHead },
     teacher,

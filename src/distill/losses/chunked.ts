@@ -78,6 +78,7 @@ export function chunkedLoss(loss: DistillLoss, b: DistillBatch, o: ChunkOptions)
     tLogits: -1,
     ids: -1,
     logprobs: -1,
+    tail: -1,
     labels: -1,
     mask: -1,
   };
@@ -101,6 +102,7 @@ export function chunkedLoss(loss: DistillLoss, b: DistillBatch, o: ChunkOptions)
   if (b.teacher.topk) {
     slice(flat(b.teacher.topk.ids), 'ids');
     slice(flat(b.teacher.topk.logprobs), 'logprobs');
+    if (b.teacher.topk.tail) slice(flat(b.teacher.topk.tail), 'tail');
   }
   if (b.labels) slice(flat(b.labels), 'labels');
   if (b.mask) slice(flat(b.mask), 'mask');
@@ -120,7 +122,13 @@ export function chunkedLoss(loss: DistillLoss, b: DistillBatch, o: ChunkOptions)
       const teacher: DistillBatch['teacher'] = {};
       if (at.tFinal >= 0) teacher.logits = headLogits(s[at.tFinal]!, th!, w[at.tWeight]!, pick(at.tBias, w));
       if (at.tLogits >= 0) teacher.logits = s[at.tLogits];
-      if (at.ids >= 0) teacher.topk = { ids: s[at.ids]!, logprobs: s[at.logprobs]! };
+      if (at.ids >= 0)
+        teacher.topk = {
+          ids: s[at.ids]!,
+          logprobs: s[at.logprobs]!,
+          tail: pick(at.tail, s),
+          targets: b.teacher.topk?.targets,
+        };
       const out = loss.forward({ student: { logits: student }, teacher, labels, mask });
       // This chunk's share of the whole mean; a chunk with nothing kept adds 0 (its own mean is 0/0).
       const kept = keptCount(labels, mask, o.ignoreIndex, o.chunk, dtype);
