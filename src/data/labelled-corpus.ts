@@ -1,11 +1,11 @@
 // Labelled texts for `task: classify` run configs: the dataset the config names (SpamAssassin, or a
 // .jsonl file of {"text", "label"} lines), split into training and held-out texts, the tokenizer
 // data.tokenizer names (learned from the training texts, or loaded), and both parts encoded.
-import { readFileSync } from 'node:fs';
 import type { Tokenizer } from '../models/tokenizers/tokenizer.ts';
 import { buildTokenizer, type CorpusSpec } from './corpus.ts';
 import { encodeExamples, type EncodedExamples, type LabelledText } from './labelled.ts';
 import { SPAM_LABELS, spamSplit } from './spam-split.ts';
+import { readLines } from './task/jsonl.ts';
 import { seededSplit } from './split.ts';
 
 export interface LabelledCorpus {
@@ -21,38 +21,37 @@ export interface LabelledCorpus {
 /** The held-out split is a seeded shuffle with this seed, the same split every run (as retort eval's). */
 const SPLIT_SEED = 0;
 
-/** Reads a .jsonl file of {"text": string, "label": string | integer} lines; label names sorted, or the integers as given. */
+/**
+ * Reads a .jsonl file of {"text": string, "label": string | integer} lines, line by line; label names
+ * sorted, or the integers as given.
+ */
 export function readLabelledJsonl(path: string): { items: LabelledText[]; labels: string[] } {
   const rows: { text: string; label: string | number }[] = [];
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .forEach((line, i) => {
-      if (line.trim() === '') return;
-      let row: unknown;
-      try {
-        row = JSON.parse(line);
-      } catch {
-        throw new Error(
-          `${path}:${i + 1}: not JSON; each line must be an object like {"text": "...", "label": "spam"}`,
-        );
-      }
-      const r = row as { text?: unknown; label?: unknown };
-      if (
-        typeof r.text !== 'string' ||
-        !(typeof r.label === 'string' || (Number.isInteger(r.label) && (r.label as number) >= 0))
-      ) {
-        throw new Error(
-          `${path}:${i + 1}: expected {"text": string, "label": string or non-negative integer}, got ${line.slice(0, 120)}`,
-        );
-      }
-      rows.push({ text: r.text, label: r.label as string | number });
-    });
+  for (const { line, text } of readLines(path)) {
+    let row: unknown;
+    try {
+      row = JSON.parse(text);
+    } catch {
+      throw new Error(`${path}:${line}: not JSON; each line must be an object like {"text": "...", "label": "spam"}`);
+    }
+    const r = row as { text?: unknown; label?: unknown };
+    if (
+      typeof r.text !== 'string' ||
+      !(typeof r.label === 'string' || (Number.isInteger(r.label) && (r.label as number) >= 0))
+    ) {
+      throw new Error(
+        `${path}:${line}: expected {"text": string, "label": string or non-negative integer}, got ${text.slice(0, 120)}`,
+      );
+    }
+    rows.push({ text: r.text, label: r.label as string | number });
+  }
   if (rows.length === 0) throw new Error(`${path}: no labelled lines`);
   const kinds = new Set(rows.map((r) => typeof r.label));
   if (kinds.size > 1) throw new Error(`${path}: labels mix names and integers; use one or the other`);
+  // A reduce, not Math.max(...labels): spreading a long file's labels overflows the stack.
   const labels = kinds.has('string')
     ? [...new Set(rows.map((r) => r.label as string))].sort()
-    : Array.from({ length: Math.max(...rows.map((r) => r.label as number)) + 1 }, (_, k) => String(k));
+    : Array.from({ length: rows.reduce((m, r) => Math.max(m, r.label as number), 0) + 1 }, (_, k) => String(k));
   if (labels.length < 2)
     throw new Error(
       `${path}: every line has label ${JSON.stringify(labels[0])}; a classifier needs at least two labels`,

@@ -19,11 +19,6 @@ export function* readLines(path: string): Generator<JsonlLine> {
     const buf = Buffer.allocUnsafe(CHUNK);
     let pending = '';
     let line = 0;
-    const emit = function* (raw: string): Generator<JsonlLine> {
-      line++;
-      const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-      if (text.trim() !== '') yield { line, text };
-    };
     for (;;) {
       const n = readSync(fd, buf, 0, CHUNK, null);
       let chunk: string;
@@ -33,14 +28,19 @@ export function* readLines(path: string): Generator<JsonlLine> {
         throw new Error(`${path}:${line + 1}: not valid UTF-8 text; save the file as UTF-8`);
       }
       pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        yield* emit(pending.slice(0, nl));
-        pending = pending.slice(nl + 1);
+      // At end of file the last line needs no newline.
+      const last = n === 0 && pending !== '' ? pending.length : -1;
+      let start = 0;
+      for (let nl = pending.indexOf('\n'); nl >= 0 || last > start; nl = pending.indexOf('\n', start)) {
+        const end = nl >= 0 ? nl : last;
+        line++;
+        const text = pending.charCodeAt(end - 1) === 13 ? pending.slice(start, end - 1) : pending.slice(start, end);
+        start = end + 1;
+        if (text.trim() !== '') yield { line, text };
       }
+      pending = pending.slice(start);
       if (n === 0) break;
     }
-    if (pending !== '') yield* emit(pending);
   } finally {
     closeSync(fd);
   }

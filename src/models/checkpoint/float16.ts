@@ -22,17 +22,23 @@ function f16ToF32Table(): Float32Array {
   return table;
 }
 
-export function f16BitsToFloat32(bits: Uint16Array): Float32Array {
+export function f16BitsToFloat32(
+  bits: Uint16Array,
+  out: Float32Array = new Float32Array(bits.length),
+  at = 0,
+): Float32Array {
   const table = f16ToF32Table();
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]!]!;
+  for (let i = 0; i < bits.length; i++) out[at + i] = table[bits[i]!]!;
   return out;
 }
 
-export function bf16BitsToFloat32(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  const outBits = new Uint32Array(out.buffer);
-  for (let i = 0; i < bits.length; i++) outBits[i] = bits[i]! << 16;
+export function bf16BitsToFloat32(
+  bits: Uint16Array,
+  out: Float32Array = new Float32Array(bits.length),
+  at = 0,
+): Float32Array {
+  const outBits = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < bits.length; i++) outBits[at + i] = bits[i]! << 16;
   return out;
 }
 
@@ -84,23 +90,36 @@ export function float32ToBf16Bits(values: Float32Array): Uint16Array {
  * converted into a new array. I64/U64 beyond 2^24 lose precision, as any float32 cast does.
  */
 export function toFloat32(tensor: { dtype: SafetensorsDType; data: TensorData }): Float32Array {
+  if (tensor.dtype === 'F32') return tensor.data as Float32Array;
+  return convertInto(tensor, new Float32Array(tensor.data.length), 0);
+}
+
+/**
+ * Writes a tensor's elements as Float32 into out[at ..], so a reader can convert a big tensor a piece at
+ * a time straight into its destination instead of holding its raw bytes and a converted copy at once.
+ */
+export function convertInto(
+  tensor: { dtype: SafetensorsDType; data: TensorData },
+  out: Float32Array,
+  at: number,
+): Float32Array {
   const { dtype, data } = tensor;
+  if (at < 0 || at + data.length > out.length)
+    throw new RangeError(`convertInto: ${data.length} elements at ${at} do not fit an array of ${out.length}`);
   switch (dtype) {
-    case 'F32':
-      return data as Float32Array;
     case 'F16':
-      return f16BitsToFloat32(data as Uint16Array);
+      return f16BitsToFloat32(data as Uint16Array, out, at);
     case 'BF16':
-      return bf16BitsToFloat32(data as Uint16Array);
+      return bf16BitsToFloat32(data as Uint16Array, out, at);
     case 'I64':
     case 'U64': {
       const src = data as BigInt64Array | BigUint64Array;
-      const out = new Float32Array(src.length);
-      for (let i = 0; i < src.length; i++) out[i] = Number(src[i]!);
+      for (let i = 0; i < src.length; i++) out[at + i] = Number(src[i]!);
       return out;
     }
     default:
-      return Float32Array.from(data as Exclude<TensorData, BigInt64Array | BigUint64Array>);
+      out.set(data as Exclude<TensorData, BigInt64Array | BigUint64Array>, at);
+      return out;
   }
 }
 

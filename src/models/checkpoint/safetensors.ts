@@ -1,18 +1,14 @@
 // Reads and writes safetensors files, the format Hugging Face checkpoints ship in.
-// Reading validates the whole header first (safetensors-header.ts), then reads each tensor into its own
-// aligned buffer: no 2 GiB whole-file limit, and no tensor aliases another's memory.
+// Reading goes through safetensors-reader.ts (header validated first, then each tensor read at its offset
+// into its own aligned buffer: no 2 GiB whole-file limit, and no tensor aliases another's memory).
 // Writing matches the reference writer byte for byte and replaces the file atomically.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { endianness } from 'node:os';
 import { atomicWrite, writeAll } from './atomic-write.ts';
-import { DTYPES, isSafetensorsDType, numElements, type DTypeArrays, type SafetensorsDType } from './dtypes.ts';
-import { headerLength, parseHeader } from './safetensors-header.ts';
+import { DTYPES, isSafetensorsDType, numElements } from './dtypes.ts';
+import { assertLittleEndian, openSafetensors, type Tensor, type TensorReader } from './safetensors-reader.ts';
 
 export { toFloat32, fromFloat32 } from './float16.ts';
 export type { SafetensorsDType, TensorData } from './dtypes.ts';
-
-/** One tensor: its dtype decides the array type (F16/BF16 hold raw 16-bit patterns; see toFloat32). */
-export type Tensor = { [D in SafetensorsDType]: { dtype: D; shape: number[]; data: DTypeArrays[D] } }[SafetensorsDType];
+export { openSafetensors, type Tensor, type TensorInfo, type TensorReader } from './safetensors-reader.ts';
 
 export interface SafetensorsFile {
   /** In file order (by data offset). */
@@ -21,65 +17,21 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
-/** Random access to the bytes of a file or buffer; each read returns a fresh, 8-byte-aligned copy. */
-interface ByteSource {
-  size: number;
-  read(offset: number, length: number): Uint8Array;
-}
-
-function assertLittleEndian(): void {
-  // Typed-array views use the host's byte order; safetensors is little-endian.
-  if (endianness() !== 'LE')
-    throw new Error('safetensors: this host is big-endian; Retort reads safetensors only on little-endian hosts');
-}
-
-/** Reads a .safetensors file, or the bytes of one (`name` then labels errors). */
+/**
+ * Reads every tensor of a .safetensors file, or of the bytes of one (`name` then labels errors), in its
+ * own dtype. To load a big checkpoint, open it (openSafetensors) and read one tensor at a time instead.
+ */
 export function readSafetensors(source: string | Uint8Array, options: { name?: string } = {}): SafetensorsFile {
-  assertLittleEndian();
-  if (typeof source !== 'string') return readFrom(bufferSource(source), options.name ?? '<buffer>');
-  const fd = openSync(source, 'r');
+  return readAllTensors(openSafetensors(source, options));
+}
+
+/** Every tensor of an opened file or checkpoint, in its own dtype; then closes the reader. */
+export function readAllTensors(reader: TensorReader): SafetensorsFile {
   try {
-    return readFrom(fileSource(fd), options.name ?? source);
+    return { tensors: new Map([...reader.tensors.keys()].map((n) => [n, reader.read(n)])), metadata: reader.metadata };
   } finally {
-    closeSync(fd);
+    reader.close();
   }
-}
-
-function readFrom(src: ByteSource, file: string): SafetensorsFile {
-  const n = headerLength(src.read(0, Math.min(8, src.size)), src.size, file);
-  const header = parseHeader(src.read(8, n), src.size, file);
-  const tensors = new Map<string, Tensor>();
-  for (const e of header.entries) {
-    const bytes = src.read(header.dataStart + e.begin, e.end - e.begin);
-    const data = DTYPES[e.dtype].view(bytes.buffer as ArrayBuffer, 0, numElements(e.shape));
-    tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data } as Tensor);
-  }
-  return { tensors, metadata: header.metadata };
-}
-
-function bufferSource(bytes: Uint8Array): ByteSource {
-  return { size: bytes.length, read: (offset, length) => bytes.slice(offset, offset + length) };
-}
-
-function fileSource(fd: number): ByteSource {
-  const size = fstatSync(fd).size;
-  return {
-    size,
-    read(offset, length) {
-      const out = new Uint8Array(length);
-      const chunk = 1 << 30; // a single readSync is limited to 2 GiB
-      let done = 0;
-      while (done < length) {
-        const got = readSync(fd, out, done, Math.min(chunk, length - done), offset + done);
-        if (got === 0)
-          throw new Error(
-            `safetensors: file ended at byte ${offset + done} while reading; it changed while being read`,
-          );
-        done += got;
-      }
-      return out;
-    },
-  };
 }
 
 /** Tensors in the order the reference writer uses: descending dtype rank, then name. */

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSafetensors } from './safetensors.ts';
-import { INDEX_FILE, readCheckpoint, readShardedSafetensors } from './sharded.ts';
+import { INDEX_FILE, openCheckpoint, readCheckpoint, readShardedSafetensors } from './sharded.ts';
 
 function shardedCheckpoint(): string {
   const dir = mkdtempSync(join(tmpdir(), 'retort-shards-'));
@@ -72,4 +72,33 @@ test('an index that names a tensor its shard lacks is refused', () => {
 test('a folder with neither file says what it looked for', () => {
   const dir = mkdtempSync(join(tmpdir(), 'retort-empty-'));
   assert.throws(() => readCheckpoint(dir), /no model\.safetensors or model\.safetensors\.index\.json/);
+});
+
+test('an opened sharded checkpoint reads each tensor from its shard, as float32', () => {
+  const dir = shardedCheckpoint();
+  const ckpt = openCheckpoint(dir);
+  try {
+    assert.equal(ckpt.tensors.get('lm_head.weight')!.file, join(dir, 'model-00002-of-00002.safetensors'));
+    assert.equal(ckpt.tensors.get('model.layers.0.mlp.weight')!.dtype, 'BF16');
+    assert.deepEqual(Array.from(ckpt.readFloat32('model.layers.0.mlp.weight')), [1]);
+    assert.deepEqual(Array.from(ckpt.readFloat32('lm_head.weight')), [5, 6]);
+    assert.throws(() => ckpt.readFloat32('stale.extra'), /the index lists no tensor 'stale\.extra'/);
+  } finally {
+    ckpt.close();
+  }
+});
+
+/** Open file descriptors of this process (Linux), to see that a failed open leaves none behind. */
+const openFds = () => (existsSync('/proc/self/fd') ? readdirSync('/proc/self/fd').length : 0);
+
+test('every shard header is checked when opening, and a bad shard is named with nothing left open', () => {
+  const dir = shardedCheckpoint();
+  const two = join(dir, 'model-00002-of-00002.safetensors');
+  truncateSync(two, 20); // inside its header
+  const before = openFds();
+  assert.throws(
+    () => openCheckpoint(dir),
+    (err: Error) => err.message.startsWith(`${two}: header claims`),
+  );
+  assert.equal(openFds(), before, 'the first shard, opened before the second failed, is closed again');
 });

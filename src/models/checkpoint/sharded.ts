@@ -1,9 +1,17 @@
 // Reads a checkpoint split over several safetensors files, as Hugging Face saves models over a size limit:
 // model.safetensors.index.json maps every tensor name to the shard that holds it
 // ({"metadata": {"total_size": ...}, "weight_map": {"lm_head.weight": "model-00002-of-00002.safetensors", ...}}).
+// Opening validates the index and every shard's header before any tensor byte is read; tensors are
+// then read one at a time from the shard that holds them.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { readSafetensors, type SafetensorsFile, type Tensor } from './safetensors.ts';
+import {
+  openSafetensors,
+  readAllTensors,
+  type SafetensorsFile,
+  type TensorInfo,
+  type TensorReader,
+} from './safetensors.ts';
 
 export const SINGLE_FILE = 'model.safetensors';
 export const INDEX_FILE = 'model.safetensors.index.json';
@@ -35,10 +43,11 @@ function readIndex(indexPath: string): ShardIndex {
 }
 
 /**
- * Reads every tensor listed in a shard index into one map. Tensors a shard holds but the index does not
- * list are left out, as transformers does. Metadata: every shard's "__metadata__" merged.
+ * Opens every shard an index names, as one reader over the tensors the index lists. Tensors a shard
+ * holds but the index does not list are left out, as transformers does. Metadata: every shard's
+ * "__metadata__" merged.
  */
-export function readShardedSafetensors(indexPath: string): SafetensorsFile {
+export function openShardedSafetensors(indexPath: string): TensorReader {
   const index = readIndex(indexPath);
   const dir = dirname(indexPath);
   const byShard = new Map<string, string[]>();
@@ -53,31 +62,65 @@ export function readShardedSafetensors(indexPath: string): SafetensorsFile {
       );
     }
   }
-  const tensors = new Map<string, Tensor>();
+  const shards: TensorReader[] = [];
+  const holder = new Map<string, TensorReader>();
+  const tensors = new Map<string, TensorInfo>();
   const metadata: Record<string, string> = {};
-  for (const [shard, names] of byShard) {
-    const file = readSafetensors(join(dir, shard));
-    Object.assign(metadata, file.metadata);
-    for (const name of names) {
-      const t = file.tensors.get(name);
-      if (!t)
+  try {
+    for (const [shard, names] of byShard) {
+      const reader = openSafetensors(join(dir, shard));
+      shards.push(reader);
+      Object.assign(metadata, reader.metadata);
+      const listed = new Set(names);
+      for (const [name, info] of reader.tensors) {
+        if (!listed.has(name)) continue;
+        tensors.set(name, info);
+        holder.set(name, reader);
+      }
+      const absent = names.find((n) => !reader.tensors.has(n));
+      if (absent !== undefined)
         throw new Error(
-          `${join(dir, shard)}: the index says tensor '${name}' is here, but the shard does not hold it; the index and shards come from different versions — download them together`,
+          `${join(dir, shard)}: the index says tensor '${absent}' is here, but the shard does not hold it; the index and shards come from different versions — download them together`,
         );
-      tensors.set(name, t);
     }
+  } catch (err) {
+    for (const r of shards) r.close();
+    throw err;
   }
-  return { tensors, metadata };
+  const readerOf = (name: string): TensorReader => {
+    const r = holder.get(name);
+    if (!r) throw new Error(`${indexPath}: the index lists no tensor '${name}'`);
+    return r;
+  };
+  return {
+    tensors,
+    metadata,
+    read: (name) => readerOf(name).read(name),
+    readFloat32: (name) => readerOf(name).readFloat32(name),
+    close: () => {
+      for (const r of shards) r.close();
+    },
+  };
 }
 
-/** Reads a checkpoint folder (single model.safetensors or a sharded index), an index file, or a .safetensors file. */
-export function readCheckpoint(path: string): SafetensorsFile {
+/** Opens a checkpoint folder (single model.safetensors or a sharded index), an index file, or a .safetensors file. */
+export function openCheckpoint(path: string): TensorReader {
   if (existsSync(path) && statSync(path).isDirectory()) {
-    if (existsSync(join(path, INDEX_FILE))) return readShardedSafetensors(join(path, INDEX_FILE));
-    if (existsSync(join(path, SINGLE_FILE))) return readSafetensors(join(path, SINGLE_FILE));
+    if (existsSync(join(path, INDEX_FILE))) return openShardedSafetensors(join(path, INDEX_FILE));
+    if (existsSync(join(path, SINGLE_FILE))) return openSafetensors(join(path, SINGLE_FILE));
     throw new Error(
       `${path}: no ${SINGLE_FILE} or ${INDEX_FILE} in this folder; is it a Hugging Face model folder with safetensors weights?`,
     );
   }
-  return path.endsWith('.json') ? readShardedSafetensors(path) : readSafetensors(path);
+  return path.endsWith('.json') ? openShardedSafetensors(path) : openSafetensors(path);
+}
+
+/** Reads every tensor listed in a shard index into one map (small checkpoints; else openShardedSafetensors). */
+export function readShardedSafetensors(indexPath: string): SafetensorsFile {
+  return readAllTensors(openShardedSafetensors(indexPath));
+}
+
+/** Reads a whole checkpoint into memory (small checkpoints and tests; loading goes through openCheckpoint). */
+export function readCheckpoint(path: string): SafetensorsFile {
+  return readAllTensors(openCheckpoint(path));
 }

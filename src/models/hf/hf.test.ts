@@ -213,3 +213,21 @@ test('unknown model types and missing folders are refused with what to do', () =
   assert.throws(() => loadHfModel(dir), /model_type 'bert'; supported: gpt2, llama, qwen2, mistral/);
   assert.throws(() => loadHfModel(join(root, 'nope')), /config\.json does not exist/);
 });
+
+test('a checkpoint whose float32 weights exceed the available memory is refused, with the sizes and what to do', () => {
+  const dir = freshDir();
+  const model = createModel('llama', qwenCfg);
+  const params = ParamStore.init(model.params.values(), 2);
+  saveHfModel(dir, model, params, { dtype: 'BF16' });
+  const count = params.count();
+  const noCgroup = mkdtempSync(join(tmpdir(), 'retort-no-cgroup-'));
+  assert.throws(
+    () => loadHfModel(dir, { memory: { freeBytes: 4 * count - 1, cgroupDir: noCgroup } }),
+    (err: Error) =>
+      err.message.startsWith(`loadHfModel: ${dir} holds ${count.toLocaleString('en')} parameters, which take `) &&
+      / take \d+ KiB as float32, but only \d+ KiB is available \(free memory\)/.test(err.message) &&
+      err.message.includes('Use a smaller model'),
+  );
+  const loaded = loadHfModel(dir, { memory: { freeBytes: 4 * count, cgroupDir: noCgroup } });
+  assert.equal(loaded.params.count(), count, 'exactly enough memory is enough');
+});

@@ -3,8 +3,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostTensor, ParamStore } from '../../runtime/index.ts';
-import { readCheckpoint } from '../checkpoint/sharded.ts';
-import { toFloat32, type Tensor as StTensor } from '../checkpoint/safetensors.ts';
+import { assertFitsInMemory, type MemoryOptions } from '../checkpoint/memory.ts';
+import type { TensorReader } from '../checkpoint/safetensors.ts';
+import { openCheckpoint } from '../checkpoint/sharded.ts';
 import { SequenceClassifier } from '../classifier/model.ts';
 import type { ClassifierConfig } from '../classifier/config.ts';
 import {
@@ -31,6 +32,11 @@ export type LoadedHfModel =
 export interface LoadHfOptions {
   /** Default: 'sequence-classification' when config.json's architectures name a *ForSequenceClassification, else 'causal-lm'. */
   task?: HfTask;
+  /**
+   * The memory figures the load is checked against before any weight is read (tests inject them);
+   * default: what the machine and its cgroup have available.
+   */
+  memory?: MemoryOptions;
 }
 
 export function readHfConfig(dir: string): Record<string, unknown> {
@@ -77,17 +83,46 @@ function classifierFields(hf: Record<string, unknown>) {
 
 const list = (xs: string[], n = 20) => xs.slice(0, n).join(', ') + (xs.length > n ? `, ... (${xs.length} in all)` : '');
 
-/** Reads every tensor, maps its name, and fills a ParamStore; throws listing every mismatch at once. */
+/**
+ * Maps every checkpoint tensor to its parameter and checks the shapes from the headers alone, throwing
+ * with every mismatch listed at once; then checks that the float32 weights fit in memory, and only then
+ * reads them, one tensor at a time, each converted straight into its float32 destination.
+ */
 function loadParams(
   dir: string,
   params: ReadonlyMap<string, { shape: readonly number[] }>,
   mapName: (n: string) => string | null,
+  memory: MemoryOptions,
 ): ParamStore {
-  const store = new ParamStore();
+  const checkpoint = openCheckpoint(dir);
+  try {
+    const plan = planLoad(dir, checkpoint, params, mapName);
+    let elements = 0;
+    for (const [, target] of plan) elements += params.get(target)!.shape.reduce((a, b) => a * b, 1);
+    assertFitsInMemory(elements * 4, `loadHfModel: ${dir} holds ${elements.toLocaleString('en')} parameters`, memory);
+    const store = new ParamStore();
+    for (const [name, target] of plan) {
+      const t = checkpoint.tensors.get(name)!;
+      store.set(target, hostTensor('float32', t.shape, checkpoint.readFloat32(name)));
+    }
+    return store;
+  } finally {
+    checkpoint.close();
+  }
+}
+
+/** Checkpoint name -> parameter name for every tensor to load; throws listing every mismatch at once. */
+function planLoad(
+  dir: string,
+  checkpoint: TensorReader,
+  params: ReadonlyMap<string, { shape: readonly number[] }>,
+  mapName: (n: string) => string | null,
+): Map<string, string> {
+  const plan = new Map<string, string>();
   const unexpected: string[] = [];
   const mismatched: string[] = [];
   const seen = new Set<string>();
-  for (const [name, t] of readCheckpoint(dir).tensors) {
+  for (const [name, t] of checkpoint.tensors) {
     const target = mapName(name);
     if (target === null) continue;
     const p = params.get(target);
@@ -102,7 +137,7 @@ function loadParams(
       mismatched.push(`${name}: checkpoint [${t.shape.join(', ')}] vs model [${p.shape.join(', ')}]`);
       continue;
     }
-    store.set(target, hostTensor('float32', t.shape, toFloat32(t as StTensor)));
+    plan.set(name, target);
   }
   const missing = [...params.keys()].filter((k) => !seen.has(k));
   if (missing.length + unexpected.length + mismatched.length > 0) {
@@ -115,7 +150,7 @@ function loadParams(
       `loadHfModel: ${dir} does not fit the model its config.json describes. ${parts.join('; ')}. Check that config.json belongs to these weights (and tie_word_embeddings, head_dim, num_key_value_heads)`,
     );
   }
-  return store;
+  return plan;
 }
 
 /** Loads config.json and the safetensors weights in `dir` (F16/BF16 converted to float32). */
@@ -131,7 +166,7 @@ export function loadHfModel(dir: string, o: LoadHfOptions = {}): LoadedHfModel {
       family: family.name,
       model,
       config,
-      params: loadParams(dir, model.params, family.mapName),
+      params: loadParams(dir, model.params, family.mapName, o.memory ?? {}),
       hfConfig: hf,
     };
   }
@@ -145,7 +180,7 @@ export function loadHfModel(dir: string, o: LoadHfOptions = {}): LoadedHfModel {
     family: family.name,
     model,
     config: model.config,
-    params: loadParams(dir, model.params, family.mapName),
+    params: loadParams(dir, model.params, family.mapName, o.memory ?? {}),
     hfConfig: hf,
   };
 }

@@ -20,6 +20,9 @@ export interface ByteLevelBpeOptions {
   chatTemplate?: string;
 }
 
+/** The special tokens a BPE trained without specialTokens gets, as GPT-2 has them. */
+export const DEFAULT_SPECIAL_TOKENS: readonly string[] = ['<|endoftext|>'];
+
 /** Counts each pre-tokenized word (as raw text) over the corpus; special tokens are cut out first. */
 export function countWords(texts: Iterable<string>, specials: readonly string[]): Map<string, number> {
   const counts = new Map<string, number>();
@@ -35,7 +38,7 @@ export function countWords(texts: Iterable<string>, specials: readonly string[])
 const utf8 = new TextEncoder();
 
 export function trainByteLevelBpe(texts: Iterable<string>, options: ByteLevelBpeOptions): HfTokenizer {
-  const specials = [...(options.specialTokens ?? ['<|endoftext|>'])];
+  const specials = [...(options.specialTokens ?? DEFAULT_SPECIAL_TOKENS)];
   const eos = options.eosToken ?? (specials.includes('<|endoftext|>') ? '<|endoftext|>' : undefined);
   for (const t of [options.bosToken, eos, options.padToken])
     if (t !== undefined && !specials.includes(t)) specials.push(t);
