@@ -14,6 +14,7 @@ import { topkKdLoss, topkKdSchema } from './topk.ts';
 import {
   assertClose,
   divergenceJs,
+  klJs,
   f64,
   i64,
   logSoftmaxJs,
@@ -334,4 +335,28 @@ test('sampled targets refuse a temperature other than 1 and divergences other th
       /targets are sampled .* unbiased gradient of forward KL only; got temperature \d and divergence \w+\. Set temperature: 1 and divergence: forwardKl/,
     );
   }
+});
+
+test("teacher ids past the student's vocabulary (padded embedding rows) hold no mass: their share goes to the rest bucket", async () => {
+  const V5 = 5;
+  const s = input('s', [1, 1, V5], 'float64');
+  const ids = input('ids', [1, 1, 3], 'int64');
+  const lp = input('lp', [1, 1, 3], 'float64');
+  const out = topkKdLoss(
+    { student: s, teacher: { ids, logprobs: lp } },
+    topkKdSchema.parse({ kind: 'topk', alpha: 1, tail: false }),
+  );
+  const z = [0.3, -1.2, 2.0, 0.5, -0.4];
+  const p = [0.5, 0.2, 0.1]; // id 7 (the middle entry) is past V = 5
+  const got = (
+    await runRef(
+      { loss: out.loss },
+      { s: f64([1, 1, V5], z), ids: i64([1, 1, 3], [2, 7, 0]), lp: f64([1, 1, 3], p.map(Math.log)) },
+    )
+  ).loss![0]!;
+  const q = softmaxJs(z);
+  // Buckets: id 2, (id 7: nothing), id 0, rest. The teacher's rest gets 1 − 0.5 − 0.1.
+  const teacher = [0.5, 0.1, 1 - 0.5 - 0.1];
+  const student = [q[2]!, q[0]!, 1 - q[2]! - q[0]!];
+  assertClose(got, klJs(teacher, student), 1e-9, 'forward KL over the in-vocabulary buckets');
 });

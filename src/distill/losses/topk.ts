@@ -33,6 +33,7 @@ import {
   div,
   exp,
   fmt,
+  less,
   log,
   logSoftmax,
   maximum,
@@ -41,6 +42,7 @@ import {
   slice,
   sub,
   type Tensor,
+  where,
 } from '../../graph/index.ts';
 import { z } from 'zod';
 import { takeAlongLastAxis } from './gather.ts';
@@ -85,11 +87,15 @@ export function teacherBuckets(logprobs: Tensor, temperature: number, eps: numbe
 }
 
 /** Student log-probs over the k + 1 buckets: logSoftmax(z/T) at the ids, and the rest. (…, V) → (…, k + 1) */
-export function studentBuckets(logits: Tensor, ids: Tensor, temperature: number, eps: number): Tensor {
+export function studentBuckets(logits: Tensor, ids: Tensor, temperature: number, eps: number, keep?: Tensor): Tensor {
   const ls = logSoftmax(temperature === 1 ? logits : div(logits, temperature), -1); // (…, V)
-  const atIds = takeAlongLastAxis(ls, ids); // (…, k)
+  const gathered = takeAlongLastAxis(ls, keep ? where(keep, ids, 0) : ids); // (…, k)
+  const atIds = keep ? where(keep, gathered, NO_MASS) : gathered;
   return concat([atIds, logRest(atIds, eps)], -1);
 }
+
+/** The log-prob of an entry that holds no mass (exp underflows to 0 in float32; its KL terms are 0). */
+const NO_MASS = -1e4;
 
 export interface TopkKdInputs {
   /** (…, V) */
@@ -121,10 +127,14 @@ export function topkKdLoss(x: TopkKdInputs, o: TopkOptions): LossOutput {
   // The teacher's width is unknown here; only an explicit realVocab cuts the student's pad rows.
   const v = commonVocab(x.student.shape[x.student.rank - 1]!, undefined, o.realVocab);
   const student = slice(x.student, -1, 0, v);
+  // Teacher ids past the student's vocabulary (a teacher's padded embedding rows: Qwen2.5 has
+  // 151,936 rows for 151,669 tokens) are no tokens of the student: those entries hold no mass on
+  // either side, so their share goes to the rest bucket instead of indexing past the logits.
+  const inVocab = less(ids, v);
   return kdObjective(
     {
-      teacherLogp: teacherBuckets(logprobs, o.temperature, o.restEps, tail),
-      studentLogp: studentBuckets(student, ids, o.temperature, o.restEps),
+      teacherLogp: teacherBuckets(where(inVocab, logprobs, NO_MASS), o.temperature, o.restEps, tail),
+      studentLogp: studentBuckets(student, ids, o.temperature, o.restEps, inVocab),
       studentLogits: student,
       labels: x.labels,
       mask: x.mask,
