@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { onnxFileBytes } from '../onnx/index.ts';
 import type { Batch } from '../distill/trainer/index.ts';
 import { percentile, QualityAccumulator } from './metrics.ts';
 
@@ -21,6 +22,7 @@ export interface ExportedFileRow {
   /** Path inside the export folder (onnx/model_q4.onnx). */
   file: string;
   format: string;
+  /** On disk, with the file's external data (`<file>_data`) when it has some. */
   bytes: number;
   /** On the evaluation's batches, scored on the file itself; null for GGUF files. */
   perplexity: number | null;
@@ -109,7 +111,7 @@ export async function scoreExportedFiles(dir: string, o: ExportedFilesOptions): 
       rows.push({
         file: `onnx/${name}`,
         format,
-        bytes: statSync(path).size,
+        bytes: onnxFileBytes(path),
         perplexity,
         perplexityChange: fp32 !== null && format !== 'fp32' ? perplexity / fp32 - 1 : format === 'fp32' ? 0 : null,
         latencyMs,
