@@ -52,9 +52,13 @@ async function main() {
   const variant = asked && info.files[asked] ? asked : info.files.q4 ? 'q4' : 'fp32';
   const file = FILES[variant];
   const t0 = performance.now();
+  // A file with its weights in <file>_data is listed in config.json (as transformers.js reads it);
+  // onnxruntime-web does not look for the data file by itself.
+  const external = config['transformers.js_config']?.use_external_data_format?.[file];
   const session = await ort.InferenceSession.create(`/model/onnx/${file}`, {
     executionProviders: ['wasm'],
     graphOptimizationLevel: 'all',
+    ...(external ? { externalData: [{ path: `${file}_data`, data: `/model/onnx/${file}_data` }] } : {}),
   });
   const mb = (info.files[variant] / 1e6).toFixed(2);
   $('status').textContent =

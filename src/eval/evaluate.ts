@@ -5,9 +5,10 @@
 //   speed      latency p50/p95 at batch 1 and throughput at a batch size (speed.ts), parameters baked in
 //   memory     peak resident memory of a separate process running the ONNX file (memory.ts)
 // The result follows evalReportSchema (schema.ts) and is checked against it before it is returned.
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { onnxFileBytes } from '../onnx/index.ts';
 import { defaultThreads, hostTensor, type Executor, type HostTensor } from '../runtime/index.ts';
 import type { Batch, EvalSource } from '../distill/trainer/index.ts';
 import { type ExportedFileRow, scoreExportedFiles } from './exported.ts';
@@ -85,7 +86,7 @@ function fileInfo(
 ): { path: string; bytes: number; latencyMs?: { p50: number; p95: number; runs: number } } | null {
   if (!path) return null;
   try {
-    return { path, bytes: statSync(path).size };
+    return { path, bytes: onnxFileBytes(path) };
   } catch {
     throw new Error(
       `evaluate: ONNX file ${path} does not exist; export the model first (retort export) or leave it out`,

@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { onnxFileBytes } from '../onnx/index.ts';
 import type { Batch } from '../distill/trainer/index.ts';
 import { scoreGgufFile } from './gguf-score.ts';
 import { fileDims, measurePeakMemory } from './memory.ts';
@@ -24,6 +25,7 @@ export interface ExportedFileRow {
   /** Path inside the export folder (onnx/model_q4.onnx). */
   file: string;
   format: string;
+  /** On disk, with the file's external data (`<file>_data`) when it has some. */
   bytes: number;
   /** On the evaluation's batches, scored on the file itself; null for GGUF files. */
   perplexity: number | null;
@@ -118,7 +120,7 @@ async function onnxRow(path: string, file: string, format: string, o: ExportedFi
   return {
     file,
     format,
-    bytes: statSync(path).size,
+    bytes: onnxFileBytes(path),
     perplexity,
     latencyMs: o.runs > 0 ? (m?.latencyMs?.p50 ?? null) : null,
     peakBytes: o.memory !== false ? (m?.peakBytes ?? null) : null,

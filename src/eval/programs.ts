@@ -1,19 +1,21 @@
-// Inference programs for evaluation: a model's forward pass at one concrete shape, its parameters
-// baked in as initializers (onnxruntime), so a run feeds only ids (and a classifier's mask), as a
-// deployed model would be run.
-import { writeFileSync } from 'node:fs';
+// Inference programs for evaluation: a model's forward pass at one concrete shape. A big model's
+// parameters are inputs fed from its one ParamStore, so the programs of every batch shape share one
+// copy of the weights; a small model's are baked into each (src/runtime/weights.ts says why). The
+// file written for the memory measurement bakes them in, as a deployed model is.
 import { input, type Tensor } from '../graph/index.ts';
 import { SequenceClassifier } from '../models/classifier/index.ts';
 import type { DecoderModel } from '../models/types.ts';
-import { encodeModel } from '../onnx/index.ts';
+import { writeOnnxFile } from '../onnx/index.ts';
 import { lowerGraph } from '../onnx/lower.ts';
 import {
+  bakedWeights,
   OrtExecutor,
   ParamStore,
   type Executor,
   type HostTensor,
   type OrtCompileOptions,
   type Program,
+  type WeightsMode,
 } from '../runtime/index.ts';
 
 export type EvalTask = 'lm' | 'classifier';
@@ -83,13 +85,17 @@ export class InferenceProgram {
     em: EvalModel,
     b: number,
     t: number,
-    o: { executor?: Executor; threads?: number } = {},
+    o: { executor?: Executor; threads?: number; weights?: WeightsMode } = {},
   ): Promise<InferenceProgram> {
     const executor = o.executor ?? new OrtExecutor();
     const opts: OrtCompileOptions = {
       name: `eval_${em.name}_${b}x${t}`,
       threads: o.threads,
-      initializers: initializersOf(em.model, em.params, em.name),
+      initializers: bakedWeights(
+        paramValues(em.params),
+        initializersOf(em.model, em.params, em.name).keys(),
+        o.weights,
+      ),
     };
     return new InferenceProgram(await executor.compile(inferenceOutputs(em.model, b, t), opts), paramValues(em.params));
   }
@@ -111,14 +117,15 @@ export class InferenceProgram {
   }
 }
 
-/** Writes the forward pass at (1, T) with baked parameters as an ONNX file (standard ops only); returns its size. */
+/**
+ * Writes the forward pass at (1, T) with baked parameters as an ONNX file (standard ops only, an
+ * external data file beside it for big models); returns its size on disk.
+ */
 export function writeInferenceOnnx(em: EvalModel, t: number, path: string): number {
   const lowered = lowerGraph(inferenceOutputs(em.model, 1, t), {
     name: `retort_${em.name}`,
     contribOps: false,
     initializers: initializersOf(em.model, em.params, em.name),
   });
-  const bytes = encodeModel(lowered.model);
-  writeFileSync(path, bytes);
-  return bytes.byteLength;
+  return writeOnnxFile(path, lowered.model).bytes;
 }

@@ -4,7 +4,7 @@
 //   onnx/model_quantized.onnx  int8 weights (with { int8: true })
 // The sequence length is fixed (texts are padded to it, as in training): the classifier's position
 // ids are a constant of the traced graph, so only the batch size is symbolic.
-import { modelFolder, writeOnnxFiles } from './folder.ts';
+import { modelFolder, transformersJsConfig, writeOnnxFiles } from './folder.ts';
 import { lowerPolymorphic } from './polymorphic.ts';
 import type { QuantizeReport } from './quantize.ts';
 import { input } from '../graph/index.ts';
@@ -17,13 +17,15 @@ export interface ClassifierExportResult {
   modelBytes: number;
   quantizedBytes?: number;
   quantize?: QuantizeReport;
+  /** The ONNX files (names inside onnx/) whose weights are in a `<file>_data` beside them. */
+  externalData: string[];
 }
 
 export function exportClassifierOnnx(
   model: SequenceClassifier,
   params: ParamStore | ReadonlyMap<string, HostTensor>,
   dir: string,
-  o: { seq: number; int8?: boolean; tokenizer?: { save(dir: string): void } },
+  o: { seq: number; int8?: boolean; tokenizer?: { save(dir: string): void }; externalData?: boolean | 'auto' },
 ): ClassifierExportResult {
   const values = params instanceof ParamStore ? params.values : params;
   const initializers = new Map(
@@ -52,8 +54,13 @@ export function exportClassifierOnnx(
   }).model;
   const folder = modelFolder(dir);
   const { files, write } = folder;
-  const result: ClassifierExportResult = { dir, files, ...writeOnnxFiles(folder, onnx, o.int8 ? 'dynamic' : false) };
-  write('config.json', `${JSON.stringify({ ...hfConfigOf(model), retort_seq_len: seq }, null, 2)}\n`);
+  const result: ClassifierExportResult = {
+    dir,
+    files,
+    ...writeOnnxFiles(folder, onnx, o.int8 ? 'dynamic' : false, { externalData: o.externalData }),
+  };
+  const config = transformersJsConfig({ ...hfConfigOf(model), retort_seq_len: seq }, result.externalData);
+  write('config.json', `${JSON.stringify(config, null, 2)}\n`);
   if (o.tokenizer) {
     o.tokenizer.save(dir);
     files.push('tokenizer.json', 'tokenizer_config.json');

@@ -1,6 +1,6 @@
 // Exports a decoder as a Hugging Face / transformers.js model folder (the onnx-community layout):
 //   config.json, generation_config.json, tokenizer.json, tokenizer_config.json,
-//   onnx/model.onnx            fp32, weights baked in;
+//   onnx/model.onnx            fp32, weights baked in (in onnx/model.onnx_data beside it for big models);
 //   onnx/model_quantized.onnx  int8 weights (transformers.js dtype 'q8'), with { int8: true }.
 // The graph has transformers.js's I/O names and symbolic dims, so one file serves every batch size,
 // prompt length and cache length in onnxruntime (node, web):
@@ -19,7 +19,7 @@ import type { OnnxModel } from '../onnx/model.ts';
 import { ParamStore } from '../runtime/index.ts';
 import type { DecoderModel, ParamValues } from '../generate/types.ts';
 import { lowerPolymorphic, type SymbolicDim } from './polymorphic.ts';
-import { modelFolder, writeOnnxFiles } from './folder.ts';
+import { modelFolder, transformersJsConfig, writeOnnxFiles } from './folder.ts';
 import type { QuantizeReport } from './quantize.ts';
 
 export interface ExportOptions {
@@ -40,6 +40,12 @@ export interface ExportOptions {
   generation?: Record<string, unknown>;
   /** A tokenizer to save (Retort's Tokenizer.save), or a folder to copy tokenizer.json and tokenizer_config.json from. */
   tokenizer?: { save(dir: string): void } | string;
+  /**
+   * Weights of each ONNX file in `<file>_data` beside it (onnx-community's model.onnx_data): 'auto'
+   * (default) for files whose weights pass 1 GiB (EXTERNAL_DATA_ABOVE; protobuf caps one file at
+   * 2 GiB), true for every file, false for none (fails above 2 GiB).
+   */
+  externalData?: boolean | 'auto';
 }
 
 export interface ExportResult {
@@ -53,6 +59,8 @@ export interface ExportResult {
   q4Bytes?: number;
   fp16Bytes?: number;
   q4f16Bytes?: number;
+  /** The ONNX files (names inside onnx/) whose weights are in a `<file>_data` beside them. */
+  externalData: string[];
 }
 
 function hfConfig(model: DecoderModel): Record<string, unknown> {
@@ -172,9 +180,10 @@ export function exportDecoderOnnx(
       q4: o.q4,
       fp16: o.fp16,
       q4f16: o.q4f16,
+      externalData: o.externalData,
     }),
   };
-  write('config.json', `${JSON.stringify(hf, null, 2)}\n`);
+  write('config.json', `${JSON.stringify(transformersJsConfig(hf, result.externalData), null, 2)}\n`);
   const generation = Object.fromEntries(
     Object.entries({
       bos_token_id: hf.bos_token_id,

@@ -9,7 +9,7 @@ export {
   type SymbolicDim,
 } from './polymorphic.ts';
 export { quantizeInt8, quantizeMatrix, type QuantizeReport } from './quantize.ts';
-export { modelFolder, writeOnnxFiles, type ModelFolder, type OnnxFiles } from './folder.ts';
+export { modelFolder, transformersJsConfig, writeOnnxFiles, type ModelFolder, type OnnxFiles } from './folder.ts';
 export {
   encodeGgufModel,
   exportGguf,

@@ -4,6 +4,7 @@ import { Gpt2 } from '../models/gpt2/model.ts';
 import { Llama } from '../models/llama/model.ts';
 import { ParamStore, ReferenceExecutor } from '../runtime/index.ts';
 import { Generator } from './generator.ts';
+import { roundCapacity } from './steppers.ts';
 import type { DecoderModel, Detokenizer, GenerateOptions } from './types.ts';
 
 /** Random weights scaled up so tiny models make confident, varied predictions (no near-ties). */
@@ -138,4 +139,26 @@ test('bad requests fail with the reason', async () => {
   await assert.rejects(gen.generate([[40]], { maxNewTokens: 2 }), /outside the vocabulary/);
   await assert.rejects(gen.generate([[1]], { maxNewTokens: 2, stop: ['x'] }), /tokenizer/);
   await assert.rejects(gen.generate([[1], [2]], { maxNewTokens: 2, seed: [1] }), /one per prompt/);
+});
+
+test("weights: 'shared' feeds every program the one copy; 'baked' and 'auto' (a small model) bake them, same tokens", async () => {
+  const params = randomParams(llama, 2, 6);
+  const o: GenerateOptions = { maxNewTokens: 8, eosTokenId: [] };
+  const compiled = (g: Generator) => {
+    const cap = roundCapacity(7 + o.maxNewTokens - 1, llama.config.maxPositions - 1);
+    const never = () => {
+      throw new Error('generate should have compiled this program');
+    };
+    return Promise.all([`prefill_3x7`, `decode_3x${cap}`].map((key) => g.runner.program(key, never)));
+  };
+  const paramInputs = (p: { inputs: readonly { kind: string; name: string }[] }) =>
+    p.inputs.filter((s) => s.kind === 'param').map((s) => s.name);
+  const shared = new Generator(llama, params, { threads: 1, weights: 'shared' });
+  const want = await shared.generate(prompts, o);
+  for (const p of await compiled(shared)) assert.deepEqual(paramInputs(p).sort(), [...llama.params.keys()].sort());
+  for (const weights of ['baked', 'auto'] as const) {
+    const baked = new Generator(llama, params, { threads: 1, weights });
+    assert.deepEqual((await baked.generate(prompts, o)).tokens, want.tokens, weights);
+    for (const p of await compiled(baked)) assert.deepEqual(paramInputs(p), [], weights);
+  }
 });

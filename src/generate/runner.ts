@@ -1,14 +1,19 @@
-// Compiles a model's inference graphs once per shape and runs them. Parameters are baked into the
-// programs as initializers (onnxruntime), so a run feeds only ids, masks and the cache; executors that
-// do not bake (the reference interpreter) get the parameters they list as inputs fed on every run.
+// Compiles a model's inference graphs once per shape and runs them. The weights of a big model are
+// inputs of every program, fed from the one ParamStore, so however many shapes are compiled (prefill
+// per prompt length, decode per batch and cache size) they exist once in memory; a small model's are
+// baked into each program, which runs faster (src/runtime/weights.ts has the measurements).
+// Parameters a program lists as inputs (shared weights, or an executor that never bakes, like the
+// reference interpreter) are fed on every run.
 import { input, type Tensor } from '../graph/index.ts';
 import {
+  bakedWeights,
   OrtExecutor,
   type Executor,
   type HostArray,
   type HostTensor,
   type OrtCompileOptions,
   type Program,
+  type WeightsMode,
 } from '../runtime/index.ts';
 import type { DecoderModel, ParamValues } from './types.ts';
 
@@ -30,12 +35,18 @@ export interface RunnerOptions {
    * false where other work in the process needs the cores between tokens.
    */
   spinDecode?: boolean;
+  /**
+   * 'shared': one copy of the weights, fed to every program. 'baked': a copy inside each compiled
+   * program (faster steps, one copy per program; none can pass 2 GiB). 'auto' (default): baked up
+   * to SHARE_WEIGHTS_ABOVE (64 MiB), shared above.
+   */
+  weights?: WeightsMode;
 }
 
 export class ModelRunner {
   private readonly programs = new Map<string, Promise<Program>>();
   private readonly executor: Executor;
-  private readonly initializers: Map<string, HostArray>;
+  private readonly initializers?: Map<string, HostArray>;
   private kv?: KvShape;
 
   constructor(
@@ -50,7 +61,7 @@ export class ModelRunner {
           `generate: parameter '${name}' has no value; pass a ParamStore's values (ParamStore.init or a loaded checkpoint)`,
         );
     }
-    this.initializers = new Map([...params].map(([k, v]) => [k, v.data]));
+    this.initializers = bakedWeights(params, model.params.keys(), o.weights);
   }
 
   /**

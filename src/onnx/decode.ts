@@ -2,11 +2,14 @@
 //
 // Two kinds of failure, told apart by message: "not a valid ONNX model" (truncated, garbage, or
 // self-contradictory bytes) and "uses X, which Retort does not support" (well-formed ONNX that is out
-// of scope: external data, string tensors, sequence types, ...). Neither ever returns partial data.
+// of scope: string tensors, sequence types, ...). Neither ever returns partial data. External data is
+// read through a reader the caller gives (readOnnxFile gives one over the file's folder).
+import { checkLocation, type ExternalDataReader } from './external.ts';
 import type {
   OnnxAttribute,
   OnnxDataTypeCode,
   OnnxDim,
+  OnnxExternalRef,
   OnnxGraph,
   OnnxModel,
   OnnxNode,
@@ -38,6 +41,15 @@ function unsupported(what: string, fix: string): Error {
   return new Error(`ONNX model uses ${what}, which Retort does not support; ${fix}`);
 }
 
+export interface DecodeOptions {
+  /**
+   * Tensors kept in external data files: a reader loads their bytes; 'reference' leaves them in
+   * the file (rawData empty, `external` set) for reading or editing the graph alone. Absent: such
+   * tensors are refused, since bytes alone do not say where the file is.
+   */
+  externalData?: ExternalDataReader | 'reference';
+}
+
 /**
  * Parse ONNX protobuf bytes. Tensor rawData taken from raw_data are views into `bytes` (no copy), so
  * keep `bytes` unchanged while the model is in use.
@@ -46,7 +58,7 @@ function unsupported(what: string, fix: string): Error {
  * it whenever it drops the graph or all opset imports. Files written by encodeModel keep the graph
  * last, so every truncation of them is caught.
  */
-export function decodeModel(bytes: Uint8Array): OnnxModel {
+export function decodeModel(bytes: Uint8Array, o: DecodeOptions = {}): OnnxModel {
   // A plain Uint8Array (not a Buffer) makes protobufjs hand out subarray views, never copies.
   const plain = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let msg: ModelMsg;
@@ -56,12 +68,14 @@ export function decodeModel(bytes: Uint8Array): OnnxModel {
     const why = err instanceof Error ? err.message : String(err);
     throw invalid(`protobuf decoding failed (${why}); the file is truncated, corrupt, or not ONNX`, err);
   }
-  return modelFrom(msg);
+  return modelFrom(msg, o.externalData);
 }
+
+type External = DecodeOptions['externalData'];
 
 const has = (m: object, field: string): boolean => Object.hasOwn(m, field);
 
-function modelFrom(m: ModelMsg): OnnxModel {
+function modelFrom(m: ModelMsg, ext: External): OnnxModel {
   if (!has(m, 'ir_version')) throw invalid('ModelProto has no ir_version (field 1)');
   if (!m.graph) throw invalid('ModelProto has no graph (field 7); the file may be truncated');
   if (!m.opset_import?.length) throw invalid('ModelProto has no opset_import (field 8); the file may be truncated');
@@ -71,7 +85,7 @@ function modelFrom(m: ModelMsg): OnnxModel {
       domain: o.domain ?? '',
       version: exactNumber(o.version, `opset_import '${o.domain ?? ''}'`),
     })),
-    graph: graphFrom(m.graph),
+    graph: graphFrom(m.graph, ext),
   };
   if (has(m, 'producer_name')) model.producerName = m.producer_name;
   if (has(m, 'producer_version')) model.producerVersion = m.producer_version;
@@ -81,12 +95,12 @@ function modelFrom(m: ModelMsg): OnnxModel {
   return model;
 }
 
-function graphFrom(g: GraphMsg): OnnxGraph {
+function graphFrom(g: GraphMsg, ext: External): OnnxGraph {
   const name = g.name ?? '';
   const graph: OnnxGraph = {
     name,
-    nodes: (g.node ?? []).map((n) => nodeFrom(n, name)),
-    initializers: (g.initializer ?? []).map(tensorFrom),
+    nodes: (g.node ?? []).map((n) => nodeFrom(n, name, ext)),
+    initializers: (g.initializer ?? []).map((t) => tensorFrom(t, ext)),
     inputs: (g.input ?? []).map(valueInfoFrom),
     outputs: (g.output ?? []).map(valueInfoFrom),
   };
@@ -94,13 +108,13 @@ function graphFrom(g: GraphMsg): OnnxGraph {
   return graph;
 }
 
-function nodeFrom(n: NodeMsg, graphName: string): OnnxNode {
+function nodeFrom(n: NodeMsg, graphName: string, ext: External): OnnxNode {
   const where = `graph '${graphName}' node '${n.name || n.op_type}'`;
   const node: OnnxNode = {
     opType: n.op_type ?? '',
     inputs: n.input ?? [],
     outputs: n.output ?? [],
-    attributes: (n.attribute ?? []).map((a) => attributeFrom(a, `${where} attribute '${a.name}'`)),
+    attributes: (n.attribute ?? []).map((a) => attributeFrom(a, `${where} attribute '${a.name}'`, ext)),
   };
   if (has(n, 'name')) node.name = n.name;
   if (has(n, 'domain')) node.domain = n.domain;
@@ -109,7 +123,7 @@ function nodeFrom(n: NodeMsg, graphName: string): OnnxNode {
 
 const utf8 = new TextDecoder();
 
-function attributeFrom(a: AttributeMsg, where: string): OnnxAttribute {
+function attributeFrom(a: AttributeMsg, where: string, ext: External): OnnxAttribute {
   const name = a.name ?? '';
   switch (a.type) {
     case AttributeType.FLOAT:
@@ -120,10 +134,10 @@ function attributeFrom(a: AttributeMsg, where: string): OnnxAttribute {
       return { name, type: 'string', value: utf8.decode(a.s) };
     case AttributeType.TENSOR:
       if (!a.t) throw invalid(`${where} is of type TENSOR but holds no tensor`);
-      return { name, type: 'tensor', value: tensorFrom(a.t) };
+      return { name, type: 'tensor', value: tensorFrom(a.t, ext) };
     case AttributeType.GRAPH:
       if (!a.g) throw invalid(`${where} is of type GRAPH but holds no graph`);
-      return { name, type: 'graph', value: graphFrom(a.g) };
+      return { name, type: 'graph', value: graphFrom(a.g, ext) };
     case AttributeType.FLOATS:
       return { name, type: 'floats', value: a.floats ?? [] };
     case AttributeType.INTS:
@@ -175,30 +189,57 @@ function dataTypeFrom(code: number, where: string): OnnxDataTypeCode {
   return code;
 }
 
-function tensorFrom(t: TensorMsg): OnnxTensor {
+function tensorFrom(t: TensorMsg, ext: External): OnnxTensor {
   const name = t.name ?? '';
   const where = `tensor '${name}'`;
-  if (t.data_location === DATA_LOCATION_EXTERNAL || t.external_data?.length) {
-    const location = t.external_data?.find((e) => e.key === 'location')?.value ?? '?';
-    throw new Error(
-      `${where} keeps its data in an external file ('${location}'); ONNX external data is not supported. ` +
-        'Re-save the model with every tensor inside the .onnx file, e.g. in Python ' +
-        'onnx.save_model(onnx.load(path), out, save_as_external_data=False) (models must stay under 2 GB).',
-    );
-  }
   if (t.segment) throw unsupported(`${where} stored in segments`, 're-save the model with whole tensors');
   const dataType = dataTypeFrom(t.data_type ?? 0, where);
   if (dataType === OnnxDataType.STRING) throw unsupported(`${where} of type STRING`, 'only numeric tensors are read');
   const dims = (t.dims ?? []).map((d) => exactNumber(d, `${where} dims`));
   if (dims.some((d) => d < 0)) throw invalid(`${where} has negative dims [${dims}]`);
+  const expected = tensorByteLength({ name, dataType, dims });
+  if (t.data_location === DATA_LOCATION_EXTERNAL || t.external_data?.length) {
+    const ref = externalRefFrom(t, dims, expected, where);
+    if (ext === 'reference') return { name, dataType, dims, rawData: new Uint8Array(0), external: ref };
+    if (!ext)
+      throw new Error(
+        `${where} keeps its data in an external file ('${ref.location}'), and bytes alone do not say where that file is; ` +
+          'read the model with readOnnxFile(path), which finds the file beside the .onnx',
+      );
+    const rawData = ext(ref, name);
+    if (rawData.byteLength !== ref.length)
+      throw invalid(
+        `${where}: '${ref.location}' gave ${rawData.byteLength} bytes, the reference asks for ${ref.length}`,
+      );
+    return { name, dataType, dims, rawData };
+  }
   const tensor: OnnxTensor = { name, dataType, dims, rawData: rawDataFrom(t, dataType, where) };
-  const expected = tensorByteLength(tensor);
   if (tensor.rawData.byteLength !== expected) {
     throw invalid(
       `${where} holds ${tensor.rawData.byteLength} bytes of data but dims [${dims}] of ${ELEMENT[dataType].name} need ${expected}`,
     );
   }
   return tensor;
+}
+
+/** TensorProto.external_data: location (required), offset (default 0), length (default: what the dims need). */
+function externalRefFrom(t: TensorMsg, dims: number[], expected: number, where: string): OnnxExternalRef {
+  const entries = new Map((t.external_data ?? []).map((e) => [e.key ?? '', e.value ?? '']));
+  const location = entries.get('location');
+  if (!location) throw invalid(`${where} is marked as external data but names no location`);
+  checkLocation(location, where);
+  const count = (key: string, fallback: number): number => {
+    const v = entries.get(key);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n))
+      throw invalid(`${where}: external data ${key} '${v}' is not a byte count`);
+    return n;
+  };
+  const ref = { location, offset: count('offset', 0), length: count('length', expected) };
+  if (ref.length !== expected)
+    throw invalid(`${where}: its external data is ${ref.length} bytes long but dims [${dims}] need ${expected}`);
+  return ref;
 }
 
 const bytesOf = (a: ArrayBufferView): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);

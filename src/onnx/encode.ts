@@ -1,8 +1,18 @@
 // OnnxModel -> ONNX protobuf bytes.
 import protobuf from 'protobufjs';
-import type { OnnxAttribute, OnnxGraph, OnnxModel, OnnxNode, OnnxTensor, OnnxValueInfo } from './model.ts';
+import type { ExternalDataLayout } from './external.ts';
+import type {
+  OnnxAttribute,
+  OnnxExternalRef,
+  OnnxGraph,
+  OnnxModel,
+  OnnxNode,
+  OnnxTensor,
+  OnnxValueInfo,
+} from './model.ts';
 import {
   AttributeType,
+  DATA_LOCATION_EXTERNAL,
   GraphProto,
   ModelProto,
   TensorProto,
@@ -25,6 +35,14 @@ const TENSOR_RAW_DATA_FIELD = TensorProto.fields.raw_data!.id;
 /** protobuf's hard limit on one message; onnxruntime refuses larger files too. */
 const MAX_PROTOBUF_BYTES = 2 ** 31 - 1;
 
+export interface EncodeOptions {
+  /**
+   * Initializers placed in an external data file (layoutExternalData): the .onnx holds only their
+   * references, and the caller writes the file's bytes (externalDataPieces).
+   */
+  external?: ExternalDataLayout;
+}
+
 /**
  * Serialise a model to ONNX protobuf bytes, ready for `ort.InferenceSession.create(bytes)`.
  *
@@ -40,7 +58,7 @@ const MAX_PROTOBUF_BYTES = 2 ** 31 - 1;
  * in any order, and this way a truncated file always cuts into the graph, which decodeModel detects,
  * instead of silently losing trailing metadata or opsets.
  */
-export function encodeModel(model: OnnxModel): Uint8Array {
+export function encodeModel(model: OnnxModel, opts: EncodeOptions = {}): Uint8Array {
   const header: ModelMsg = {
     ir_version: int64(model.irVersion, 'irVersion'),
     opset_import: model.opsetImports.map((o) => ({
@@ -53,14 +71,23 @@ export function encodeModel(model: OnnxModel): Uint8Array {
   if (model.producerVersion !== undefined) header.producer_version = model.producerVersion;
 
   const pieces: Uint8Array[] = [ModelProto.encode(header).finish()];
-  delimitedField(pieces, MODEL_GRAPH_FIELD, topGraphPieces(model.graph));
+  delimitedField(pieces, MODEL_GRAPH_FIELD, topGraphPieces(model.graph, opts.external));
   return concat(pieces);
 }
 
 /** The top-level graph as byte pieces: everything but the initializers via protobufjs, then each initializer. */
-function topGraphPieces(g: OnnxGraph): Uint8Array[] {
+function topGraphPieces(g: OnnxGraph, external?: ExternalDataLayout): Uint8Array[] {
   const pieces = [GraphProto.encode(graphMsg({ ...g, initializers: [] })).finish()];
   for (const t of g.initializers) {
+    const offset = external?.offsets.get(t);
+    const ref =
+      offset === undefined ? t.external : { location: external!.location, offset, length: t.rawData.byteLength };
+    if (ref) {
+      delimitedField(pieces, GRAPH_INITIALIZER_FIELD, [
+        TensorProto.encode(tensorMsg({ ...t, external: ref })).finish(),
+      ]);
+      continue;
+    }
     const tensor = [TensorProto.encode(tensorHeaderMsg(t)).finish()];
     delimitedField(tensor, TENSOR_RAW_DATA_FIELD, [t.rawData]);
     delimitedField(pieces, GRAPH_INITIALIZER_FIELD, tensor);
@@ -85,7 +112,7 @@ function concat(pieces: Uint8Array[]): Uint8Array {
   if (total > MAX_PROTOBUF_BYTES) {
     throw new Error(
       `model is ${total} bytes, over protobuf's 2 GB limit for one ONNX file; ` +
-        'store the weights in lower precision or split the model',
+        "keep the weights in an external data file (writeOnnxFile with externalData: true, retort export's default for big models) or store them in lower precision",
     );
   }
   const out = new Uint8Array(total);
@@ -147,13 +174,29 @@ function attributeMsg(a: OnnxAttribute, where: string): AttributeMsg {
 }
 
 function tensorMsg(t: OnnxTensor): TensorMsg {
-  return { ...tensorHeaderMsg(t), raw_data: t.rawData };
+  if (!t.external) return { ...tensorHeaderMsg(t), raw_data: t.rawData };
+  return { ...tensorHeaderMsg(t), data_location: DATA_LOCATION_EXTERNAL, external_data: externalEntries(t.external) };
+}
+
+// onnx.proto: "location" (relative path), "offset" and "length" in bytes, each a decimal string.
+function externalEntries(ref: OnnxExternalRef): { key: string; value: string }[] {
+  return [
+    { key: 'location', value: ref.location },
+    { key: 'offset', value: String(ref.offset) },
+    { key: 'length', value: String(ref.length) },
+  ];
 }
 
 /** Everything but the data, after checking that the data fits the dims. */
 function tensorHeaderMsg(t: OnnxTensor): TensorMsg {
   const expected = tensorByteLength(t);
-  if (t.rawData.byteLength !== expected) {
+  const held = t.external ? t.external.length : t.rawData.byteLength;
+  if (t.external && held !== expected) {
+    throw new Error(
+      `tensor '${t.name}': its external data reference covers ${held} bytes but dims [${t.dims}] need ${expected}`,
+    );
+  }
+  if (!t.external && held !== expected) {
     throw new Error(
       `tensor '${t.name}': rawData has ${t.rawData.byteLength} bytes but dims [${t.dims}] need ${expected}; ` +
         'build tensors with typedArrayToTensor to keep the two in step',

@@ -25,8 +25,21 @@ export interface OnnxTensor {
   name: string;
   dataType: OnnxDataTypeCode;
   dims: number[];
-  /** Little-endian element bytes, exactly prod(dims) * elementSize long. */
+  /** Little-endian element bytes, exactly prod(dims) * elementSize long (empty when `external` is set). */
   rawData: Uint8Array;
+  /**
+   * The bytes stay in an external data file (decoded with externalData: 'reference'); encoding writes
+   * the same reference back, so a graph can be edited without reading its weights.
+   */
+  external?: OnnxExternalRef;
+}
+
+/** Where a tensor's bytes sit outside the .onnx file (TensorProto.external_data). */
+export interface OnnxExternalRef {
+  /** The data file, relative to the .onnx file's folder. */
+  location: string;
+  offset: number;
+  length: number;
 }
 
 /** One dimension of a value's shape: a fixed size, a named symbolic size, or unknown. */

@@ -289,7 +289,7 @@ test('initializers stored in float_data / int32_data / int64_data / double_data 
   );
 });
 
-test('external data is refused by tensor name', () => {
+test('external data without a reader is refused by tensor name, pointing at readOnnxFile', () => {
   const bytes = handEncoded('model.embed.weight', OnnxDataType.FLOAT, [4], (t) => {
     sub(t, 13, (e) => {
       str(e, 1, 'location');
@@ -297,12 +297,12 @@ test('external data is refused by tensor name', () => {
     });
     varint(t, 14, 1); // data_location = EXTERNAL
   });
-  assert.throws(
-    () => decodeModel(bytes),
-    /tensor 'model\.embed\.weight'.*'model\.onnx\.data'.*external data is not supported/,
-  );
+  assert.throws(() => decodeModel(bytes), /tensor 'model\.embed\.weight'.*'model\.onnx\.data'.*readOnnxFile/);
+  // Hand-encoded from field numbers: external_data (13) and data_location (14) reach the reference.
+  const ref = decodeModel(bytes, { externalData: 'reference' }).graph.initializers[0]!;
+  assert.deepEqual(ref.external, { location: 'model.onnx.data', offset: 0, length: 16 });
   const flagOnly = handEncoded('w2', OnnxDataType.FLOAT, [4], (t) => varint(t, 14, 1));
-  assert.throws(() => decodeModel(flagOnly), /tensor 'w2'.*external data is not supported/);
+  assert.throws(() => decodeModel(flagOnly), /tensor 'w2' is marked as external data but names no location/);
 });
 
 test('a whole model hand-written from onnx.proto field numbers decodes field by field', () => {

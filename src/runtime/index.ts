@@ -5,3 +5,4 @@ export { defaultThreads, OrtExecutor, OrtProgram, type OrtCompileOptions } from 
 export { mulberry32, randomFeed, rng32, type Rng } from './random.ts';
 export { initialValue, ParamStore } from './params.ts';
 export { defaultExecutor } from './default.ts';
+export { bakedWeights, SHARE_WEIGHTS_ABOVE, type WeightsMode } from './weights.ts';

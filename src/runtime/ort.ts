@@ -1,5 +1,6 @@
-// The onnxruntime executor: lowers a graph to ONNX once, caches the session by the model's
-// bytes (its signature), and runs it with typed arrays handed over without conversion.
+// The onnxruntime executor: lowers a graph to ONNX once, caches the session by a hash of the model's
+// bytes (its signature), and runs it with typed arrays handed over without conversion. A program
+// keeps its session, never the bytes: onnxruntime holds its own copy of whatever they baked in.
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
@@ -18,26 +19,41 @@ export function defaultThreads(): number {
   return Number.isInteger(env) && env > 0 ? env : Math.min(availableParallelism(), 8);
 }
 
+// One ort.Tensor per host array, made on first use and shared by every program and run that feeds
+// it: weights fed as inputs (a model's parameters, read in place by onnxruntime, never copied) are
+// wrapped once, not once per run. Weak keys: an array's wrapper goes when the array does.
+const wrappers = new WeakMap<HostTensor['data'], ort.Tensor>();
+
+function ortTensor(t: HostTensor): ort.Tensor {
+  const hit = wrappers.get(t.data);
+  if (
+    hit &&
+    hit.type === ORT_TYPE[t.dtype] &&
+    hit.dims.length === t.shape.length &&
+    hit.dims.every((d, i) => d === t.shape[i])
+  )
+    return hit;
+  const w = new ort.Tensor(ORT_TYPE[t.dtype], t.data as never, t.shape);
+  wrappers.set(t.data, w);
+  return w;
+}
+
 export class OrtProgram implements Program {
   constructor(
     readonly session: ort.InferenceSession,
     readonly inputs: readonly IoSpec[],
     readonly outputs: readonly IoSpec[],
-    readonly bytes: Uint8Array,
   ) {}
 
   async run(feeds: Record<string, HostTensor>, opts?: RunOptions): Promise<Record<string, HostTensor>> {
     const all = completeFeeds(this.inputs, feeds, opts);
     const ortFeeds: Record<string, ort.Tensor> = {};
-    for (const spec of this.inputs) {
-      const f = all[spec.name]!;
-      ortFeeds[spec.name] = new ort.Tensor(ORT_TYPE[f.dtype], f.data as never, f.shape);
-    }
+    for (const spec of this.inputs) ortFeeds[spec.name] = ortTensor(all[spec.name]!);
     const into = opts?.into;
     const fetches: Record<string, ort.Tensor | null> = {};
     for (const spec of this.outputs) {
       const buf = into?.[spec.name];
-      fetches[spec.name] = buf ? new ort.Tensor(ORT_TYPE[buf.dtype], buf.data as never, buf.shape) : null;
+      fetches[spec.name] = buf ? ortTensor(buf) : null;
     }
     const res = await this.session.run(ortFeeds, fetches as ort.InferenceSession.FetchesType);
     const out: Record<string, HostTensor> = {};
@@ -83,6 +99,6 @@ export class OrtExecutor implements Executor {
       this.sessions.set(key, session);
       session.catch(() => this.sessions.delete(key));
     }
-    return new OrtProgram(await session, lowered.inputs, lowered.outputs, bytes);
+    return new OrtProgram(await session, lowered.inputs, lowered.outputs);
   }
 }

@@ -40,6 +40,7 @@ export async function run({ values, io, json }: CommandContext<ExportValues>) {
       throw new UsageError(`--formats ${f.name}: ${(err as Error).message.replace(/^GGUF export: /, '')}`, 'export');
     }
   });
+  const externalData = { auto: 'auto', always: true, never: false }[values['external-data']] as boolean | 'auto';
   const written: { file: string; bytes: number }[] = [];
   let files: string[];
   if (m.loaded.task === 'causal-lm') {
@@ -51,6 +52,7 @@ export async function run({ values, io, json }: CommandContext<ExportValues>) {
       fp16: has('fp16'),
       q4f16: has('q4f16'),
       tokenizer,
+      externalData,
     });
     files = r.files;
     written.push({ file: 'onnx/model.onnx', bytes: r.modelBytes });
@@ -60,7 +62,7 @@ export async function run({ values, io, json }: CommandContext<ExportValues>) {
     if (r.q4f16Bytes) written.push({ file: 'onnx/model_q4f16.onnx', bytes: r.q4f16Bytes });
   } else {
     const seq = values.seq ?? Number(m.loaded.hfConfig.retort_seq_len ?? 128);
-    const r = exportClassifierOnnx(m.loaded.model, m.loaded.params, values.out, { seq, int8, tokenizer });
+    const r = exportClassifierOnnx(m.loaded.model, m.loaded.params, values.out, { seq, int8, tokenizer, externalData });
     files = r.files;
     written.push({ file: 'onnx/model.onnx', bytes: r.modelBytes });
     if (r.quantizedBytes) written.push({ file: 'onnx/model_quantized.onnx', bytes: r.quantizedBytes });
@@ -73,7 +75,10 @@ export async function run({ values, io, json }: CommandContext<ExportValues>) {
   });
   if (!json) {
     io.out(`exported ${m.loaded.task} model ${m.dir} to ${values.out}:`);
-    for (const w of written) io.out(`  ${w.file.padEnd(28)} ${(w.bytes / 1e6).toFixed(2).padStart(8)} MB`);
+    for (const w of written) {
+      const data = files.includes(`${w.file}_data`) ? ` (weights in ${w.file}_data)` : '';
+      io.out(`  ${w.file.padEnd(28)} ${(w.bytes / 1e6).toFixed(2).padStart(8)} MB${data}`);
+    }
     if (!tokenizer)
       io.out('note: the model folder has no tokenizer.json, so the export has none; retort web needs one');
     io.out(

@@ -16,5 +16,10 @@ export const exportSchema = z.object({
     'onnx,gguf-q4_0',
   ).default('onnx'),
   seq: intOption(1).optional(),
+  'external-data': described(
+    z.enum(['auto', 'always', 'never']),
+    'Weights in onnx/<file>_data beside each ONNX file: auto (files over 1 GiB of weights), always, never',
+    'always',
+  ).default('auto'),
 });
 export type ExportValues = z.output<typeof exportSchema>;

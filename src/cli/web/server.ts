@@ -10,6 +10,7 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { basename, dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { onnxFileBytes } from '../../onnx/index.ts';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -65,7 +66,8 @@ export async function startWebServer(o: WebServerOptions): Promise<RunningWebSer
     ['/model/', modelDir],
     ['/', WEB_ROOT],
   ];
-  const size = (rel: string) => (existsSync(join(modelDir, rel)) ? statSync(join(modelDir, rel)).size : null);
+  // With the weights' data file, when the export keeps them beside the .onnx.
+  const size = (rel: string) => (existsSync(join(modelDir, rel)) ? onnxFileBytes(join(modelDir, rel)) : null);
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = decodeURIComponent(url.pathname);

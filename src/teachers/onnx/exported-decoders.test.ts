@@ -6,11 +6,18 @@
 // exponent stored as a float64 initializer, and that where it fails the error names the values to
 // pass and how.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { decodeModel, encodeModel, OnnxDataType, type OnnxModel, type OnnxNode } from '../../onnx/index.ts';
+import {
+  decodeModel,
+  encodeModel,
+  OnnxDataType,
+  writeOnnxFile,
+  type OnnxModel,
+  type OnnxNode,
+} from '../../onnx/index.ts';
 import { hostTensor } from '../../runtime/index.ts';
 import { checkRequest, type Teacher } from '../teacher.ts';
 import { walkResidualStream } from './graph-edit.ts';
@@ -163,6 +170,33 @@ test('onnx-community / Optimum layout with past_key_values: empty pasts and posi
     'present.1.value',
   ]);
   assert.deepEqual([...out['present.1.value']!.dims], [2, 2, ref.input_ids[0]!.length, 8]);
+});
+
+test('a file with its weights in model.onnx_data: hidden states found and logits equal PyTorch; a broken data file is refused by name', async () => {
+  const name = 'tiny-llama-kv';
+  const dir = mkdtempSync(join(TMP, 'external-'));
+  const path = join(dir, 'model.onnx');
+  writeOnnxFile(path, decodeModel(readFileSync(fileOf(name))), { externalData: true });
+  // Edited (hidden-state outputs, TopK) with its data handed to onnxruntime in memory.
+  await expectMatchesReference(await OnnxTeacher.load(path), reference(name), `${name} with external data`);
+  // Unedited, opened by path: onnxruntime reads the data file itself, top-k is done in JS.
+  const plain = await OnnxTeacher.load(path, { hidden: [] });
+  assert.equal(plain.session.graphTopK, false);
+  const ref = reference(name);
+  const res = await plain.score({ ...inputsOf(ref), logits: true, topK: 3 });
+  assert.ok(maxDiff(res.logits!.data as Float32Array, ref.logits) < 1e-4);
+  // The fingerprint (the key of cached teacher outputs) covers the weights in the data file.
+  const data = readFileSync(`${path}_data`);
+  data[data.length - 1] ^= 1;
+  writeFileSync(`${path}_data`, data);
+  assert.notEqual((await OnnxTeacher.load(path, { hidden: [] })).fingerprint, plain.fingerprint);
+  truncateSync(`${path}_data`, 1000);
+  await assert.rejects(
+    OnnxTeacher.load(path, { hidden: [] }),
+    (e: Error) => e.message.includes(`${path}_data`) && /truncated/.test(e.message),
+  );
+  rmSync(`${path}_data`);
+  await assert.rejects(OnnxTeacher.load(path), /keeps its data in 'model\.onnx_data', which is missing/);
 });
 
 test('the walk looks through swapped Add inputs, Identity nodes in the chain and a float64 Pow exponent', async () => {

@@ -10,8 +10,11 @@
 import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import {
+  checkExternalData,
   decodeModel,
   encodeModel,
+  readExternalDataFiles,
+  usesExternalData,
   OnnxDataType,
   type OnnxDataTypeCode,
   type OnnxModel,
@@ -226,13 +229,16 @@ export class OnnxSession {
 
   /**
    * Opens a file (path or bytes). The graph is decoded, edited (extra outputs, TopK) and re-encoded;
-   * files Retort's decoder cannot read (external data) open unedited, with top-k done in JS.
+   * files Retort's decoder cannot read open unedited, with top-k done in JS. A file whose weights
+   * sit in a data file beside it (model.onnx_data) is opened by its path, unedited, so onnxruntime
+   * reads the weights once; only when extra outputs are asked for is it edited, its data files
+   * handed over in memory (onnxruntime copies them: twice the weights at peak, while it loads).
    */
   static async open(file: string | Uint8Array, o: OnnxSessionOptions = {}): Promise<OnnxSession> {
     const bytes = typeof file === 'string' ? readFileSync(file) : file;
     let model: OnnxModel | undefined;
     try {
-      model = decodeModel(bytes);
+      model = decodeModel(bytes, { externalData: 'reference' });
     } catch (err) {
       if (o.extraOutputs?.length)
         throw new Error(
@@ -247,18 +253,26 @@ export class OnnxSession {
       interOpNumThreads: 1,
       enableMemPattern: false,
     };
-    if (!model) {
+    const external = model !== undefined && usesExternalData(model);
+    if (external && typeof file !== 'string')
+      throw new Error(
+        'ONNX teacher: the model keeps its weights in an external data file, and bytes alone do not say where it is; open it by its path',
+      );
+    if (external) checkExternalData(file as string, model!);
+    if (!model || (external && !o.extraOutputs?.length)) {
       if (typeof file !== 'string')
         throw new Error(
           'ONNX teacher: the bytes are not an ONNX model Retort can decode, and without a path onnxruntime cannot find external data',
         );
       const session = await ort.InferenceSession.create(file, opts);
-      return new OnnxSession(session, ioFromSession(session), new Set(session.outputNames), false);
+      const io = model ? describeIo(model, o) : ioFromSession(session);
+      return new OnnxSession(session, io, new Set(session.outputNames), false);
     }
     const io = describeIo(model, o);
     let edited = o.extraOutputs?.length ? exposeOutputs(model, o.extraOutputs) : model;
     const topK = o.topK ?? true;
     if (topK) edited = appendTopK(edited, io.logits.name);
+    if (external) opts.externalData = readExternalDataFiles(file as string, model);
     const session = await ort.InferenceSession.create(encodeModel(edited), opts);
     return new OnnxSession(session, io, new Set(edited.graph.outputs.map((v) => v.name)), topK);
   }

@@ -5,9 +5,9 @@
 //   const t = await OnnxTeacher.load('model.onnx', { tokenizer: 'tokenizer.json' });
 //   const { topk, hidden } = await t.score({ ids, topK: 8, hidden: [0, 2] });
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { decodeModel } from '../../onnx/index.ts';
+import { checkExternalData, decodeModel, readOnnxFile, usesExternalData, type OnnxModel } from '../../onnx/index.ts';
 import { loadHfTokenizer } from '../../models/tokenizers/hf-tokenizer.ts';
 import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
 import { hostTensor, type HostTensor } from '../../runtime/index.ts';
@@ -147,6 +147,16 @@ export class OnnxTeacher implements Teacher {
 
   static async load(path: string, o: OnnxTeacherOptions = {}): Promise<OnnxTeacher> {
     const bytes = readFileSync(path);
+    // The graph alone: weights in a data file beside the .onnx stay there (missing or truncated ones are refused by name).
+    let graph: OnnxModel | undefined;
+    let undecodable: Error | undefined;
+    try {
+      graph = decodeModel(bytes, { externalData: 'reference' });
+    } catch (err) {
+      undecodable = err as Error;
+    }
+    const external = graph !== undefined && usesExternalData(graph);
+    if (external) checkExternalData(path, graph!);
     const tokPath =
       o.tokenizer === undefined
         ? besideFile(path, 'tokenizer.json')
@@ -165,23 +175,22 @@ export class OnnxTeacher implements Teacher {
     let hidden: readonly string[] = [];
     let hiddenMissing: string | undefined;
     if (o.hidden === undefined || o.hidden === 'auto') {
-      let walk: ReturnType<typeof walkResidualStream> | undefined;
-      try {
-        walk = walkResidualStream(decodeModel(bytes));
-      } catch (err) {
-        hiddenMissing = `Retort cannot decode ${path} (${(err as Error).message}), so it can neither walk the graph for hidden states nor add them as outputs; export the model as one file without external data, then leave hidden 'auto' or name the values (\`source.hidden: [...]\` in a run config, the \`hidden\` option of OnnxTeacher.load)`;
-      }
+      const walk = graph ? walkResidualStream(graph) : undefined;
+      if (undecodable)
+        hiddenMissing = `Retort cannot decode ${path} (${undecodable.message}), so it can neither walk the graph for hidden states nor add them as outputs; re-save the model with standard ONNX fields, then leave hidden 'auto' or name the values (\`source.hidden: [...]\` in a run config, the \`hidden\` option of OnnxTeacher.load)`;
       if (walk?.names) hidden = walk.names;
       else if (walk) hiddenMissing = hiddenHint(walk.reason, walk.candidates, walk.suggested);
     } else hidden = o.hidden;
     const attentions = o.attentions ?? [];
-    const session = await OnnxSession.open(bytes, {
+    // By path when the weights are in a data file: onnxruntime finds it beside the .onnx.
+    const session = await OnnxSession.open(external ? path : bytes, {
       extraOutputs: [...hidden, ...attentions],
       logitsName: o.logitsName,
       config,
       threads: o.threads,
     });
     const h = createHash('sha256').update(bytes);
+    if (external) hashDataFiles(h, path, graph!);
     const fingerprint = h.digest('hex').slice(0, 32) + (tokenizer ? `:${tokenizerHash(tokenizer).slice(0, 8)}` : '');
     return new OnnxTeacher(
       o.name ?? basename(path),
@@ -263,7 +272,7 @@ export function inspectOnnx(
   inputs: string[];
   outputs: string[];
 } {
-  const model = decodeModel(readFileSync(path));
+  const model = readOnnxFile(path, { externalData: 'reference' });
   const walk = walkResidualStream(model);
   return {
     candidates: listCandidates(model, ops),
@@ -272,4 +281,19 @@ export function inspectOnnx(
     inputs: model.graph.inputs.map((v) => v.name),
     outputs: model.graph.outputs.map((v) => v.name),
   };
+}
+
+/** Adds every data file the model references to the fingerprint, read in 64 MiB pieces. */
+function hashDataFiles(h: ReturnType<typeof createHash>, path: string, graph: OnnxModel): void {
+  const locations = new Set(graph.graph.initializers.flatMap((t) => (t.external ? [t.external.location] : [])));
+  const chunk = new Uint8Array(1 << 26);
+  for (const location of [...locations].sort()) {
+    const fd = openSync(join(dirname(path), location), 'r');
+    try {
+      h.update(location);
+      for (let got = readSync(fd, chunk); got > 0; got = readSync(fd, chunk)) h.update(chunk.subarray(0, got));
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
