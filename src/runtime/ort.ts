@@ -14,6 +14,15 @@ const ORT_TYPE = { float32: 'float32', float64: 'float64', int64: 'int64', int32
 
 export interface OrtCompileOptions extends CompileOptions, Pick<LowerOptions, 'initializers' | 'contribOps'> {}
 
+export interface OrtExecutorOptions {
+  /**
+   * Turns on onnxruntime's per-node profiling in every session this executor creates: each session
+   * writes `{profile}_{date}_{time}.json` (Chrome trace events, one per node run) when
+   * endProfiling() is called. For finding where a program's time goes; it slows every run a little.
+   */
+  profile?: string;
+}
+
 export function defaultThreads(): number {
   const env = Number(process.env.RETORT_THREADS);
   return Number.isInteger(env) && env > 0 ? env : Math.min(availableParallelism(), 8);
@@ -70,6 +79,8 @@ export class OrtExecutor implements Executor {
   readonly name = 'onnxruntime';
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
 
+  constructor(private readonly o: OrtExecutorOptions = {}) {}
+
   async compile(outputs: Record<string, Tensor>, opts: OrtCompileOptions = {}): Promise<Program> {
     const lowered = lowerGraph(outputs, {
       name: opts.name,
@@ -95,10 +106,17 @@ export class OrtExecutor implements Executor {
         // Idle pool threads spin by default; on a busy machine they steal the cores the working
         // threads need, so only programs that ask (opts.spin, RETORT_ORT_SPIN=1) spin.
         extra: { session: { intra_op: { allow_spinning: spin ? '1' : '0' } } },
+        ...(this.o.profile === undefined ? {} : { enableProfiling: true, profileFilePrefix: this.o.profile }),
       });
       this.sessions.set(key, session);
       session.catch(() => this.sessions.delete(key));
     }
     return new OrtProgram(await session, lowered.inputs, lowered.outputs);
+  }
+
+  /** Ends profiling in every session (see OrtExecutorOptions.profile), so each writes its file; a no-op without it. */
+  async endProfiling(): Promise<void> {
+    if (this.o.profile === undefined) return;
+    for (const s of this.sessions.values()) (await s).endProfiling();
   }
 }
