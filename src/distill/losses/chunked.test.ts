@@ -181,7 +181,7 @@ test('chunkRows: auto chunks only past 256 MB of logits, in chunks that divide t
   assert.equal(chunkRows('auto', 8 * 64, 1024), null, 'a demo-sized batch stays whole');
   assert.equal(chunkRows('off', 8 * 512, 151_936), null);
   const c = chunkRows('auto', 8 * 512, 151_936)!;
-  assert.ok(c > 0 && (8 * 512) % c === 0 && c * 151_936 * 4 <= 64 * 2 ** 20, `auto picked ${c}`);
+  assert.ok(c > 0 && (8 * 512) % c === 0 && c * 151_936 * 4 <= 160 * 2 ** 20 && c >= 256, `auto picked ${c}`);
   assert.equal(chunkRows(50, 96, 10), 48, 'the largest divisor of the rows not above the setting');
   assert.equal(chunkRows(100, 96, 10), null, 'a chunk as large as the batch is no chunking');
   assert.equal(chunkRows(7, 96, 10), 6);
