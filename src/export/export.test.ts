@@ -1,10 +1,9 @@
 // The exported folder is checked with plain onnxruntime-node (an InferenceSession on the file path,
 // none of Retort's runtime), against Retort's forward run by the float64 reference interpreter.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { after, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { greater, input, reshape, type Tensor } from '../graph/index.ts';
@@ -15,6 +14,7 @@ import { decodeModel } from '../onnx/index.ts';
 import { hostTensor, mulberry32, ParamStore, ReferenceExecutor, type HostTensor } from '../runtime/index.ts';
 import { Generator } from '../generate/generator.ts';
 import type { DecoderModel } from '../generate/types.ts';
+import { loadTransformersJs } from './testing.ts';
 import { exportDecoderOnnx } from './decoder.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'retort-export-'));
@@ -371,24 +371,6 @@ test('the exported files run in onnxruntime-web (wasm) with the logits onnxrunti
     }
   }
 });
-
-/**
- * transformers.js from .clients/ (scripts/install-clients.sh, which npm test runs for these tests);
- * RETORT_TRANSFORMERS_JS may name another entry file (dist/transformers.node.mjs).
- */
-async function loadTransformersJs(): Promise<any | null> {
-  const local = join(
-    import.meta.dirname,
-    '../../.clients/node_modules/@huggingface/transformers/dist/transformers.node.mjs',
-  );
-  const entry =
-    process.env.RETORT_TRANSFORMERS_JS ?? (existsSync(local) ? pathToFileURL(local).href : '@huggingface/transformers');
-  try {
-    return await import(entry);
-  } catch {
-    return null;
-  }
-}
 
 const tjs = await loadTransformersJs();
 test('transformers.js loads the exported folder (fp32, q8, fp16, q4, q4f16) and generates the tokens Retort generates', {

@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { after, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { Generator } from '../generate/generator.ts';
@@ -13,24 +12,10 @@ import { Llama } from '../models/llama/model.ts';
 import { CharTokenizer } from '../models/tokenizers/char-tokenizer.ts';
 import { onnxFileBytes, readOnnxFile } from '../onnx/index.ts';
 import { ParamStore } from '../runtime/index.ts';
+import { loadTransformersJs } from './testing.ts';
 import { exportDecoderOnnx } from './decoder.ts';
 
 // Loaded before any test is declared: the root's after() hook must not run while this is awaited.
-/** transformers.js from .clients/ (scripts/install-clients.sh), or RETORT_TRANSFORMERS_JS. */
-async function loadTransformersJs(): Promise<any | null> {
-  const local = join(
-    import.meta.dirname,
-    '../../.clients/node_modules/@huggingface/transformers/dist/transformers.node.mjs',
-  );
-  const entry =
-    process.env.RETORT_TRANSFORMERS_JS ?? (existsSync(local) ? pathToFileURL(local).href : '@huggingface/transformers');
-  try {
-    return await import(entry);
-  } catch {
-    return null;
-  }
-}
-
 const tjs = await loadTransformersJs();
 
 const root = mkdtempSync(join(tmpdir(), 'retort-export-ext-'));

@@ -1,6 +1,7 @@
-// The reference interpreter: runs a traced graph op by op with each OpDef's float64 kernel.
+// The reference interpreter: runs a traced graph op by op with each OpDef's float64 kernel
+// (graph/evaluate.ts, which chunkLoop's kernel also runs its body with).
 // Slow and obviously correct; every onnxruntime result in the tests is checked against it.
-import { topoSort, type NDArray, type Tensor } from '../graph/index.ts';
+import { evaluateRef, topoSort, type NDArray, type Tensor } from '../graph/index.ts';
 import { ndarray } from '../graph/ndarray.ts';
 import { hostArray } from '../onnx/host.ts';
 import { hostTensor, toNumbers, type HostTensor } from './host.ts';
@@ -15,10 +16,13 @@ export class ReferenceExecutor implements Executor {
   readonly name = 'reference';
 
   async compile(outputs: Record<string, Tensor>): Promise<Program> {
-    const order = topoSort(Object.values(outputs));
-    const inputs: IoSpec[] = order
-      .filter((t) => t.leaf && t.leaf !== 'constant')
-      .map((t) => ({ name: leafName(t), shape: [...t.shape], dtype: t.dtype, kind: t.leaf as IoSpec['kind'] }));
+    const leaves = topoSort(Object.values(outputs)).filter((t) => t.leaf && t.leaf !== 'constant');
+    const inputs: IoSpec[] = leaves.map((t) => ({
+      name: leafName(t),
+      shape: [...t.shape],
+      dtype: t.dtype,
+      kind: t.leaf as IoSpec['kind'],
+    }));
     const outSpecs: IoSpec[] = Object.entries(outputs).map(([name, t]) => ({
       name,
       shape: [...t.shape],
@@ -30,20 +34,15 @@ export class ReferenceExecutor implements Executor {
       outputs: outSpecs,
       run: async (feeds: Record<string, HostTensor>, opts?: RunOptions) => {
         const all = completeFeeds(inputs, feeds, opts);
-        const values = new Map<number, NDArray>();
-        for (const t of order) {
-          if (t.leaf === 'constant') values.set(t.id, t.value!);
-          else if (t.leaf) {
-            const f = all[leafName(t)]!;
-            values.set(t.id, ndarray(f.shape, f.dtype, toNumbers(f)));
-          } else {
-            const args = t.inputs.map((i) => values.get(i.id)!);
-            values.set(t.id, t.def!.ref(args, t.attrs, { shape: [...t.shape], dtype: t.dtype }));
-          }
+        const fed = new Map<Tensor, NDArray>();
+        for (const t of leaves) {
+          const f = all[leafName(t)]!;
+          fed.set(t, ndarray(f.shape, f.dtype, toNumbers(f)));
         }
+        const values = evaluateRef(Object.values(outputs), fed);
         const result: Record<string, HostTensor> = {};
-        for (const [name, t] of Object.entries(outputs)) {
-          const v = values.get(t.id)!;
+        for (const [i, [name, t]] of Object.entries(outputs).entries()) {
+          const v = values[i]!;
           const fresh = hostArray(t.dtype, v.data);
           const buf = opts?.into?.[name];
           if (buf) buf.data.set(fresh as never);

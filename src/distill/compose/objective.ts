@@ -237,11 +237,7 @@ export function buildDistillObjective(spec: DistillObjectiveSpec): DistillObject
           };
     const batch = { student, teacher, labels, mask };
     const chunk = canChunk(loss, batch)
-      ? chunkRows(
-          spec.lossChunk ?? 'auto',
-          b * t,
-          student.head!.weight.shape[student.head!.layout === 'out_in' ? 0 : 1]!,
-        )
+      ? chunkRows(spec.lossChunk ?? 'auto', b * t, student.logits!.shape.at(-1)!)
       : null;
     const ignoreIndex = (distillLossSchema.parse(p.term.config) as { ignoreIndex?: number }).ignoreIndex ?? -100;
     const out =

@@ -22,6 +22,7 @@ import {
   where,
 } from '../../graph/index.ts';
 import { keepOf, maskLabels } from './mask.ts';
+import type { LmHead } from '../../models/types.ts';
 import type { DistillBatch, DistillLoss, LossOutput, ModelOutputs } from './types.ts';
 
 /** Which loss kinds read only logits, labels and the mask: the ones that can run chunked. */
@@ -151,11 +152,7 @@ export type LossChunkSetting = 'auto' | 'off' | number;
  * says (chunkRows: 'auto' chunks only at large batch × vocabulary), else from the dense logits.
  */
 export function lmCrossEntropy(
-  out: {
-    logits: Tensor;
-    final: Tensor;
-    head?: ModelOutputs['head'] | Omit<NonNullable<ModelOutputs['head']>, 'final'>;
-  },
+  out: { logits: Tensor; final: Tensor; head?: LmHead },
   labels: Tensor,
   o: { setting?: LossChunkSetting; grads: boolean; ignoreIndex?: number },
 ): Tensor {

@@ -61,7 +61,7 @@ export const chunkLoopOp: OpDef<ChunkLoopAttrs> = {
     inputs.forEach((x, i) => {
       const leaf = i < n ? a.sliced[i]! : a.shared[i - n]!;
       const want = i < n ? [a.rows, ...leaf.shape.slice(1)] : leaf.shape;
-      if (leaf.shape[0] !== (i < n ? a.chunk : leaf.shape[0]) || fmt(x.shape) !== fmt(want) || x.dtype !== leaf.dtype)
+      if ((i < n && leaf.shape[0] !== a.chunk) || fmt(x.shape) !== fmt(want) || x.dtype !== leaf.dtype)
         throw new ShapeError(
           'chunkLoop',
           `input ${i} is ${x.dtype}${fmt(x.shape)}, its body leaf needs ${leaf.dtype}${fmt(want)}`,
