@@ -43,6 +43,7 @@ export {
   layerNorm,
   logSoftmax,
   oneHot,
+  addAtLastAxis,
   rmsNorm,
   scatterAddRows,
   softmax,

@@ -5,6 +5,7 @@ import { binaryOps, castOp, compareOps, logicalNotOp, stopGradientOp, unaryOps, 
 import { attachGradOp, chunkLoopOp, loopOutputOp } from './ops/chunk-loop.ts';
 import { matmulOp } from './ops/matmul.ts';
 import {
+  addAtLastAxisOp,
   crossEntropyOp,
   gatherOp,
   geluOp,
@@ -46,6 +47,7 @@ export const allOps: Record<string, OpDef> = {
   gather: gatherOp,
   scatterAddRows: scatterAddRowsOp,
   oneHot: oneHotOp,
+  addAtLastAxis: addAtLastAxisOp,
   crossEntropy: crossEntropyOp,
   topKValues: topKValuesOp,
   topKIndices: topKIndicesOp,

@@ -172,7 +172,7 @@ export const g2pSettings: Record<'full' | 'quick', G2pSettings> = {
   full: {
     labelledWords: 8000,
     unlabelledWords: 24000,
-    testWords: 400,
+    testWords: 1600,
     vocab: 768,
     seq: 32,
     batch: 32,

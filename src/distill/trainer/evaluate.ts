@@ -7,12 +7,13 @@ import {
   equal,
   logicalNot,
   mul,
-  oneHot,
   reduceMax,
+  reshape,
   reduceSum,
   where,
   type Tensor,
 } from '../../graph/index.ts';
+import { takeAlongLastAxis } from '../losses/gather.ts';
 
 export interface EvalResult {
   /** Optimizer steps completed when it ran. */
@@ -40,10 +41,11 @@ export function evalOutputs(
   for (const [k, t] of Object.entries(terms)) out[`term.${k}`] = t;
   if (predictions) {
     const { logits, labels } = predictions; // (..., V), (...)
-    const v = logits.shape[logits.rank - 1]!;
     const valid = logicalNot(equal(labels, ignoreIndex)); // (...)
     const validF = cast(valid, logits.dtype);
-    const picked = reduceSum(mul(logits, oneHot(where(valid, labels, 0), v, logits.dtype as 'float32')), -1); // (...) logit of the label, exactly
+    // The label's logit, exactly: a gather of one entry per position, not a (..., V) one-hot product.
+    const safe = reshape(where(valid, labels, 0), [...labels.shape, 1]);
+    const picked = reshape(takeAlongLastAxis(logits, safe), labels.shape); // (...)
     const hit = cast(equal(picked, reduceMax(logits, -1)), logits.dtype);
     out['eval.nll'] = crossEntropy(logits, labels, ignoreIndex);
     out['eval.correct'] = reduceSum(mul(hit, validF));

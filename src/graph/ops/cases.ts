@@ -43,6 +43,7 @@ import {
 import { attachGrad, chunkLoop } from './chunk-loop.ts';
 import { matmul } from './matmul.ts';
 import {
+  addAtLastAxis,
   causalMask,
   crossEntropy,
   dropout,
@@ -429,6 +430,25 @@ const nnCases: OpCase[] = [
     name: 'rank-1 updates',
     inputs: [ids(3, 7), f(7)],
     build: (i, u) => scatterAddRows(i!, u!, 3),
+  },
+  // 6 rows of 4 classes: ids repeat across rows, each row gets exactly one addition.
+  {
+    op: 'addAtLastAxis',
+    name: 'one entry per row',
+    inputs: [f(6, 4), ids(4, 6), f(6)],
+    build: (x, i, v) => addAtLastAxis(x!, i!, v!),
+  },
+  {
+    op: 'addAtLastAxis',
+    name: 'int32 ids',
+    inputs: [f(3, 5), ids32(5, 3), f(3)],
+    build: (x, i, v) => addAtLastAxis(x!, i!, v!),
+  },
+  {
+    op: 'addAtLastAxis',
+    name: 'negative ids count from the end',
+    inputs: [f(4, 3), ids(3, 4), f(4)],
+    build: (x, i, v) => addAtLastAxis(x!, sub(i!, 3), v!),
   },
   { op: 'oneHot', name: 'depth 5', inputs: [ids(5, 2, 3)], build: (i) => oneHot(i, 5) },
   // Ids 5 and 6 lie outside depth 5: both kernels give an all-zero row.

@@ -15,7 +15,9 @@ import {
   erfRef,
   exp,
   greaterEqual,
+  less,
   logicalNot,
+  neg,
   maximum,
   mul,
   rsqrt,
@@ -257,6 +259,67 @@ export const scatterAddRowsOp: OpDef<{ rows: number }> = {
 export const scatterAddRows = (ids: Tensor, updates: Tensor, rows: number): Tensor =>
   apply(scatterAddRowsOp, [ids, updates], { rows });
 
+// ---------------------------------------------------------------- addAtLastAxis
+// x (N, C), ids (N), values (N) → x with x[n, ids[n]] += values[n]. Cross-entropy's gradient is
+// softmax − onehot(label): one scatter of N entries instead of a (N, C) OneHot and a Sub, which at
+// C = 152k cost as much as the softmax itself.
+export const addAtLastAxisOp: OpDef<Record<string, never>> = {
+  name: 'addAtLastAxis',
+  infer([x, ids, values]) {
+    requireFloat('addAtLastAxis', x!);
+    requireIndex('addAtLastAxis', ids!);
+    if (
+      x!.rank !== 2 ||
+      ids!.rank !== 1 ||
+      values!.rank !== 1 ||
+      ids!.shape[0] !== x!.shape[0] ||
+      values!.shape[0] !== x!.shape[0]
+    ) {
+      throw new ShapeError(
+        'addAtLastAxis',
+        `expects x (N, C), ids (N) and values (N), got ${fmt(x!.shape)}, ${fmt(ids!.shape)} and ${fmt(values!.shape)}`,
+      );
+    }
+    if (values!.dtype !== x!.dtype)
+      throw new ShapeError('addAtLastAxis', `values must be ${x!.dtype}, got ${values!.dtype}`);
+    return { shape: [...x!.shape], dtype: x!.dtype };
+  },
+  ref([x, ids, values], _a, out) {
+    const c = x!.shape[1]!;
+    const res = ndarray(out.shape, out.dtype, Array.from(x!.data));
+    ids!.data.forEach((id, n) => {
+      res.data[n * c + (id < 0 ? id + c : id)]! += values!.data[n]!;
+    });
+    return res;
+  },
+  // d/dvalues[n] = g[n, ids[n]]: a gather from g flattened, at n·C + id.
+  grad({ g, inputs: [x, ids] }) {
+    const [n, c] = x!.shape as [number, number];
+    const id = cast(ids!, 'int64');
+    const inRow = where(less(id, 0), add(id, c), id);
+    const rowStart = constant(
+      ndarray(
+        [n],
+        'int64',
+        Array.from({ length: n }, (_, i) => i * c),
+      ),
+    );
+    return [g, null, gather(reshape(g, [n * c]), add(inRow, rowStart))];
+  },
+  lower(ctx, [x, ids, values], _a, out) {
+    const idx64 =
+      out.inputs[1]!.dtype === 'int64' ? ids! : ctx.op('Cast', [ids!], { to: { int: ctx.onnxType('int64') } });
+    const axis = ctx.int64s([-1]);
+    return ctx.op('ScatterElements', [x!, ctx.op('Unsqueeze', [idx64, axis]), ctx.op('Unsqueeze', [values!, axis])], {
+      axis: { int: 1 },
+      reduction: { string: 'add' },
+    });
+  },
+};
+
+export const addAtLastAxis = (x: Tensor, ids: Tensor, values: Tensor): Tensor =>
+  apply(addAtLastAxisOp, [x, ids, values], {});
+
 // ---------------------------------------------------------------- one-hot
 export const oneHotOp: OpDef<{ depth: number; dtype: 'float32' | 'float64' }> = {
   name: 'oneHot',
@@ -314,14 +377,14 @@ export const crossEntropyOp: OpDef<CrossEntropyAttrs> = {
     });
     return ndarray([], logits!.dtype, [sum / count]);
   },
-  // (softmax − onehot) / count, zero on ignored rows.
+  // (softmax − onehot) / count, zero on ignored rows; the onehot is a scatter of −1/count per row.
   grad({ g, inputs: [logits, labels], attrs: { ignoreIndex } }) {
     const valid = logicalNot(equal(labels!, ignoreIndex));
     const safe = where(valid, labels!, 0);
     const validF = cast(valid, logits!.dtype);
     const count = maximum(reduceSum(validF), 1);
-    const diff = sub(softmax(logits!, 1), oneHot(safe, logits!.shape[1]!, logits!.dtype as 'float32'));
-    return [mul(diff, mul(reshape(validF, [-1, 1]), div(g, count))), null];
+    const rowScale = mul(validF, div(g, count)); // (N): 0 on ignored rows
+    return [addAtLastAxis(mul(softmax(logits!, 1), reshape(rowScale, [-1, 1])), safe, neg(rowScale)), null];
   },
   lower: (ctx, [logits, labels], { ignoreIndex }) =>
     ctx.op('SoftmaxCrossEntropyLoss', [logits!, labels!], {
