@@ -35,6 +35,7 @@ export { evaluateRef } from './evaluate.ts';
 export { reduceMax, reduceMean, reduceSum, sumToShape } from './ops/reduce.ts';
 export { concat, expand, pad, reshape, slice, split, swapAxes, transpose, unsqueeze } from './ops/shape-ops.ts';
 export {
+  addAtLastAxis,
   causalMask,
   crossEntropy,
   dropout,
@@ -43,10 +44,10 @@ export {
   layerNorm,
   logSoftmax,
   oneHot,
-  addAtLastAxis,
   rmsNorm,
   scatterAddRows,
   softmax,
+  takeAlongLastAxis,
   type GeluApprox,
 } from './ops/nn.ts';
 export { topK } from './ops/topk.ts';

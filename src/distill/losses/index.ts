@@ -30,7 +30,8 @@ export {
   type DivergenceKind,
   type DivergenceOptions,
 } from './divergence.ts';
-export { takeAlongLastAxis } from './gather.ts';
+// Re-exported for the library's users; it lives beside `gather` in the graph layer.
+export { takeAlongLastAxis } from '../../graph/index.ts';
 export { hiddenDistance, hiddenLossSchema, HiddenStateLoss, Projection, type HiddenLossConfig } from './hidden.ts';
 export { kdObjective, type KdOptions } from './kd-objective.ts';
 export { layerMapSchema, layerPairs, type LayerMap, type LayerMapInput, type LayerPair } from './layer-map.ts';

@@ -5,10 +5,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { grad } from '../../autodiff/index.ts';
 import { checkGrads } from '../../runtime/gradcheck.ts';
-import { input } from '../../graph/index.ts';
+import { input, takeAlongLastAxis } from '../../graph/index.ts';
 import { sampledTargets } from '../store/sample.ts';
 import { divergenceKinds } from './divergence.ts';
-import { takeAlongLastAxis } from './gather.ts';
 import { logitKdLoss, logitKdSchema } from './logit-kd.ts';
 import { topkKdLoss, topkKdSchema } from './topk.ts';
 import {

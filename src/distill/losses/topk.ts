@@ -41,11 +41,11 @@ import {
   reduceSum,
   slice,
   sub,
+  takeAlongLastAxis,
   type Tensor,
   where,
 } from '../../graph/index.ts';
 import { z } from 'zod';
-import { takeAlongLastAxis } from './gather.ts';
 import { kdFields, kdObjective, type KdOptions } from './kd-objective.ts';
 import { need, type DistillBatch, type DistillLoss, type LossOutput, type SparseTargets } from './types.ts';
 import { commonVocab } from './vocab.ts';

@@ -8,12 +8,12 @@ import {
   logicalNot,
   mul,
   reduceMax,
-  reshape,
   reduceSum,
+  reshape,
+  takeAlongLastAxis,
   where,
   type Tensor,
 } from '../../graph/index.ts';
-import { takeAlongLastAxis } from '../losses/gather.ts';
 
 export interface EvalResult {
   /** Optimizer steps completed when it ran. */
