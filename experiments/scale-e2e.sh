@@ -32,9 +32,10 @@ distill:
   teachers: [ { name: qwen, source: { kind: retort, hfDir: qwen-teacher } } ]
   strategy: { kind: pipeline, steps: [ { kind: offline, topK: 20, labelBatch: 4 }, { kind: kd } ] }
 YAML
-retort() { node "$root/bin/retort.js" "$@"; }
-timed label retort label scale.yaml
-timed merge retort label scale.yaml --merge
-timed distill retort distill scale.yaml
-timed eval retort eval --teacher qwen-teacher --student scale-run/final --data sotu-heldout.txt --seq 128 --batch 2 --batches 2 --no-speed --no-memory
-timed export retort export --model scale-run/final --out scale-ship --formats onnx,int8,fp16,q4,gguf-f16,gguf-q4_0
+# /usr/bin/time runs programs, not shell functions: the CLI is named by its path.
+retort=(node "$root/bin/retort.js")
+timed label "${retort[@]}" label scale.yaml
+timed merge "${retort[@]}" label scale.yaml --merge
+timed distill "${retort[@]}" distill scale.yaml
+timed eval "${retort[@]}" eval --teacher qwen-teacher --student scale-run/final --data sotu-heldout.txt --seq 128 --batch 2 --batches 2 --no-speed --no-memory
+timed export "${retort[@]}" export --model scale-run/final --out scale-ship --formats onnx,int8,fp16,q4,gguf-f16,gguf-q4_0

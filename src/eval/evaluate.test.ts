@@ -7,11 +7,12 @@ import { evalWindows } from '../distill/trainer/index.ts';
 import { SequenceClassifier } from '../models/classifier/index.ts';
 import { Gpt2 } from '../models/gpt2/model.ts';
 import { mulberry32 } from '../data/rng.ts';
-import { hostTensor, ParamStore } from '../runtime/index.ts';
+import { hostTensor, OrtExecutor, ParamStore, type Executor } from '../runtime/index.ts';
 import { evaluate } from './evaluate.ts';
 import { measurePeakMemory } from './memory.ts';
 import { QualityAccumulator } from './metrics.ts';
 import { paramCount, writeInferenceOnnx } from './programs.ts';
+import { groupRows } from './row-groups.ts';
 import { EVAL_VERSION, evalReportSchema, parseEvalReport } from './schema.ts';
 import { formatEvalTable } from './table.ts';
 
@@ -102,6 +103,47 @@ test('a model with all-zero logits has perplexity = vocabulary size; a model agr
     assert.equal(m.speed!.throughput.unit, 'tokens/s');
     assert.equal(m.speed!.throughput.batch, 4);
   }
+});
+
+test('a batch scored a group of rows at a time (logitBytes) gives the figures of the whole batch', async () => {
+  const m = new Gpt2(config);
+  const teacher = { name: 't', model: m, params: sharp(m, 4) };
+  const student = { name: 's', model: m, params: sharp(m, 5) };
+  const run = async (logitBytes?: number) => {
+    // Records the batch shapes the evaluation compiles its programs at.
+    const ort = new OrtExecutor();
+    const shapes = new Set<string>();
+    const executor: Executor = {
+      name: 'recording',
+      compile(outputs, opts) {
+        shapes.add(String(opts?.name).replace(/^eval_\w+_/, ''));
+        return ort.compile(outputs, opts);
+      },
+    };
+    const r = await evaluate({ teacher, student, data, speed: false, memory: false, executor, logitBytes });
+    return { r, shapes: [...shapes] };
+  };
+  const { r: whole, shapes: wholeShapes } = await run();
+  // One row's logits are 16 × 50 × 4 = 3,200 bytes: a budget of 2 rows splits each batch of 4 in two.
+  const { r: split, shapes: splitShapes } = await run(2 * 16 * V * 4);
+  assert.deepEqual(wholeShapes, ['4x16']);
+  assert.deepEqual(splitShapes, ['2x16']);
+  for (const [a, b] of whole.models.map((w, i) => [w, split.models[i]!] as const)) {
+    assert.equal(b.quality.items, a.quality.items);
+    assert.ok(Math.abs(b.quality.nll! - a.quality.nll!) < 1e-12, `nll ${b.quality.nll} vs ${a.quality.nll}`);
+    assert.equal(b.quality.accuracy, a.quality.accuracy);
+    assert.equal(b.agreement!.top1, a.agreement!.top1);
+    assert.ok(Math.abs(b.agreement!.kl! - a.agreement!.kl!) < 1e-12);
+  }
+  assert.ok(whole.models[1]!.agreement!.kl! > 0.01, 'two different models: the comparison has something to compare');
+});
+
+test('groupRows takes the largest divisor of the batch that fits, and at least one row', () => {
+  assert.equal(groupRows(8, 512, 151936), 1, 'one (512, 151,936) row is 311 MB, over the 256 MiB default');
+  assert.equal(groupRows(8, 64, 151936), 4, 'four rows of 64 are 156 MB; five would not divide 8');
+  assert.equal(groupRows(6, 10, 10, 10 * 10 * 4 * 5), 3, '5 rows fit; 3 is the largest divisor of 6 below it');
+  assert.equal(groupRows(7, 10, 10, 10 * 10 * 4 * 5), 1, 'a prime batch larger than the budget goes a row at a time');
+  assert.equal(groupRows(4, 16, 50), 4, 'a small batch is one group');
 });
 
 test('the output validates against the versioned schema, survives JSON, and another version is refused', async () => {

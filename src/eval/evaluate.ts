@@ -31,6 +31,7 @@ import {
   type EvalReport,
   type ModelEval,
 } from './schema.ts';
+import { groupRows, rowGroups } from './row-groups.ts';
 import { takeRows, timeRuns } from './speed.ts';
 
 export interface EvalData {
@@ -67,6 +68,11 @@ export interface EvaluateOptions {
   threads?: number;
   executor?: Executor;
   ignoreIndex?: number;
+  /**
+   * Most bytes of logits one run may return (language models): a batch is scored a group of rows
+   * at a time to stay under it (row-groups.ts). Default LOGIT_BYTES (256 MiB).
+   */
+  logitBytes?: number;
   /** Called with a line as each stage starts. */
   onProgress?: (line: string) => void;
 }
@@ -113,6 +119,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
   const threads = o.threads ?? 1;
   const classes = classesOf(o.teacher.model);
   const log = o.onProgress ?? (() => {});
+  const widest = Math.max(...all.map((m) => classesOf(m.model)));
 
   const entries: Entry[] = all.map((em, i) => ({
     em,
@@ -159,17 +166,21 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
     const feeds = feedsOf(batch);
     first ??= feeds;
     const [b, t] = feeds.input_ids!.shape as [number, number];
-    let teacherLogits: HostTensor | undefined;
-    for (const e of entries) {
-      const logits = await (await program(e, b, t)).logits(feeds);
-      e.quality.add(logits.data as Float32Array, labels.data as BigInt64Array, ignore);
-      if (e.role === 'teacher') teacherLogits = logits;
-      e.agreement?.add(
-        teacherLogits!.data as Float32Array,
-        logits.data as Float32Array,
-        labels.data as BigInt64Array,
-        ignore,
-      );
+    const rows = task === 'lm' ? groupRows(b, t, widest, o.logitBytes) : b;
+    for (const group of rowGroups({ ...feeds, labels }, rows)) {
+      const { labels: groupLabels, ...groupFeeds } = group;
+      let teacherLogits: HostTensor | undefined;
+      for (const e of entries) {
+        const logits = await (await program(e, rows, t)).logits(groupFeeds);
+        e.quality.add(logits.data as Float32Array, groupLabels!.data as BigInt64Array, ignore);
+        if (e.role === 'teacher') teacherLogits = logits;
+        e.agreement?.add(
+          teacherLogits!.data as Float32Array,
+          logits.data as Float32Array,
+          groupLabels!.data as BigInt64Array,
+          ignore,
+        );
+      }
     }
     batches++;
   }
@@ -260,6 +271,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
           threads,
           seq,
           vocab: classesOf(em.model),
+          logitBytes: o.logitBytes,
           memory: o.memory !== false,
           log,
         });

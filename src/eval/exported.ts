@@ -11,6 +11,7 @@ import type { Batch } from '../distill/trainer/index.ts';
 import { scoreGgufFile } from './gguf-score.ts';
 import { fileDims, measurePeakMemory } from './memory.ts';
 import { QualityAccumulator } from './metrics.ts';
+import { groupRows, rowGroups } from './row-groups.ts';
 
 /** The ONNX variants by file name, as transformers.js names their dtypes. */
 const ONNX_VARIANTS: [file: string, format: string][] = [
@@ -64,18 +65,16 @@ function feedsFor(
 }
 
 /** Perplexity of a file over LM batches, accumulated as the evaluation scores models (labels −100 not scored). */
-async function filePerplexity(
-  s: ort.InferenceSession,
-  batches: readonly Batch[],
-  kv: { heads: number; headDim: number },
-): Promise<number> {
+async function filePerplexity(s: ort.InferenceSession, o: ExportedFilesOptions): Promise<number> {
   let quality: QualityAccumulator | undefined;
-  for (const batch of batches) {
-    const ids = batch.input_ids!;
-    const [b, t] = ids.shape as [number, number];
-    const logits = (await s.run(feedsFor(s, ids.data as BigInt64Array, b, t, kv))).logits!.data as Float32Array;
-    quality ??= new QualityAccumulator(logits.length / (b * t));
-    quality.add(logits, batch.labels!.data as BigInt64Array, -100);
+  for (const batch of o.batches) {
+    const [b, t] = batch.input_ids!.shape as [number, number];
+    for (const { input_ids: ids, labels } of rowGroups(batch, groupRows(b, t, o.vocab, o.logitBytes))) {
+      const rows = ids!.shape[0]!;
+      const logits = (await s.run(feedsFor(s, ids!.data as BigInt64Array, rows, t, o.kv))).logits!.data as Float32Array;
+      quality ??= new QualityAccumulator(logits.length / (rows * t));
+      quality.add(logits, labels!.data as BigInt64Array, -100);
+    }
   }
   return quality ? quality.perplexity() : Number.NaN;
 }
@@ -89,8 +88,10 @@ export interface ExportedFilesOptions {
   runs: number;
   threads: number;
   seq: number;
-  /** Token ids of the memory runs' feeds are below this. */
+  /** Token ids of the memory runs' feeds are below this; the width of the files' logits. */
   vocab: number;
+  /** Most bytes of logits one run may return (row-groups.ts); default LOGIT_BYTES. */
+  logitBytes?: number;
   /** Measure each file's peak memory in a process of its own (default true). */
   memory?: boolean;
   log?: (line: string) => void;
@@ -102,7 +103,7 @@ async function onnxRow(path: string, file: string, format: string, o: ExportedFi
   const s = await ort.InferenceSession.create(path, { intraOpNumThreads: o.threads });
   let perplexity: number;
   try {
-    perplexity = await filePerplexity(s, o.batches, o.kv);
+    perplexity = await filePerplexity(s, o);
   } finally {
     await s.release();
   }

@@ -1,5 +1,5 @@
 // Neural-network primitives that onnxruntime runs as single fast kernels (Softmax,
-// LayerNormalization, Gelu, Gather, SoftmaxCrossEntropyLoss). Their gradients are written with
+// LayerNormalization, Gelu, Gather, LogSoftmax). Their gradients are written with
 // standard ops only: stock onnxruntime has no *Grad kernels.
 import { isFloat, isInt } from '../dtype.ts';
 import { ndarray, sizeOf, type NDArray } from '../ndarray.ts';
@@ -408,16 +408,27 @@ export const crossEntropyOp: OpDef<CrossEntropyAttrs> = {
     const rowScale = mul(validF, div(g, count)); // (N): 0 on ignored rows
     return [addAtLastAxis(mul(softmax(logits!, 1), reshape(rowScale, [-1, 1])), safe, neg(rowScale)), null];
   },
-  lower: (ctx, [logits, labels], { ignoreIndex }) =>
-    ctx.op('SoftmaxCrossEntropyLoss', [logits!, labels!], {
-      ignore_index: { int: ignoreIndex },
-      reduction: { string: 'mean' },
-    }),
+  // −log_softmax(z)[label] per row, masked mean. Not SoftmaxCrossEntropyLoss: onnxruntime runs that
+  // as its function body, a LogSoftmax over axis 1 of (N, C, 1), three times slower than this
+  // last-axis one at C = 152k (46 vs 16 ms for 256 rows; ReduceLogSumExp took 98-126 ms).
+  lower(ctx, [logits, labels], { ignoreIndex }, out) {
+    const dtype = ctx.onnxType(out.dtype);
+    const lsm = ctx.op('LogSoftmax', [logits!], { axis: { int: -1 } }); // (N, C)
+    const valid = ctx.op('Not', [ctx.op('Equal', [labels!, ctx.scalar(ignoreIndex, 'int64')])]); // (N)
+    const safe = ctx.op('Where', [valid, labels!, ctx.scalar(0, 'int64')]);
+    const picked = ctx.op('GatherElements', [lsm, ctx.op('Unsqueeze', [safe, ctx.int64s([1])])], {
+      axis: { int: 1 },
+    }); // (N, 1)
+    const nll = ctx.op('Neg', [ctx.op('Squeeze', [picked, ctx.int64s([1])])]); // (N)
+    const validF = ctx.op('Cast', [valid], { to: { int: dtype } });
+    const sum = ctx.op('ReduceSum', [ctx.op('Mul', [nll, validF])], { keepdims: { int: 0 } });
+    return ctx.op('Div', [sum, ctx.op('ReduceSum', [validF], { keepdims: { int: 0 } })]);
+  },
 };
 
 /**
  * Mean cross-entropy of integer labels under logits, over labels that are not `ignoreIndex`.
- * Logits (..., C) and labels (...) are flattened; labels must be int64 (onnxruntime's kernel wants it).
+ * Logits (..., C) and labels (...) are flattened; labels must be int64, as token ids are everywhere.
  */
 export function crossEntropy(logits: Tensor, labels: Tensor, ignoreIndex = -100): Tensor {
   const c = logits.shape[logits.rank - 1]!;
