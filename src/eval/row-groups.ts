@@ -1,6 +1,7 @@
 // Scoring a batch a few rows at a time, so the logits one run returns stay under a byte budget:
 // at V = 151,936 one (8, 512) batch's logits are 2.5 GB, and the evaluation holds the teacher's
 // beside each student's. The figures are sums over positions, so they do not change.
+import { chunkRows } from '../autodiff/index.ts';
 import type { HostTensor } from '../runtime/index.ts';
 
 /** Default bytes of one run's logits: (B', T, V) float32 with B' the largest group that fits. */
@@ -13,8 +14,8 @@ export const LOGIT_BYTES = 256 * 2 ** 20;
  */
 export function groupRows(rows: number, seq: number, classes: number, budget = LOGIT_BYTES): number {
   const fit = Math.max(1, Math.floor(budget / (seq * classes * 4)));
-  for (let g = Math.min(rows, fit); g > 1; g--) if (rows % g === 0) return g;
-  return 1;
+  // chunkRows picks the largest divisor not above `fit`, as the chunked losses do; null: one group.
+  return chunkRows(fit, rows, classes) ?? rows;
 }
 
 /** Rows [from, from + n) of a batch tensor (its first axis), sharing the tensor's memory. */

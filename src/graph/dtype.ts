@@ -1,5 +1,5 @@
 // The element types a Retort graph can carry. Floats are what models compute in;
-// int64 carries token ids and labels (ONNX's ScatterND and GatherElements indices want it);
+// int64 carries token ids and labels (ONNX's ScatterND wants it);
 // bool carries masks.
 export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'bool';
 
