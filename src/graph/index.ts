@@ -30,7 +30,7 @@ export { allOps } from './registry.ts';
 export { constantValue, lift, scalar, type TensorLike } from './ops/scalar.ts';
 export * from './ops/elementwise.ts';
 export { matmul } from './ops/matmul.ts';
-export { attachGrad, chunkLoop, type ChunkLoopAttrs } from './ops/chunk-loop.ts';
+export { attachGrad, attachGradRule, chunkLoop, type ChunkLoopAttrs } from './ops/chunk-loop.ts';
 export { evaluateRef } from './evaluate.ts';
 export { reduceMax, reduceMean, reduceSum, sumToShape } from './ops/reduce.ts';
 export { concat, expand, pad, reshape, slice, split, swapAxes, transpose, unsqueeze } from './ops/shape-ops.ts';

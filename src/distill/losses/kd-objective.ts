@@ -5,7 +5,8 @@
 // the soft term is averaged over the positions that remain (the cross-entropy op does the same).
 import { add, crossEntropy, fmt, mul, type Tensor } from '../../graph/index.ts';
 import { z } from 'zod';
-import { divergenceFields, divergences } from './divergence.ts';
+import { divergenceFields, divergences, type DivergenceOptions } from './divergence.ts';
+import { forwardKlMean } from './forward-kl.ts';
 import { keepOf, maskedMean, maskLabels } from './mask.ts';
 import type { LossOutput } from './types.ts';
 
@@ -33,6 +34,11 @@ export interface KdInputs {
   studentLogp: Tensor;
   /** Student logits (…, V) at temperature 1, for the hard-label term. */
   studentLogits: Tensor;
+  /**
+   * The logits both log-probabilities were computed from, when they are dense (K = V): forward KL
+   * then takes its gradient in closed form (forward-kl.ts) instead of through autodiff's trace.
+   */
+  logits?: { teacher: Tensor; student: Tensor };
   labels?: Tensor;
   mask?: Tensor;
 }
@@ -54,10 +60,29 @@ export function kdObjective(x: KdInputs, o: KdOptions, who: string): LossOutput 
     );
   }
   const t = o.temperature;
-  const d = divergences[o.divergence](x.teacherLogp, x.studentLogp, o); // (…)
-  const kd = mul(maskedMean(d, keep), t * t);
+  const meanD =
+    x.logits && isForwardKl(o)
+      ? forwardKlMean({
+          teacherLogp: x.teacherLogp,
+          studentLogp: x.studentLogp,
+          teacherLogits: x.logits.teacher,
+          studentLogits: x.logits.student,
+          temperature: t,
+          keep,
+        })
+      : maskedMean(divergences[o.divergence](x.teacherLogp, x.studentLogp, o), keep);
+  const kd = mul(meanD, t * t);
   if (!labels || o.alpha === 1) return { loss: kd, parts: { kd } }; // no labels means alpha is 1 (checked above)
   const ce = crossEntropy(x.studentLogits, labels, o.ignoreIndex);
   const loss = o.alpha === 0 ? ce : add(mul(kd, o.alpha), mul(ce, 1 - o.alpha));
   return { loss, parts: { kd, ce } };
+}
+
+/** Whether the configured divergence is KL(p‖q) itself: forwardKl, and the endpoints jsd β 0 and skewKl skew 0. */
+function isForwardKl(o: { divergence: string } & DivergenceOptions): boolean {
+  return (
+    o.divergence === 'forwardKl' ||
+    (o.divergence === 'jsd' && o.beta === 0) ||
+    (o.divergence === 'skewKl' && o.skew === 0)
+  );
 }

@@ -177,3 +177,24 @@ for (const v of VARIANTS) {
     );
   });
 }
+
+test('forward KL (closed-form gradient) without labels, and with a batch mask: gradients match finite differences', async () => {
+  const all = logitKdSchema.parse({ kind: 'logits', temperature: 2, alpha: 1 });
+  await checkGrads(
+    (s, t) => logitKdLoss({ student: s, teacher: t }, all).loss,
+    [
+      [B, T, V],
+      [B, T, V],
+    ],
+  );
+  const masked = logitKdSchema.parse({ kind: 'logits', temperature: 0.5, alpha: 0.3 });
+  await checkGrads(
+    (s, t, labels, mask) => logitKdLoss({ student: s, teacher: t, labels, mask }, masked).loss,
+    [
+      [B, T, V],
+      [B, T, V],
+      { shape: [B, T], dtype: 'int64', values: LABELS },
+      { shape: [B, T], dtype: 'int64', values: [1, 1, 0, 1, 1, 0] },
+    ],
+  );
+});

@@ -38,6 +38,7 @@ export function logitKdLoss(x: LogitKdInputs, o: KdOptions): LossOutput {
       teacherLogp: logSoftmax(scaled(teacher), -1),
       studentLogp: logSoftmax(scaled(student), -1),
       studentLogits: student,
+      logits: { teacher, student },
       labels: x.labels,
       mask: x.mask,
     },

@@ -12,6 +12,8 @@
 // - attachGrad(value, xs, vs) is `value`, with ∂value/∂xs[i] declared to be vs[i]: a loop that
 //   computes its own gradients (the body's reverse pass, traced by autodiff/chunked.ts) hands
 //   them to autodiff this way, so the chunk's logits are never kept for a backward pass.
+//   attachGradRule does the same with a rule that builds the gradients when autodiff asks (a
+//   closed-form gradient, which should cost nothing in a forward-only graph).
 // chunkLoop and loopOutput have no gradient rule: gradients reach the inputs through attachGrad.
 import { evaluateRef } from '../evaluate.ts';
 import { isFloat } from '../dtype.ts';
@@ -206,28 +208,44 @@ export function chunkLoop(
   });
 }
 
-export const attachGradOp: OpDef<{ n: number }> = {
+export interface AttachGradAttrs {
+  /**
+   * Builds ∂value/∂xs from the incoming gradient g (a scalar), when autodiff asks: the gradient
+   * nodes join the graph only then, and only those of the xs on a path to what is differentiated.
+   */
+  rule: (g: Tensor) => readonly Tensor[];
+}
+
+export const attachGradOp: OpDef<AttachGradAttrs> = {
   name: 'attachGrad',
-  infer([value, ...rest], { n }) {
-    if (rest.length !== 2 * n) throw new ShapeError('attachGrad', `expects ${n} tensors and ${n} gradients`);
+  infer([value]) {
     if (value!.size !== 1) throw new ShapeError('attachGrad', `the value must be a scalar, got ${fmt(value!.shape)}`);
-    for (let i = 0; i < n; i++)
-      if (fmt(rest[i]!.shape) !== fmt(rest[n + i]!.shape))
-        throw new ShapeError(
-          'attachGrad',
-          `gradient ${i} is ${fmt(rest[n + i]!.shape)}, its tensor ${fmt(rest[i]!.shape)}`,
-        );
     return { shape: [...value!.shape], dtype: value!.dtype };
   },
   ref: ([value]) => value!,
-  grad: ({ g, inputs, attrs: { n } }) => [
-    null,
-    ...inputs.slice(1, 1 + n).map((_, i) => mul(inputs[1 + n + i]!, g)),
-    ...inputs.slice(1 + n).map(() => null),
-  ],
+  grad: ({ g, inputs, attrs }) => {
+    const xs = inputs.slice(1);
+    const gs = attrs.rule(g);
+    if (gs.length !== xs.length)
+      throw new ShapeError('attachGrad', `the rule returned ${gs.length} gradients for ${xs.length} tensors`);
+    return [null, ...gs];
+  },
   lower: (ctx, [value]) => ctx.op('Identity', [value!]),
 };
 
+/**
+ * `value` (a scalar) whose gradient with respect to xs[i] is the rule's i-th tensor, built from the
+ * incoming gradient g. Autodiff does not look inside `value`: its own graph is only evaluated.
+ */
+export const attachGradRule = (value: Tensor, xs: readonly Tensor[], rule: AttachGradAttrs['rule']): Tensor =>
+  apply(attachGradOp, [value, ...xs], { rule });
+
 /** `value` (a scalar) whose gradient with respect to xs[i] is vs[i] (times the incoming gradient). */
-export const attachGrad = (value: Tensor, xs: readonly Tensor[], vs: readonly Tensor[]): Tensor =>
-  apply(attachGradOp, [value, ...xs, ...vs], { n: xs.length });
+export function attachGrad(value: Tensor, xs: readonly Tensor[], vs: readonly Tensor[]): Tensor {
+  if (vs.length !== xs.length) throw new ShapeError('attachGrad', `expects ${xs.length} gradients, got ${vs.length}`);
+  xs.forEach((x, i) => {
+    if (fmt(x.shape) !== fmt(vs[i]!.shape))
+      throw new ShapeError('attachGrad', `gradient ${i} is ${fmt(vs[i]!.shape)}, its tensor ${fmt(x.shape)}`);
+  });
+  return attachGradRule(value, xs, (g) => vs.map((v) => mul(v, g)));
+}
