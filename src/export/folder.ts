@@ -5,7 +5,7 @@
 // variant deciding for itself: the fp32 file of a 600M-parameter model needs one, its q4 file not.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { atomicWriteFile } from '../models/checkpoint/atomic-write.ts';
+import { atomicWriteFile } from '../io/atomic-write.ts';
 import { writeOnnxFile, type OnnxModel, type WriteOnnxOptions } from '../onnx/index.ts';
 import { quantizeInt8, type QuantizeReport } from './quantize.ts';
 import { quantizeQ4 } from './quantize-q4.ts';

@@ -3,21 +3,9 @@
 // model_fp16.onnx_data). onnxruntime given the .onnx's path finds the data file itself; readOnnxFile
 // reads both. Each file is written to a temp name and renamed into place, so a crash leaves either
 // the old file or the whole new one, never a truncated one under the real name.
-import {
-  closeSync,
-  existsSync,
-  fstatSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { atomicWrite, writeAll } from '../io/atomic-write.ts';
 import { decodeModel } from './decode.ts';
 import { encodeModel } from './encode.ts';
 import { externalDataPieces, layoutExternalData, type ExternalDataReader } from './external.ts';
@@ -174,23 +162,9 @@ class ExternalFiles {
   }
 }
 
-/** Writes the pieces to a temp file beside `path`, fsyncs it and renames it over `path`. */
+/** Writes the pieces to a temp file beside `path` and moves it into place (io/atomic-write.ts). */
 function writeAtomically(path: string, pieces: Iterable<Uint8Array>): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx');
-  let closed = false;
-  try {
-    for (const p of pieces) {
-      // Node refuses single writes above 2 GiB.
-      for (let done = 0; done < p.byteLength; ) done += writeSync(fd, p, done, Math.min(1 << 30, p.byteLength - done));
-    }
-    fsyncSync(fd);
-    closeSync(fd);
-    closed = true;
-    renameSync(tmp, path);
-  } catch (err) {
-    if (!closed) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  atomicWrite(path, (fd) => {
+    for (const p of pieces) writeAll(fd, p);
+  });
 }

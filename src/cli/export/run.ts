@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { atomicWriteFile } from '../../models/checkpoint/atomic-write.ts';
+import { atomicWriteFile } from '../../io/atomic-write.ts';
 import { encodeGgufModel, exportClassifierOnnx, exportDecoderOnnx, parseFormats } from '../../export/index.ts';
 import { UsageError, type CommandContext } from '../command.ts';
 import { loadModelDir } from '../model-dir.ts';

@@ -19,7 +19,7 @@ import {
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { atomicWriteFile } from '../../models/checkpoint/atomic-write.ts';
+import { atomicWriteFile } from '../../io/atomic-write.ts';
 import { canonicalJson, type Json } from '../checkpoint/index.ts';
 
 export const ANSWER_STORE_FORMAT = 'retort-answer-store';

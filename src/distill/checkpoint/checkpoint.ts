@@ -7,21 +7,10 @@
 // file replaced (itself atomically). A crash at any point leaves `latest` naming a complete checkpoint.
 // Loading checks every file's size and sha256 against the manifest before reading a tensor, so a
 // truncated or altered file is refused whole, never half-loaded.
-import {
-  existsSync,
-  fsyncSync,
-  closeSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
-import { atomicWriteFile } from '../../models/checkpoint/atomic-write.ts';
+import { atomicWriteFile, syncFolder } from '../../io/atomic-write.ts';
 import { readSafetensors, writeSafetensors, type Tensor as StTensor } from '../../models/checkpoint/safetensors.ts';
 import type { DType } from '../../graph/index.ts';
 import type { HostTensor } from '../../runtime/index.ts';
@@ -165,18 +154,6 @@ function otherCheckpoints(root: string, except: string): string {
   return `other checkpoints there: ${others.map((c) => basename(c.path)).join(', ')}; resume from one of them by passing its folder`;
 }
 
-function fsyncPath(path: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(path, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Folders cannot be fsynced on some platforms; the rename is still done.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
 // ------------------------------------------------------------------ save
 /** Writes `ckpt-{step}` under `root` atomically, moves `latest` to it, and prunes old checkpoints. Returns its path. */
 export function saveCheckpoint(root: string, c: CheckpointContents, o: SaveOptions): string {
@@ -217,7 +194,7 @@ export function saveCheckpoint(root: string, c: CheckpointContents, o: SaveOptio
       files,
     };
     atomicWriteFile(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
-    fsyncPath(tmp);
+    syncFolder(tmp);
     if (existsSync(final)) {
       // Saving a step again (a resume from an earlier checkpoint passes this step anew): swap, then drop the old one.
       const old = `${tmp}.old`;
@@ -227,7 +204,7 @@ export function saveCheckpoint(root: string, c: CheckpointContents, o: SaveOptio
     } else {
       renameSync(tmp, final);
     }
-    fsyncPath(root);
+    syncFolder(root);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;

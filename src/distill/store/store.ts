@@ -17,7 +17,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { atomicWriteFile } from '../../models/checkpoint/atomic-write.ts';
+import { atomicWriteFile } from '../../io/atomic-write.ts';
 import { bytesPerToken, encodings, payloadBytes, recordBytes, type StoreRecord } from './codec.ts';
 import {
   HEADER_BYTES,

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { atomicWriteFile } from '../../models/checkpoint/atomic-write.ts';
+import { atomicWriteFile } from '../../io/atomic-write.ts';
 import { loadHfModel, saveHfModel } from '../../models/hf/index.ts';
 import { LocalTeacher } from '../../teachers/index.ts';
 import { canonicalJson } from '../checkpoint/index.ts';

@@ -5,7 +5,7 @@
 // writes anything leaves nothing behind.
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { atomicWriteFile } from '../../models/checkpoint/atomic-write.ts';
+import { atomicWriteFile } from '../../io/atomic-write.ts';
 
 export type MetricsRecord = {
   type: 'step' | 'eval' | 'checkpoint' | 'start' | 'resume' | 'stop' | 'error';

@@ -13,7 +13,7 @@ import type { Tokenizer } from '../../models/tokenizers/tokenizer.ts';
 import type { DecoderModel } from '../../models/types.ts';
 import type { ParamStore } from '../../runtime/index.ts';
 import { ARCHS, type ArchTensor } from './arch.ts';
-import { atomicWriteFile } from '../../models/checkpoint/atomic-write.ts';
+import { atomicWriteFile } from '../../io/atomic-write.ts';
 import { encodeGguf, type GgufTensor, type GgufValue, str, u32 } from './format.ts';
 import { GGML_TYPES, type GgmlTypeName } from './quant.ts';
 import { tokenizerMetadata } from './tokenizer.ts';

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readSafetensors, serializeSafetensors, writeSafetensors, type Tensor } from './safetensors.ts';
-import { atomicWriteFile, atomicWrite } from './atomic-write.ts';
+import { atomicWriteFile, atomicWrite } from '../../io/atomic-write.ts';
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'retort-st-'));
 

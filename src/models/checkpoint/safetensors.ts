@@ -2,7 +2,7 @@
 // Reading goes through safetensors-reader.ts (header validated first, then each tensor read at its offset
 // into its own aligned buffer: no 2 GiB whole-file limit, and no tensor aliases another's memory).
 // Writing matches the reference writer byte for byte and replaces the file atomically.
-import { atomicWrite, writeAll } from './atomic-write.ts';
+import { atomicWrite, writeAll } from '../../io/atomic-write.ts';
 import { DTYPES, isSafetensorsDType, numElements } from './dtypes.ts';
 import { assertLittleEndian, openSafetensors, type Tensor, type TensorReader } from './safetensors-reader.ts';
 

@@ -3,7 +3,7 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ParamStore } from '../../runtime/index.ts';
-import { atomicWriteFile } from '../checkpoint/atomic-write.ts';
+import { atomicWriteFile } from '../../io/atomic-write.ts';
 import { fromFloat32, writeSafetensors, type Tensor as StTensor } from '../checkpoint/safetensors.ts';
 import { INDEX_FILE, SINGLE_FILE } from '../checkpoint/sharded.ts';
 import { SequenceClassifier } from '../classifier/model.ts';

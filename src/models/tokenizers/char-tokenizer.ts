@@ -4,7 +4,7 @@
 // and the Fuse decoder joins them back), so loadHfTokenizer and transformers read it too.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { atomicWriteFile } from '../checkpoint/atomic-write.ts';
+import { atomicWriteFile } from '../../io/atomic-write.ts';
 import { splitOnSpecials } from './byte-level.ts';
 import type { TokenizerConfigJson, TokenizerJson } from './hf-tokenizer.ts';
 import type { DecodeOptions, Tokenizer } from './tokenizer.ts';

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Tokenizer as HfEngine } from '@huggingface/tokenizers';
-import { atomicWriteFile } from '../checkpoint/atomic-write.ts';
+import { atomicWriteFile } from '../../io/atomic-write.ts';
 import type { DecodeOptions, EncodeOptions, Tokenizer } from './tokenizer.ts';
 
 /** The parts of tokenizer.json we read; the rest passes through to the engine and back to disk untouched. */

@@ -8,7 +8,7 @@
 // A set made for another teacher, dataset or generation settings is refused.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { atomicWriteFile } from '../../../models/checkpoint/atomic-write.ts';
+import { atomicWriteFile } from '../../../io/atomic-write.ts';
 import { canonicalJson, type Json } from '../../checkpoint/index.ts';
 
 export interface GeneratedExample {

@@ -48,7 +48,8 @@ export function atomicWriteFile(path: string, data: Uint8Array | string): void {
   atomicWrite(path, (fd) => writeAll(fd, bytes));
 }
 
-function syncFolder(dir: string): void {
+/** fsyncs a folder (or file) by path, so a rename or a file created in it survives a power cut. */
+export function syncFolder(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, 'r');
