@@ -105,6 +105,38 @@ test('a model with all-zero logits has perplexity = vocabulary size; a model agr
   }
 });
 
+test('a student whose embedding table is padded past the vocabulary is compared with the teacher over the shared ids', async () => {
+  const teacherModel = new Gpt2(config);
+  const teacherParams = sharp(teacherModel, 2);
+  // The same model with 14 pad rows, whose logits would win every argmax if they were compared.
+  const PADDED = V + 14;
+  const paddedModel = new Gpt2({ ...config, vocabSize: PADDED });
+  const paddedParams = new ParamStore();
+  for (const [name, v] of teacherParams.values) {
+    if (name !== 'transformer.wte.weight') {
+      paddedParams.set(name, v);
+      continue;
+    }
+    const rows = new Float32Array(PADDED * D);
+    rows.set(v.data as Float32Array);
+    rows.fill(50, V * D);
+    paddedParams.set(name, hostTensor('float32', [PADDED, D], rows));
+  }
+  const r = await evaluate({
+    teacher: { name: 'teacher', model: teacherModel, params: teacherParams },
+    student: { name: 'padded', model: paddedModel, params: paddedParams },
+    data,
+    speed: false,
+    memory: false,
+  });
+  const padded = r.models[1]!;
+  assert.equal(padded.agreement!.items, 3 * 4 * 15);
+  assert.equal(padded.agreement!.top1, 1);
+  assert.ok(Math.abs(padded.agreement!.kl!) < 1e-6, `KL over the shared ids ${padded.agreement!.kl}`);
+  // Its own perplexity is over all its rows, where the pad rows take the mass.
+  assert.ok(padded.quality.perplexity! > r.models[0]!.quality.perplexity!);
+});
+
 test('a batch scored a group of rows at a time (logitBytes) gives the figures of the whole batch', async () => {
   const m = new Gpt2(config);
   const teacher = { name: 't', model: m, params: sharp(m, 4) };

@@ -125,8 +125,7 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
     em,
     role: i === 0 ? 'teacher' : 'student',
     quality: new QualityAccumulator(classesOf(em.model), { confusion: task === 'classifier' }),
-    // Agreement needs the teacher's classes; a student with another vocabulary gets none.
-    agreement: classesOf(em.model) === classes ? new AgreementAccumulator(classes) : null,
+    agreement: agreementFor(task, classes, classesOf(em.model)),
     programs: new Map(),
   }));
   const program = (e: Entry, b: number, t: number): Promise<InferenceProgram> => {
@@ -316,4 +315,16 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
     models: rows,
   };
   return evalReportSchema.parse(report);
+}
+
+/**
+ * A classifier agrees with the teacher only over the same labels. Language models may differ in
+ * width by padding alone (one tokenizer, embedding tables padded to a multiple of 64): they are
+ * compared over the narrower width, as KD cuts them (distill/losses/vocab.ts). `retort eval`
+ * refuses students whose tokenizer differs from the teacher's, so ids mean the same tokens there.
+ */
+function agreementFor(task: EvalTask, teacher: number, student: number): AgreementAccumulator | null {
+  if (teacher === student) return new AgreementAccumulator(teacher);
+  if (task !== 'lm') return null;
+  return new AgreementAccumulator(Math.min(teacher, student), { teacher, student });
 }

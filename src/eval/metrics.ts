@@ -100,29 +100,47 @@ export class AgreementAccumulator {
   private count = 0;
   private readonly t: Float64Array;
   private readonly s: Float64Array;
+  private readonly teacherWidth: number;
+  private readonly studentWidth: number;
 
-  constructor(readonly classes: number) {
+  /**
+   * Compares the first `classes` logits of each row. The rows themselves may be wider, and of two
+   * widths (`widths`): embedding tables padded past one tokenizer's vocabulary, whose pad rows are
+   * no tokens (distill/losses/vocab.ts cuts KD's logits the same way).
+   */
+  constructor(
+    readonly classes: number,
+    widths: { teacher: number; student: number } = { teacher: classes, student: classes },
+  ) {
+    if (widths.teacher < classes || widths.student < classes)
+      throw new Error(
+        `eval: agreement over ${classes} classes needs rows at least that wide, got teacher ${widths.teacher}, student ${widths.student}`,
+      );
+    this.teacherWidth = widths.teacher;
+    this.studentWidth = widths.student;
     this.t = new Float64Array(classes);
     this.s = new Float64Array(classes);
   }
 
-  /** Both (N·C) row-major; labels (N) only mark which positions count (ignoreIndex: skipped). */
+  /** Teacher (N·Vt) and student (N·Vs) row-major; labels (N) only mark which positions count (ignoreIndex: skipped). */
   add(
     teacher: ArrayLike<number>,
     student: ArrayLike<number>,
     labels: ArrayLike<number | bigint>,
     ignoreIndex = -100,
   ): void {
-    const c = this.classes;
-    if (teacher.length !== student.length)
+    const c = this.classes,
+      vt = this.teacherWidth,
+      vs = this.studentWidth;
+    if (teacher.length !== labels.length * vt || student.length !== labels.length * vs)
       throw new Error(
-        `eval: teacher gave ${teacher.length} logits, student ${student.length}; agreement needs one vocabulary`,
+        `eval: teacher gave ${teacher.length} logits and student ${student.length} for ${labels.length} positions; agreement expects ${vt} and ${vs} per position`,
       );
     for (let r = 0; r < labels.length; r++) {
       if (Number(labels[r]) === ignoreIndex) continue;
-      if (argmaxRow(teacher, r * c, c) === argmaxRow(student, r * c, c)) this.matches++;
-      logSoftmaxRow(teacher, r * c, c, this.t);
-      logSoftmaxRow(student, r * c, c, this.s);
+      if (argmaxRow(teacher, r * vt, c) === argmaxRow(student, r * vs, c)) this.matches++;
+      logSoftmaxRow(teacher, r * vt, c, this.t);
+      logSoftmaxRow(student, r * vs, c, this.s);
       this.kl += klRow(this.t, this.s, c);
       this.count++;
     }

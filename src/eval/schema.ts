@@ -73,7 +73,10 @@ export const modelEvalSchema = z.object({
     /** Classifier: unweighted mean of per-class F1. */
     macroF1: figure.optional(),
   }),
-  /** Agreement with the teacher on the same positions; null when vocabularies differ. The teacher's own row compares it with itself. */
+  /**
+   * Agreement with the teacher on the same positions, over the narrower vocabulary when the two differ
+   * only by padding; null for classifiers with other labels. The teacher's own row compares it with itself.
+   */
   agreement: z
     .object({
       items: z.number().int().nonnegative(),
