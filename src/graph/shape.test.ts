@@ -7,7 +7,16 @@ import { ShapeError } from './shape.ts';
 import { input, type Tensor } from './tensor.ts';
 import { add, exp, logicalNot, mul, where } from './ops/elementwise.ts';
 import { matmul } from './ops/matmul.ts';
-import { crossEntropy, gather, layerNorm, oneHot, rmsNorm, scatterAddRows, softmax } from './ops/nn.ts';
+import {
+  crossEntropy,
+  gather,
+  layerNorm,
+  oneHot,
+  rmsNorm,
+  scatterAddRows,
+  softmax,
+  takeAlongLastAxis,
+} from './ops/nn.ts';
 import { reduceSum } from './ops/reduce.ts';
 import { concat, expand, pad, reshape, slice, split, swapAxes, transpose, unsqueeze } from './ops/shape-ops.ts';
 
@@ -71,7 +80,13 @@ test('concat: mismatched shapes, ranks, dtypes and axis', () => {
   throwsShape(() => concat([], 0), 'concat', /at least one/);
 });
 
-test('gather, scatterAddRows, oneHot: index dtypes and shapes', () => {
+test('gather, takeAlongLastAxis, scatterAddRows, oneHot: index dtypes and shapes', () => {
+  throwsShape(
+    () => takeAlongLastAxis(t([4, 7]), t([3, 2], 'int64')),
+    'takeAlongLastAxis',
+    /ids \[3, 2\] must match x \[4, 7\]/,
+  );
+  throwsShape(() => takeAlongLastAxis(t([4, 7]), t([4, 2])), 'takeAlongLastAxis', /int64 or int32, got float32/);
   throwsShape(() => gather(t([5, 3]), t([2])), 'gather', /indices must be int64 or int32, got float32/);
   throwsShape(() => gather(t([]), t([2], 'int64')), 'gather', /rank >= 1/);
   throwsShape(

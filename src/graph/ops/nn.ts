@@ -234,10 +234,13 @@ export function takeAlongLastAxis(x: Tensor, ids: Tensor): Tensor {
   const lead = x.shape.slice(0, -1);
   const v = x.shape[x.rank - 1]!;
   if (ids.rank !== x.rank || lead.some((d, i) => d !== ids.shape[i])) {
-    throw new Error(`takeAlongLastAxis: ids ${fmt(ids.shape)} must match x ${fmt(x.shape)} in every axis but the last`);
+    throw new ShapeError(
+      'takeAlongLastAxis',
+      `ids ${fmt(ids.shape)} must match x ${fmt(x.shape)} in every axis but the last`,
+    );
   }
   if (ids.dtype !== 'int64' && ids.dtype !== 'int32')
-    throw new Error(`takeAlongLastAxis: ids must be int64 or int32, got ${ids.dtype}`);
+    throw new ShapeError('takeAlongLastAxis', `ids must be int64 or int32, got ${ids.dtype}`);
   const n = lead.reduce((a, b) => a * b, 1);
   const offsets = constant(
     ndarray(
