@@ -170,6 +170,40 @@ test('a batch scored a group of rows at a time (logitBytes) gives the figures of
   assert.ok(whole.models[1]!.agreement!.kl! > 0.01, 'two different models: the comparison has something to compare');
 });
 
+test('the throughput figure runs a group of rows that fits logitBytes, unless a batch is asked for', async () => {
+  const m = new Gpt2(config);
+  const teacher = { name: 't', model: m, params: sharp(m, 4) };
+  const lines: string[] = [];
+  const twoRows = 2 * 16 * V * 4;
+  const speed = { warmup: 0, runs: 1 };
+  const bounded = await evaluate({
+    teacher,
+    student: [],
+    data,
+    speed,
+    memory: false,
+    logitBytes: twoRows,
+    onProgress: (l) => lines.push(l),
+  });
+  assert.equal(bounded.models[0]!.speed!.throughput.batch, 2);
+  assert.equal(bounded.settings.throughputBatch, 2);
+  assert.ok(
+    lines.some((l) => /throughput at batch 2, not 4/.test(l)),
+    lines.join('\n'),
+  );
+  const asked = await evaluate({
+    teacher,
+    student: [],
+    data,
+    speed: { ...speed, batch: 4 },
+    memory: false,
+    logitBytes: twoRows,
+  });
+  assert.equal(asked.models[0]!.speed!.throughput.batch, 4);
+  const fits = await evaluate({ teacher, student: [], data, speed, memory: false });
+  assert.equal(fits.models[0]!.speed!.throughput.batch, 4, 'a batch whose logits fit is timed whole');
+});
+
 test('groupRows takes the largest divisor of the batch that fits, and at least one row', () => {
   assert.equal(groupRows(8, 512, 151936), 1, 'one (512, 151,936) row is 311 MB, over the 256 MiB default');
   assert.equal(groupRows(8, 64, 151936), 4, 'four rows of 64 are 156 MB; five would not divide 8');

@@ -31,7 +31,7 @@ import {
   type EvalReport,
   type ModelEval,
 } from './schema.ts';
-import { groupRows, rowGroups } from './row-groups.ts';
+import { groupRows, LOGIT_BYTES, rowGroups } from './row-groups.ts';
 import { takeRows, timeRuns } from './speed.ts';
 
 export interface EvalData {
@@ -51,7 +51,11 @@ export interface SpeedOptions {
   warmup?: number;
   /** Timed runs per figure. Default 20. */
   runs?: number;
-  /** Batch size of the throughput figure. Default: the evaluation batch size. */
+  /**
+   * Batch size of the throughput figure. Default: the evaluation batch size, or for a language model
+   * the largest group of it whose logits fit `logitBytes`, as the quality pass scores it (at
+   * V 151,936 and 512 positions one row's logits are already 311 MB).
+   */
   batch?: number;
 }
 
@@ -186,10 +190,15 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
   if (!first) throw new Error(`evaluate: ${o.data.description} has no batches`);
   const [evalBatch, seq] = first.input_ids!.shape as [number, number];
 
+  const boundedBatch = task === 'lm' ? groupRows(evalBatch, seq, widest, o.logitBytes) : evalBatch;
   const speedOpts =
     o.speed === false
       ? null
-      : { warmup: o.speed?.warmup ?? 3, runs: o.speed?.runs ?? 20, batch: o.speed?.batch ?? evalBatch };
+      : { warmup: o.speed?.warmup ?? 3, runs: o.speed?.runs ?? 20, batch: o.speed?.batch ?? boundedBatch };
+  if (speedOpts && o.speed !== false && o.speed?.batch === undefined && boundedBatch < evalBatch)
+    log(
+      `throughput at batch ${boundedBatch}, not ${evalBatch}: a larger batch's logits would pass ${Math.round((o.logitBytes ?? LOGIT_BYTES) / 2 ** 20)} MiB`,
+    );
   const rows: ModelEval[] = [];
   let scratch: string | undefined;
   try {

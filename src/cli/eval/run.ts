@@ -131,7 +131,7 @@ export async function run({ values, io, json }: CommandContext<EvalValues>) {
     teacher: model(teacher, 0),
     student: students.map((s, i) => model(s, i + 1)),
     data,
-    speed: values['no-speed'] ? false : { warmup: 3, runs: values.runs, batch: values.batch },
+    speed: values['no-speed'] ? false : { warmup: 3, runs: values.runs },
     memory: !values['no-memory'],
     threads: values.threads,
     onProgress: log,
