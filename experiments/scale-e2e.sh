@@ -2,7 +2,7 @@
 # A Qwen2.5-0.5B-shaped teacher (random weights, bf16, V 151,936) distilled into a 42M Qwen-shaped
 # student through the CLI from one run config: retort label (top-k 20, compact store), retort
 # distill (offline + kd, lossChunk auto), retort eval, retort export. Prints each command's wall
-# time and peak RSS. About 10 minutes on 2 cores; needs about 9 GB of memory (the eval holds the
+# time and peak RSS. About 13 minutes on 2 cores; needs about 9 GB of memory (the eval holds the
 # teacher twice).
 #   bash experiments/scale-e2e.sh [WORK_DIR]
 set -euo pipefail
@@ -41,4 +41,6 @@ timed distill "${retort[@]}" distill scale.yaml
 timed eval "${retort[@]}" eval --teacher qwen-teacher --student scale-run/final --data sotu-heldout.txt --seq 128 --batch 2 --batches 2 --no-speed --no-memory
 # One batch of 8 x 512: whole, its logits would be 2.5 GB per model; eval scores it a row at a time.
 timed eval-8x512 "${retort[@]}" eval --teacher qwen-teacher --student scale-run/final --data sotu-heldout-long.txt --seq 512 --batch 8 --batches 1 --no-speed --no-memory
+# The same with latency and throughput: the throughput run is bounded the same way (batch 1 here).
+timed eval-8x512-speed "${retort[@]}" eval --teacher qwen-teacher --student scale-run/final --data sotu-heldout-long.txt --seq 512 --batch 8 --batches 1 --runs 1 --threads 2 --no-memory
 timed export "${retort[@]}" export --model scale-run/final --out scale-ship --formats onnx,int8,fp16,q4,gguf-f16,gguf-q4_0
