@@ -191,11 +191,12 @@ export async function evaluate(o: EvaluateOptions): Promise<EvalReport> {
   const [evalBatch, seq] = first.input_ids!.shape as [number, number];
 
   const boundedBatch = task === 'lm' ? groupRows(evalBatch, seq, widest, o.logitBytes) : evalBatch;
+  const askedBatch = o.speed === false ? undefined : o.speed?.batch;
   const speedOpts =
     o.speed === false
       ? null
-      : { warmup: o.speed?.warmup ?? 3, runs: o.speed?.runs ?? 20, batch: o.speed?.batch ?? boundedBatch };
-  if (speedOpts && o.speed !== false && o.speed?.batch === undefined && boundedBatch < evalBatch)
+      : { warmup: o.speed?.warmup ?? 3, runs: o.speed?.runs ?? 20, batch: askedBatch ?? boundedBatch };
+  if (speedOpts && askedBatch === undefined && boundedBatch < evalBatch)
     log(
       `throughput at batch ${boundedBatch}, not ${evalBatch}: a larger batch's logits would pass ${Math.round((o.logitBytes ?? LOGIT_BYTES) / 2 ** 20)} MiB`,
     );

@@ -5,21 +5,10 @@
 // only evaluated. Forward KL is the default divergence, so this is the common case.
 //   mean KL = Σ_i w_i Σ_v p_iv (log p_iv − log q_iv),  p = softmax(t/T), q = softmax(s/T)
 //   ∂/∂s_i = w_i (q_i − p_i) / T        ∂/∂t_i = w_i p_i ⊙ (log p_i − log q_i − KL_i) / T
-// w_i is position i's share of the mean: 1/kept for kept positions, 0 for dropped ones.
-import {
-  attachGradRule,
-  cast,
-  div,
-  exp,
-  maximum,
-  mul,
-  reduceSum,
-  sub,
-  type Tensor,
-  unsqueeze,
-  where,
-} from '../../graph/index.ts';
-import { keepOf, maskedMean } from './mask.ts';
+// w_i is position i's share of the mean: 1/kept for kept positions, 0 for dropped ones, with kept
+// maskedMean's own denominator, so the gradient is that of the value it returns.
+import { attachGradRule, div, exp, mul, reduceSum, sub, type Tensor, unsqueeze, where } from '../../graph/index.ts';
+import { keepOf, maskedCount, maskedMean } from './mask.ts';
 
 export interface ForwardKlInputs {
   /** Teacher and student log-probabilities at temperature T, (…, V). */
@@ -45,8 +34,7 @@ export function forwardKlMean(x: ForwardKlInputs): Tensor {
   let scale: Tensor | number;
   if (x.keep) {
     const k = keepOf(x.keep);
-    const kept = maximum(reduceSum(cast(k, kl.dtype)), 1);
-    scale = unsqueeze(where(k, div(1 / x.temperature, kept), 0), -1);
+    scale = unsqueeze(where(k, div(1 / x.temperature, maskedCount(kl, k)), 0), -1);
   } else scale = 1 / (x.temperature * kl.size);
   // Built only when autodiff asks, and the teacher's only when its logits are being trained (online).
   return attachGradRule(value, [x.studentLogits, x.teacherLogits], (g) => {

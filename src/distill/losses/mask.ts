@@ -37,6 +37,10 @@ export function maskLabels(labels: Tensor, ignoreIndex: number, mask?: Tensor): 
 export function maskedMean(x: Tensor, keep?: Tensor): Tensor {
   if (!keep) return reduceMean(x);
   const k = keepOf(keep);
-  const count = reduceSum(expand(cast(k, x.dtype), x.shape));
-  return div(reduceSum(where(k, x, 0)), maximum(count, 1));
+  return div(reduceSum(where(k, x, 0)), maskedCount(x, k));
+}
+
+/** maskedMean's denominator: how many elements of x `keep` (broadcast to x's shape) keeps, at least 1. */
+export function maskedCount(x: Tensor, keep: Tensor): Tensor {
+  return maximum(reduceSum(expand(cast(keepOf(keep), x.dtype), x.shape)), 1);
 }
